@@ -1,0 +1,708 @@
+//! outcry.toml and sources/*.toml: serde types that reject unknown fields, plus the semantic
+//! checks serde cannot express. Every problem names its file and field.
+
+use crate::model::Channel;
+use serde::{Deserialize, Deserializer};
+use std::collections::HashSet;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub storage: StorageConfig,
+    #[serde(default)]
+    pub sources: SourcesConfig,
+    #[serde(default)]
+    pub smtp: Option<SmtpConfig>,
+    #[serde(default)]
+    pub alerts: AlertsConfig,
+    #[serde(default)]
+    pub http: HttpConfig,
+    #[serde(default)]
+    pub fetch: FetchConfig,
+    pub brands: Vec<BrandConfig>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageConfig {
+    /// `sqlite://PATH` (relative to the config file) or `postgres://...`; a SQLite file
+    /// beside the config when absent.
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourcesConfig {
+    #[serde(default = "default_sources_dir")]
+    pub dir: PathBuf,
+    #[serde(default = "default_interval", deserialize_with = "duration")]
+    pub default_interval: Duration,
+}
+
+impl Default for SourcesConfig {
+    fn default() -> Self {
+        SourcesConfig {
+            dir: default_sources_dir(),
+            default_interval: default_interval(),
+        }
+    }
+}
+
+fn default_sources_dir() -> PathBuf {
+    PathBuf::from("sources")
+}
+
+fn default_interval() -> Duration {
+    Duration::from_secs(300)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpSecurity {
+    None,
+    Starttls,
+    Tls,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    pub host: String,
+    #[serde(default = "default_smtp_port")]
+    pub port: u16,
+    #[serde(default = "default_smtp_security")]
+    pub security: SmtpSecurity,
+    /// Empty means no authentication; the password comes from `OUTCRY_SMTP_PASSWORD`.
+    #[serde(default)]
+    pub username: String,
+    pub from: String,
+    #[serde(default = "default_smtp_timeout", deserialize_with = "duration")]
+    pub timeout: Duration,
+}
+
+fn default_smtp_port() -> u16 {
+    25
+}
+
+fn default_smtp_security() -> SmtpSecurity {
+    SmtpSecurity::None
+}
+
+fn default_smtp_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertsConfig {
+    #[serde(default)]
+    pub to: Vec<String>,
+    /// Where alerts are written as .eml files when there is no `[smtp]` section.
+    #[serde(default = "default_outbox_dir")]
+    pub dir: PathBuf,
+    /// First delay before a failed delivery is retried; doubles up to `retry_max`.
+    #[serde(default = "default_retry_initial", deserialize_with = "duration")]
+    pub retry_initial: Duration,
+    #[serde(default = "default_retry_max", deserialize_with = "duration")]
+    pub retry_max: Duration,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        AlertsConfig {
+            to: Vec::new(),
+            dir: default_outbox_dir(),
+            retry_initial: default_retry_initial(),
+            retry_max: default_retry_max(),
+        }
+    }
+}
+
+fn default_outbox_dir() -> PathBuf {
+    PathBuf::from("outbox")
+}
+
+fn default_retry_initial() -> Duration {
+    Duration::from_secs(30)
+}
+
+fn default_retry_max() -> Duration {
+    Duration::from_secs(3600)
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            listen: default_listen(),
+        }
+    }
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+
+/// Limits that keep one source from hurting the daemon or the site it polls.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FetchConfig {
+    #[serde(default = "default_user_agent")]
+    pub user_agent: String,
+    #[serde(default = "default_connect_timeout", deserialize_with = "duration")]
+    pub connect_timeout: Duration,
+    #[serde(default = "default_total_timeout", deserialize_with = "duration")]
+    pub timeout: Duration,
+    #[serde(default = "default_max_body_bytes")]
+    pub max_body_bytes: usize,
+    #[serde(default = "default_max_redirects")]
+    pub max_redirects: usize,
+    /// Upper bound of the per-source exponential back-off after failed polls.
+    #[serde(default = "default_backoff_max", deserialize_with = "duration")]
+    pub backoff_max: Duration,
+}
+
+impl Default for FetchConfig {
+    fn default() -> Self {
+        FetchConfig {
+            user_agent: default_user_agent(),
+            connect_timeout: default_connect_timeout(),
+            timeout: default_total_timeout(),
+            max_body_bytes: default_max_body_bytes(),
+            max_redirects: default_max_redirects(),
+            backoff_max: default_backoff_max(),
+        }
+    }
+}
+
+fn default_user_agent() -> String {
+    format!(
+        "outcry/{} (+https://github.com/outcry/outcry)",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+fn default_connect_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+
+fn default_total_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+
+fn default_max_body_bytes() -> usize {
+    8 * 1024 * 1024
+}
+
+fn default_max_redirects() -> usize {
+    5
+}
+
+fn default_backoff_max() -> Duration {
+    Duration::from_secs(3600)
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct BrandConfig {
+    pub name: String,
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    #[serde(default)]
+    pub exclude: Vec<String>,
+}
+
+/// The `[[brands]]` tables alone, as an evaluation set's brands.toml holds them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BrandsFile {
+    pub brands: Vec<BrandConfig>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    Feed,
+    Html,
+}
+
+/// One sources/NAME.toml.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    pub name: String,
+    pub kind: SourceKind,
+    pub url: String,
+    pub channel: Channel,
+    #[serde(default, deserialize_with = "optional_duration")]
+    pub interval: Option<Duration>,
+    /// CSS selectors of an `html` source.
+    #[serde(default)]
+    pub selectors: Option<HtmlSelectors>,
+    /// The file this source was read from, for messages.
+    #[serde(skip)]
+    pub file: PathBuf,
+}
+
+/// CSS selectors that turn a page into items (sources/README.md documents each).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct HtmlSelectors {
+    /// One match per item; every other selector is applied inside it.
+    pub item: String,
+    pub title: Option<String>,
+    /// The element whose `link_attr` (default `href`) holds the item's URL.
+    pub link: Option<String>,
+    pub link_attr: Option<String>,
+    pub body: Option<String>,
+    pub author: Option<String>,
+    pub time: Option<String>,
+    /// An element whose attribute (e.g. `data-id`) gives a stable id; the link otherwise.
+    pub guid: Option<String>,
+    pub guid_attr: Option<String>,
+    pub reposts: Option<String>,
+    pub comments: Option<String>,
+    pub likes: Option<String>,
+    pub views: Option<String>,
+}
+
+/// A validated configuration with every path resolved against the config file's folder.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub path: PathBuf,
+    pub config: Config,
+    pub storage_url: String,
+    pub outbox_dir: PathBuf,
+    pub sources: Vec<SourceConfig>,
+}
+
+impl Loaded {
+    pub fn interval_of(&self, source: &SourceConfig) -> Duration {
+        source
+            .interval
+            .unwrap_or(self.config.sources.default_interval)
+    }
+}
+
+/// One thing wrong with the configuration, located by file and field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub file: PathBuf,
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.field.is_empty() {
+            write!(f, "{}: {}", self.file.display(), self.message)
+        } else {
+            write!(f, "{}: {}: {}", self.file.display(), self.field, self.message)
+        }
+    }
+}
+
+/// Every problem found, so that an operator fixes them in one go.
+#[derive(Debug, Clone, thiserror::Error)]
+pub struct Problems(pub Vec<Problem>);
+
+impl fmt::Display for Problems {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, p) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Problems {
+    fn push(&mut self, file: &Path, field: impl Into<String>, message: impl Into<String>) {
+        self.0.push(Problem {
+            file: file.to_path_buf(),
+            field: field.into(),
+            message: message.into(),
+        });
+    }
+}
+
+/// Reads and checks outcry.toml and every source file it points to.
+pub fn load(path: &Path) -> Result<Loaded, Problems> {
+    let mut problems = Problems(Vec::new());
+    let config: Config = match parse_file(path) {
+        Ok(c) => c,
+        Err(p) => {
+            problems.0.push(p);
+            return Err(problems);
+        }
+    };
+    let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+    check_config(&config, path, &mut problems);
+
+    let sources_dir = base.join(&config.sources.dir);
+    let sources = load_sources(&sources_dir, path, &mut problems);
+
+    let storage_url = resolve_storage_url(config.storage.url.as_deref(), &base);
+    let outbox_dir = base.join(&config.alerts.dir);
+    if problems.0.is_empty() {
+        Ok(Loaded {
+            path: path.to_path_buf(),
+            config,
+            storage_url,
+            outbox_dir,
+            sources,
+        })
+    } else {
+        Err(problems)
+    }
+}
+
+/// Reads one source file on its own (`outcry source test FILE`).
+pub fn load_source(path: &Path) -> Result<SourceConfig, Problems> {
+    let mut problems = Problems(Vec::new());
+    match parse_file::<SourceConfig>(path) {
+        Ok(mut source) => {
+            source.file = path.to_path_buf();
+            check_source(&source, &mut problems);
+            if problems.0.is_empty() {
+                Ok(source)
+            } else {
+                Err(problems)
+            }
+        }
+        Err(p) => {
+            problems.0.push(p);
+            Err(problems)
+        }
+    }
+}
+
+/// Reads an evaluation set's brands.toml.
+pub fn load_brands(path: &Path) -> Result<Vec<BrandConfig>, Problems> {
+    let file: BrandsFile = parse_file(path).map_err(|p| Problems(vec![p]))?;
+    let mut problems = Problems(Vec::new());
+    check_brands(&file.brands, path, &mut problems);
+    if problems.0.is_empty() {
+        Ok(file.brands)
+    } else {
+        Err(problems)
+    }
+}
+
+fn parse_file<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, Problem> {
+    let text = std::fs::read_to_string(path).map_err(|e| Problem {
+        file: path.to_path_buf(),
+        field: String::new(),
+        message: format!("cannot read: {e}"),
+    })?;
+    parse_str(&text, path)
+}
+
+fn parse_str<T: for<'de> Deserialize<'de>>(text: &str, path: &Path) -> Result<T, Problem> {
+    let deserializer = toml::Deserializer::new(text);
+    serde_path_to_error::deserialize(deserializer).map_err(|err| {
+        let field = err.path().to_string();
+        let inner = err.into_inner();
+        let line = inner
+            .span()
+            .map(|span| text[..span.start.min(text.len())].lines().count().max(1));
+        let message = match line {
+            Some(line) => format!("{} (line {line})", inner.message()),
+            None => inner.message().to_string(),
+        };
+        Problem {
+            file: path.to_path_buf(),
+            field: if field == "." { String::new() } else { field },
+            message,
+        }
+    })
+}
+
+fn resolve_storage_url(url: Option<&str>, base: &Path) -> String {
+    match url {
+        None => format!("sqlite://{}", base.join("outcry.db").display()),
+        Some(url) => match url.strip_prefix("sqlite://") {
+            Some(rest) if !rest.starts_with('/') && !rest.starts_with(":memory:") => {
+                format!("sqlite://{}", base.join(rest).display())
+            }
+            _ => url.to_string(),
+        },
+    }
+}
+
+fn check_config(config: &Config, file: &Path, problems: &mut Problems) {
+    if let Some(url) = &config.storage.url {
+        if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            problems.push(file, "storage.url", format!("`{url}` is neither sqlite:// nor postgres://"));
+        }
+    }
+    if config.sources.default_interval < Duration::from_secs(1) {
+        problems.push(file, "sources.default_interval", "must be at least 1s");
+    }
+    if let Some(smtp) = &config.smtp {
+        if smtp.host.trim().is_empty() {
+            problems.push(file, "smtp.host", "is empty");
+        }
+        if smtp.from.parse::<lettre::message::Mailbox>().is_err() {
+            problems.push(file, "smtp.from", format!("`{}` is not a mail address", smtp.from));
+        }
+        if config.alerts.to.is_empty() {
+            problems.push(file, "alerts.to", "names no recipient, so alerts could not be mailed");
+        }
+    }
+    for (i, to) in config.alerts.to.iter().enumerate() {
+        if to.parse::<lettre::message::Mailbox>().is_err() {
+            problems.push(file, format!("alerts.to[{i}]"), format!("`{to}` is not a mail address"));
+        }
+    }
+    if config.alerts.retry_initial.is_zero() || config.alerts.retry_initial > config.alerts.retry_max {
+        problems.push(file, "alerts.retry_initial", "must be above zero and not above alerts.retry_max");
+    }
+    if config.fetch.max_body_bytes == 0 {
+        problems.push(file, "fetch.max_body_bytes", "must be above zero");
+    }
+    check_brands(&config.brands, file, problems);
+}
+
+fn check_brands(brands: &[BrandConfig], file: &Path, problems: &mut Problems) {
+    if brands.is_empty() {
+        problems.push(file, "brands", "at least one [[brands]] table is needed");
+    }
+    let mut names = HashSet::new();
+    for (i, brand) in brands.iter().enumerate() {
+        if brand.name.trim().is_empty() {
+            problems.push(file, format!("brands[{i}].name"), "is empty");
+        }
+        if !names.insert(brand.name.as_str()) {
+            problems.push(file, format!("brands[{i}].name"), format!("`{}` appears twice", brand.name));
+        }
+        for (j, alias) in brand.aliases.iter().enumerate() {
+            if alias.trim().is_empty() {
+                problems.push(file, format!("brands[{i}].aliases[{j}]"), "is empty");
+            }
+        }
+        for (j, phrase) in brand.exclude.iter().enumerate() {
+            if phrase.trim().is_empty() {
+                problems.push(file, format!("brands[{i}].exclude[{j}]"), "is empty");
+            }
+        }
+    }
+}
+
+fn load_sources(dir: &Path, config_file: &Path, problems: &mut Problems) -> Vec<SourceConfig> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) => {
+            problems.push(config_file, "sources.dir", format!("cannot read {}: {e}", dir.display()));
+            return Vec::new();
+        }
+    };
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|ext| ext == "toml"))
+        .collect();
+    paths.sort();
+    let mut sources = Vec::new();
+    let mut names: HashSet<String> = HashSet::new();
+    for path in paths {
+        match parse_file::<SourceConfig>(&path) {
+            Ok(mut source) => {
+                source.file = path.clone();
+                check_source(&source, problems);
+                if !names.insert(source.name.clone()) {
+                    problems.push(&path, "name", format!("`{}` is used by another source file", source.name));
+                }
+                sources.push(source);
+            }
+            Err(p) => problems.0.push(p),
+        }
+    }
+    sources
+}
+
+fn check_source(source: &SourceConfig, problems: &mut Problems) {
+    let file = &source.file;
+    if source.name.trim().is_empty() {
+        problems.push(file, "name", "is empty");
+    }
+    match url::Url::parse(&source.url) {
+        Ok(u) if u.scheme() == "http" || u.scheme() == "https" => {}
+        Ok(u) => problems.push(file, "url", format!("scheme `{}` is not http or https", u.scheme())),
+        Err(e) => problems.push(file, "url", format!("`{}` is not a URL: {e}", source.url)),
+    }
+    if let Some(interval) = source.interval {
+        if interval < Duration::from_secs(1) {
+            problems.push(file, "interval", "must be at least 1s");
+        }
+    }
+    match (source.kind, &source.selectors) {
+        (SourceKind::Html, None) => {
+            problems.push(file, "selectors", "an html source needs a [selectors] table with at least `item`")
+        }
+        (SourceKind::Feed, Some(_)) => {
+            problems.push(file, "selectors", "only html sources take selectors")
+        }
+        (SourceKind::Html, Some(selectors)) => check_selectors(selectors, file, problems),
+        (SourceKind::Feed, None) => {}
+    }
+}
+
+fn check_selectors(selectors: &HtmlSelectors, file: &Path, problems: &mut Problems) {
+    let fields = [
+        ("item", Some(&selectors.item)),
+        ("title", selectors.title.as_ref()),
+        ("link", selectors.link.as_ref()),
+        ("body", selectors.body.as_ref()),
+        ("author", selectors.author.as_ref()),
+        ("time", selectors.time.as_ref()),
+        ("guid", selectors.guid.as_ref()),
+        ("reposts", selectors.reposts.as_ref()),
+        ("comments", selectors.comments.as_ref()),
+        ("likes", selectors.likes.as_ref()),
+        ("views", selectors.views.as_ref()),
+    ];
+    for (name, selector) in fields {
+        if let Some(selector) = selector {
+            if let Err(e) = scraper::Selector::parse(selector) {
+                problems.push(file, format!("selectors.{name}"), format!("`{selector}` is not a CSS selector: {e}"));
+            }
+        }
+    }
+}
+
+/// Durations are written like "90s", "5m" or "1h 30m".
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text.trim())
+        .map_err(|e| format!("`{text}` is not a duration like \"90s\" or \"5m\": {e}"))
+}
+
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let text = String::deserialize(d)?;
+    parse_duration(&text).map_err(serde::de::Error::custom)
+}
+
+fn optional_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    duration(d).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let path = dir.join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    const MINIMAL: &str = "[[brands]]\nname = \"星驰汽车\"\naliases = [\"星驰\"]\n";
+
+    #[test]
+    fn minimal_config_takes_documented_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("sources")).unwrap();
+        let path = write(dir.path(), "outcry.toml", MINIMAL);
+        let loaded = load(&path).unwrap();
+        assert_eq!(loaded.config.http.listen.to_string(), "127.0.0.1:8080");
+        assert!(loaded.config.smtp.is_none());
+        assert_eq!(loaded.outbox_dir, dir.path().join("outbox"));
+        assert_eq!(
+            loaded.storage_url,
+            format!("sqlite://{}", dir.path().join("outcry.db").display())
+        );
+        assert_eq!(loaded.config.sources.default_interval, Duration::from_secs(300));
+    }
+
+    #[test]
+    fn unknown_field_is_named_with_its_section() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!("[smtp]\nhost = \"x\"\nfrom = \"a@b.c\"\nprot = 25\n{MINIMAL}");
+        let path = write(dir.path(), "outcry.toml", &text);
+        let problems = load(&path).unwrap_err();
+        let shown = problems.to_string();
+        assert!(shown.contains("outcry.toml: smtp: unknown field `prot`"), "{shown}");
+        assert!(shown.contains("line 4"), "{shown}");
+    }
+
+    #[test]
+    fn every_source_problem_is_listed_with_file_and_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), "outcry.toml", MINIMAL);
+        write(
+            dir.path(),
+            "sources/a.toml",
+            "name = \"a\"\nkind = \"feed\"\nurl = \"ftp://x/feed\"\nchannel = \"social\"\ninterval = \"soon\"\n",
+        );
+        write(
+            dir.path(),
+            "sources/b.toml",
+            "name = \"b\"\nkind = \"html\"\nurl = \"http://127.0.0.1/x\"\nchannel = \"tv\"\n",
+        );
+        write(
+            dir.path(),
+            "sources/c.toml",
+            "name = \"c\"\nkind = \"html\"\nurl = \"notaurl\"\nchannel = \"forum\"\n",
+        );
+        let shown = load(&path).unwrap_err().to_string();
+        assert!(shown.contains("a.toml: interval: `soon` is not a duration"), "{shown}");
+        assert!(shown.contains("b.toml: channel: unknown variant `tv`"), "{shown}");
+        assert!(shown.contains("c.toml: url: `notaurl` is not a URL"), "{shown}");
+        assert!(shown.contains("c.toml: selectors: an html source needs"), "{shown}");
+    }
+
+    #[test]
+    fn durations_accept_seconds_minutes_and_compound_forms() {
+        assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
+        assert_eq!(parse_duration("1h 30m").unwrap(), Duration::from_secs(5400));
+        assert!(parse_duration("5 minutes please").is_err());
+        assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn semantic_problems_are_all_collected() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("sources")).unwrap();
+        let text = "[storage]\nurl = \"mysql://x\"\n[alerts]\nto = [\"not an address\"]\n[[brands]]\nname = \"\"\n";
+        let path = write(dir.path(), "outcry.toml", text);
+        let shown = load(&path).unwrap_err().to_string();
+        assert!(shown.contains("storage.url"), "{shown}");
+        assert!(shown.contains("alerts.to[0]"), "{shown}");
+        assert!(shown.contains("brands[0].name: is empty"), "{shown}");
+    }
+
+    #[test]
+    fn duplicate_source_names_are_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), "outcry.toml", MINIMAL);
+        let source = "name = \"same\"\nkind = \"feed\"\nurl = \"http://127.0.0.1/f\"\nchannel = \"news\"\n";
+        write(dir.path(), "sources/a.toml", source);
+        write(dir.path(), "sources/b.toml", source);
+        let shown = load(&path).unwrap_err().to_string();
+        assert!(shown.contains("b.toml: name: `same` is used by another source file"), "{shown}");
+    }
+
+    #[test]
+    fn relative_sqlite_path_is_resolved_beside_the_config() {
+        let base = Path::new("/etc/outcry");
+        assert_eq!(resolve_storage_url(Some("sqlite://data/o.db"), base), "sqlite:///etc/outcry/data/o.db");
+        assert_eq!(resolve_storage_url(Some("sqlite:///var/o.db"), base), "sqlite:///var/o.db");
+        assert_eq!(resolve_storage_url(Some("postgres://u@h/db"), base), "postgres://u@h/db");
+    }
+}

@@ -1,0 +1,9 @@
+//! outcry: watches public channels for a brand, links what it finds to open complaint cases,
+//! and alerts the PR team when a private complaint goes public. ARCHITECTURE.md maps the
+//! modules; each pipeline stage is one module here.
+
+pub mod alert;
+pub mod config;
+pub mod extract;
+pub mod fetch;
+pub mod model;
