@@ -308,7 +308,13 @@ impl fmt::Display for Problem {
         if self.field.is_empty() {
             write!(f, "{}: {}", self.file.display(), self.message)
         } else {
-            write!(f, "{}: {}: {}", self.file.display(), self.field, self.message)
+            write!(
+                f,
+                "{}: {}: {}",
+                self.file.display(),
+                self.field,
+                self.message
+            )
         }
     }
 }
@@ -418,7 +424,7 @@ fn parse_str<T: for<'de> Deserialize<'de>>(text: &str, path: &Path) -> Result<T,
         let inner = err.into_inner();
         let line = inner
             .span()
-            .map(|span| text[..span.start.min(text.len())].lines().count().max(1));
+            .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
         let message = match line {
             Some(line) => format!("{} (line {line})", inner.message()),
             None => inner.message().to_string(),
@@ -445,8 +451,15 @@ fn resolve_storage_url(url: Option<&str>, base: &Path) -> String {
 
 fn check_config(config: &Config, file: &Path, problems: &mut Problems) {
     if let Some(url) = &config.storage.url {
-        if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-            problems.push(file, "storage.url", format!("`{url}` is neither sqlite:// nor postgres://"));
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
+            problems.push(
+                file,
+                "storage.url",
+                format!("`{url}` is neither sqlite:// nor postgres://"),
+            );
         }
     }
     if config.sources.default_interval < Duration::from_secs(1) {
@@ -457,19 +470,37 @@ fn check_config(config: &Config, file: &Path, problems: &mut Problems) {
             problems.push(file, "smtp.host", "is empty");
         }
         if smtp.from.parse::<lettre::message::Mailbox>().is_err() {
-            problems.push(file, "smtp.from", format!("`{}` is not a mail address", smtp.from));
+            problems.push(
+                file,
+                "smtp.from",
+                format!("`{}` is not a mail address", smtp.from),
+            );
         }
         if config.alerts.to.is_empty() {
-            problems.push(file, "alerts.to", "names no recipient, so alerts could not be mailed");
+            problems.push(
+                file,
+                "alerts.to",
+                "names no recipient, so alerts could not be mailed",
+            );
         }
     }
     for (i, to) in config.alerts.to.iter().enumerate() {
         if to.parse::<lettre::message::Mailbox>().is_err() {
-            problems.push(file, format!("alerts.to[{i}]"), format!("`{to}` is not a mail address"));
+            problems.push(
+                file,
+                format!("alerts.to[{i}]"),
+                format!("`{to}` is not a mail address"),
+            );
         }
     }
-    if config.alerts.retry_initial.is_zero() || config.alerts.retry_initial > config.alerts.retry_max {
-        problems.push(file, "alerts.retry_initial", "must be above zero and not above alerts.retry_max");
+    if config.alerts.retry_initial.is_zero()
+        || config.alerts.retry_initial > config.alerts.retry_max
+    {
+        problems.push(
+            file,
+            "alerts.retry_initial",
+            "must be above zero and not above alerts.retry_max",
+        );
     }
     if config.fetch.max_body_bytes == 0 {
         problems.push(file, "fetch.max_body_bytes", "must be above zero");
@@ -487,7 +518,11 @@ fn check_brands(brands: &[BrandConfig], file: &Path, problems: &mut Problems) {
             problems.push(file, format!("brands[{i}].name"), "is empty");
         }
         if !names.insert(brand.name.as_str()) {
-            problems.push(file, format!("brands[{i}].name"), format!("`{}` appears twice", brand.name));
+            problems.push(
+                file,
+                format!("brands[{i}].name"),
+                format!("`{}` appears twice", brand.name),
+            );
         }
         for (j, alias) in brand.aliases.iter().enumerate() {
             if alias.trim().is_empty() {
@@ -506,7 +541,11 @@ fn load_sources(dir: &Path, config_file: &Path, problems: &mut Problems) -> Vec<
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) => {
-            problems.push(config_file, "sources.dir", format!("cannot read {}: {e}", dir.display()));
+            problems.push(
+                config_file,
+                "sources.dir",
+                format!("cannot read {}: {e}", dir.display()),
+            );
             return Vec::new();
         }
     };
@@ -523,7 +562,11 @@ fn load_sources(dir: &Path, config_file: &Path, problems: &mut Problems) -> Vec<
                 source.file = path.clone();
                 check_source(&source, problems);
                 if !names.insert(source.name.clone()) {
-                    problems.push(&path, "name", format!("`{}` is used by another source file", source.name));
+                    problems.push(
+                        &path,
+                        "name",
+                        format!("`{}` is used by another source file", source.name),
+                    );
                 }
                 sources.push(source);
             }
@@ -540,7 +583,11 @@ fn check_source(source: &SourceConfig, problems: &mut Problems) {
     }
     match url::Url::parse(&source.url) {
         Ok(u) if u.scheme() == "http" || u.scheme() == "https" => {}
-        Ok(u) => problems.push(file, "url", format!("scheme `{}` is not http or https", u.scheme())),
+        Ok(u) => problems.push(
+            file,
+            "url",
+            format!("scheme `{}` is not http or https", u.scheme()),
+        ),
         Err(e) => problems.push(file, "url", format!("`{}` is not a URL: {e}", source.url)),
     }
     if let Some(interval) = source.interval {
@@ -549,9 +596,11 @@ fn check_source(source: &SourceConfig, problems: &mut Problems) {
         }
     }
     match (source.kind, &source.selectors) {
-        (SourceKind::Html, None) => {
-            problems.push(file, "selectors", "an html source needs a [selectors] table with at least `item`")
-        }
+        (SourceKind::Html, None) => problems.push(
+            file,
+            "selectors",
+            "an html source needs a [selectors] table with at least `item`",
+        ),
         (SourceKind::Feed, Some(_)) => {
             problems.push(file, "selectors", "only html sources take selectors")
         }
@@ -577,7 +626,11 @@ fn check_selectors(selectors: &HtmlSelectors, file: &Path, problems: &mut Proble
     for (name, selector) in fields {
         if let Some(selector) = selector {
             if let Err(e) = scraper::Selector::parse(selector) {
-                problems.push(file, format!("selectors.{name}"), format!("`{selector}` is not a CSS selector: {e}"));
+                problems.push(
+                    file,
+                    format!("selectors.{name}"),
+                    format!("`{selector}` is not a CSS selector: {e}"),
+                );
             }
         }
     }
@@ -626,7 +679,10 @@ mod tests {
             loaded.storage_url,
             format!("sqlite://{}", dir.path().join("outcry.db").display())
         );
-        assert_eq!(loaded.config.sources.default_interval, Duration::from_secs(300));
+        assert_eq!(
+            loaded.config.sources.default_interval,
+            Duration::from_secs(300)
+        );
     }
 
     #[test]
@@ -636,7 +692,10 @@ mod tests {
         let path = write(dir.path(), "outcry.toml", &text);
         let problems = load(&path).unwrap_err();
         let shown = problems.to_string();
-        assert!(shown.contains("outcry.toml: smtp: unknown field `prot`"), "{shown}");
+        assert!(
+            shown.contains("outcry.toml: smtp.prot: unknown field `prot`"),
+            "{shown}"
+        );
         assert!(shown.contains("line 4"), "{shown}");
     }
 
@@ -660,10 +719,22 @@ mod tests {
             "name = \"c\"\nkind = \"html\"\nurl = \"notaurl\"\nchannel = \"forum\"\n",
         );
         let shown = load(&path).unwrap_err().to_string();
-        assert!(shown.contains("a.toml: interval: `soon` is not a duration"), "{shown}");
-        assert!(shown.contains("b.toml: channel: unknown variant `tv`"), "{shown}");
-        assert!(shown.contains("c.toml: url: `notaurl` is not a URL"), "{shown}");
-        assert!(shown.contains("c.toml: selectors: an html source needs"), "{shown}");
+        assert!(
+            shown.contains("a.toml: interval: `soon` is not a duration"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("b.toml: channel: unknown variant `tv`"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("c.toml: url: `notaurl` is not a URL"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("c.toml: selectors: an html source needs"),
+            "{shown}"
+        );
     }
 
     #[test]
@@ -691,18 +762,31 @@ mod tests {
     fn duplicate_source_names_are_an_error() {
         let dir = tempfile::tempdir().unwrap();
         let path = write(dir.path(), "outcry.toml", MINIMAL);
-        let source = "name = \"same\"\nkind = \"feed\"\nurl = \"http://127.0.0.1/f\"\nchannel = \"news\"\n";
+        let source =
+            "name = \"same\"\nkind = \"feed\"\nurl = \"http://127.0.0.1/f\"\nchannel = \"news\"\n";
         write(dir.path(), "sources/a.toml", source);
         write(dir.path(), "sources/b.toml", source);
         let shown = load(&path).unwrap_err().to_string();
-        assert!(shown.contains("b.toml: name: `same` is used by another source file"), "{shown}");
+        assert!(
+            shown.contains("b.toml: name: `same` is used by another source file"),
+            "{shown}"
+        );
     }
 
     #[test]
     fn relative_sqlite_path_is_resolved_beside_the_config() {
         let base = Path::new("/etc/outcry");
-        assert_eq!(resolve_storage_url(Some("sqlite://data/o.db"), base), "sqlite:///etc/outcry/data/o.db");
-        assert_eq!(resolve_storage_url(Some("sqlite:///var/o.db"), base), "sqlite:///var/o.db");
-        assert_eq!(resolve_storage_url(Some("postgres://u@h/db"), base), "postgres://u@h/db");
+        assert_eq!(
+            resolve_storage_url(Some("sqlite://data/o.db"), base),
+            "sqlite:///etc/outcry/data/o.db"
+        );
+        assert_eq!(
+            resolve_storage_url(Some("sqlite:///var/o.db"), base),
+            "sqlite:///var/o.db"
+        );
+        assert_eq!(
+            resolve_storage_url(Some("postgres://u@h/db"), base),
+            "postgres://u@h/db"
+        );
     }
 }
