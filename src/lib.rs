@@ -3,7 +3,13 @@
 //! modules; each pipeline stage is one module here.
 
 pub mod alert;
+pub mod assess;
+pub mod cases;
 pub mod config;
+pub mod detect;
 pub mod extract;
 pub mod fetch;
+pub mod link;
 pub mod model;
+pub mod normalize;
+pub mod store;

@@ -1,0 +1,107 @@
+//! `outcry run`: wires store, pipeline, poller, delivery worker and HTTP server together and
+//! shuts them down in order when asked.
+
+use crate::alert::mailer::{Mailer, MailerError};
+use crate::alert::outbox::Delivery;
+use crate::config::Loaded;
+use crate::fetch::{FetchError, FetchLimits, Fetcher};
+use crate::http::{router, AppState};
+use crate::metrics::Metrics;
+use crate::pipeline::{Pipeline, PipelineError};
+use crate::schedule::Poller;
+use crate::store::{self, StoreError};
+use std::sync::atomic::AtomicI64;
+use std::sync::Arc;
+use tokio::sync::{Mutex, Notify};
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error("storage: {0}")]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Pipeline(#[from] PipelineError),
+    #[error("http client: {0}")]
+    Fetch(#[from] FetchError),
+    #[error("mail: {0}")]
+    Mailer(#[from] MailerError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: std::net::SocketAddr, source: std::io::Error },
+}
+
+/// Runs until `shutdown` is cancelled, then lets in-flight work finish.
+pub async fn run(loaded: Loaded, shutdown: CancellationToken) -> Result<(), DaemonError> {
+    let config = &loaded.config;
+    let store = store::open(&loaded.storage_url).await?;
+    let pipeline = Pipeline::new(store.clone(), &config.brands).await?;
+    let mailer = Mailer::from_config(config, &loaded.outbox_dir)?;
+    let metrics = Arc::new(Metrics::new());
+    let alert_queued = Arc::new(Notify::new());
+    let poller = Arc::new(Poller {
+        store: store.clone(),
+        fetcher: Fetcher::new(FetchLimits::from(&config.fetch))?,
+        pipeline: Mutex::new(pipeline),
+        metrics: metrics.clone(),
+        alert_queued: alert_queued.clone(),
+        heartbeat: AtomicI64::new(chrono::Utc::now().timestamp()),
+        backoff_max: config.fetch.backoff_max,
+    });
+
+    let listener = tokio::net::TcpListener::bind(config.http.listen)
+        .await
+        .map_err(|source| DaemonError::Listen {
+            addr: config.http.listen,
+            source,
+        })?;
+    info!(
+        listen = %config.http.listen,
+        storage = %loaded.storage_url,
+        sources = loaded.sources.len(),
+        brands = config.brands.len(),
+        "outcry running"
+    );
+
+    let sources = loaded
+        .sources
+        .iter()
+        .map(|s| (s.clone(), loaded.interval_of(s)))
+        .collect();
+    let mut pollers = poller.spawn(sources, shutdown.clone());
+
+    let delivery = Delivery {
+        store: store.clone(),
+        mailer,
+        retry_initial: config.alerts.retry_initial,
+        retry_max: config.alerts.retry_max,
+        metrics: metrics.clone(),
+        wake: alert_queued,
+    };
+    let delivery_task = tokio::spawn(delivery.run(shutdown.clone()));
+
+    let app = router(AppState {
+        store,
+        poller,
+        metrics,
+    });
+    let http_shutdown = shutdown.clone();
+    let http_task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(http_shutdown.cancelled_owned())
+            .await
+    });
+
+    shutdown.cancelled().await;
+    info!("shutting down");
+    while pollers.join_next().await.is_some() {}
+    if let Err(e) = delivery_task.await {
+        error!(error = %e, "delivery worker ended abnormally");
+    }
+    match http_task.await {
+        Ok(Err(e)) => error!(error = %e, "http server failed"),
+        Err(e) => error!(error = %e, "http server ended abnormally"),
+        Ok(Ok(())) => {}
+    }
+    info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,125 @@
+//! Prometheus metrics. The pipeline stages stay free of metrics code: the scheduler and the
+//! delivery worker count what they see here.
+
+use crate::model::AlertKind;
+use crate::pipeline::Event;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SourceLabel {
+    source: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StageLabel {
+    stage: String,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    polls: Family<SourceLabel, Counter>,
+    fetch_errors: Family<SourceLabel, Counter>,
+    poll_seconds: Family<SourceLabel, Histogram>,
+    items: Counter,
+    mentions: Counter,
+    links: Counter,
+    alerts_queued: Family<StageLabel, Counter>,
+    alerts_delivered: Family<StageLabel, Counter>,
+    delivery_failures: Counter,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("outcry");
+        let polls = Family::<SourceLabel, Counter>::default();
+        let fetch_errors = Family::<SourceLabel, Counter>::default();
+        let poll_seconds = Family::<SourceLabel, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.01, 2.0, 12))
+        });
+        let items = Counter::default();
+        let mentions = Counter::default();
+        let links = Counter::default();
+        let alerts_queued = Family::<StageLabel, Counter>::default();
+        let alerts_delivered = Family::<StageLabel, Counter>::default();
+        let delivery_failures = Counter::default();
+        registry.register("polls", "Polls per source", polls.clone());
+        registry.register("fetch_errors", "Failed polls per source", fetch_errors.clone());
+        registry.register("poll_duration_seconds", "Time to fetch and process one poll", poll_seconds.clone());
+        registry.register("items_observed", "Item observations processed", items.clone());
+        registry.register("mentions", "Items recognised as mentioning a brand", mentions.clone());
+        registry.register("links", "Items linked to a case", links.clone());
+        registry.register("alerts_queued", "Alerts written to the outbox", alerts_queued.clone());
+        registry.register("alerts_delivered", "Alerts delivered", alerts_delivered.clone());
+        registry.register("delivery_failures", "Failed delivery attempts", delivery_failures.clone());
+        Metrics {
+            registry,
+            polls,
+            fetch_errors,
+            poll_seconds,
+            items,
+            mentions,
+            links,
+            alerts_queued,
+            alerts_delivered,
+            delivery_failures,
+        }
+    }
+
+    pub fn polled(&self, source: &str, seconds: f64, ok: bool) {
+        let label = SourceLabel {
+            source: source.to_string(),
+        };
+        self.polls.get_or_create(&label).inc();
+        self.poll_seconds.get_or_create(&label).observe(seconds);
+        if !ok {
+            self.fetch_errors.get_or_create(&label).inc();
+        }
+    }
+
+    pub fn processed(&self, events: &[Event]) {
+        self.items.inc();
+        for event in events {
+            match event {
+                Event::Mention { .. } => self.mentions.inc(),
+                Event::Link { .. } => self.links.inc(),
+                Event::Alert { stage, .. } => self
+                    .alerts_queued
+                    .get_or_create(&StageLabel {
+                        stage: stage.as_str().to_string(),
+                    })
+                    .inc(),
+            };
+        }
+    }
+
+    pub fn delivered(&self, kind: AlertKind) {
+        self.alerts_delivered
+            .get_or_create(&StageLabel {
+                stage: kind.as_str().to_string(),
+            })
+            .inc();
+    }
+
+    pub fn delivery_failed(&self) {
+        self.delivery_failures.inc();
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut text = String::new();
+        // Writing into a String cannot fail.
+        let _ = encode(&mut text, &self.registry);
+        text
+    }
+}

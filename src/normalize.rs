@@ -1,0 +1,144 @@
+//! Text for matching. Scraped text arrives as markup in mixed scripts and widths; matching
+//! works on one folded form while the original is kept for display.
+
+use std::borrow::Cow;
+use unicode_normalization::UnicodeNormalization;
+
+/// Markup to plain text: tags dropped, entities decoded, block breaks kept as newlines and
+/// runs of whitespace collapsed. Text without markup passes through untouched.
+pub fn html_to_text(input: &str) -> Cow<'_, str> {
+    if !input.contains(['<', '&']) {
+        return Cow::Borrowed(input);
+    }
+    // Line-breaking tags become newlines before parsing, because text nodes alone would run
+    // two paragraphs into one sentence.
+    let marked = break_tags_to_newlines(input);
+    let fragment = scraper::Html::parse_fragment(&marked);
+    let mut text = String::with_capacity(input.len());
+    for piece in fragment.root_element().text() {
+        text.push_str(piece);
+    }
+    Cow::Owned(collapse_whitespace(&text))
+}
+
+fn break_tags_to_newlines(input: &str) -> String {
+    let mut out = String::with_capacity(input.len() + 16);
+    let mut rest = input;
+    while let Some(start) = rest.find('<') {
+        out.push_str(&rest[..start]);
+        let tag = &rest[start..];
+        let name: String = tag[1..]
+            .trim_start_matches('/')
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect::<String>()
+            .to_ascii_lowercase();
+        if matches!(
+            name.as_str(),
+            "br" | "p" | "div" | "li" | "tr" | "h1" | "h2" | "h3" | "h4" | "blockquote"
+        ) {
+            out.push('\n');
+        }
+        out.push('<');
+        rest = &tag[1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn collapse_whitespace(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if words.is_empty() {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(&words.join(" "));
+    }
+    out
+}
+
+/// The matching form: compatibility-folded (full-width to half-width, circled digits to
+/// digits), lower-cased, Traditional to Simplified, with invisible characters removed.
+pub fn fold(text: &str) -> String {
+    let mut folded = String::with_capacity(text.len());
+    for c in text.nfkc() {
+        if is_invisible(c) {
+            continue;
+        }
+        if c.is_ascii() {
+            folded.push(c.to_ascii_lowercase());
+        } else {
+            folded.extend(c.to_lowercase());
+        }
+    }
+    fast2s::convert(&folded)
+}
+
+/// Characters that change nothing a reader sees but break substring matching when planted
+/// inside a brand name or an order number.
+fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}'
+        | '\u{200B}'..='\u{200F}'
+        | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{2064}'
+        | '\u{FE00}'..='\u{FE0F}'
+        | '\u{FEFF}'
+    )
+}
+
+/// Characters writers put inside identifiers ("XC-2026 00871", "XC·2026·00871").
+pub fn is_identifier_separator(c: char) -> bool {
+    matches!(
+        c,
+        ' ' | '-' | '_' | '.' | '/' | '·' | '•' | '\u{3000}' | '—' | '–' | '#' | ':' | '\t'
+    )
+}
+
+/// Folded text with identifier separators removed, upper-cased, for finding identifiers
+/// however they were spaced. Chinese characters stay, so plates like 黑M3K821 match.
+pub fn compact_identifier(text: &str) -> String {
+    fold(text)
+        .chars()
+        .filter(|c| !is_identifier_separator(*c))
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markup_becomes_text_with_breaks_and_entities() {
+        let text =
+            html_to_text("<p>发动机&amp;变速箱</p><p>漏油&lt;严重&gt;<br/>第二行&nbsp;x</p>");
+        assert_eq!(text, "发动机&变速箱\n漏油<严重>\n第二行 x");
+    }
+
+    #[test]
+    fn plain_text_is_borrowed_untouched() {
+        assert!(matches!(html_to_text("没有标签的文字"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn fold_handles_width_case_script_and_invisibles() {
+        assert_eq!(fold("ＸＩＮＧＣＨＩ　汽車"), "xingchi 汽车");
+        assert_eq!(fold("星\u{200B}馳"), "星驰");
+        assert_eq!(fold("訂單號ＪＸ２０２６"), "订单号jx2026");
+    }
+
+    #[test]
+    fn identifiers_compact_across_spacing_and_width() {
+        assert_eq!(compact_identifier("XC-2026-00871"), "XC202600871");
+        assert_eq!(
+            compact_identifier("ｘｃ－２０２６　００８７１"),
+            "XC202600871"
+        );
+        assert_eq!(compact_identifier("黑M·3K821"), "黑M3K821");
+    }
+}

@@ -1,0 +1,69 @@
+//! `outcry replay`: the daemon's detection, linking and alerting over an evaluation set,
+//! offline, on a private in-memory store, with each observation's `fetched_at` as the clock.
+
+use crate::config::{load_brands, Problems};
+use crate::model::Observation;
+use crate::pipeline::{Event, Pipeline, PipelineError};
+use crate::store::{open_in_memory, StoreError};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    #[error("{0}")]
+    Brands(Problems),
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}: line {line}: {message}")]
+    Line { path: PathBuf, line: usize, message: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Pipeline(#[from] PipelineError),
+    #[error("cannot write output: {0}")]
+    Output(std::io::Error),
+}
+
+fn read(path: PathBuf) -> Result<(PathBuf, String), ReplayError> {
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Ok((path, text)),
+        Err(source) => Err(ReplayError::Read { path, source }),
+    }
+}
+
+/// Replays the set in `dir`, writing one JSON event per line to `out`.
+pub async fn replay(dir: &Path, out: &mut dyn Write) -> Result<(), ReplayError> {
+    let brands = load_brands(&dir.join("brands.toml")).map_err(ReplayError::Brands)?;
+    let (cases_path, cases_text) = read(dir.join("cases.jsonl"))?;
+    let (obs_path, obs_text) = read(dir.join("observations.jsonl"))?;
+
+    let store = open_in_memory().await?;
+    let report = crate::cases::import(store.as_ref(), &cases_text).await?;
+    if let Some(problem) = report.problems.first() {
+        return Err(ReplayError::Line {
+            path: cases_path,
+            line: problem.line,
+            message: problem.message.clone(),
+        });
+    }
+    let pipeline = Pipeline::new(store, &brands).await?;
+    for (index, line) in obs_text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let observation: Observation = serde_json::from_str(line).map_err(|e| ReplayError::Line {
+            path: obs_path.clone(),
+            line: index + 1,
+            message: e.to_string(),
+        })?;
+        for event in pipeline.process(&observation).await? {
+            write_event(out, &event)?;
+        }
+    }
+    out.flush().map_err(ReplayError::Output)
+}
+
+fn write_event(out: &mut dyn Write, event: &Event) -> Result<(), ReplayError> {
+    let line = serde_json::to_string(event).map_err(|e| ReplayError::Output(e.into()))?;
+    writeln!(out, "{line}").map_err(ReplayError::Output)
+}

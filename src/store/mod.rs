@@ -1,0 +1,275 @@
+//! Persistence. The rest of outcry talks to the [`Store`] trait; each backend implements it
+//! with its own SQL (all SQL lives here and in migrations/). Every write that carries a
+//! decision (an item's brand, its links and the alerts they cause) is one transaction.
+
+mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+use crate::model::{AlertKind, Case, CaseStatus, Channel, Engagement, Observation, Stage};
+use async_trait::async_trait;
+use chrono::{DateTime, FixedOffset, Utc};
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("unsupported storage url `{0}` (expected sqlite:// or postgres://)")]
+    UnsupportedUrl(String),
+    #[error("stored {what} is corrupt: {detail}")]
+    Corrupt { what: &'static str, detail: String },
+}
+
+/// What the pipeline needs to know about an item it has seen before.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredItem {
+    pub id: i64,
+    pub brand: Option<String>,
+    /// Cases the item is linked to, in any state.
+    pub linked_cases: Vec<(String, LinkState)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkState {
+    Candidate,
+    Confirmed,
+    Rejected,
+}
+
+impl LinkState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkState::Candidate => "candidate",
+            LinkState::Confirmed => "confirmed",
+            LinkState::Rejected => "rejected",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<LinkState> {
+        Some(match s {
+            "candidate" => LinkState::Candidate,
+            "confirmed" => LinkState::Confirmed,
+            "rejected" => LinkState::Rejected,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewLink {
+    pub case_id: String,
+    pub state: LinkState,
+    pub score: f64,
+    pub evidence: Vec<String>,
+}
+
+/// An alert ready for the outbox, already rendered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewAlert {
+    pub kind: AlertKind,
+    pub case_id: Option<String>,
+    pub brand: String,
+    /// One alert per key, ever: `case:<id>:<stage>` or `item:<source>:<guid>:unlinked`.
+    pub dedupe_key: String,
+    pub message_id: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    pub created_at: DateTime<FixedOffset>,
+}
+
+/// The decisions made about an item the first time it is seen.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FirstSighting {
+    pub brand: Option<String>,
+    pub links: Vec<NewLink>,
+}
+
+/// One observation and everything decided because of it, written atomically.
+#[derive(Debug, Clone)]
+pub struct Commit<'a> {
+    pub observation: &'a Observation,
+    /// Present when the item is new; absent for a re-observation.
+    pub first_sighting: Option<FirstSighting>,
+    pub alerts: Vec<NewAlert>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Committed {
+    pub item_id: i64,
+    /// The alerts that were new; one whose key already existed is left out.
+    pub inserted_alerts: Vec<NewAlert>,
+}
+
+/// A public item linked to a case, with its history, for assessment and alert content.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseItem {
+    pub item_id: i64,
+    pub source: String,
+    pub guid: String,
+    pub channel: Channel,
+    pub url: Option<String>,
+    pub title: Option<String>,
+    pub body: Option<String>,
+    pub author: Option<String>,
+    pub published_at: Option<DateTime<FixedOffset>>,
+    pub first_seen_at: DateTime<FixedOffset>,
+    pub link_state: LinkState,
+    pub link_score: f64,
+    pub link_evidence: Vec<String>,
+    /// Oldest first.
+    pub observations: Vec<(DateTime<FixedOffset>, Engagement)>,
+}
+
+/// A case's public record: the items linked to it (rejected links left out) and the highest
+/// stage it has alerted for.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CaseEvidence {
+    pub stage: Option<Stage>,
+    pub items: Vec<CaseItem>,
+}
+
+/// An outbox row claimed for delivery.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimedAlert {
+    pub id: i64,
+    pub kind: AlertKind,
+    pub case_id: Option<String>,
+    /// Whether the alert's case is still open (true for unlinked alerts).
+    pub case_open: bool,
+    pub message_id: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    pub attempts: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertStatus {
+    Pending,
+    Sent,
+    Cancelled,
+}
+
+impl AlertStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertStatus::Pending => "pending",
+            AlertStatus::Sent => "sent",
+            AlertStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AlertStatus> {
+        Some(match s {
+            "pending" => AlertStatus::Pending,
+            "sent" => AlertStatus::Sent,
+            "cancelled" => AlertStatus::Cancelled,
+            _ => return None,
+        })
+    }
+}
+
+/// An outbox row as listed for people.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertRow {
+    pub id: i64,
+    pub kind: AlertKind,
+    pub case_id: Option<String>,
+    pub brand: String,
+    pub subject: String,
+    pub status: AlertStatus,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub created_at: String,
+    pub sent_at: Option<String>,
+}
+
+/// What the scheduler remembers about a source between polls and restarts.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SourceState {
+    pub name: String,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub consecutive_failures: i64,
+    pub last_success_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub last_error_at: Option<DateTime<Utc>>,
+    pub items_seen: i64,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Answers when the database does.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Inserts the case, or replaces the stored record of the case with this id.
+    async fn upsert_case(&self, case: &Case, now: DateTime<Utc>) -> Result<(), StoreError>;
+    async fn case(&self, id: &str) -> Result<Option<Case>, StoreError>;
+    async fn cases(&self, status: Option<CaseStatus>) -> Result<Vec<Case>, StoreError>;
+    /// False when no case has this id.
+    async fn close_case(&self, id: &str, now: DateTime<Utc>) -> Result<bool, StoreError>;
+    /// Changes whenever any case is written.
+    async fn cases_revision(&self) -> Result<i64, StoreError>;
+
+    async fn item(&self, source: &str, guid: &str) -> Result<Option<StoredItem>, StoreError>;
+    async fn commit(&self, commit: &Commit<'_>) -> Result<Committed, StoreError>;
+    async fn case_evidence(&self, case_id: &str) -> Result<CaseEvidence, StoreError>;
+
+    /// Leases up to `limit` due pending alerts until `lease_until`, oldest first.
+    async fn claim_alerts(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<ClaimedAlert>, StoreError>;
+    async fn mark_alert_sent(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError>;
+    async fn mark_alert_failed(
+        &self,
+        id: i64,
+        error: &str,
+        next_attempt: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    async fn cancel_alert(&self, id: i64, reason: &str) -> Result<(), StoreError>;
+    async fn alerts(&self) -> Result<Vec<AlertRow>, StoreError>;
+
+    async fn source_state(&self, name: &str) -> Result<Option<SourceState>, StoreError>;
+    async fn save_source_state(&self, state: &SourceState) -> Result<(), StoreError>;
+}
+
+pub type SharedStore = Arc<dyn Store>;
+
+/// Opens (creating and migrating where needed) the store a URL names.
+pub async fn open(url: &str) -> Result<SharedStore, StoreError> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::open(url).await?))
+    } else {
+        Err(StoreError::UnsupportedUrl(url.to_string()))
+    }
+}
+
+/// A private in-memory store, as replay uses.
+pub async fn open_in_memory() -> Result<SharedStore, StoreError> {
+    Ok(Arc::new(SqliteStore::open("sqlite::memory:").await?))
+}
+
+fn corrupt(what: &'static str, detail: impl ToString) -> StoreError {
+    StoreError::Corrupt {
+        what,
+        detail: detail.to_string(),
+    }
+}
+
+fn parse_time(what: &'static str, text: &str) -> Result<DateTime<FixedOffset>, StoreError> {
+    DateTime::parse_from_rfc3339(text).map_err(|e| corrupt(what, format!("{text}: {e}")))
+}
+
+fn parse_optional_time(
+    what: &'static str,
+    text: Option<String>,
+) -> Result<Option<DateTime<FixedOffset>>, StoreError> {
+    text.map(|t| parse_time(what, &t)).transpose()
+}

@@ -1,0 +1,369 @@
+//! The store's behaviour, written once and run against every backend.
+
+use chrono::{DateTime, Duration, FixedOffset, Utc};
+use outcry::model::{
+    AlertKind, Case, CaseStatus, Channel, Complainant, Engagement, Observation, Stage,
+};
+use outcry::store::{
+    self, AlertStatus, Commit, FirstSighting, LinkState, NewAlert, NewLink, SharedStore,
+    SourceState,
+};
+
+fn at(text: &str) -> DateTime<FixedOffset> {
+    DateTime::parse_from_rfc3339(text).unwrap()
+}
+
+fn case(id: &str, status: CaseStatus) -> Case {
+    Case {
+        id: id.into(),
+        brand: "星驰汽车".into(),
+        status,
+        opened_at: Some(at("2026-03-02T09:14:00+08:00")),
+        channel: Some("hotline".into()),
+        severity: Some("high".into()),
+        complainant: Complainant {
+            name: Some("王女士".into()),
+            phone: Some("138****2291".into()),
+            email: None,
+            handles: vec!["weibo:小王爱吃梨".into()],
+        },
+        summary: "发动机漏油".into(),
+        demand: "退车".into(),
+        identifiers: vec!["order:XC-2026-00871".into()],
+        notes: "要曝光".into(),
+    }
+}
+
+fn observation(guid: &str, fetched_at: &str, likes: i64) -> Observation {
+    Observation {
+        source: "weibo".into(),
+        channel: Channel::Social,
+        guid: guid.into(),
+        url: Some(format!("https://weibo.example/{guid}")),
+        title: None,
+        body: Some("星驰漏油 XC-2026-00871".into()),
+        author: Some("小王爱吃梨".into()),
+        published_at: Some(at("2026-03-05T21:40:00+08:00")),
+        fetched_at: at(fetched_at),
+        engagement: Engagement {
+            reposts: Some(1),
+            comments: None,
+            likes: Some(likes),
+            views: None,
+        },
+    }
+}
+
+fn alert(case_id: &str, stage: Stage, created_at: &str) -> NewAlert {
+    NewAlert {
+        kind: AlertKind::from(stage),
+        case_id: Some(case_id.into()),
+        brand: "星驰汽车".into(),
+        dedupe_key: format!("case:{case_id}:{stage}"),
+        message_id: format!("<{case_id}.{stage}@test>"),
+        subject: format!("{stage} {case_id}"),
+        text: "text".into(),
+        html: "<p>html</p>".into(),
+        created_at: at(created_at),
+    }
+}
+
+fn first_sighting(case_id: &str) -> FirstSighting {
+    FirstSighting {
+        brand: Some("星驰汽车".into()),
+        links: vec![NewLink {
+            case_id: case_id.into(),
+            state: LinkState::Confirmed,
+            score: 0.93,
+            evidence: vec!["identifier order:XC-2026-00871".into()],
+        }],
+    }
+}
+
+async fn cases_insert_update_close_and_revision(store: SharedStore) {
+    assert_eq!(store.cases_revision().await.unwrap(), 0);
+    store
+        .upsert_case(&case("C-1", CaseStatus::Open), Utc::now())
+        .await
+        .unwrap();
+    let r1 = store.cases_revision().await.unwrap();
+    let mut updated = case("C-1", CaseStatus::Open);
+    updated.summary = "更新后的摘要".into();
+    store.upsert_case(&updated, Utc::now()).await.unwrap();
+    assert!(store.cases_revision().await.unwrap() > r1);
+    assert_eq!(store.case("C-1").await.unwrap(), Some(updated));
+    store
+        .upsert_case(&case("C-2", CaseStatus::Open), Utc::now())
+        .await
+        .unwrap();
+    assert!(store.close_case("C-2", Utc::now()).await.unwrap());
+    assert!(!store.close_case("C-404", Utc::now()).await.unwrap());
+    let open: Vec<String> = store
+        .cases(Some(CaseStatus::Open))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(open, ["C-1"]);
+    assert_eq!(store.cases(None).await.unwrap().len(), 2);
+}
+
+async fn items_dedupe_keep_observations_and_alert_once(store: SharedStore) {
+    store
+        .upsert_case(&case("C-1", CaseStatus::Open), Utc::now())
+        .await
+        .unwrap();
+    let first = observation("wb-1", "2026-03-05T21:52:00+08:00", 85);
+    assert!(store.item("weibo", "wb-1").await.unwrap().is_none());
+    let committed = store
+        .commit(&Commit {
+            observation: &first,
+            first_sighting: Some(first_sighting("C-1")),
+            alerts: vec![alert("C-1", Stage::Surfaced, "2026-03-05T21:52:00+08:00")],
+        })
+        .await
+        .unwrap();
+    assert_eq!(committed.inserted_alerts.len(), 1);
+    let item = store.item("weibo", "wb-1").await.unwrap().unwrap();
+    assert_eq!(item.id, committed.item_id);
+    assert_eq!(item.brand.as_deref(), Some("星驰汽车"));
+    assert_eq!(
+        item.linked_cases,
+        [("C-1".to_string(), LinkState::Confirmed)]
+    );
+
+    // A re-observation adds engagement history; the same stage cannot alert again.
+    let second = observation("wb-1", "2026-03-06T09:00:00+08:00", 900);
+    let committed = store
+        .commit(&Commit {
+            observation: &second,
+            first_sighting: None,
+            alerts: vec![alert("C-1", Stage::Surfaced, "2026-03-06T09:00:00+08:00")],
+        })
+        .await
+        .unwrap();
+    assert!(committed.inserted_alerts.is_empty());
+    let evidence = store.case_evidence("C-1").await.unwrap();
+    assert_eq!(evidence.stage, Some(Stage::Surfaced));
+    assert_eq!(evidence.items.len(), 1);
+    let likes: Vec<Option<i64>> = evidence.items[0]
+        .observations
+        .iter()
+        .map(|(_, e)| e.likes)
+        .collect();
+    assert_eq!(likes, [Some(85), Some(900)]);
+    assert_eq!(
+        evidence.items[0].link_evidence,
+        ["identifier order:XC-2026-00871"]
+    );
+    assert_eq!(evidence.items[0].author.as_deref(), Some("小王爱吃梨"));
+}
+
+async fn a_failed_commit_writes_nothing(store: SharedStore) {
+    // The link names a case that does not exist: the foreign key fails, and neither the item
+    // nor its observation nor the alert may remain.
+    let obs = observation("wb-2", "2026-03-05T21:52:00+08:00", 1);
+    let result = store
+        .commit(&Commit {
+            observation: &obs,
+            first_sighting: Some(first_sighting("C-404")),
+            alerts: vec![alert("C-404", Stage::Surfaced, "2026-03-05T21:52:00+08:00")],
+        })
+        .await;
+    assert!(result.is_err());
+    assert!(store.item("weibo", "wb-2").await.unwrap().is_none());
+    assert!(store.alerts().await.unwrap().is_empty());
+}
+
+async fn outbox_claims_leases_retries_and_cancels(store: SharedStore) {
+    store
+        .upsert_case(&case("C-1", CaseStatus::Open), Utc::now())
+        .await
+        .unwrap();
+    store
+        .upsert_case(&case("C-2", CaseStatus::Open), Utc::now())
+        .await
+        .unwrap();
+    let obs = observation("wb-1", "2026-03-05T21:52:00+08:00", 1);
+    store
+        .commit(&Commit {
+            observation: &obs,
+            first_sighting: Some(first_sighting("C-1")),
+            alerts: vec![
+                alert("C-1", Stage::Surfaced, "2026-03-05T21:52:00+08:00"),
+                alert("C-2", Stage::Surfaced, "2026-03-05T21:52:00+08:00"),
+            ],
+        })
+        .await
+        .unwrap();
+    let now = Utc::now();
+    let claimed = store
+        .claim_alerts(now, now + Duration::seconds(60), 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 2);
+    assert!(claimed[0].id < claimed[1].id);
+    assert_eq!(claimed[0].message_id, "<C-1.surfaced@test>");
+    // Leased rows are not handed out again while the lease lasts.
+    assert!(store
+        .claim_alerts(now, now + Duration::seconds(60), 10)
+        .await
+        .unwrap()
+        .is_empty());
+
+    store.mark_alert_sent(claimed[0].id, now).await.unwrap();
+    store
+        .mark_alert_failed(
+            claimed[1].id,
+            "connection refused",
+            now + Duration::seconds(30),
+        )
+        .await
+        .unwrap();
+    // Not due yet, then due after the back-off.
+    assert!(store
+        .claim_alerts(now, now + Duration::seconds(60), 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let later = now + Duration::seconds(31);
+    let retry = store
+        .claim_alerts(later, later + Duration::seconds(60), 10)
+        .await
+        .unwrap();
+    assert_eq!(retry.len(), 1);
+    assert_eq!(retry[0].attempts, 1);
+    assert!(retry[0].case_open);
+
+    // A case closed before delivery: the claim says so, and the alert can be cancelled.
+    store.close_case("C-2", Utc::now()).await.unwrap();
+    let much_later = later + Duration::seconds(120);
+    let retry = store
+        .claim_alerts(much_later, much_later + Duration::seconds(60), 10)
+        .await
+        .unwrap();
+    assert_eq!(retry.len(), 1);
+    assert!(!retry[0].case_open);
+    store
+        .cancel_alert(retry[0].id, "case closed")
+        .await
+        .unwrap();
+    let rows = store.alerts().await.unwrap();
+    let statuses: Vec<AlertStatus> = rows.iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [AlertStatus::Sent, AlertStatus::Cancelled]);
+    assert_eq!(rows[0].attempts, 1);
+    assert_eq!(rows[1].last_error.as_deref(), Some("case closed"));
+
+    // An expired lease (a worker that died mid-send) is claimed again.
+    store
+        .upsert_case(&case("C-3", CaseStatus::Open), Utc::now())
+        .await
+        .unwrap();
+    let obs = observation("wb-3", "2026-03-05T21:52:00+08:00", 1);
+    store
+        .commit(&Commit {
+            observation: &obs,
+            first_sighting: Some(first_sighting("C-3")),
+            alerts: vec![alert("C-3", Stage::Surfaced, "2026-03-05T21:52:00+08:00")],
+        })
+        .await
+        .unwrap();
+    let t = Utc::now();
+    assert_eq!(
+        store
+            .claim_alerts(t, t + Duration::seconds(5), 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let after = t + Duration::seconds(6);
+    assert_eq!(
+        store
+            .claim_alerts(after, after + Duration::seconds(5), 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+async fn source_state_round_trips(store: SharedStore) {
+    assert!(store.source_state("weibo").await.unwrap().is_none());
+    let state = SourceState {
+        name: "weibo".into(),
+        etag: Some("\"v1\"".into()),
+        last_modified: Some("Mon, 02 Mar 2026 10:00:00 GMT".into()),
+        consecutive_failures: 3,
+        last_success_at: Some(
+            DateTime::parse_from_rfc3339("2026-03-02T10:00:00Z")
+                .unwrap()
+                .with_timezone(&Utc),
+        ),
+        last_error: Some("timeout".into()),
+        last_error_at: None,
+        items_seen: 42,
+    };
+    store.save_source_state(&state).await.unwrap();
+    assert_eq!(
+        store.source_state("weibo").await.unwrap(),
+        Some(state.clone())
+    );
+    let cleared = SourceState {
+        consecutive_failures: 0,
+        last_error: None,
+        ..state
+    };
+    store.save_source_state(&cleared).await.unwrap();
+    assert_eq!(store.source_state("weibo").await.unwrap(), Some(cleared));
+}
+
+/// Runs every behaviour against fresh stores made by `open`.
+macro_rules! behaviours {
+    ($backend:ident, $open:expr) => {
+        mod $backend {
+            use super::*;
+
+            #[tokio::test]
+            async fn cases() {
+                cases_insert_update_close_and_revision($open.await).await;
+            }
+
+            #[tokio::test]
+            async fn items() {
+                items_dedupe_keep_observations_and_alert_once($open.await).await;
+            }
+
+            #[tokio::test]
+            async fn failed_commit() {
+                a_failed_commit_writes_nothing($open.await).await;
+            }
+
+            #[tokio::test]
+            async fn outbox() {
+                outbox_claims_leases_retries_and_cancels($open.await).await;
+            }
+
+            #[tokio::test]
+            async fn source_state() {
+                source_state_round_trips($open.await).await;
+            }
+        }
+    };
+}
+
+async fn sqlite_file() -> SharedStore {
+    // The directory must outlive the store; leaking it keeps the file for the test's life.
+    let dir = Box::leak(Box::new(tempfile::tempdir().unwrap()));
+    store::open(&format!("sqlite://{}", dir.path().join("t.db").display()))
+        .await
+        .unwrap()
+}
+
+async fn sqlite_memory() -> SharedStore {
+    store::open_in_memory().await.unwrap()
+}
+
+behaviours!(sqlite, sqlite_file());
+behaviours!(sqlite_in_memory, sqlite_memory());

@@ -1,0 +1,178 @@
+//! Runs the real `outcry` binary against a temporary configuration, as an operator would.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Source<'a> {
+    pub name: &'a str,
+    pub url: String,
+    pub channel: &'a str,
+    pub interval: &'a str,
+}
+
+pub struct TestApp {
+    pub dir: tempfile::TempDir,
+    pub http_port: u16,
+    child: Option<Child>,
+    runs: usize,
+}
+
+pub const BRANDS: &str = r#"
+[[brands]]
+name = "星驰汽车"
+aliases = ["星驰", "Xingchi"]
+exclude = ["流星驰过"]
+"#;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+impl TestApp {
+    /// A configuration with the given sources, mailing to `smtp_port` (or writing .eml files
+    /// when None), with fast retries.
+    pub fn new(sources: &[Source<'_>], smtp_port: Option<u16>) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let http_port = free_port();
+        let smtp = match smtp_port {
+            Some(port) => format!(
+                "[smtp]\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"none\"\nfrom = \"outcry <alerts@example.com>\"\ntimeout = \"5s\"\n"
+            ),
+            None => String::new(),
+        };
+        let config = format!(
+            "[sources]\ndir = \"sources\"\ndefault_interval = \"1s\"\n\n{smtp}\n[alerts]\nto = [\"pr-team@example.com\"]\nretry_initial = \"1s\"\nretry_max = \"2s\"\n\n[http]\nlisten = \"127.0.0.1:{http_port}\"\n\n[fetch]\ntimeout = \"5s\"\nbackoff_max = \"2s\"\n{BRANDS}"
+        );
+        std::fs::write(dir.path().join("outcry.toml"), config).unwrap();
+        std::fs::create_dir(dir.path().join("sources")).unwrap();
+        for source in sources {
+            let text = format!(
+                "name = \"{}\"\nkind = \"feed\"\nurl = \"{}\"\nchannel = \"{}\"\ninterval = \"{}\"\n",
+                source.name, source.url, source.channel, source.interval
+            );
+            std::fs::write(dir.path().join("sources").join(format!("{}.toml", source.name)), text).unwrap();
+        }
+        TestApp {
+            dir,
+            http_port,
+            child: None,
+            runs: 0,
+        }
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("outcry.toml")
+    }
+
+    pub fn outbox(&self) -> PathBuf {
+        self.dir.path().join("outbox")
+    }
+
+    /// Runs a one-shot command (`cases import ...`) and returns its output.
+    pub fn command(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_outcry"))
+            .args(args)
+            .arg("--config")
+            .arg(self.config_path())
+            .output()
+            .unwrap()
+    }
+
+    pub fn import_cases(&self, jsonl: &str) {
+        let file = self.dir.path().join("cases.jsonl");
+        std::fs::write(&file, jsonl).unwrap();
+        let output = self.command(&["cases", "import", file.to_str().unwrap()]);
+        assert!(output.status.success(), "import failed: {}", String::from_utf8_lossy(&output.stderr));
+    }
+
+    fn log_path(&self, run: usize) -> PathBuf {
+        self.dir.path().join(format!("daemon-{run}.log"))
+    }
+
+    /// Starts `outcry run` and waits until /healthz answers 200.
+    pub async fn start(&mut self) {
+        assert!(self.child.is_none(), "already running");
+        self.runs += 1;
+        let log = std::fs::File::create(self.log_path(self.runs)).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_outcry"))
+            .arg("run")
+            .arg("--config")
+            .arg(self.config_path())
+            .env("OUTCRY_LOG", "outcry=debug,info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let url = format!("http://127.0.0.1:{}/healthz", self.http_port);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(response) = reqwest::get(&url).await {
+                if response.status() == 200 {
+                    return;
+                }
+            }
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("daemon exited with {status}: {}", self.logs());
+            }
+            assert!(Instant::now() < deadline, "daemon not healthy in time: {}", self.logs());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// SIGTERM, then waits for a clean exit.
+    pub async fn stop(&mut self) {
+        let mut child = self.child.take().expect("not running");
+        let status = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                assert!(status.success(), "daemon exited with {status}: {}", self.logs());
+                return;
+            }
+            assert!(Instant::now() < deadline, "daemon did not stop on SIGTERM");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Everything every run of the daemon logged.
+    pub fn logs(&self) -> String {
+        (1..=self.runs)
+            .map(|run| std::fs::read_to_string(self.log_path(run)).unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// Waits until the logs contain `needle` (or the timeout passes); returns whether they do.
+    pub async fn wait_for_log(&self, needle: &str, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if self.logs().contains(needle) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        self.logs().contains(needle)
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+pub fn eml_files(dir: &Path) -> Vec<PathBuf> {
+    match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}

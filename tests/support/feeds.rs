@@ -1,0 +1,128 @@
+//! A real HTTP server on 127.0.0.1 whose documents tests change while the daemon polls it.
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+#[derive(Clone)]
+struct Document {
+    status: u16,
+    content_type: String,
+    body: Vec<u8>,
+    etag: String,
+}
+
+#[derive(Default)]
+struct Shared {
+    documents: HashMap<String, Document>,
+    requests: HashMap<String, usize>,
+    version: u64,
+}
+
+pub struct FeedServer {
+    port: u16,
+    shared: Arc<Mutex<Shared>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl FeedServer {
+    pub async fn start() -> FeedServer {
+        let shared = Arc::new(Mutex::new(Shared::default()));
+        let app = Router::new()
+            .route("/{*path}", get(serve))
+            .with_state(shared.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        FeedServer { port, shared, task }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}/{}", self.port, path.trim_start_matches('/'))
+    }
+
+    /// Serves `body` at `path` from now on, with a fresh ETag.
+    pub fn set(&self, path: &str, content_type: &str, body: impl Into<Vec<u8>>) {
+        self.set_status(path, 200, content_type, body);
+    }
+
+    pub fn set_status(&self, path: &str, status: u16, content_type: &str, body: impl Into<Vec<u8>>) {
+        let mut shared = self.shared.lock().unwrap();
+        shared.version += 1;
+        let etag = format!("\"v{}\"", shared.version);
+        shared.documents.insert(
+            path.trim_start_matches('/').to_string(),
+            Document {
+                status,
+                content_type: content_type.to_string(),
+                body: body.into(),
+                etag,
+            },
+        );
+    }
+
+    pub fn requests(&self, path: &str) -> usize {
+        let shared = self.shared.lock().unwrap();
+        shared.requests.get(path.trim_start_matches('/')).copied().unwrap_or(0)
+    }
+}
+
+impl Drop for FeedServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn serve(State(shared): State<Arc<Mutex<Shared>>>, Path(path): Path<String>, headers: HeaderMap) -> Response {
+    let document = {
+        let mut shared = shared.lock().unwrap();
+        *shared.requests.entry(path.clone()).or_default() += 1;
+        shared.documents.get(&path).cloned()
+    };
+    let Some(document) = document else {
+        return Response::builder().status(StatusCode::NOT_FOUND).body(Body::empty()).unwrap();
+    };
+    let not_modified = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == document.etag);
+    if not_modified && document.status == 200 {
+        return Response::builder()
+            .status(StatusCode::NOT_MODIFIED)
+            .header(header::ETAG, document.etag)
+            .body(Body::empty())
+            .unwrap();
+    }
+    Response::builder()
+        .status(document.status)
+        .header(header::CONTENT_TYPE, document.content_type)
+        .header(header::ETAG, document.etag)
+        .body(Body::from(document.body))
+        .unwrap()
+}
+
+/// An RSS 2.0 document with one item per (guid, title, body, author).
+pub fn rss(items: &[(&str, &str, &str, &str)]) -> String {
+    let mut xml = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\"><channel><title>test feed</title><link>http://127.0.0.1/</link><description>t</description>\n",
+    );
+    for (guid, title, body, author) in items {
+        xml.push_str(&format!(
+            "<item><guid isPermaLink=\"false\">{}</guid><title>{}</title><link>http://127.0.0.1/post/{}</link><description>{}</description><author>{}</author><pubDate>Mon, 02 Mar 2026 10:00:00 +0800</pubDate></item>\n",
+            escape(guid), escape(title), escape(guid), escape(body), escape(author)
+        ));
+    }
+    xml.push_str("</channel></rss>\n");
+    xml
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
