@@ -24,7 +24,47 @@ pub struct Config {
     pub http: HttpConfig,
     #[serde(default)]
     pub fetch: FetchConfig,
+    #[serde(default)]
+    pub linking: LinkingConfig,
     pub brands: Vec<BrandConfig>,
+}
+
+/// Thresholds on the link score (0..1) that separate confirmed links from candidates for
+/// review. README.md explains the score.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkingConfig {
+    /// A post scoring at least this for one case, clearly ahead of the next, is linked.
+    #[serde(default = "default_confirm")]
+    pub confirm: f64,
+    /// A post scoring at least this (but not confirmed) waits for a lead's review.
+    #[serde(default = "default_candidate")]
+    pub candidate: f64,
+    /// How far the best case must lead the runner-up to be confirmed on text alone.
+    #[serde(default = "default_margin")]
+    pub margin: f64,
+}
+
+impl Default for LinkingConfig {
+    fn default() -> Self {
+        LinkingConfig {
+            confirm: default_confirm(),
+            candidate: default_candidate(),
+            margin: default_margin(),
+        }
+    }
+}
+
+fn default_confirm() -> f64 {
+    0.6
+}
+
+fn default_candidate() -> f64 {
+    0.35
+}
+
+fn default_margin() -> f64 {
+    0.15
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -501,6 +541,20 @@ fn check_config(config: &Config, file: &Path, problems: &mut Problems) {
             "alerts.retry_initial",
             "must be above zero and not above alerts.retry_max",
         );
+    }
+    let linking = &config.linking;
+    if !(0.0..=1.0).contains(&linking.confirm) {
+        problems.push(file, "linking.confirm", "must be between 0 and 1");
+    }
+    if !(0.0..=linking.confirm).contains(&linking.candidate) {
+        problems.push(
+            file,
+            "linking.candidate",
+            "must be between 0 and linking.confirm",
+        );
+    }
+    if !(0.0..=1.0).contains(&linking.margin) {
+        problems.push(file, "linking.margin", "must be between 0 and 1");
     }
     if config.fetch.max_body_bytes == 0 {
         problems.push(file, "fetch.max_body_bytes", "must be above zero");

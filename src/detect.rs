@@ -25,14 +25,15 @@ struct Pattern {
     needs_word_bounds: bool,
 }
 
-/// One brand found in a text, with the alias occurrence that decided it (byte offsets into
-/// the folded text).
+/// One brand found in a text, with the alias occurrence that decided it and every counting
+/// occurrence of its aliases (byte offsets into the folded text).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BrandMatch {
     pub brand: String,
     pub alias: String,
     pub start: usize,
     pub end: usize,
+    pub spans: Vec<(usize, usize)>,
 }
 
 pub struct BrandDetector {
@@ -97,15 +98,22 @@ impl BrandDetector {
             let excluded = excludes
                 .iter()
                 .any(|&(b, s, e)| b == brand && s <= start && end <= e);
-            if excluded || found.iter().any(|f| f.brand == self.brands[brand]) {
+            if excluded {
                 continue;
             }
-            found.push(BrandMatch {
-                brand: self.brands[brand].clone(),
-                alias: self.folded_patterns[pattern].clone(),
-                start,
-                end,
-            });
+            match found.iter_mut().find(|f| f.brand == self.brands[brand]) {
+                Some(existing) => existing.spans.push((start, end)),
+                None => found.push(BrandMatch {
+                    brand: self.brands[brand].clone(),
+                    alias: self.folded_patterns[pattern].clone(),
+                    start,
+                    end,
+                    spans: vec![(start, end)],
+                }),
+            }
+        }
+        for m in &mut found {
+            m.spans.sort_unstable();
         }
         found.sort_by_key(|m| m.start);
         found

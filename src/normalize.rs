@@ -61,6 +61,28 @@ fn collapse_whitespace(text: &str) -> String {
     out
 }
 
+/// Every http(s) URL in raw text or markup (bare, or in href attributes), so that a repost
+/// linking to a known post can be recognised.
+pub fn urls_in(raw: &str) -> Vec<String> {
+    let mut urls: Vec<String> = Vec::new();
+    for (start, _) in raw.match_indices("http") {
+        let rest = &raw[start..];
+        if !(rest.starts_with("http://") || rest.starts_with("https://")) {
+            continue;
+        }
+        let end = rest
+            .find(|c: char| {
+                c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | ')' | '）' | '，' | '。')
+            })
+            .unwrap_or(rest.len());
+        let url = rest[..end].replace("&amp;", "&");
+        if !urls.contains(&url) {
+            urls.push(url);
+        }
+    }
+    urls
+}
+
 /// The matching form: compatibility-folded (full-width to half-width, circled digits to
 /// digits), lower-cased, Traditional to Simplified, with invisible characters removed.
 pub fn fold(text: &str) -> String {
@@ -123,6 +145,15 @@ mod tests {
     #[test]
     fn plain_text_is_borrowed_untouched() {
         assert!(matches!(html_to_text("没有标签的文字"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn urls_are_found_bare_and_in_links() {
+        let raw = r#"转发 <a href="https://weibo.example/4882?a=1&amp;b=2">原帖</a> 和 http://x.example/p，完"#;
+        assert_eq!(
+            urls_in(raw),
+            ["https://weibo.example/4882?a=1&b=2", "http://x.example/p"]
+        );
     }
 
     #[test]

@@ -4,11 +4,11 @@
 
 use crate::alert::render::{render, AlertContent, Evidence};
 use crate::assess::{assess, Assessment};
-use crate::config::BrandConfig;
+use crate::config::{BrandConfig, LinkingConfig};
 use crate::detect::{BrandDetector, DetectError};
 use crate::link::{ItemText, LinkError, Linker};
 use crate::model::{AlertKind, Case, Observation, Stage};
-use crate::normalize::{compact_identifier, fold, html_to_text};
+use crate::normalize::{fold, html_to_text, urls_in};
 use crate::store::{
     CaseItem, Commit, FirstSighting, LinkState, NewAlert, NewLink, SharedStore, StoreError,
 };
@@ -55,15 +55,55 @@ pub struct Pipeline {
     store: SharedStore,
     detector: BrandDetector,
     linker: Linker,
+    linking: LinkingConfig,
     cases_revision: Option<i64>,
 }
 
+/// An item's text as matching sees it, kept together so linking can learn from it.
+struct PreparedText {
+    folded: String,
+    brand: Option<String>,
+    brand_spans: Vec<(usize, usize)>,
+    linked_urls: Vec<String>,
+}
+
+impl PreparedText {
+    fn new(detector: &BrandDetector, title: Option<&str>, body: Option<&str>) -> PreparedText {
+        let folded = fold(&plain_text(title, body));
+        let found = detector.detect(&folded).into_iter().next();
+        let linked_urls = body.map(urls_in).unwrap_or_default();
+        PreparedText {
+            brand: found.as_ref().map(|m| m.brand.clone()),
+            brand_spans: found.map(|m| m.spans).unwrap_or_default(),
+            folded,
+            linked_urls,
+        }
+    }
+
+    fn item_text<'a>(&'a self, author: Option<&'a str>, url: Option<&'a str>) -> ItemText<'a> {
+        ItemText {
+            folded: &self.folded,
+            brand_spans: &self.brand_spans,
+            author,
+            url,
+            linked_urls: &self.linked_urls,
+        }
+    }
+}
+
 impl Pipeline {
-    pub async fn new(store: SharedStore, brands: &[BrandConfig]) -> Result<Pipeline, PipelineError> {
+    pub async fn new(
+        store: SharedStore,
+        brands: &[BrandConfig],
+        linking: LinkingConfig,
+    ) -> Result<Pipeline, PipelineError> {
+        let detector = BrandDetector::new(brands)?;
+        let linker = Linker::new(Vec::new(), &detector, linking)?;
         let mut pipeline = Pipeline {
             store,
-            detector: BrandDetector::new(brands)?,
-            linker: Linker::new(Vec::new())?,
+            detector,
+            linker,
+            linking,
             cases_revision: None,
         };
         pipeline.refresh_cases().await?;
@@ -71,30 +111,53 @@ impl Pipeline {
     }
 
     /// Rebuilds the case index when cases changed since the last look (imports and closes
-    /// may come from other processes).
+    /// may come from other processes), and relearns each case's public story from its
+    /// confirmed links.
     pub async fn refresh_cases(&mut self) -> Result<(), PipelineError> {
         let revision = self.store.cases_revision().await?;
-        if self.cases_revision != Some(revision) {
-            let cases = self.store.cases(None).await?;
-            self.linker = Linker::new(cases)?;
-            self.cases_revision = Some(revision);
-            debug!(revision, open = self.linker.open_cases().len(), "case index rebuilt");
+        if self.cases_revision == Some(revision) {
+            return Ok(());
         }
+        let cases = self.store.cases(None).await?;
+        let count = cases.len();
+        self.linker = Linker::new(cases, &self.detector, self.linking)?;
+        for linked in self.store.confirmed_link_texts().await? {
+            let text = PreparedText::new(
+                &self.detector,
+                linked.title.as_deref(),
+                linked.body.as_deref(),
+            );
+            self.linker.learn(
+                &linked.case_id,
+                &text.item_text(None, linked.url.as_deref()),
+            );
+        }
+        self.cases_revision = Some(revision);
+        debug!(revision, cases = count, "case index rebuilt");
         Ok(())
     }
 
-    pub async fn process(&self, observation: &Observation) -> Result<Vec<Event>, PipelineError> {
+    pub async fn process(
+        &mut self,
+        observation: &Observation,
+    ) -> Result<Vec<Event>, PipelineError> {
         let span = info_span!("item", source = %observation.source, guid = %observation.guid);
         self.process_inner(observation).instrument(span).await
     }
 
-    async fn process_inner(&self, obs: &Observation) -> Result<Vec<Event>, PipelineError> {
+    async fn process_inner(&mut self, obs: &Observation) -> Result<Vec<Event>, PipelineError> {
         let mut events = Vec::new();
         let stored = self.store.item(&obs.source, &obs.guid).await?;
+        let mut learned: Option<(String, PreparedText)> = None;
         let (first_sighting, linked_cases) = match &stored {
             Some(item) => (None, item.linked_cases.clone()),
             None => {
-                let first = self.first_sighting(obs);
+                let text =
+                    PreparedText::new(&self.detector, obs.title.as_deref(), obs.body.as_deref());
+                let first = self.first_sighting(obs, &text);
+                if let Some(link) = first.links.iter().find(|l| l.state == LinkState::Confirmed) {
+                    learned = Some((link.case_id.clone(), text));
+                }
                 if let Some(brand) = &first.brand {
                     events.push(Event::Mention {
                         at: obs.fetched_at,
@@ -103,12 +166,14 @@ impl Pipeline {
                     });
                 }
                 for link in &first.links {
-                    events.push(Event::Link {
-                        at: obs.fetched_at,
-                        guid: obs.guid.clone(),
-                        case: link.case_id.clone(),
-                        score: link.score,
-                    });
+                    if link.state == LinkState::Confirmed {
+                        events.push(Event::Link {
+                            at: obs.fetched_at,
+                            guid: obs.guid.clone(),
+                            case: link.case_id.clone(),
+                            score: link.score,
+                        });
+                    }
                 }
                 let linked = first
                     .links
@@ -145,6 +210,13 @@ impl Pipeline {
                 alerts,
             })
             .await?;
+        // Only once committed does the post join its case's story.
+        if let Some((case_id, text)) = learned {
+            self.linker.learn(
+                &case_id,
+                &text.item_text(obs.author.as_deref(), obs.url.as_deref()),
+            );
+        }
         for alert in committed.inserted_alerts {
             info!(kind = %alert.kind, case = ?alert.case_id, subject = %alert.subject, "alert queued");
             events.push(Event::Alert {
@@ -158,23 +230,18 @@ impl Pipeline {
         Ok(events)
     }
 
-    fn first_sighting(&self, obs: &Observation) -> FirstSighting {
-        let text = item_text(obs);
-        let folded = fold(&text);
-        let brand = self.detector.detect(&folded).into_iter().next().map(|m| m.brand);
-        let links = match &brand {
+    fn first_sighting(&mut self, obs: &Observation, text: &PreparedText) -> FirstSighting {
+        let links = match &text.brand {
             Some(brand) => {
-                let compact = compact_identifier(&text);
-                let item = ItemText {
-                    folded: &folded,
-                    compact: &compact,
-                    author: obs.author.as_deref(),
-                };
+                let item = text.item_text(obs.author.as_deref(), obs.url.as_deref());
                 self.linker.link(brand, &item).into_iter().collect()
             }
             None => Vec::new(),
         };
-        FirstSighting { brand, links }
+        FirstSighting {
+            brand: text.brand.clone(),
+            links,
+        }
     }
 
     /// The alert this observation raises for `case`, if it moves the case up a stage.
@@ -211,9 +278,9 @@ impl Pipeline {
 }
 
 /// Title and body as plain text, the way matching and quoting see an item.
-fn item_text(obs: &Observation) -> String {
-    let title = obs.title.as_deref().map(html_to_text).unwrap_or_default();
-    let body = obs.body.as_deref().map(html_to_text).unwrap_or_default();
+fn plain_text(title: Option<&str>, body: Option<&str>) -> String {
+    let title = title.map(html_to_text).unwrap_or_default();
+    let body = body.map(html_to_text).unwrap_or_default();
     match (title.is_empty(), body.is_empty()) {
         (false, false) => format!("{title}\n{body}"),
         (false, true) => title.into_owned(),
@@ -240,7 +307,12 @@ fn pending_item(obs: &Observation, link: &NewLink) -> CaseItem {
     }
 }
 
-fn case_alert(case: &Case, assessment: Assessment, items: &[CaseItem], trigger: &Observation) -> NewAlert {
+fn case_alert(
+    case: &Case,
+    assessment: Assessment,
+    items: &[CaseItem],
+    trigger: &Observation,
+) -> NewAlert {
     let kind = AlertKind::from(assessment.stage);
     // The triggering item leads the evidence; the rest follow newest first.
     let mut ordered: Vec<&CaseItem> = items.iter().collect();
@@ -264,7 +336,12 @@ fn case_alert(case: &Case, assessment: Assessment, items: &[CaseItem], trigger: 
     new_alert(kind, Some(case.id.clone()), &content, dedupe_key)
 }
 
-fn new_alert(kind: AlertKind, case_id: Option<String>, content: &AlertContent, dedupe_key: String) -> NewAlert {
+fn new_alert(
+    kind: AlertKind,
+    case_id: Option<String>,
+    content: &AlertContent,
+    dedupe_key: String,
+) -> NewAlert {
     let rendered = render(content);
     NewAlert {
         kind,
@@ -288,7 +365,7 @@ fn message_id(dedupe_key: &str, kind: AlertKind) -> String {
 }
 
 fn headline(obs: &Observation) -> String {
-    let text = item_text(obs);
+    let text = plain_text(obs.title.as_deref(), obs.body.as_deref());
     text.lines().next().unwrap_or_default().trim().to_string()
 }
 

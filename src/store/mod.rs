@@ -132,6 +132,16 @@ pub struct CaseEvidence {
     pub items: Vec<CaseItem>,
 }
 
+/// A confirmed link with the linked item's text, from which the linker relearns each case's
+/// public story after a restart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinkedText {
+    pub case_id: String,
+    pub title: Option<String>,
+    pub body: Option<String>,
+    pub url: Option<String>,
+}
+
 /// An outbox row claimed for delivery.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClaimedAlert {
@@ -218,6 +228,8 @@ pub trait Store: Send + Sync {
     async fn item(&self, source: &str, guid: &str) -> Result<Option<StoredItem>, StoreError>;
     async fn commit(&self, commit: &Commit<'_>) -> Result<Committed, StoreError>;
     async fn case_evidence(&self, case_id: &str) -> Result<CaseEvidence, StoreError>;
+    /// Every confirmed link's item text, oldest first.
+    async fn confirmed_link_texts(&self) -> Result<Vec<LinkedText>, StoreError>;
 
     /// Leases up to `limit` due pending alerts until `lease_until`, oldest first.
     async fn claim_alerts(

@@ -311,6 +311,24 @@ impl Store for SqliteStore {
         Ok(CaseEvidence { stage, items })
     }
 
+    async fn confirmed_link_texts(&self) -> Result<Vec<LinkedText>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT l.case_id, i.title, i.body, i.url FROM links l JOIN items i ON i.id = l.item_id
+             WHERE l.state = 'confirmed' ORDER BY i.id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| LinkedText {
+                case_id: r.get("case_id"),
+                title: r.get("title"),
+                body: r.get("body"),
+                url: r.get("url"),
+            })
+            .collect())
+    }
+
     async fn claim_alerts(
         &self,
         now: DateTime<Utc>,

@@ -1,0 +1,336 @@
+//! Facts a complaint lead would compare between a post and a case: where it happened, when,
+//! how much money, and who (a platform's masked name like "谢**"). Two retellings of one
+//! story agree on them; a decoy about the same kind of problem by someone else contradicts
+//! them.
+
+use aho_corasick::{AhoCorasick, MatchKind};
+use std::collections::BTreeSet;
+
+const PLACES: &str = include_str!("../../data/places.txt");
+
+/// Two-character surnames, so that "欧阳**" is compared on 欧阳 and not on 欧.
+const COMPOUND_SURNAMES: &[&str] = &[
+    "欧阳", "司马", "诸葛", "上官", "慕容", "东方", "皇甫", "令狐", "司徒", "夏侯", "尉迟", "长孙",
+    "宇文", "公孙",
+];
+
+/// Place names from data/places.txt, each mapped to its province.
+pub struct Gazetteer {
+    automaton: AhoCorasick,
+    provinces: Vec<u16>,
+}
+
+impl Gazetteer {
+    pub fn new() -> Gazetteer {
+        let mut names = Vec::new();
+        let mut provinces = Vec::new();
+        for (index, line) in PLACES
+            .lines()
+            .filter(|l| !l.starts_with('#') && l.contains(':'))
+            .enumerate()
+        {
+            let Some((province, cities)) = line.split_once(':') else {
+                continue;
+            };
+            let province_index = u16::try_from(index).unwrap_or(u16::MAX);
+            for name in std::iter::once(province.trim()).chain(cities.split_whitespace()) {
+                names.push(name.to_string());
+                provinces.push(province_index);
+            }
+        }
+        // The table is a constant of this crate; it cannot be too large for the automaton.
+        let automaton = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(&names)
+            .unwrap_or_else(|e| panic!("data/places.txt does not build a matcher: {e}"));
+        Gazetteer {
+            automaton,
+            provinces,
+        }
+    }
+
+    fn provinces_in(&self, folded: &str) -> BTreeSet<u16> {
+        self.automaton
+            .find_iter(folded)
+            .map(|m| self.provinces[m.pattern().as_usize()])
+            .collect()
+    }
+}
+
+impl Default for Gazetteer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The comparable facts of one text (already folded).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Facts {
+    provinces: BTreeSet<u16>,
+    /// Amounts of money in yuan, times 100.
+    amounts: BTreeSet<u64>,
+    /// (month, day) pairs.
+    days: BTreeSet<(u8, u8)>,
+    months: BTreeSet<u8>,
+    /// The surname of a masked author name ("谢**"), for posts.
+    masked_surname: Option<String>,
+}
+
+impl Facts {
+    pub fn of_text(folded: &str, gazetteer: &Gazetteer) -> Facts {
+        let mut facts = Facts {
+            provinces: gazetteer.provinces_in(folded),
+            ..Facts::default()
+        };
+        scan_numbers(folded, &mut facts);
+        facts
+    }
+
+    /// Adds what `other` knows, as a case learns from the posts linked to it.
+    pub fn absorb(&mut self, other: &Facts) {
+        self.provinces.extend(&other.provinces);
+        self.amounts.extend(&other.amounts);
+        self.days.extend(&other.days);
+        self.months.extend(&other.months);
+    }
+
+    pub fn with_author(mut self, author: Option<&str>) -> Facts {
+        self.masked_surname = author.and_then(masked_surname);
+        self
+    }
+}
+
+/// How a post's facts compare with a case's: each kind of fact that both name either agrees
+/// or conflicts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Comparison {
+    pub agree: Vec<&'static str>,
+    pub conflict: Vec<&'static str>,
+}
+
+pub fn compare(post: &Facts, case: &Facts, complainant_name: Option<&str>) -> Comparison {
+    let mut result = Comparison::default();
+    result.judge(
+        "place",
+        !post.provinces.is_empty() && !case.provinces.is_empty(),
+        !post.provinces.is_disjoint(&case.provinces),
+    );
+    result.judge(
+        "amount",
+        !post.amounts.is_empty() && !case.amounts.is_empty(),
+        !post.amounts.is_disjoint(&case.amounts),
+    );
+    if !post.days.is_empty() && !case.days.is_empty() && !post.days.is_disjoint(&case.days) {
+        result.agree.push("date");
+    } else {
+        result.judge(
+            "month",
+            !post.months.is_empty() && !case.months.is_empty(),
+            !post.months.is_disjoint(&case.months),
+        );
+    }
+    if let (Some(surname), Some(name)) = (&post.masked_surname, complainant_name) {
+        result.judge(
+            "surname",
+            !name.is_empty(),
+            name.starts_with(surname.as_str()),
+        );
+    }
+    result
+}
+
+impl Comparison {
+    /// Records a kind of fact that both texts name, as agreeing or conflicting.
+    fn judge(&mut self, name: &'static str, both_name_it: bool, agree: bool) {
+        if both_name_it {
+            if agree {
+                self.agree.push(name);
+            } else {
+                self.conflict.push(name);
+            }
+        }
+    }
+}
+
+/// "谢**" → "谢"; "欧阳*" → "欧阳"; anything else → None.
+fn masked_surname(author: &str) -> Option<String> {
+    let author = author.trim();
+    let stars = author.find('*')?;
+    let (name, rest) = author.split_at(stars);
+    if !rest.chars().all(|c| c == '*') || name.is_empty() || !name.chars().all(is_han) {
+        return None;
+    }
+    let surname = COMPOUND_SURNAMES
+        .iter()
+        .find(|s| name.starts_with(*s))
+        .map(|s| s.to_string())
+        .unwrap_or_else(|| name.chars().take(1).collect());
+    Some(surname)
+}
+
+fn is_han(c: char) -> bool {
+    matches!(c, '\u{4E00}'..='\u{9FFF}' | '\u{3400}'..='\u{4DBF}')
+}
+
+/// Finds amounts ("960元", "1.5万", "¥2340"), dates ("2月15日", "2月15号") and months
+/// ("12月底") in one pass over the digit runs.
+fn scan_numbers(text: &str, facts: &mut Facts) {
+    let chars: Vec<char> = text.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        if !chars[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < chars.len() && (chars[i].is_ascii_digit() || chars[i] == ',') {
+            i += 1;
+        }
+        let mut end_int = i;
+        let mut fraction = String::new();
+        if i + 1 < chars.len() && chars[i] == '.' && chars[i + 1].is_ascii_digit() {
+            i += 1;
+            while i < chars.len() && chars[i].is_ascii_digit() {
+                fraction.push(chars[i]);
+                i += 1;
+            }
+        } else {
+            end_int = i;
+        }
+        let digits: String = chars[start..end_int]
+            .iter()
+            .filter(|c| **c != ',')
+            .collect();
+        let Ok(whole) = digits.parse::<u64>() else {
+            continue;
+        };
+        // A digit run glued to letters is part of an identifier, not a quantity.
+        let glued = start > 0 && chars[start - 1].is_ascii_alphabetic()
+            || chars.get(i).is_some_and(|c| c.is_ascii_alphabetic());
+        if glued {
+            continue;
+        }
+        let preceded_by_currency = start > 0 && matches!(chars[start - 1], '¥' | '$');
+        let mut j = i;
+        while j < chars.len() && chars[j] == ' ' {
+            j += 1;
+        }
+        let next = chars.get(j).copied();
+        let cents = whole.saturating_mul(100) + fraction_cents(&fraction);
+        match next {
+            Some('元' | '块') => {
+                facts.amounts.insert(cents);
+            }
+            Some('万') => {
+                facts.amounts.insert(cents.saturating_mul(10_000));
+            }
+            Some('月') if (1..=12).contains(&whole) && fraction.is_empty() => {
+                let month = whole as u8;
+                facts.months.insert(month);
+                if let Some(day) = day_after(&chars, j + 1) {
+                    facts.days.insert((month, day));
+                }
+            }
+            _ if preceded_by_currency => {
+                facts.amounts.insert(cents);
+            }
+            _ => {}
+        }
+    }
+}
+
+fn fraction_cents(fraction: &str) -> u64 {
+    let mut digits = fraction.chars().chain(std::iter::repeat('0')).take(2);
+    let tens = digits.next().and_then(|c| c.to_digit(10)).unwrap_or(0);
+    let ones = digits.next().and_then(|c| c.to_digit(10)).unwrap_or(0);
+    u64::from(tens * 10 + ones)
+}
+
+/// "15日" / "15号" right after "N月".
+fn day_after(chars: &[char], from: usize) -> Option<u8> {
+    let mut i = from;
+    while i < chars.len() && chars[i] == ' ' {
+        i += 1;
+    }
+    let start = i;
+    while i < chars.len() && chars[i].is_ascii_digit() {
+        i += 1;
+    }
+    if i == start || i - start > 2 || !matches!(chars.get(i), Some('日' | '号')) {
+        return None;
+    }
+    let day: u8 = chars[start..i].iter().collect::<String>().parse().ok()?;
+    (1..=31).contains(&day).then_some(day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::normalize::fold;
+
+    fn facts(text: &str) -> Facts {
+        Facts::of_text(&fold(text), &Gazetteer::new())
+    }
+
+    #[test]
+    fn amounts_dates_and_months_are_read() {
+        let f = facts("2月15日还了468元, 又扣了¥468, 共1.5万, 12月底再说, 合同SBD2025");
+        assert_eq!(f.amounts, BTreeSet::from([46_800, 1_500_000]));
+        assert_eq!(f.days, BTreeSet::from([(2, 15)]));
+        assert_eq!(f.months, BTreeSet::from([2, 12]));
+    }
+
+    #[test]
+    fn full_width_digits_count_after_folding() {
+        let f = facts("２月１５号退了９６０块");
+        assert_eq!(f.amounts, BTreeSet::from([96_000]));
+        assert_eq!(f.days, BTreeSet::from([(2, 15)]));
+    }
+
+    #[test]
+    fn different_provinces_conflict_and_same_province_agrees() {
+        let case = facts("客户在北辰汽车沈阳铁西4S店购买");
+        assert_eq!(
+            compare(&facts("哈尔滨, 去年7月提的车"), &case, None).conflict,
+            ["place"]
+        );
+        assert_eq!(compare(&facts("辽宁的车主"), &case, None).agree, ["place"]);
+        assert!(compare(&facts("没有地点的帖子"), &case, None)
+            .conflict
+            .is_empty());
+    }
+
+    #[test]
+    fn traditional_place_names_match_simplified_cases() {
+        let case = facts("黑龙江绥化车主");
+        assert_eq!(compare(&facts("黑龍江車主"), &case, None).agree, ["place"]);
+    }
+
+    #[test]
+    fn masked_author_surname_is_compared_with_the_complainant() {
+        let post = facts("投诉").with_author(Some("谢**"));
+        assert_eq!(
+            compare(&post, &Facts::default(), Some("高女士")).conflict,
+            ["surname"]
+        );
+        assert_eq!(
+            compare(&post, &Facts::default(), Some("谢先生")).agree,
+            ["surname"]
+        );
+        assert_eq!(masked_surname("欧阳*").as_deref(), Some("欧阳"));
+        assert_eq!(masked_surname("小王爱吃梨"), None);
+    }
+
+    #[test]
+    fn dates_agree_on_the_day_and_conflict_on_the_month() {
+        let case = facts("2月16日航司通知航班取消");
+        assert_eq!(
+            compare(&facts("2月16号取消的"), &case, None).agree,
+            ["date"]
+        );
+        assert_eq!(
+            compare(&facts("1月28日的航班"), &case, None).conflict,
+            ["month"]
+        );
+    }
+}

@@ -1,0 +1,715 @@
+//! Linking a brand mention to the case it is about, as a complaint lead would: strong
+//! evidence (the case's identifiers, even partly or masked; the complainant's handles; a
+//! phone fragment) and soft evidence (how well the post retells the case, and whether its
+//! place, date, amount and masked name agree). Candidates come from indexes built once per
+//! change of the case set, never from scoring every case for every item.
+
+mod facts;
+mod similarity;
+
+use crate::config::LinkingConfig;
+use crate::detect::BrandDetector;
+use crate::model::Case;
+use crate::normalize::{compact_identifier, fold};
+use crate::store::{LinkState, NewLink};
+use aho_corasick::{AhoCorasick, MatchKind};
+use facts::{compare, Facts, Gazetteer};
+use similarity::{units, TextIndex, Unit};
+use std::collections::HashMap;
+
+/// Identifiers shorter than this (after separators are removed) match too much by chance.
+const MIN_IDENTIFIER_LEN: usize = 5;
+/// The visible part of a masked identifier ("LBC3S5A18RN0*****") must be at least this long.
+const MIN_MASKED_PREFIX: usize = 8;
+/// Digits a phone tail ("尾号2291") must have.
+const PHONE_TAIL: usize = 4;
+
+/// Strong evidence, by how sure it is.
+const IDENTIFIER_SCORE: f64 = 1.0;
+const AUTHOR_HANDLE_SCORE: f64 = 0.97;
+const MASKED_IDENTIFIER_SCORE: f64 = 0.93;
+const MENTIONED_HANDLE_SCORE: f64 = 0.9;
+const QUOTES_LINKED_POST_SCORE: f64 = 0.9;
+const PHONE_SCORE: f64 = 0.85;
+
+/// Soft evidence: cosine similarity is scaled so that a clear retelling reaches 1; facts that
+/// agree or conflict move it.
+const SIMILARITY_SCALE: f64 = 2.0;
+const STORY_WEIGHT: f64 = 0.9;
+const FACT_AGREES: f64 = 0.1;
+const FACT_CONFLICTS: f64 = 0.45;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    #[error("cannot build the identifier index: {0}")]
+    Build(#[from] aho_corasick::BuildError),
+}
+
+/// The parts of an item that linking looks at.
+#[derive(Debug, Clone)]
+pub struct ItemText<'a> {
+    /// Title and body as plain text, folded (normalize::fold).
+    pub folded: &'a str,
+    /// Where the brand's aliases stand in `folded`; they say nothing about which case.
+    pub brand_spans: &'a [(usize, usize)],
+    pub author: Option<&'a str>,
+    /// The item's own URL and every URL it links to.
+    pub url: Option<&'a str>,
+    pub linked_urls: &'a [String],
+}
+
+struct IdentifierPattern {
+    case: usize,
+    shown: String,
+}
+
+/// All cases and the indexes that find candidate cases for an item.
+pub struct Linker {
+    cases: Vec<Case>,
+    thresholds: LinkingConfig,
+    identifiers: Option<AhoCorasick>,
+    identifier_patterns: Vec<IdentifierPattern>,
+    /// Compact identifier values, for masked forms.
+    compact_identifiers: Vec<(String, usize, String)>,
+    handles: Option<AhoCorasick>,
+    handle_owners: Vec<(usize, String)>,
+    author_handles: HashMap<String, Vec<(usize, String)>>,
+    phone_tails: HashMap<String, Vec<usize>>,
+    text: TextIndex,
+    gazetteer: Gazetteer,
+    facts: Vec<Facts>,
+    linked_urls: HashMap<String, usize>,
+}
+
+/// Why a post fits one case, and how well.
+#[derive(Debug, Clone, Default)]
+struct Fit {
+    strong: f64,
+    soft: f64,
+    evidence: Vec<String>,
+}
+
+impl Fit {
+    fn score(&self) -> f64 {
+        self.strong.max(self.soft).clamp(0.0, 1.0)
+    }
+
+    fn add_strong(&mut self, score: f64, evidence: String) {
+        self.strong = self.strong.max(score);
+        if !self.evidence.contains(&evidence) {
+            self.evidence.push(evidence);
+        }
+    }
+}
+
+impl Linker {
+    /// Indexes every case, open or closed: a closed case's story resurfacing is still that
+    /// case (it just never alerts).
+    pub fn new(
+        cases: Vec<Case>,
+        detector: &BrandDetector,
+        thresholds: LinkingConfig,
+    ) -> Result<Linker, LinkError> {
+        let gazetteer = Gazetteer::new();
+        let mut compact_patterns = Vec::new();
+        let mut identifier_patterns = Vec::new();
+        let mut compact_identifiers = Vec::new();
+        let mut handle_patterns = Vec::new();
+        let mut handle_owners = Vec::new();
+        let mut author_handles: HashMap<String, Vec<(usize, String)>> = HashMap::new();
+        let mut phone_tails: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut documents = Vec::with_capacity(cases.len());
+        let mut facts = Vec::with_capacity(cases.len());
+        for (position, case) in cases.iter().enumerate() {
+            for identifier in &case.identifiers {
+                let compact = compact_identifier(identifier_value(identifier));
+                if compact.chars().count() < MIN_IDENTIFIER_LEN {
+                    continue;
+                }
+                if let Some(tail) = masked_tail(&compact) {
+                    phone_tails.entry(tail).or_default().push(position);
+                }
+                compact_identifiers.push((compact.clone(), position, identifier.clone()));
+                compact_patterns.push(compact);
+                identifier_patterns.push(IdentifierPattern {
+                    case: position,
+                    shown: identifier.clone(),
+                });
+            }
+            if let Some(tail) = case.complainant.phone.as_deref().and_then(phone_tail) {
+                phone_tails.entry(tail).or_default().push(position);
+            }
+            for handle in &case.complainant.handles {
+                let name = fold(handle_name(handle).trim());
+                if name.is_empty() {
+                    continue;
+                }
+                author_handles
+                    .entry(name.clone())
+                    .or_default()
+                    .push((position, handle.clone()));
+                handle_patterns.push(format!("@{name}"));
+                handle_owners.push((position, handle.clone()));
+            }
+            let text = fold(&format!(
+                "{}\n{}\n{}",
+                case.summary, case.demand, case.notes
+            ));
+            let spans = detector
+                .detect(&text)
+                .into_iter()
+                .find(|m| m.brand == case.brand)
+                .map(|m| m.spans)
+                .unwrap_or_default();
+            documents.push(units(&text, &spans));
+            facts.push(Facts::of_text(&text, &gazetteer));
+        }
+        let build = |patterns: &[String]| -> Result<Option<AhoCorasick>, LinkError> {
+            if patterns.is_empty() {
+                return Ok(None);
+            }
+            Ok(Some(
+                AhoCorasick::builder()
+                    .match_kind(MatchKind::Standard)
+                    .build(patterns)?,
+            ))
+        };
+        Ok(Linker {
+            identifiers: build(&compact_patterns)?,
+            handles: build(&handle_patterns)?,
+            cases,
+            thresholds,
+            identifier_patterns,
+            compact_identifiers,
+            handle_owners,
+            author_handles,
+            phone_tails,
+            text: TextIndex::new(documents),
+            gazetteer,
+            facts,
+            linked_urls: HashMap::new(),
+        })
+    }
+
+    pub fn case(&self, id: &str) -> Option<&Case> {
+        self.cases.iter().find(|c| c.id == id)
+    }
+
+    /// The case of `brand` this item is about: confirmed when the evidence is clear, a
+    /// candidate for review when it is suggestive or fits two cases about equally.
+    pub fn link(&mut self, brand: &str, item: &ItemText<'_>) -> Option<NewLink> {
+        let post_units = units(item.folded, item.brand_spans);
+        let mut fits: HashMap<usize, Fit> = HashMap::new();
+        self.strong_evidence(item, &mut fits);
+        self.soft_evidence(item, &post_units, &mut fits);
+        self.text.observe_post(&post_units);
+
+        let mut ranked: Vec<(usize, Fit)> = fits
+            .into_iter()
+            .filter(|(position, _)| self.cases[*position].brand == brand)
+            .collect();
+        ranked.sort_by(|a, b| {
+            b.1.strong
+                .total_cmp(&a.1.strong)
+                .then(b.1.score().total_cmp(&a.1.score()))
+                .then(a.0.cmp(&b.0))
+        });
+        let mut ranked = ranked.into_iter();
+        let (position, best) = ranked.next()?;
+        let runner_up = ranked.next().map(|(_, fit)| fit);
+        let score = best.score();
+        let clear_margin = runner_up.as_ref().is_none_or(|r| {
+            if best.strong > 0.0 {
+                r.strong < best.strong
+            } else {
+                score - r.score() >= self.thresholds.margin
+            }
+        });
+        let state = if best.strong > 0.0 && clear_margin
+            || score >= self.thresholds.confirm && clear_margin
+        {
+            LinkState::Confirmed
+        } else if score >= self.thresholds.candidate {
+            LinkState::Candidate
+        } else {
+            return None;
+        };
+        let mut evidence = best.evidence;
+        if let Some(r) = runner_up.filter(|_| !clear_margin) {
+            evidence.push(format!(
+                "fits another case about as well (score {:.2})",
+                r.score()
+            ));
+        }
+        Some(NewLink {
+            case_id: self.cases[position].id.clone(),
+            state,
+            score: (score * 100.0).round() / 100.0,
+            evidence,
+        })
+    }
+
+    /// Teaches the linker a confirmed link: the post joins the case's public story, its facts
+    /// and its URL, so that retellings and reposts of it find the case.
+    pub fn learn(&mut self, case_id: &str, item: &ItemText<'_>) {
+        let Some(position) = self.cases.iter().position(|c| c.id == case_id) else {
+            return;
+        };
+        self.text
+            .add_to_story(position, &units(item.folded, item.brand_spans));
+        let facts = Facts::of_text(item.folded, &self.gazetteer);
+        self.facts[position].absorb(&facts);
+        if let Some(url) = item.url {
+            self.linked_urls.insert(url.to_string(), position);
+        }
+    }
+
+    fn strong_evidence(&self, item: &ItemText<'_>, fits: &mut HashMap<usize, Fit>) {
+        let compact = compact_identifier(item.folded);
+        if let Some(automaton) = &self.identifiers {
+            for m in automaton.find_overlapping_iter(&compact) {
+                if stands_alone(&compact, m.start(), m.end()) {
+                    let pattern = &self.identifier_patterns[m.pattern().as_usize()];
+                    fits.entry(pattern.case)
+                        .or_default()
+                        .add_strong(IDENTIFIER_SCORE, format!("identifier {}", pattern.shown));
+                }
+            }
+        }
+        for visible in masked_prefixes(&compact) {
+            let owners: Vec<&(String, usize, String)> = self
+                .compact_identifiers
+                .iter()
+                .filter(|(value, _, _)| value.starts_with(visible) && visible.len() < value.len())
+                .collect();
+            // A prefix that several cases share says nothing about which one.
+            if let [(_, position, shown)] = owners.as_slice() {
+                fits.entry(*position).or_default().add_strong(
+                    MASKED_IDENTIFIER_SCORE,
+                    format!("masked identifier {visible}* fits {shown}"),
+                );
+            }
+        }
+        for tail in phone_fragments(&compact) {
+            for position in self.phone_tails.get(&tail).into_iter().flatten() {
+                fits.entry(*position)
+                    .or_default()
+                    .add_strong(PHONE_SCORE, format!("phone ending {tail}"));
+            }
+        }
+        if let Some(author) = item.author.map(|a| fold(a.trim())) {
+            for (position, handle) in self.author_handles.get(&author).into_iter().flatten() {
+                fits.entry(*position).or_default().add_strong(
+                    AUTHOR_HANDLE_SCORE,
+                    format!("author is the complainant's handle {handle}"),
+                );
+            }
+        }
+        if let Some(automaton) = &self.handles {
+            for m in automaton.find_overlapping_iter(item.folded) {
+                let (position, handle) = &self.handle_owners[m.pattern().as_usize()];
+                fits.entry(*position).or_default().add_strong(
+                    MENTIONED_HANDLE_SCORE,
+                    format!("mentions the complainant's handle {handle}"),
+                );
+            }
+        }
+        for url in item.linked_urls {
+            if let Some(position) = self.linked_urls.get(url) {
+                fits.entry(*position).or_default().add_strong(
+                    QUOTES_LINKED_POST_SCORE,
+                    format!("links to {url}, already linked to this case"),
+                );
+            }
+        }
+    }
+
+    fn soft_evidence(
+        &self,
+        item: &ItemText<'_>,
+        post_units: &[Unit],
+        fits: &mut HashMap<usize, Fit>,
+    ) {
+        let candidates = self.text.candidates(post_units);
+        if candidates.is_empty() {
+            return;
+        }
+        let post_facts = Facts::of_text(item.folded, &self.gazetteer).with_author(item.author);
+        for (position, similarity) in candidates {
+            let base = (f64::from(similarity.case_text)
+                .max(STORY_WEIGHT * f64::from(similarity.story))
+                * SIMILARITY_SCALE)
+                .min(1.0);
+            let case = &self.cases[position];
+            let comparison = compare(
+                &post_facts,
+                &self.facts[position],
+                case.complainant.name.as_deref(),
+            );
+            let adjusted = base + FACT_AGREES * comparison.agree.len() as f64
+                - FACT_CONFLICTS * comparison.conflict.len() as f64;
+            let fit = fits.entry(position).or_default();
+            fit.soft = adjusted.clamp(0.0, 1.0);
+            fit.evidence.push(format!(
+                "retells the case (text {:.2}, public story {:.2})",
+                similarity.case_text, similarity.story
+            ));
+            for fact in comparison.agree {
+                fit.evidence.push(format!("{fact} agrees"));
+            }
+            for fact in comparison.conflict {
+                fit.evidence.push(format!("{fact} differs"));
+            }
+        }
+    }
+}
+
+/// "order:XC-2026-00871" → "XC-2026-00871"; a value without a kind stays whole.
+fn identifier_value(identifier: &str) -> &str {
+    match identifier.split_once(':') {
+        Some((kind, value))
+            if !kind.is_empty() && kind.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+        {
+            value
+        }
+        _ => identifier,
+    }
+}
+
+/// "weibo:小王爱吃梨" → "小王爱吃梨".
+fn handle_name(handle: &str) -> &str {
+    handle.split_once(':').map_or(handle, |(_, name)| name)
+}
+
+/// An identifier inside a longer run of letters or digits is a different identifier.
+fn stands_alone(text: &str, start: usize, end: usize) -> bool {
+    let before = text[..start].chars().next_back();
+    let after = text[end..].chars().next();
+    !before.is_some_and(|c| c.is_ascii_alphanumeric())
+        && !after.is_some_and(|c| c.is_ascii_alphanumeric())
+}
+
+/// The visible heads of masked identifiers in compact text: "LBC3S5A18RN0*****" → "LBC3S5A18RN0".
+fn masked_prefixes(compact: &str) -> impl Iterator<Item = &str> {
+    compact.match_indices('*').filter_map(move |(star, _)| {
+        let head = &compact[..star];
+        if head.ends_with('*') {
+            return None;
+        }
+        let start = head
+            .char_indices()
+            .rev()
+            .take_while(|(_, c)| c.is_ascii_alphanumeric())
+            .last()
+            .map(|(i, _)| i)?;
+        let visible = &head[start..];
+        (visible.len() >= MIN_MASKED_PREFIX).then_some(visible)
+    })
+}
+
+/// The last four digits of a phone number, masked or not ("138****2291", "13812342291").
+fn phone_tail(phone: &str) -> Option<String> {
+    let digits: String = phone.chars().filter(|c| c.is_ascii_digit()).collect();
+    (digits.len() >= PHONE_TAIL + 3).then(|| digits[digits.len() - PHONE_TAIL..].to_string())
+}
+
+/// The tail of an identifier that is itself masked in the case ("6217****5531" → "5531").
+fn masked_tail(compact: &str) -> Option<String> {
+    let (_, tail) = compact.rsplit_once('*')?;
+    (tail.len() >= PHONE_TAIL && tail.chars().all(|c| c.is_ascii_digit())).then(|| tail.to_string())
+}
+
+/// Phone-like fragments in compact text: a full mobile number, a masked one, or "尾号NNNN".
+fn phone_fragments(compact: &str) -> Vec<String> {
+    let mut tails = Vec::new();
+    let chars: Vec<char> = compact.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        if !(chars[i].is_ascii_digit() || chars[i] == '*') {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < chars.len() && (chars[i].is_ascii_digit() || chars[i] == '*') {
+            i += 1;
+        }
+        let run: String = chars[start..i].iter().collect();
+        let glued = start > 0 && chars[start - 1].is_ascii_alphabetic();
+        let after_tail_word = start >= 2 && chars[start - 2] == '尾' && chars[start - 1] == '号';
+        let looks_like_phone =
+            run.len() == 11 && run.starts_with('1') && run.contains(|c: char| c.is_ascii_digit());
+        let masked = run.contains('*') && run.len() >= 8;
+        if !glued && (looks_like_phone || masked || after_tail_word && run.len() == PHONE_TAIL) {
+            let digits_tail: String = run
+                .chars()
+                .rev()
+                .take_while(|c| c.is_ascii_digit())
+                .collect();
+            if digits_tail.len() >= PHONE_TAIL {
+                tails.push(
+                    digits_tail
+                        .chars()
+                        .rev()
+                        .skip(digits_tail.len() - PHONE_TAIL)
+                        .collect(),
+                );
+            }
+        }
+    }
+    tails
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::BrandConfig;
+    use crate::model::{CaseStatus, Complainant};
+
+    fn case(id: &str, summary: &str, identifiers: &[&str], handles: &[&str]) -> Case {
+        Case {
+            id: id.into(),
+            brand: "星驰汽车".into(),
+            status: CaseStatus::Open,
+            opened_at: None,
+            channel: None,
+            severity: None,
+            complainant: Complainant {
+                name: Some("王女士".into()),
+                phone: Some("138****2291".into()),
+                email: None,
+                handles: handles.iter().map(|h| h.to_string()).collect(),
+            },
+            summary: summary.into(),
+            demand: String::new(),
+            identifiers: identifiers.iter().map(|i| i.to_string()).collect(),
+            notes: String::new(),
+        }
+    }
+
+    fn detector() -> BrandDetector {
+        BrandDetector::new(&[
+            BrandConfig {
+                name: "星驰汽车".into(),
+                aliases: vec!["星驰".into()],
+                exclude: vec![],
+            },
+            BrandConfig {
+                name: "京选商城".into(),
+                aliases: vec!["京选".into()],
+                exclude: vec![],
+            },
+        ])
+        .unwrap()
+    }
+
+    fn linker(cases: Vec<Case>) -> Linker {
+        Linker::new(cases, &detector(), LinkingConfig::default()).unwrap()
+    }
+
+    fn cases() -> Vec<Case> {
+        vec![
+            case(
+                "C-1",
+                "3月1日在西安城东店提车的星驰C200, 开出店不到10公里发动机漏油, 门店说是正常现象",
+                &["order:XC-2026-00871", "VIN:LSVAB4187E2093311"],
+                &["weibo:小王爱吃梨"],
+            ),
+            case(
+                "C-2",
+                "客户在成都武侯店买的星驰S7, 车机导航经常死机, 升级两次仍然卡顿, 要求换车机",
+                &["order:XC-2026-00872", "VIN:LSVAB4187E2099999"],
+                &[],
+            ),
+        ]
+    }
+
+    fn link_as(
+        linker: &mut Linker,
+        brand: &str,
+        text: &str,
+        author: Option<&str>,
+    ) -> Option<NewLink> {
+        let folded = fold(text);
+        let spans = detector()
+            .detect(&folded)
+            .into_iter()
+            .find(|m| m.brand == brand)
+            .map(|m| m.spans)
+            .unwrap_or_default();
+        let item = ItemText {
+            folded: &folded,
+            brand_spans: &spans,
+            author,
+            url: None,
+            linked_urls: &[],
+        };
+        linker.link(brand, &item)
+    }
+
+    fn link(linker: &mut Linker, text: &str, author: Option<&str>) -> Option<(String, LinkState)> {
+        link_as(linker, "星驰汽车", text, author).map(|l| (l.case_id, l.state))
+    }
+
+    fn confirmed(id: &str) -> Option<(String, LinkState)> {
+        Some((id.to_string(), LinkState::Confirmed))
+    }
+
+    #[test]
+    fn identifier_matches_with_full_width_spaces_and_dashes() {
+        let mut l = linker(cases());
+        assert_eq!(
+            link(&mut l, "订单号 XC-2026-00871 漏油", None),
+            confirmed("C-1")
+        );
+        assert_eq!(
+            link(&mut l, "订单ＸＣ２０２６００８７１", None),
+            confirmed("C-1")
+        );
+        assert_eq!(link(&mut l, "单号 xc 2026 00872!", None), confirmed("C-2"));
+    }
+
+    #[test]
+    fn identifier_inside_a_longer_number_does_not_match() {
+        let mut l = linker(cases());
+        assert_eq!(link(&mut l, "星驰 XC-2026-008713", None), None);
+    }
+
+    #[test]
+    fn identifier_of_another_brand_does_not_link() {
+        let mut l = linker(cases());
+        assert!(link_as(&mut l, "京选商城", "京选订单 XC-2026-00871", None).is_none());
+    }
+
+    #[test]
+    fn masked_identifier_links_only_when_its_visible_part_is_unique() {
+        let mut l = linker(cases());
+        assert_eq!(
+            link(&mut l, "车架号LSVAB4187E2093*** 求助", None),
+            confirmed("C-1")
+        );
+        // "LSVAB4187E209" begins both cases' VINs.
+        assert_eq!(link(&mut l, "车架号LSVAB4187E209**** 求助", None), None);
+    }
+
+    #[test]
+    fn phone_fragment_consistent_with_the_masked_phone_links() {
+        let mut l = linker(vec![cases().remove(0)]);
+        assert_eq!(
+            link(&mut l, "星驰的客服打给我尾号2291的手机", None),
+            confirmed("C-1")
+        );
+        assert_eq!(
+            link(&mut l, "星驰客服电话13800002291", None),
+            confirmed("C-1")
+        );
+    }
+
+    #[test]
+    fn complainant_handle_as_author_or_mention_links() {
+        let mut l = linker(cases());
+        assert_eq!(
+            link(&mut l, "星驰提车就漏油", Some("小王爱吃梨")),
+            confirmed("C-1")
+        );
+        assert_eq!(
+            link(&mut l, "转发 @小王爱吃梨 的遭遇", Some("路人")),
+            confirmed("C-1")
+        );
+    }
+
+    #[test]
+    fn a_retelling_in_traditional_script_links_to_the_simplified_case() {
+        let mut l = linker(cases());
+        let post = "西安城東店提的星馳C200, 開出去不到10公里發動機就漏油, 門店居然說是正常現象";
+        let found = link_as(&mut l, "星驰汽车", post, Some("路過的車主")).unwrap();
+        assert_eq!(
+            (found.case_id.as_str(), found.state),
+            ("C-1", LinkState::Confirmed),
+            "{found:?}"
+        );
+        assert!(
+            found
+                .evidence
+                .iter()
+                .any(|e| e.starts_with("retells the case")),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn a_decoy_about_the_same_problem_elsewhere_does_not_link() {
+        let mut l = linker(cases());
+        let decoy = "哈尔滨4S店提的星驰C200, 开了5公里发动机漏油, 店里说是正常现象";
+        assert_ne!(link(&mut l, decoy, Some("冰城车主")), confirmed("C-1"));
+    }
+
+    #[test]
+    fn a_post_fitting_two_cases_equally_is_only_a_candidate() {
+        let twin = |id: &str| {
+            case(
+                id,
+                "客户的星驰S7车机导航经常死机, 升级两次仍然卡顿, 要求换车机",
+                &[],
+                &[],
+            )
+        };
+        let mut l = linker(vec![twin("C-7"), twin("C-8")]);
+        let found = link_as(
+            &mut l,
+            "星驰汽车",
+            "星驰S7车机导航经常死机, 升级两次仍然卡顿",
+            None,
+        )
+        .unwrap();
+        assert_eq!(found.state, LinkState::Candidate, "{found:?}");
+        assert!(
+            found
+                .evidence
+                .iter()
+                .any(|e| e.starts_with("fits another case")),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn posts_linking_to_a_linked_post_inherit_its_case() {
+        let mut l = linker(cases());
+        let original = fold("订单 XC-2026-00871 提车就漏油");
+        l.learn(
+            "C-1",
+            &ItemText {
+                folded: &original,
+                brand_spans: &[],
+                author: None,
+                url: Some("https://weibo.example/1"),
+                linked_urls: &[],
+            },
+        );
+        let repost = fold("转发微博");
+        let urls = vec!["https://weibo.example/1".to_string()];
+        let found = l
+            .link(
+                "星驰汽车",
+                &ItemText {
+                    folded: &repost,
+                    brand_spans: &[],
+                    author: None,
+                    url: None,
+                    linked_urls: &urls,
+                },
+            )
+            .unwrap();
+        assert_eq!(
+            (found.case_id.as_str(), found.state),
+            ("C-1", LinkState::Confirmed)
+        );
+    }
+
+    #[test]
+    fn closed_cases_are_still_linked() {
+        let mut closed = cases().remove(0);
+        closed.status = CaseStatus::Closed;
+        let mut l = linker(vec![closed]);
+        assert_eq!(link(&mut l, "星驰 XC-2026-00871", None), confirmed("C-1"));
+    }
+}

@@ -1,0 +1,319 @@
+//! How well a post retells a case: TF-IDF cosine over Chinese-aware units (character bigrams
+//! of Han runs, whole Latin/digit words), with rarity measured over all cases, so that
+//! complaint boilerplate ("投诉", "客服", "退款") weighs little and the particular facts weigh
+//! much. Each case has two documents: what the agent typed, and the public story told by the
+//! posts already linked to it, because the public retells a story in its own words. Story
+//! words are weighed by rarity among the brand posts seen so far, since the agent's texts
+//! know nothing of how the public talks.
+
+use std::collections::HashMap;
+
+pub type Unit = u64;
+
+/// Latin/digit words are hashed apart from Han bigrams (which are two code points).
+const WORD_TAG: u64 = 1 << 63;
+
+/// Splits folded text into matching units, skipping the byte ranges in `skip` (the brand's
+/// own aliases, which every post about the brand shares).
+pub fn units(folded: &str, skip: &[(usize, usize)]) -> Vec<Unit> {
+    let mut out = Vec::with_capacity(folded.len() / 2);
+    let mut previous_han: Option<char> = None;
+    let mut word: Option<(usize, u64)> = None;
+    let mut skip_iter = skip.iter().peekable();
+    for (at, c) in folded.char_indices() {
+        while skip_iter.peek().is_some_and(|&&(_, end)| end <= at) {
+            skip_iter.next();
+        }
+        let skipped = skip_iter
+            .peek()
+            .is_some_and(|&&(start, end)| start <= at && at < end);
+        let is_word_char = c.is_ascii_alphanumeric() && !skipped;
+        if !is_word_char {
+            if let Some((len, hash)) = word.take() {
+                if len >= 2 {
+                    out.push(hash | WORD_TAG);
+                }
+            }
+        }
+        if skipped {
+            previous_han = None;
+            continue;
+        }
+        if is_han(c) {
+            if let Some(p) = previous_han {
+                out.push(((p as u64) << 32) | c as u64);
+            }
+            previous_han = Some(c);
+        } else {
+            previous_han = None;
+            if is_word_char {
+                let (len, hash) = word.unwrap_or((0, 0xcbf2_9ce4_8422_2325));
+                word = Some((
+                    len + 1,
+                    (hash ^ c as u64).wrapping_mul(0x0100_0000_01b3) & !WORD_TAG,
+                ));
+            }
+        }
+    }
+    if let Some((len, hash)) = word {
+        if len >= 2 {
+            out.push(hash | WORD_TAG);
+        }
+    }
+    out
+}
+
+fn is_han(c: char) -> bool {
+    matches!(c, '\u{4E00}'..='\u{9FFF}' | '\u{3400}'..='\u{4DBF}' | '\u{F900}'..='\u{FAFF}')
+}
+
+fn counts(units: &[Unit]) -> HashMap<Unit, u32> {
+    let mut counts = HashMap::with_capacity(units.len());
+    for u in units {
+        *counts.entry(*u).or_insert(0) += 1;
+    }
+    counts
+}
+
+fn tf(count: u32) -> f32 {
+    1.0 + (count as f32).ln()
+}
+
+/// A document's weighted units and its norm.
+#[derive(Debug, Clone)]
+struct Doc {
+    counts: HashMap<Unit, u32>,
+    norm: f32,
+}
+
+/// The case documents, their public stories, and postings from units to cases.
+#[derive(Debug, Default)]
+pub struct TextIndex {
+    df: HashMap<Unit, u32>,
+    n_docs: u32,
+    post_df: HashMap<Unit, u32>,
+    n_posts: u32,
+    cases: Vec<Doc>,
+    stories: Vec<HashMap<Unit, u32>>,
+    postings: HashMap<Unit, Vec<u32>>,
+    story_postings: HashMap<Unit, Vec<u32>>,
+}
+
+/// Similarity of a post to one case: with the agent's text and with the public story.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Similarity {
+    pub case_text: f32,
+    pub story: f32,
+}
+
+impl TextIndex {
+    /// Indexes one document per case, in case order.
+    pub fn new(case_units: Vec<Vec<Unit>>) -> TextIndex {
+        let mut index = TextIndex {
+            n_docs: u32::try_from(case_units.len()).unwrap_or(u32::MAX),
+            ..TextIndex::default()
+        };
+        for (position, units) in case_units.iter().enumerate() {
+            let doc_counts = counts(units);
+            for unit in doc_counts.keys() {
+                *index.df.entry(*unit).or_insert(0) += 1;
+                index
+                    .postings
+                    .entry(*unit)
+                    .or_default()
+                    .push(position as u32);
+            }
+            index.cases.push(Doc {
+                counts: doc_counts,
+                norm: 0.0,
+            });
+        }
+        for position in 0..index.cases.len() {
+            index.cases[position].norm = index.norm(&index.cases[position].counts);
+        }
+        index.stories = vec![HashMap::new(); index.cases.len()];
+        index
+    }
+
+    /// Rarity of a unit among all cases; units no case uses carry no weight, because they
+    /// cannot tell cases apart.
+    fn idf(&self, unit: Unit) -> f32 {
+        match self.df.get(&unit) {
+            Some(&df) => {
+                let n = self.n_docs as f32;
+                let df = df as f32;
+                (1.0 + (n - df + 0.5) / (df + 0.5)).ln()
+            }
+            None => 0.0,
+        }
+    }
+
+    /// Rarity of a unit among the brand posts seen so far.
+    fn post_idf(&self, unit: Unit) -> f32 {
+        let n = self.n_posts as f32;
+        let df = self.post_df.get(&unit).copied().unwrap_or(0) as f32;
+        (1.0 + (n - df + 0.5) / (df + 0.5)).ln()
+    }
+
+    fn norm(&self, counts: &HashMap<Unit, u32>) -> f32 {
+        counts
+            .iter()
+            .map(|(u, c)| {
+                let w = tf(*c) * self.idf(*u);
+                w * w
+            })
+            .sum::<f32>()
+            .sqrt()
+    }
+
+    /// Counts a brand post towards the rarity of story words.
+    pub fn observe_post(&mut self, units: &[Unit]) {
+        self.n_posts += 1;
+        let mut seen: Vec<Unit> = units.to_vec();
+        seen.sort_unstable();
+        seen.dedup();
+        for unit in seen {
+            *self.post_df.entry(unit).or_insert(0) += 1;
+        }
+    }
+
+    /// Adds a linked post's units to a case's public story.
+    pub fn add_to_story(&mut self, case: usize, units: &[Unit]) {
+        let Some(story) = self.stories.get_mut(case) else {
+            return;
+        };
+        for unit in units {
+            let count = story.entry(*unit).or_insert(0);
+            if *count == 0 {
+                self.story_postings
+                    .entry(*unit)
+                    .or_default()
+                    .push(case as u32);
+            }
+            *count += 1;
+        }
+    }
+
+    /// Every case sharing a weighted unit with the post, with its similarities.
+    pub fn candidates(&self, post_units: &[Unit]) -> HashMap<usize, Similarity> {
+        let post = counts(post_units);
+        let weights: Vec<(Unit, f32)> = post
+            .iter()
+            .map(|(u, c)| (*u, tf(*c) * self.idf(*u)))
+            .filter(|(_, w)| *w > 0.0)
+            .collect();
+        let post_norm = weights.iter().map(|(_, w)| w * w).sum::<f32>().sqrt();
+        let mut found: HashMap<usize, Similarity> = HashMap::new();
+        if post_norm > 0.0 {
+            for (unit, weight) in &weights {
+                let idf = self.idf(*unit);
+                for &case in self.postings.get(unit).into_iter().flatten() {
+                    let doc = &self.cases[case as usize];
+                    let w = tf(doc.counts[unit]) * idf;
+                    found.entry(case as usize).or_default().case_text +=
+                        weight * w / (post_norm * doc.norm);
+                }
+            }
+        }
+        self.add_story_similarities(&post, &mut found);
+        found
+    }
+
+    fn add_story_similarities(
+        &self,
+        post: &HashMap<Unit, u32>,
+        found: &mut HashMap<usize, Similarity>,
+    ) {
+        let post_weights: HashMap<Unit, f32> = post
+            .iter()
+            .map(|(u, c)| (*u, tf(*c) * self.post_idf(*u)))
+            .collect();
+        let post_norm = post_weights.values().map(|w| w * w).sum::<f32>().sqrt();
+        if post_norm == 0.0 {
+            return;
+        }
+        let mut stories: Vec<u32> = post
+            .keys()
+            .flat_map(|u| self.story_postings.get(u).into_iter().flatten().copied())
+            .collect();
+        stories.sort_unstable();
+        stories.dedup();
+        for case in stories {
+            let story = &self.stories[case as usize];
+            let mut dot = 0.0;
+            let mut norm = 0.0;
+            for (unit, count) in story {
+                let w = tf(*count) * self.post_idf(*unit);
+                norm += w * w;
+                if let Some(pw) = post_weights.get(unit) {
+                    dot += pw * w;
+                }
+            }
+            if norm > 0.0 {
+                found.entry(case as usize).or_default().story = dot / (post_norm * norm.sqrt());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::normalize::fold;
+
+    fn u(text: &str) -> Vec<Unit> {
+        units(&fold(text), &[])
+    }
+
+    #[test]
+    fn han_runs_give_bigrams_and_latin_runs_give_words() {
+        assert_eq!(u("漏油").len(), 1);
+        assert_eq!(u("发动机漏油").len(), 4);
+        assert_eq!(u("C200 漏油 x").len(), 2, "single letters are not units");
+        assert_eq!(u("星驰C200"), [u("星驰")[0], u("c200")[0]]);
+    }
+
+    #[test]
+    fn skipped_ranges_leave_no_units() {
+        let text = fold("星驰漏油");
+        let alias_end = "星驰".len();
+        let units = units(&text, &[(0, alias_end)]);
+        assert_eq!(units, u("漏油"));
+    }
+
+    #[test]
+    fn the_retelling_scores_above_the_decoy() {
+        let index = TextIndex::new(vec![
+            u("客户在西安城东店提车, 开出不到10公里发动机漏油, 门店说是正常现象"),
+            u("客户的车机导航卡顿, 升级后仍然卡顿, 要求退款"),
+        ]);
+        let found = index.candidates(&u(
+            "西安城东店提的车, 十公里不到发动机就漏油了, 店里还说正常",
+        ));
+        assert!(found[&0].case_text > 0.3, "{found:?}");
+        assert!(
+            found.get(&1).map_or(0.0, |s| s.case_text) < found[&0].case_text / 3.0,
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn the_public_story_adds_words_the_agent_did_not_type() {
+        let mut index = TextIndex::new(vec![u("客户车窗升降器故障"), u("客户要求退款")]);
+        let story = u("零下三十度车窗关不上, 升降器坏了");
+        let other = u("客服态度很差, 大家评评理");
+        for post in [&story, &other, &u("退款一直不到账, 大家评评理")] {
+            index.observe_post(post);
+        }
+        let query = u("零下三十度窗户关不上, 大家评评理");
+        assert!(index.candidates(&query).get(&0).is_none());
+        index.add_to_story(0, &story);
+        index.add_to_story(1, &other);
+        let found = index.candidates(&query);
+        assert!(found[&0].story > 0.3, "{found:?}");
+        assert!(
+            found[&1].story < found[&0].story / 2.0,
+            "shared boilerplate weighs little: {found:?}"
+        );
+    }
+}
