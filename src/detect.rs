@@ -1,9 +1,22 @@
 //! Brand detection: every alias of every brand in one Aho-Corasick automaton over folded
 //! text; an alias occurrence that lies inside an `exclude` phrase of its brand does not count.
+//!
+//! Exclude lists are never complete, so two more checks stand behind them. An occurrence cut
+//! across by a place name ("南京选房" holds 京选) does not count. And a short alias that is
+//! also an everyday word ("北辰" the Pole Star, "青柠" the lime, "SBD" the diode) counts only
+//! in a business sense: beside a business word (data/business_words.txt) or beside words
+//! that the brand's own cases use and other brands' do not.
 
 use crate::config::BrandConfig;
-use crate::normalize::fold;
+use crate::model::Case;
+use crate::normalize::places::Gazetteer;
+use crate::normalize::{fold, units, Unit};
 use aho_corasick::{AhoCorasick, MatchKind};
+use std::collections::{HashMap, HashSet};
+
+const BUSINESS_WORDS: &str = include_str!("../data/business_words.txt");
+/// Case words that stand beside an ambiguous alias before it counts, when no business word does.
+const VOCABULARY_NEEDED: usize = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DetectError {
@@ -23,6 +36,8 @@ struct Pattern {
     role: Role,
     /// Latin aliases must stand as words: "jx" must not fire inside "ajx1".
     needs_word_bounds: bool,
+    /// Short aliases that are also everyday words need business context.
+    ambiguous: bool,
 }
 
 /// One brand found in a text, with the alias occurrence that decided it and every counting
@@ -41,6 +56,10 @@ pub struct BrandDetector {
     patterns: Vec<Pattern>,
     folded_patterns: Vec<String>,
     brands: Vec<String>,
+    places: Gazetteer,
+    business_words: AhoCorasick,
+    /// Per brand, the units its cases use and few other brands' cases do.
+    vocabulary: Vec<HashSet<Unit>>,
 }
 
 impl BrandDetector {
@@ -62,6 +81,7 @@ impl BrandDetector {
                     role,
                     needs_word_bounds: folded.starts_with(|c: char| c.is_ascii_alphanumeric())
                         || folded.ends_with(|c: char| c.is_ascii_alphanumeric()),
+                    ambiguous: *text != brand.name && is_everyday_length(&folded),
                 });
                 folded_patterns.push(folded);
             }
@@ -69,12 +89,69 @@ impl BrandDetector {
         let automaton = AhoCorasick::builder()
             .match_kind(MatchKind::Standard)
             .build(&folded_patterns)?;
+        let business_words: Vec<String> = BUSINESS_WORDS
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(fold)
+            .collect();
         Ok(BrandDetector {
             automaton,
             patterns,
             folded_patterns,
             brands: brands.iter().map(|b| b.name.clone()).collect(),
+            places: Gazetteer::new(),
+            business_words: AhoCorasick::new(&business_words)?,
+            vocabulary: vec![HashSet::new(); brands.len()],
         })
+    }
+
+    /// Learns each brand's vocabulary from its cases: the words its cases use and the cases
+    /// of most other brands do not.
+    pub fn learn_vocabulary(&mut self, cases: &[Case]) {
+        let mut per_brand: Vec<HashSet<Unit>> = vec![HashSet::new(); self.brands.len()];
+        for case in cases {
+            let Some(brand) = self.brands.iter().position(|b| *b == case.brand) else {
+                continue;
+            };
+            let text = fold(&format!("{} {} {}", case.summary, case.demand, case.notes));
+            let spans: Vec<(usize, usize)> = self
+                .detect(&text)
+                .into_iter()
+                .flat_map(|m| m.spans)
+                .collect();
+            per_brand[brand].extend(units(&text, &spans));
+        }
+        let mut brands_using: HashMap<Unit, usize> = HashMap::new();
+        for vocabulary in &per_brand {
+            for unit in vocabulary {
+                *brands_using.entry(*unit).or_insert(0) += 1;
+            }
+        }
+        let limit = (self.brands.len() / 3).max(1);
+        self.vocabulary = per_brand
+            .into_iter()
+            .map(|v| v.into_iter().filter(|u| brands_using[u] <= limit).collect())
+            .collect();
+    }
+
+    /// Whether the text around an ambiguous alias reads as business with this brand.
+    fn in_business_sense(
+        &self,
+        folded: &str,
+        brand: usize,
+        alias_spans: &[(usize, usize)],
+    ) -> bool {
+        if self.business_words.find(folded).is_some() {
+            return true;
+        }
+        let vocabulary = &self.vocabulary[brand];
+        let mut seen = HashSet::new();
+        units(folded, alias_spans)
+            .into_iter()
+            .filter(|u| vocabulary.contains(u) && seen.insert(*u))
+            .nth(VOCABULARY_NEEDED - 1)
+            .is_some()
     }
 
     /// Brands mentioned in `folded` (text already passed through [`fold`]), in the order of
@@ -93,13 +170,28 @@ impl BrandDetector {
                 }
             }
         }
+        let places = if aliases.is_empty() {
+            Vec::new()
+        } else {
+            self.places.spans(folded)
+        };
         let mut found: Vec<BrandMatch> = Vec::new();
+        let mut ambiguous_only: Vec<bool> = Vec::new();
         for (brand, start, end, pattern) in aliases {
             let excluded = excludes
                 .iter()
                 .any(|&(b, s, e)| b == brand && s <= start && end <= e);
-            if excluded {
+            let cut_by_place = places.iter().any(|&(s, e)| {
+                s < end && start < e && !(s <= start && end <= e) && !(start <= s && e <= end)
+            });
+            if excluded || cut_by_place {
                 continue;
+            }
+            let ambiguous = self.patterns[pattern].ambiguous;
+            if let Some(position) = found.iter().position(|f| f.brand == self.brands[brand]) {
+                ambiguous_only[position] &= ambiguous;
+            } else {
+                ambiguous_only.push(ambiguous);
             }
             match found.iter_mut().find(|f| f.brand == self.brands[brand]) {
                 Some(existing) => existing.spans.push((start, end)),
@@ -115,9 +207,27 @@ impl BrandDetector {
         for m in &mut found {
             m.spans.sort_unstable();
         }
+        let mut found: Vec<BrandMatch> = found
+            .into_iter()
+            .zip(ambiguous_only)
+            .filter(|(m, ambiguous)| {
+                !ambiguous || {
+                    let brand = self.brands.iter().position(|b| *b == m.brand).unwrap_or(0);
+                    self.in_business_sense(folded, brand, &m.spans)
+                }
+            })
+            .map(|(m, _)| m)
+            .collect();
         found.sort_by_key(|m| m.start);
         found
     }
+}
+
+/// Two Han characters, or three Latin letters, are short enough to be an everyday word.
+fn is_everyday_length(folded: &str) -> bool {
+    let han = folded.chars().all(crate::normalize::is_han);
+    let latin = folded.chars().all(|c| c.is_ascii_alphanumeric());
+    (han && folded.chars().count() <= 2) || (latin && folded.len() <= 3)
 }
 
 fn stands_as_word(text: &str, start: usize, end: usize) -> bool {
@@ -159,6 +269,7 @@ mod tests {
     fn aliases_match_across_width_case_and_script() {
         assert_eq!(detect("ＸＩＮＧＣＨＩ的车又漏油"), ["星驰汽车"]);
         assert_eq!(detect("星馳4S店服務太差"), ["星驰汽车"]);
+        assert_eq!(detect("星馳汽車售後"), ["星驰汽车"]);
         assert_eq!(detect("在jx商城买的"), ["京选商城"]);
     }
 
@@ -177,6 +288,50 @@ mod tests {
 
     #[test]
     fn several_brands_come_in_text_order() {
-        assert_eq!(detect("京选上买的星驰车模"), ["京选商城", "星驰汽车"]);
+        assert_eq!(
+            detect("京选商城的客服推荐了星驰汽车的车模"),
+            ["京选商城", "星驰汽车"]
+        );
+    }
+
+    #[test]
+    fn an_alias_cut_across_by_a_place_name_does_not_count() {
+        // Not in the exclude list: 南京 cuts across 京选.
+        assert!(detect("南京选房摇号结果公示, 售楼处现场选房").is_empty());
+        assert_eq!(detect("在京选商城下单的枕头"), ["京选商城"]);
+    }
+
+    #[test]
+    fn a_short_everyday_alias_needs_a_business_sense() {
+        // "星驰" alone could be anything; with a business word or the brand's case words it
+        // is the brand.
+        assert!(detect("夜空中流星疾驰, 星驰而过").is_empty());
+        assert_eq!(detect("星驰的客服电话打不通"), ["星驰汽车"]);
+        let mut detector = BrandDetector::new(&brands()).unwrap();
+        let text = fold("星驰C200发动机漏油");
+        assert!(detector.detect(&text).is_empty());
+        let case = Case {
+            id: "C-1".into(),
+            brand: "星驰汽车".into(),
+            status: crate::model::CaseStatus::Open,
+            opened_at: None,
+            channel: None,
+            severity: None,
+            complainant: Default::default(),
+            summary: "星驰C200发动机漏油".into(),
+            demand: String::new(),
+            identifiers: vec![],
+            notes: String::new(),
+        };
+        detector.learn_vocabulary(&[case]);
+        assert_eq!(detector.detect(&text).len(), 1);
+    }
+
+    #[test]
+    fn an_uncovered_trap_with_the_full_name_is_a_known_miss() {
+        // The canonical name is trusted without context, so a trap that contains it whole
+        // ("星驰汽车站" as a bus stop would) is reported as a mention: the exclude list is the
+        // operator's tool for those.
+        assert_eq!(detect("在星驰汽车站等车"), ["星驰汽车"]);
     }
 }

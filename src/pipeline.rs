@@ -120,6 +120,7 @@ impl Pipeline {
         }
         let cases = self.store.cases(None).await?;
         let count = cases.len();
+        self.detector.learn_vocabulary(&cases);
         self.linker = Linker::new(cases, &self.detector, self.linking)?;
         for linked in self.store.confirmed_link_texts().await? {
             let text = PreparedText::new(

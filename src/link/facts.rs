@@ -3,65 +3,15 @@
 //! story agree on them; a decoy about the same kind of problem by someone else contradicts
 //! them.
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use crate::normalize::is_han;
+use crate::normalize::places::Gazetteer;
 use std::collections::BTreeSet;
-
-const PLACES: &str = include_str!("../../data/places.txt");
 
 /// Two-character surnames, so that "欧阳**" is compared on 欧阳 and not on 欧.
 const COMPOUND_SURNAMES: &[&str] = &[
     "欧阳", "司马", "诸葛", "上官", "慕容", "东方", "皇甫", "令狐", "司徒", "夏侯", "尉迟", "长孙",
     "宇文", "公孙",
 ];
-
-/// Place names from data/places.txt, each mapped to its province.
-pub struct Gazetteer {
-    automaton: AhoCorasick,
-    provinces: Vec<u16>,
-}
-
-impl Gazetteer {
-    pub fn new() -> Gazetteer {
-        let mut names = Vec::new();
-        let mut provinces = Vec::new();
-        for (index, line) in PLACES
-            .lines()
-            .filter(|l| !l.starts_with('#') && l.contains(':'))
-            .enumerate()
-        {
-            let Some((province, cities)) = line.split_once(':') else {
-                continue;
-            };
-            let province_index = u16::try_from(index).unwrap_or(u16::MAX);
-            for name in std::iter::once(province.trim()).chain(cities.split_whitespace()) {
-                names.push(name.to_string());
-                provinces.push(province_index);
-            }
-        }
-        // The table is a constant of this crate; it cannot be too large for the automaton.
-        let automaton = AhoCorasick::builder()
-            .match_kind(MatchKind::LeftmostLongest)
-            .build(&names)
-            .unwrap_or_else(|e| panic!("data/places.txt does not build a matcher: {e}"));
-        Gazetteer {
-            automaton,
-            provinces,
-        }
-    }
-
-    fn provinces_in(&self, folded: &str) -> BTreeSet<u16> {
-        self.automaton
-            .find_iter(folded)
-            .map(|m| self.provinces[m.pattern().as_usize()])
-            .collect()
-    }
-}
-
-impl Default for Gazetteer {
-    fn default() -> Self {
-        Self::new()
-    }
-}
 
 /// The comparable facts of one text (already folded).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -79,7 +29,7 @@ pub struct Facts {
 impl Facts {
     pub fn of_text(folded: &str, gazetteer: &Gazetteer) -> Facts {
         let mut facts = Facts {
-            provinces: gazetteer.provinces_in(folded),
+            provinces: gazetteer.provinces_in(folded).into_iter().collect(),
             ..Facts::default()
         };
         scan_numbers(folded, &mut facts);
@@ -166,10 +116,6 @@ fn masked_surname(author: &str) -> Option<String> {
         .map(|s| s.to_string())
         .unwrap_or_else(|| name.chars().take(1).collect());
     Some(surname)
-}
-
-fn is_han(c: char) -> bool {
-    matches!(c, '\u{4E00}'..='\u{9FFF}' | '\u{3400}'..='\u{4DBF}')
 }
 
 /// Finds amounts ("960元", "1.5万", "¥2340"), dates ("2月15日", "2月15号") and months

@@ -10,10 +10,11 @@ mod similarity;
 use crate::config::LinkingConfig;
 use crate::detect::BrandDetector;
 use crate::model::Case;
+use crate::normalize::places::Gazetteer;
 use crate::normalize::{compact_identifier, fold};
 use crate::store::{LinkState, NewLink};
 use aho_corasick::{AhoCorasick, MatchKind};
-use facts::{compare, Facts, Gazetteer};
+use facts::{compare, Facts};
 use similarity::{units, TextIndex, Unit};
 use std::collections::HashMap;
 

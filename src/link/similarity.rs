@@ -6,66 +6,8 @@
 //! words are weighed by rarity among the brand posts seen so far, since the agent's texts
 //! know nothing of how the public talks.
 
+pub use crate::normalize::{units, Unit};
 use std::collections::HashMap;
-
-pub type Unit = u64;
-
-/// Latin/digit words are hashed apart from Han bigrams (which are two code points).
-const WORD_TAG: u64 = 1 << 63;
-
-/// Splits folded text into matching units, skipping the byte ranges in `skip` (the brand's
-/// own aliases, which every post about the brand shares).
-pub fn units(folded: &str, skip: &[(usize, usize)]) -> Vec<Unit> {
-    let mut out = Vec::with_capacity(folded.len() / 2);
-    let mut previous_han: Option<char> = None;
-    let mut word: Option<(usize, u64)> = None;
-    let mut skip_iter = skip.iter().peekable();
-    for (at, c) in folded.char_indices() {
-        while skip_iter.peek().is_some_and(|&&(_, end)| end <= at) {
-            skip_iter.next();
-        }
-        let skipped = skip_iter
-            .peek()
-            .is_some_and(|&&(start, end)| start <= at && at < end);
-        let is_word_char = c.is_ascii_alphanumeric() && !skipped;
-        if !is_word_char {
-            if let Some((len, hash)) = word.take() {
-                if len >= 2 {
-                    out.push(hash | WORD_TAG);
-                }
-            }
-        }
-        if skipped {
-            previous_han = None;
-            continue;
-        }
-        if is_han(c) {
-            if let Some(p) = previous_han {
-                out.push(((p as u64) << 32) | c as u64);
-            }
-            previous_han = Some(c);
-        } else {
-            previous_han = None;
-            if is_word_char {
-                let (len, hash) = word.unwrap_or((0, 0xcbf2_9ce4_8422_2325));
-                word = Some((
-                    len + 1,
-                    (hash ^ c as u64).wrapping_mul(0x0100_0000_01b3) & !WORD_TAG,
-                ));
-            }
-        }
-    }
-    if let Some((len, hash)) = word {
-        if len >= 2 {
-            out.push(hash | WORD_TAG);
-        }
-    }
-    out
-}
-
-fn is_han(c: char) -> bool {
-    matches!(c, '\u{4E00}'..='\u{9FFF}' | '\u{3400}'..='\u{4DBF}' | '\u{F900}'..='\u{FAFF}')
-}
 
 fn counts(units: &[Unit]) -> HashMap<Unit, u32> {
     let mut counts = HashMap::with_capacity(units.len());
