@@ -573,7 +573,7 @@ mod tests {
     fn identifier_inside_a_longer_number_does_not_match() {
         let mut l = linker(cases());
         let found = link(&mut l, "星驰 XC-2026-008713", None);
-        assert!(!found.is_some_and(|(_, state)| state == LinkState::Confirmed), "{found:?}");
+        assert!(!matches!(found, Some((_, LinkState::Confirmed))), "{found:?}");
     }
 
     #[test]
