@@ -1,15 +1,13 @@
 //! Brand detection: every alias of every brand in one Aho-Corasick automaton over folded
 //! text; an alias occurrence that lies inside an `exclude` phrase of its brand does not count.
 //!
-//! Exclude lists are never complete, so two more checks stand behind them. An occurrence cut
-//! across by a place name ("南京选房" holds 京选) does not count. And a short alias that is
-//! also an everyday word ("北辰" the Pole Star, "青柠" the lime, "SBD" the diode) counts only
-//! in a business sense: beside a business word (data/business_words.txt) or beside words
-//! that the brand's own cases use and other brands' do not.
+//! Exclude lists are never complete, so a short alias that is also an everyday word or part
+//! of one ("北辰" the Pole Star, "青柠" the lime, "SBD" the diode, 京选 inside "南京选房")
+//! counts only in a business sense: beside a business word (data/business_words.txt) or
+//! beside words that the brand's own cases use and other brands' do not.
 
 use crate::config::BrandConfig;
 use crate::model::Case;
-use crate::normalize::places::Gazetteer;
 use crate::normalize::{fold, units, Unit};
 use aho_corasick::{AhoCorasick, MatchKind};
 use std::collections::{HashMap, HashSet};
@@ -56,7 +54,6 @@ pub struct BrandDetector {
     patterns: Vec<Pattern>,
     folded_patterns: Vec<String>,
     brands: Vec<String>,
-    places: Gazetteer,
     business_words: AhoCorasick,
     /// Per brand, the units its cases use and few other brands' cases do.
     vocabulary: Vec<HashSet<Unit>>,
@@ -100,7 +97,6 @@ impl BrandDetector {
             patterns,
             folded_patterns,
             brands: brands.iter().map(|b| b.name.clone()).collect(),
-            places: Gazetteer::new(),
             business_words: AhoCorasick::new(&business_words)?,
             vocabulary: vec![HashSet::new(); brands.len()],
         })
@@ -170,21 +166,13 @@ impl BrandDetector {
                 }
             }
         }
-        let places = if aliases.is_empty() {
-            Vec::new()
-        } else {
-            self.places.spans(folded)
-        };
         let mut found: Vec<BrandMatch> = Vec::new();
         let mut ambiguous_only: Vec<bool> = Vec::new();
         for (brand, start, end, pattern) in aliases {
             let excluded = excludes
                 .iter()
                 .any(|&(b, s, e)| b == brand && s <= start && end <= e);
-            let cut_by_place = places.iter().any(|&(s, e)| {
-                s < end && start < e && !(s <= start && end <= e) && !(start <= s && e <= end)
-            });
-            if excluded || cut_by_place {
+            if excluded {
                 continue;
             }
             let ambiguous = self.patterns[pattern].ambiguous;
@@ -295,10 +283,23 @@ mod tests {
     }
 
     #[test]
-    fn an_alias_cut_across_by_a_place_name_does_not_count() {
-        // Not in the exclude list: 南京 cuts across 京选.
+    fn an_alias_inside_a_place_name_without_business_sense_does_not_count() {
+        // Not in the exclude list: 京选 inside 南京选房; nothing around it is business.
         assert!(detect("南京选房摇号结果公示, 售楼处现场选房").is_empty());
         assert_eq!(detect("在京选商城下单的枕头"), ["京选商城"]);
+        // "那台北辰X5" holds 台北 (Taipei), yet it is the brand: the service word decides.
+        let brands = vec![BrandConfig {
+            name: "北辰汽车".into(),
+            aliases: vec!["北辰".into()],
+            exclude: vec![],
+        }];
+        let detector = BrandDetector::new(&brands).unwrap();
+        assert_eq!(
+            detector
+                .detect(&fold("说说我那台北辰X5的异响, 给售后点个赞"))
+                .len(),
+            1
+        );
     }
 
     #[test]

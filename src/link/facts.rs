@@ -19,6 +19,8 @@ pub struct Facts {
     provinces: BTreeSet<u16>,
     /// Amounts of money in yuan, times 100.
     amounts: BTreeSet<u64>,
+    /// Percentages (interest rates, fees), times 100.
+    rates: BTreeSet<u64>,
     /// (month, day) pairs.
     days: BTreeSet<(u8, u8)>,
     months: BTreeSet<u8>,
@@ -40,6 +42,7 @@ impl Facts {
     pub fn absorb(&mut self, other: &Facts) {
         self.provinces.extend(&other.provinces);
         self.amounts.extend(&other.amounts);
+        self.rates.extend(&other.rates);
         self.days.extend(&other.days);
         self.months.extend(&other.months);
     }
@@ -69,6 +72,11 @@ pub fn compare(post: &Facts, case: &Facts, complainant_name: Option<&str>) -> Co
         "amount",
         !post.amounts.is_empty() && !case.amounts.is_empty(),
         !post.amounts.is_disjoint(&case.amounts),
+    );
+    result.judge(
+        "rate",
+        !post.rates.is_empty() && !case.rates.is_empty(),
+        !post.rates.is_disjoint(&case.rates),
     );
     if !post.days.is_empty() && !case.days.is_empty() && !post.days.is_disjoint(&case.days) {
         result.agree.push("date");
@@ -156,7 +164,12 @@ fn scan_numbers(text: &str, facts: &mut Facts) {
         if glued {
             continue;
         }
-        let preceded_by_currency = start > 0 && matches!(chars[start - 1], '¥' | '$');
+        // "¥2340", and "违约金720" / "退款300" where the money word comes first.
+        let preceded_by_currency = start > 0
+            && matches!(
+                chars[start - 1],
+                '¥' | '$' | '金' | '费' | '款' | '价' | '钱'
+            );
         let mut j = i;
         while j < chars.len() && chars[j] == ' ' {
             j += 1;
@@ -176,6 +189,9 @@ fn scan_numbers(text: &str, facts: &mut Facts) {
                 if let Some(day) = day_after(&chars, j + 1) {
                     facts.days.insert((month, day));
                 }
+            }
+            Some('%') => {
+                facts.rates.insert(cents);
             }
             _ if preceded_by_currency => {
                 facts.amounts.insert(cents);
@@ -224,6 +240,18 @@ mod tests {
         assert_eq!(f.amounts, BTreeSet::from([46_800, 1_500_000]));
         assert_eq!(f.days, BTreeSet::from([(2, 15)]));
         assert_eq!(f.months, BTreeSet::from([2, 12]));
+    }
+
+    #[test]
+    fn money_words_before_a_number_and_percentages_are_read() {
+        let f = facts("违约金720, 退款 300, 年化约35.8%");
+        assert_eq!(f.amounts, BTreeSet::from([72_000]));
+        assert_eq!(f.rates, BTreeSet::from([3_580]));
+        let case = facts("年化约35.8%");
+        assert_eq!(
+            compare(&facts("年化快36%了"), &case, None).conflict,
+            ["rate"]
+        );
     }
 
     #[test]

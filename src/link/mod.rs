@@ -38,7 +38,15 @@ const PHONE_SCORE: f64 = 0.85;
 const SIMILARITY_SCALE: f64 = 2.0;
 const STORY_WEIGHT: f64 = 0.9;
 const FACT_AGREES: f64 = 0.1;
-const FACT_CONFLICTS: f64 = 0.45;
+/// A different surname on a complaint platform is a different complainant; other facts can
+/// differ in a retelling by mistake or shorthand, so they weigh less.
+fn conflict_weight(fact: &str) -> f64 {
+    match fact {
+        "surname" => 0.8,
+        "place" => 0.45,
+        _ => 0.3,
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum LinkError {
@@ -215,6 +223,14 @@ impl Linker {
                 .then(b.1.score().total_cmp(&a.1.score()))
                 .then(a.0.cmp(&b.0))
         });
+        tracing::debug!(
+            candidates = ?ranked
+                .iter()
+                .take(3)
+                .map(|(p, f)| (self.cases[*p].id.as_str(), f.strong, f.soft, &f.evidence))
+                .collect::<Vec<_>>(),
+            "link candidates"
+        );
         let mut ranked = ranked.into_iter();
         let (position, best) = ranked.next()?;
         let runner_up = ranked.next().map(|(_, fit)| fit);
@@ -348,7 +364,11 @@ impl Linker {
                 case.complainant.name.as_deref(),
             );
             let adjusted = base + FACT_AGREES * comparison.agree.len() as f64
-                - FACT_CONFLICTS * comparison.conflict.len() as f64;
+                - comparison
+                    .conflict
+                    .iter()
+                    .map(|f| conflict_weight(f))
+                    .sum::<f64>();
             let fit = fits.entry(position).or_default();
             fit.soft = adjusted.clamp(0.0, 1.0);
             fit.evidence.push(format!(
@@ -573,7 +593,10 @@ mod tests {
     fn identifier_inside_a_longer_number_does_not_match() {
         let mut l = linker(cases());
         let found = link(&mut l, "星驰 XC-2026-008713", None);
-        assert!(!matches!(found, Some((_, LinkState::Confirmed))), "{found:?}");
+        assert!(
+            !matches!(found, Some((_, LinkState::Confirmed))),
+            "{found:?}"
+        );
     }
 
     #[test]

@@ -1,6 +1,5 @@
-//! Chinese place names (data/places.txt), each with its province: to compare where a post and
-//! a case happened, and to notice a brand alias that is really part of a place name
-//! ("南京选房" is not the brand 京选).
+//! Chinese place names (data/places.txt), each with its province, to compare where a post and
+//! a case happened.
 
 use aho_corasick::{AhoCorasick, MatchKind};
 
@@ -46,14 +45,6 @@ impl Gazetteer {
         self.automaton
             .find_iter(folded)
             .map(|m| self.provinces[m.pattern().as_usize()])
-            .collect()
-    }
-
-    /// Byte ranges of the place names in `folded`.
-    pub fn spans(&self, folded: &str) -> Vec<(usize, usize)> {
-        self.automaton
-            .find_iter(folded)
-            .map(|m| (m.start(), m.end()))
             .collect()
     }
 }
