@@ -27,14 +27,17 @@ pub enum DaemonError {
     #[error("mail: {0}")]
     Mailer(#[from] MailerError),
     #[error("cannot listen on {addr}: {source}")]
-    Listen { addr: std::net::SocketAddr, source: std::io::Error },
+    Listen {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
 }
 
 /// Runs until `shutdown` is cancelled, then lets in-flight work finish.
 pub async fn run(loaded: Loaded, shutdown: CancellationToken) -> Result<(), DaemonError> {
     let config = &loaded.config;
     let store = store::open(&loaded.storage_url).await?;
-    let pipeline = Pipeline::new(store.clone(), &config.brands).await?;
+    let pipeline = Pipeline::new(store.clone(), &config.brands, config.linking).await?;
     let mailer = Mailer::from_config(config, &loaded.outbox_dir)?;
     let metrics = Arc::new(Metrics::new());
     let alert_queued = Arc::new(Notify::new());

@@ -23,13 +23,26 @@ pub enum DemoError {
     #[error("{0}")]
     Config(Problems),
     #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot reset {path}: {source}")]
-    Reset { path: PathBuf, source: std::io::Error },
+    Reset {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot serve the demo feeds on {addr}: {source}")]
-    Listen { addr: SocketAddr, source: std::io::Error },
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("{path}: line {line}: {message}")]
-    Case { path: PathBuf, line: usize, message: String },
+    Case {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]

@@ -54,14 +54,42 @@ impl Metrics {
         let alerts_delivered = Family::<StageLabel, Counter>::default();
         let delivery_failures = Counter::default();
         registry.register("polls", "Polls per source", polls.clone());
-        registry.register("fetch_errors", "Failed polls per source", fetch_errors.clone());
-        registry.register("poll_duration_seconds", "Time to fetch and process one poll", poll_seconds.clone());
-        registry.register("items_observed", "Item observations processed", items.clone());
-        registry.register("mentions", "Items recognised as mentioning a brand", mentions.clone());
+        registry.register(
+            "fetch_errors",
+            "Failed polls per source",
+            fetch_errors.clone(),
+        );
+        registry.register(
+            "poll_duration_seconds",
+            "Time to fetch and process one poll",
+            poll_seconds.clone(),
+        );
+        registry.register(
+            "items_observed",
+            "Item observations processed",
+            items.clone(),
+        );
+        registry.register(
+            "mentions",
+            "Items recognised as mentioning a brand",
+            mentions.clone(),
+        );
         registry.register("links", "Items linked to a case", links.clone());
-        registry.register("alerts_queued", "Alerts written to the outbox", alerts_queued.clone());
-        registry.register("alerts_delivered", "Alerts delivered", alerts_delivered.clone());
-        registry.register("delivery_failures", "Failed delivery attempts", delivery_failures.clone());
+        registry.register(
+            "alerts_queued",
+            "Alerts written to the outbox",
+            alerts_queued.clone(),
+        );
+        registry.register(
+            "alerts_delivered",
+            "Alerts delivered",
+            alerts_delivered.clone(),
+        );
+        registry.register(
+            "delivery_failures",
+            "Failed delivery attempts",
+            delivery_failures.clone(),
+        );
         Metrics {
             registry,
             polls,

@@ -1,7 +1,7 @@
 //! `outcry replay`: the daemon's detection, linking and alerting over an evaluation set,
 //! offline, on a private in-memory store, with each observation's `fetched_at` as the clock.
 
-use crate::config::{load_brands, Problems};
+use crate::config::{load_brands, LinkingConfig, Problems};
 use crate::model::Observation;
 use crate::pipeline::{Event, Pipeline, PipelineError};
 use crate::store::{open_in_memory, StoreError};
@@ -13,9 +13,16 @@ pub enum ReplayError {
     #[error("{0}")]
     Brands(Problems),
     #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: line {line}: {message}")]
-    Line { path: PathBuf, line: usize, message: String },
+    Line {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -46,16 +53,17 @@ pub async fn replay(dir: &Path, out: &mut dyn Write) -> Result<(), ReplayError> 
             message: problem.message.clone(),
         });
     }
-    let pipeline = Pipeline::new(store, &brands).await?;
+    let mut pipeline = Pipeline::new(store, &brands, LinkingConfig::default()).await?;
     for (index, line) in obs_text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
-        let observation: Observation = serde_json::from_str(line).map_err(|e| ReplayError::Line {
-            path: obs_path.clone(),
-            line: index + 1,
-            message: e.to_string(),
-        })?;
+        let observation: Observation =
+            serde_json::from_str(line).map_err(|e| ReplayError::Line {
+                path: obs_path.clone(),
+                line: index + 1,
+                message: e.to_string(),
+            })?;
         for event in pipeline.process(&observation).await? {
             write_event(out, &event)?;
         }

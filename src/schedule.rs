@@ -73,7 +73,9 @@ impl Poller {
             let poller = Arc::clone(self);
             let shutdown = shutdown.clone();
             let span = info_span!("source", source = %source.name);
-            tasks.spawn(async move { poller.run_source(source, interval, shutdown).await }.instrument(span));
+            tasks.spawn(
+                async move { poller.run_source(source, interval, shutdown).await }.instrument(span),
+            );
         }
         let poller = Arc::clone(self);
         tasks.spawn(async move {
@@ -90,7 +92,8 @@ impl Poller {
     }
 
     fn beat(&self) {
-        self.heartbeat.store(Utc::now().timestamp(), Ordering::Relaxed);
+        self.heartbeat
+            .store(Utc::now().timestamp(), Ordering::Relaxed);
     }
 
     /// Seconds since the scheduler last showed life.
@@ -98,7 +101,12 @@ impl Poller {
         Utc::now().timestamp() - self.heartbeat.load(Ordering::Relaxed)
     }
 
-    async fn run_source(&self, source: SourceConfig, interval: Duration, shutdown: CancellationToken) {
+    async fn run_source(
+        &self,
+        source: SourceConfig,
+        interval: Duration,
+        shutdown: CancellationToken,
+    ) {
         // Spread the first polls so that a restart does not hit every site at once.
         let mut wait = jitter(interval.min(Duration::from_secs(10)).mul_f64(0.5));
         loop {
@@ -129,8 +137,11 @@ impl Poller {
             }
         };
         let result = self.poll(source, &mut state).await;
-        self.metrics
-            .polled(&source.name, started.elapsed().as_secs_f64(), result.is_ok());
+        self.metrics.polled(
+            &source.name,
+            started.elapsed().as_secs_f64(),
+            result.is_ok(),
+        );
         let outcome = match &result {
             Ok(report) => {
                 if report.items > 0 || report.alerts > 0 {
@@ -145,7 +156,12 @@ impl Poller {
                 state.last_error = Some(e.to_string());
                 state.last_error_at = Some(Utc::now());
                 let failures = u32::try_from(state.consecutive_failures).unwrap_or(u32::MAX);
-                let delay = backoff(failures, Duration::from_secs(5), self.backoff_max, e.retry_after());
+                let delay = backoff(
+                    failures,
+                    Duration::from_secs(5),
+                    self.backoff_max,
+                    e.retry_after(),
+                );
                 warn!(error = %e, failures, retry_in = ?delay, "poll failed");
                 Err(delay)
             }
@@ -158,7 +174,11 @@ impl Poller {
 
     /// Fetches, extracts and processes one source. Validators are only advanced after every
     /// item went through, so a crash mid-poll refetches the same items next time.
-    pub async fn poll(&self, source: &SourceConfig, state: &mut SourceState) -> Result<PollReport, PollError> {
+    pub async fn poll(
+        &self,
+        source: &SourceConfig,
+        state: &mut SourceState,
+    ) -> Result<PollReport, PollError> {
         let validators = Validators {
             etag: state.etag.clone(),
             last_modified: state.last_modified.clone(),
@@ -172,9 +192,17 @@ impl Poller {
             }
             FetchOutcome::Fetched(fetched) => fetched,
         };
-        let extraction = extract(source, &fetched.bytes, fetched.content_type.as_deref(), &fetched.final_url)?;
+        let extraction = extract(
+            source,
+            &fetched.bytes,
+            fetched.content_type.as_deref(),
+            &fetched.final_url,
+        )?;
         if extraction.decode_errors {
-            warn!(encoding = extraction.encoding.name(), "page text had bytes that do not decode; some characters are replaced");
+            warn!(
+                encoding = extraction.encoding.name(),
+                "page text had bytes that do not decode; some characters are replaced"
+            );
         }
         let fetched_at = Utc::now().fixed_offset();
         let mut report = PollReport {
@@ -199,7 +227,10 @@ impl Poller {
                 };
                 let events = pipeline.process(&observation).await?;
                 self.metrics.processed(&events);
-                report.alerts += events.iter().filter(|e| matches!(e, Event::Alert { .. })).count();
+                report.alerts += events
+                    .iter()
+                    .filter(|e| matches!(e, Event::Alert { .. }))
+                    .count();
             }
         }
         if report.alerts > 0 {

@@ -34,11 +34,17 @@ async fn order_number_post_alerts_once_with_headers_even_across_restart() {
     let feeds = FeedServer::start().await;
     feeds.set("weibo.xml", "application/rss+xml", rss(&[NOISE]));
     let smtp = SmtpServer::start().await;
-    let mut app = TestApp::new(&[feed_source("weibo", &feeds, "weibo.xml")], Some(smtp.port()));
+    let mut app = TestApp::new(
+        &[feed_source("weibo", &feeds, "weibo.xml")],
+        Some(smtp.port()),
+    );
     app.import_cases(CASES);
     app.start().await;
 
-    assert!(app.wait_for_log("polled", Duration::from_secs(10)).await || feeds.requests("weibo.xml") > 0);
+    assert!(
+        app.wait_for_log("polled", Duration::from_secs(10)).await
+            || feeds.requests("weibo.xml") > 0
+    );
     feeds.set("weibo.xml", "application/rss+xml", rss(&[NOISE, LINKED]));
     let mails = smtp.wait_for(1, Duration::from_secs(20)).await;
     assert_eq!(mails.len(), 1, "logs: {}", app.logs());
@@ -46,16 +52,32 @@ async fn order_number_post_alerts_once_with_headers_even_across_restart() {
     assert_eq!(mail.header("X-Outcry-Stage").as_deref(), Some("surfaced"));
     assert_eq!(mail.header("X-Outcry-Case").as_deref(), Some("C-1042"));
     let subject = mail.subject();
-    assert!(subject.contains("surfaced") || subject.contains("SURFACED"), "{subject}");
-    assert!(subject.contains("星驰汽车") && subject.contains("C-1042"), "{subject}");
+    assert!(
+        subject.contains("surfaced") || subject.contains("SURFACED"),
+        "{subject}"
+    );
+    assert!(
+        subject.contains("星驰汽车") && subject.contains("C-1042"),
+        "{subject}"
+    );
     assert_eq!(mail.to, ["pr-team@example.com"]);
     let html = mail.html_body();
-    assert!(!html.contains("<script>alert(1)"), "scraped markup must be escaped: {html}");
-    assert!(!mail.text_body().contains("13812342291"), "phone must be masked");
+    assert!(
+        !html.contains("<script>alert(1)"),
+        "scraped markup must be escaped: {html}"
+    );
+    assert!(
+        !mail.text_body().contains("13812342291"),
+        "phone must be masked"
+    );
 
     // A second post about the same case is not a new stage: no second email.
     let again = ("p-2", "星驰又来了", "@小王爱吃梨 的车也漏油", "围观群众");
-    feeds.set("weibo.xml", "application/rss+xml", rss(&[NOISE, LINKED, again]));
+    feeds.set(
+        "weibo.xml",
+        "application/rss+xml",
+        rss(&[NOISE, LINKED, again]),
+    );
     tokio::time::sleep(Duration::from_secs(4)).await;
     assert_eq!(smtp.messages().len(), 1);
 
@@ -66,35 +88,60 @@ async fn order_number_post_alerts_once_with_headers_even_across_restart() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(smtp.messages().len(), 1, "a restart must not send again: {}", app.logs());
+    assert_eq!(
+        smtp.messages().len(),
+        1,
+        "a restart must not send again: {}",
+        app.logs()
+    );
     app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn closed_case_never_alerts() {
     let feeds = FeedServer::start().await;
-    let closed_post = ("p-9", "星驰的事", "我的订单 XC-2026-00999 终于解决了", "老客户");
+    let closed_post = (
+        "p-9",
+        "星驰的事",
+        "我的订单 XC-2026-00999 终于解决了",
+        "老客户",
+    );
     feeds.set("forum.xml", "application/rss+xml", rss(&[closed_post]));
     let smtp = SmtpServer::start().await;
-    let mut app = TestApp::new(&[feed_source("forum", &feeds, "forum.xml")], Some(smtp.port()));
+    let mut app = TestApp::new(
+        &[feed_source("forum", &feeds, "forum.xml")],
+        Some(smtp.port()),
+    );
     app.import_cases(CASES);
     app.start().await;
     while feeds.requests("forum.xml") < 3 {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert!(smtp.messages().is_empty(), "closed case alerted: {}", app.logs());
+    assert!(
+        smtp.messages().is_empty(),
+        "closed case alerted: {}",
+        app.logs()
+    );
 
     // Closing an open case keeps it from alerting too.
     let output = app.command(&["cases", "close", "C-1042"]);
     assert!(output.status.success());
-    feeds.set("forum.xml", "application/rss+xml", rss(&[closed_post, LINKED]));
+    feeds.set(
+        "forum.xml",
+        "application/rss+xml",
+        rss(&[closed_post, LINKED]),
+    );
     let before = feeds.requests("forum.xml");
     while feeds.requests("forum.xml") < before + 3 {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert!(smtp.messages().is_empty(), "closed case alerted: {}", app.logs());
+    assert!(
+        smtp.messages().is_empty(),
+        "closed case alerted: {}",
+        app.logs()
+    );
     app.stop().await;
 }
 
@@ -109,7 +156,8 @@ async fn alert_arrives_after_the_mail_server_comes_back() {
     app.import_cases(CASES);
     app.start().await;
     assert!(
-        app.wait_for_log("alert delivery failed", Duration::from_secs(20)).await,
+        app.wait_for_log("alert delivery failed", Duration::from_secs(20))
+            .await,
         "no failed delivery logged: {}",
         app.logs()
     );
@@ -125,20 +173,35 @@ async fn alert_arrives_after_the_mail_server_comes_back() {
 #[tokio::test(flavor = "multi_thread")]
 async fn malformed_feed_is_logged_per_source_while_others_deliver() {
     let feeds = FeedServer::start().await;
-    feeds.set("broken.xml", "application/rss+xml", "<rss><channel><item><title>unterminated");
+    feeds.set(
+        "broken.xml",
+        "application/rss+xml",
+        "<rss><channel><item><title>unterminated",
+    );
     feeds.set("good.xml", "application/rss+xml", rss(&[LINKED]));
     let smtp = SmtpServer::start().await;
-    let sources = [feed_source("broken-feed", &feeds, "broken.xml"), feed_source("good-feed", &feeds, "good.xml")];
+    let sources = [
+        feed_source("broken-feed", &feeds, "broken.xml"),
+        feed_source("good-feed", &feeds, "good.xml"),
+    ];
     let mut app = TestApp::new(&sources, Some(smtp.port()));
     app.import_cases(CASES);
     app.start().await;
     let mails = smtp.wait_for(1, Duration::from_secs(20)).await;
     assert_eq!(mails.len(), 1, "logs: {}", app.logs());
-    assert!(app.wait_for_log("poll failed", Duration::from_secs(10)).await);
+    assert!(
+        app.wait_for_log("poll failed", Duration::from_secs(10))
+            .await
+    );
     let logs = app.logs();
     let failure = logs.lines().find(|l| l.contains("poll failed")).unwrap();
-    assert!(failure.contains("broken-feed"), "error not tied to its source: {failure}");
-    assert!(!logs.lines().any(|l| l.contains("poll failed") && l.contains("good-feed")));
+    assert!(
+        failure.contains("broken-feed"),
+        "error not tied to its source: {failure}"
+    );
+    assert!(!logs
+        .lines()
+        .any(|l| l.contains("poll failed") && l.contains("good-feed")));
     app.stop().await;
 }
 
@@ -173,9 +236,22 @@ async fn health_and_metrics_answer() {
     let base = format!("http://127.0.0.1:{}", app.http_port);
     let health = reqwest::get(format!("{base}/healthz")).await.unwrap();
     assert_eq!(health.status(), 200);
-    let metrics = reqwest::get(format!("{base}/metrics")).await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("outcry_polls_total{source=\"weibo\"}"), "{metrics}");
-    let openapi: serde_json::Value = reqwest::get(format!("{base}/api/v1/openapi.json")).await.unwrap().json().await.unwrap();
+    let metrics = reqwest::get(format!("{base}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("outcry_polls_total{source=\"weibo\"}"),
+        "{metrics}"
+    );
+    let openapi: serde_json::Value = reqwest::get(format!("{base}/api/v1/openapi.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(openapi["openapi"], "3.0.3");
     app.stop().await;
 }

@@ -57,7 +57,8 @@ impl Delivery {
         let claimed = self.store.claim_alerts(now, lease_until, BATCH).await?;
         let count = claimed.len();
         for alert in claimed {
-            let span = info_span!("deliver", alert = alert.id, case = ?alert.case_id, kind = %alert.kind);
+            let span =
+                info_span!("deliver", alert = alert.id, case = ?alert.case_id, kind = %alert.kind);
             self.deliver(alert).instrument(span).await?;
         }
         Ok(count)
@@ -66,7 +67,10 @@ impl Delivery {
     async fn deliver(&self, alert: ClaimedAlert) -> Result<(), StoreError> {
         if !alert.case_open {
             info!("case closed before delivery; alert cancelled");
-            return self.store.cancel_alert(alert.id, "case closed before delivery").await;
+            return self
+                .store
+                .cancel_alert(alert.id, "case closed before delivery")
+                .await;
         }
         let mail = OutgoingMail {
             message_id: alert.message_id.clone(),
@@ -88,7 +92,9 @@ impl Delivery {
                 self.metrics.delivery_failed();
                 warn!(error = %e, attempts = alert.attempts + 1, retry_in = ?delay, "alert delivery failed; will retry");
                 let next = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
-                self.store.mark_alert_failed(alert.id, &e.to_string(), next).await
+                self.store
+                    .mark_alert_failed(alert.id, &e.to_string(), next)
+                    .await
             }
         }
     }

@@ -26,7 +26,11 @@ exclude = ["流星驰过"]
 "#;
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl TestApp {
@@ -51,7 +55,13 @@ impl TestApp {
                 "name = \"{}\"\nkind = \"feed\"\nurl = \"{}\"\nchannel = \"{}\"\ninterval = \"{}\"\n",
                 source.name, source.url, source.channel, source.interval
             );
-            std::fs::write(dir.path().join("sources").join(format!("{}.toml", source.name)), text).unwrap();
+            std::fs::write(
+                dir.path()
+                    .join("sources")
+                    .join(format!("{}.toml", source.name)),
+                text,
+            )
+            .unwrap();
         }
         TestApp {
             dir,
@@ -83,7 +93,11 @@ impl TestApp {
         let file = self.dir.path().join("cases.jsonl");
         std::fs::write(&file, jsonl).unwrap();
         let output = self.command(&["cases", "import", file.to_str().unwrap()]);
-        assert!(output.status.success(), "import failed: {}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "import failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
 
     fn log_path(&self, run: usize) -> PathBuf {
@@ -116,7 +130,11 @@ impl TestApp {
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
                 panic!("daemon exited with {status}: {}", self.logs());
             }
-            assert!(Instant::now() < deadline, "daemon not healthy in time: {}", self.logs());
+            assert!(
+                Instant::now() < deadline,
+                "daemon not healthy in time: {}",
+                self.logs()
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -124,12 +142,20 @@ impl TestApp {
     /// SIGTERM, then waits for a clean exit.
     pub async fn stop(&mut self) {
         let mut child = self.child.take().expect("not running");
-        let status = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
+        let status = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status()
+            .unwrap();
         assert!(status.success());
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(status) = child.try_wait().unwrap() {
-                assert!(status.success(), "daemon exited with {status}: {}", self.logs());
+                assert!(
+                    status.success(),
+                    "daemon exited with {status}: {}",
+                    self.logs()
+                );
                 return;
             }
             assert!(Instant::now() < deadline, "daemon did not stop on SIGTERM");

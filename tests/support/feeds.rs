@@ -45,7 +45,11 @@ impl FeedServer {
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}/{}", self.port, path.trim_start_matches('/'))
+        format!(
+            "http://127.0.0.1:{}/{}",
+            self.port,
+            path.trim_start_matches('/')
+        )
     }
 
     /// Serves `body` at `path` from now on, with a fresh ETag.
@@ -53,7 +57,13 @@ impl FeedServer {
         self.set_status(path, 200, content_type, body);
     }
 
-    pub fn set_status(&self, path: &str, status: u16, content_type: &str, body: impl Into<Vec<u8>>) {
+    pub fn set_status(
+        &self,
+        path: &str,
+        status: u16,
+        content_type: &str,
+        body: impl Into<Vec<u8>>,
+    ) {
         let mut shared = self.shared.lock().unwrap();
         shared.version += 1;
         let etag = format!("\"v{}\"", shared.version);
@@ -70,7 +80,11 @@ impl FeedServer {
 
     pub fn requests(&self, path: &str) -> usize {
         let shared = self.shared.lock().unwrap();
-        shared.requests.get(path.trim_start_matches('/')).copied().unwrap_or(0)
+        shared
+            .requests
+            .get(path.trim_start_matches('/'))
+            .copied()
+            .unwrap_or(0)
     }
 }
 
@@ -80,14 +94,21 @@ impl Drop for FeedServer {
     }
 }
 
-async fn serve(State(shared): State<Arc<Mutex<Shared>>>, Path(path): Path<String>, headers: HeaderMap) -> Response {
+async fn serve(
+    State(shared): State<Arc<Mutex<Shared>>>,
+    Path(path): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     let document = {
         let mut shared = shared.lock().unwrap();
         *shared.requests.entry(path.clone()).or_default() += 1;
         shared.documents.get(&path).cloned()
     };
     let Some(document) = document else {
-        return Response::builder().status(StatusCode::NOT_FOUND).body(Body::empty()).unwrap();
+        return Response::builder()
+            .status(StatusCode::NOT_FOUND)
+            .body(Body::empty())
+            .unwrap();
     };
     let not_modified = headers
         .get(header::IF_NONE_MATCH)
@@ -124,5 +145,7 @@ pub fn rss(items: &[(&str, &str, &str, &str)]) -> String {
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
