@@ -242,9 +242,7 @@ impl Linker {
                 score - r.score() >= self.thresholds.margin
             }
         });
-        let state = if best.strong > 0.0 && clear_margin
-            || score >= self.thresholds.confirm && clear_margin
-        {
+        let state = if clear_margin && (best.strong > 0.0 || score >= self.thresholds.confirm) {
             LinkState::Confirmed
         } else if score >= self.thresholds.candidate {
             LinkState::Candidate

@@ -248,7 +248,7 @@ mod tests {
             index.observe_post(post);
         }
         let query = u("零下三十度窗户关不上, 大家评评理");
-        assert!(index.candidates(&query).get(&0).is_none());
+        assert!(!index.candidates(&query).contains_key(&0));
         index.add_to_story(0, &story);
         index.add_to_story(1, &other);
         let found = index.candidates(&query);
