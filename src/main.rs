@@ -85,7 +85,12 @@ enum CasesCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_format);
+    // Replay's output is its stdout; its per-item logs would only drown warnings.
+    let default_level = match cli.command {
+        Command::Replay { .. } => "warn",
+        _ => "info",
+    };
+    init_logging(cli.log_format, default_level);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -106,9 +111,9 @@ fn one_line(e: &anyhow::Error) -> String {
     format!("{e:#}").replace('\n', "; ")
 }
 
-fn init_logging(format: LogFormat) {
+fn init_logging(format: LogFormat, default_level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("OUTCRY_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

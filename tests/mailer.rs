@@ -1,0 +1,101 @@
+//! The mailer against a real SMTP server on 127.0.0.1, and the .eml folder.
+
+mod support;
+
+use outcry::alert::mailer::{Mailer, MailerError, OutgoingMail};
+use outcry::config::Config;
+use outcry::model::AlertKind;
+use std::time::Duration;
+use support::smtp::SmtpServer;
+
+fn config(smtp_port: Option<u16>) -> Config {
+    let smtp = smtp_port
+        .map(|port| format!("[smtp]\nhost = \"127.0.0.1\"\nport = {port}\nfrom = \"outcry <alerts@example.com>\"\ntimeout = \"3s\"\n"))
+        .unwrap_or_default();
+    let text = format!("{smtp}[alerts]\nto = [\"pr@example.com\", \"crisis@example.com\"]\n[[brands]]\nname = \"星驰汽车\"\n");
+    toml::from_str(&text).unwrap()
+}
+
+fn mail(kind: AlertKind, case: Option<&str>) -> OutgoingMail {
+    OutgoingMail {
+        message_id: "<outcry.abc123.surfaced@outcry.local>".into(),
+        kind,
+        case_id: case.map(str::to_string),
+        subject: "[outcry] SURFACED: 星驰汽车 C-1042 — 提车就漏油".into(),
+        text: "纯文本 body".into(),
+        html: "<p>HTML body</p>".into(),
+    }
+}
+
+#[tokio::test]
+async fn smtp_mail_carries_headers_parts_and_the_deterministic_message_id() {
+    let server = SmtpServer::start().await;
+    let mailer =
+        Mailer::from_config(&config(Some(server.port())), std::path::Path::new("unused")).unwrap();
+    mailer
+        .send(&mail(AlertKind::Surfaced, Some("C-1042")))
+        .await
+        .unwrap();
+    mailer.send(&mail(AlertKind::Unlinked, None)).await.unwrap();
+    let received = server.wait_for(2, Duration::from_secs(5)).await;
+    assert_eq!(received.len(), 2);
+    let first = &received[0];
+    assert_eq!(first.to, ["pr@example.com", "crisis@example.com"]);
+    assert_eq!(first.header("X-Outcry-Stage").as_deref(), Some("surfaced"));
+    assert_eq!(first.header("X-Outcry-Case").as_deref(), Some("C-1042"));
+    assert_eq!(
+        first.header("Message-ID").as_deref(),
+        Some("<outcry.abc123.surfaced@outcry.local>")
+    );
+    assert_eq!(
+        first.subject(),
+        "[outcry] SURFACED: 星驰汽车 C-1042 — 提车就漏油"
+    );
+    assert_eq!(first.text_body().trim(), "纯文本 body");
+    assert_eq!(first.html_body().trim(), "<p>HTML body</p>");
+    assert_eq!(
+        received[1].header("X-Outcry-Stage").as_deref(),
+        Some("unlinked")
+    );
+    assert_eq!(received[1].header("X-Outcry-Case"), None);
+}
+
+#[tokio::test]
+async fn a_server_that_is_down_is_a_transient_error() {
+    let server = SmtpServer::start().await;
+    let port = server.port();
+    server.stop().await;
+    let mailer = Mailer::from_config(&config(Some(port)), std::path::Path::new("unused")).unwrap();
+    let error = mailer
+        .send(&mail(AlertKind::Surfaced, Some("C-1042")))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, MailerError::Transient(_)), "{error:?}");
+}
+
+#[tokio::test]
+async fn eml_folder_keeps_one_file_per_alert_even_when_resent() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = dir.path().join("outbox");
+    let mailer = Mailer::from_config(&config(None), &outbox).unwrap();
+    assert!(mailer.describe().contains("eml files"));
+    mailer
+        .send(&mail(AlertKind::Surfaced, Some("C-1042")))
+        .await
+        .unwrap();
+    mailer
+        .send(&mail(AlertKind::Surfaced, Some("C-1042")))
+        .await
+        .unwrap();
+    let files: Vec<_> = std::fs::read_dir(&outbox)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let eml = std::fs::read_to_string(&files[0]).unwrap();
+    assert!(eml.contains("X-Outcry-Case: C-1042"), "{eml}");
+    assert!(
+        eml.contains("Message-ID: <outcry.abc123.surfaced@outcry.local>"),
+        "{eml}"
+    );
+}
