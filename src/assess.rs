@@ -1,39 +1,486 @@
-//! Assessment: how far a case's story has gone public, from the items linked to it.
+//! Assessment: how far a case's story has gone public. The source essays name three things
+//! that meet when a complaint goes public — the customer's rage, a channel, and something that
+//! moves the public — and the signals here follow them: rage and threats (in the posts and in
+//! the case's own notes), the channels and authors carrying the story, and its resonance
+//! (engagement growth, "me too" replies, news pickup, safety words).
 
-use crate::model::{Case, Stage};
+use crate::config::AssessConfig;
+use crate::model::{Case, Channel, Stage};
+use crate::normalize::{fold, html_to_text};
 use crate::store::{CaseItem, LinkState};
+use aho_corasick::AhoCorasick;
+use std::collections::BTreeSet;
 
-/// The stage a case has reached and the reasons, with numbers, that a reader can check.
+const LEXICON: &str = include_str!("../data/lexicon.txt");
+const NEGATIONS: &[&str] = &["不会", "并未", "没有", "不", "没", "未", "别", "无"];
+/// How far before a term a negation still negates it ("没有说要曝光"), in characters.
+const NEGATION_REACH: usize = 3;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Category {
+    Threat,
+    Anger,
+    Despair,
+    Deceived,
+    Unfair,
+    MeToo,
+    Safety,
+}
+
+impl Category {
+    fn parse(section: &str) -> Option<Category> {
+        Some(match section {
+            "threat" => Category::Threat,
+            "anger" => Category::Anger,
+            "despair" => Category::Despair,
+            "deceived" => Category::Deceived,
+            "unfair" => Category::Unfair,
+            "me_too" => Category::MeToo,
+            "safety" => Category::Safety,
+            _ => return None,
+        })
+    }
+
+    fn is_rage(self) -> bool {
+        matches!(
+            self,
+            Category::Anger | Category::Despair | Category::Deceived | Category::Unfair
+        )
+    }
+}
+
+/// data/lexicon.txt in one automaton.
+pub struct Lexicon {
+    automaton: AhoCorasick,
+    terms: Vec<(Category, String)>,
+}
+
+impl Lexicon {
+    pub fn new() -> Lexicon {
+        let mut terms = Vec::new();
+        let mut category = None;
+        for line in LEXICON.lines().map(str::trim) {
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            if let Some(section) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+                category = Category::parse(section);
+                continue;
+            }
+            if let Some(category) = category {
+                terms.push((category, fold(line)));
+            }
+        }
+        let patterns: Vec<&str> = terms.iter().map(|(_, t)| t.as_str()).collect();
+        // The lexicon is a constant of this crate; it always builds.
+        let automaton = AhoCorasick::new(patterns)
+            .unwrap_or_else(|e| panic!("data/lexicon.txt does not build a matcher: {e}"));
+        Lexicon { automaton, terms }
+    }
+
+    /// The terms found in folded text, negated ones left out.
+    pub fn find<'a>(&'a self, folded: &str) -> Vec<(Category, &'a str)> {
+        self.automaton
+            .find_overlapping_iter(folded)
+            .filter(|m| !negated(folded, m.start()))
+            .map(|m| {
+                let (category, term) = &self.terms[m.pattern().as_usize()];
+                (*category, term.as_str())
+            })
+            .collect()
+    }
+}
+
+impl Default for Lexicon {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn negated(folded: &str, start: usize) -> bool {
+    let before: String = folded[..start]
+        .chars()
+        .rev()
+        .take(NEGATION_REACH)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    NEGATIONS.iter().any(|n| before.contains(n))
+}
+
+/// What the assessment saw, with the numbers a reader can check.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Signals {
+    pub items: usize,
+    pub authors: usize,
+    pub sources: usize,
+    pub news: Vec<String>,
+    pub interactions: i64,
+    pub growth_per_hour: f64,
+    pub me_too: usize,
+    pub threats: BTreeSet<String>,
+    pub rage: BTreeSet<String>,
+    pub safety: BTreeSet<String>,
+}
+
+/// The stage a case has reached and the reasons, with numbers.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Assessment {
     pub stage: Stage,
     pub reasons: Vec<String>,
+    pub signals: Signals,
 }
 
-/// Assesses an open case from its linked public items (oldest first). Candidate links wait
-/// for review and do not count; a case with no confirmed public item has not surfaced.
-pub fn assess(case: &Case, items: &[CaseItem]) -> Option<Assessment> {
-    if !case.is_open() {
-        return None;
+pub struct Assessor {
+    lexicon: Lexicon,
+    config: AssessConfig,
+}
+
+fn item_text(item: &CaseItem) -> String {
+    let title = item.title.as_deref().map(html_to_text).unwrap_or_default();
+    let body = item.body.as_deref().map(html_to_text).unwrap_or_default();
+    fold(&format!("{title}\n{body}"))
+}
+
+impl Assessor {
+    pub fn new(config: AssessConfig) -> Assessor {
+        Assessor {
+            lexicon: Lexicon::new(),
+            config,
+        }
     }
-    let confirmed: Vec<&CaseItem> = items
-        .iter()
-        .filter(|i| i.link_state == LinkState::Confirmed)
-        .collect();
-    let first = confirmed.first()?;
-    let mut reasons = vec![format!(
-        "first public item linked to case {}: a {} post by {} on {} at {}",
-        case.id,
-        first.channel,
-        first.author.as_deref().unwrap_or("an unknown author"),
-        first.source,
-        first.first_seen_at.to_rfc3339(),
-    )];
-    if confirmed.len() > 1 {
-        reasons.push(format!("{} public items linked so far", confirmed.len()));
+
+    /// Whether a post reads as a complaint (for `unlinked` alerts): it carries rage, a threat,
+    /// or a safety concern, or it was posted on a complaint platform.
+    pub fn is_complaint(&self, folded: &str, channel: Channel) -> bool {
+        channel == Channel::Complaint
+            || self
+                .lexicon
+                .find(folded)
+                .iter()
+                .any(|(c, _)| c.is_rage() || matches!(c, Category::Threat | Category::Safety))
     }
-    Some(Assessment {
-        stage: Stage::Surfaced,
-        reasons,
-    })
+
+    pub fn signals(&self, case: &Case, items: &[&CaseItem]) -> Signals {
+        let mut signals = Signals {
+            items: items.len(),
+            ..Signals::default()
+        };
+        let notes = fold(&format!("{}\n{}", case.notes, case.summary));
+        for (category, term) in self.lexicon.find(&notes) {
+            match category {
+                Category::Threat => {
+                    signals.threats.insert(format!("{term} (case notes)"));
+                }
+                Category::Safety => {
+                    signals.safety.insert(term.to_string());
+                }
+                _ => {}
+            }
+        }
+        let mut authors = BTreeSet::new();
+        let mut sources = BTreeSet::new();
+        for item in items {
+            if let Some(author) = &item.author {
+                authors.insert(fold(author));
+            }
+            sources.insert(item.source.as_str());
+            if item.channel == Channel::News {
+                signals
+                    .news
+                    .push(item.author.clone().unwrap_or_else(|| item.source.clone()));
+            }
+            if let Some((_, latest)) = item.observations.last() {
+                signals.interactions += latest.interactions();
+            }
+            if let [.., (t0, e0), (t1, e1)] = item.observations.as_slice() {
+                let hours = ((*t1 - *t0).num_seconds() as f64 / 3600.0).max(0.1);
+                signals.growth_per_hour +=
+                    (e1.interactions() - e0.interactions()).max(0) as f64 / hours;
+            }
+            for (category, term) in self.lexicon.find(&item_text(item)) {
+                match category {
+                    Category::Threat => {
+                        signals.threats.insert(term.to_string());
+                    }
+                    Category::Safety => {
+                        signals.safety.insert(term.to_string());
+                    }
+                    Category::MeToo => signals.me_too += 1,
+                    _ => {
+                        signals.rage.insert(term.to_string());
+                    }
+                }
+            }
+        }
+        signals.authors = authors.len();
+        signals.sources = sources.len();
+        signals
+    }
+
+    /// The stage of an open case from its linked public items (oldest first). Candidate
+    /// links wait for review and do not count; a case with no confirmed item has not surfaced.
+    pub fn assess(&self, case: &Case, items: &[CaseItem]) -> Option<Assessment> {
+        if !case.is_open() {
+            return None;
+        }
+        let confirmed: Vec<&CaseItem> = items
+            .iter()
+            .filter(|i| i.link_state == LinkState::Confirmed)
+            .collect();
+        let first = *confirmed.first()?;
+        let signals = self.signals(case, &confirmed);
+        let c = &self.config;
+        let heated = !signals.threats.is_empty() || !signals.safety.is_empty();
+        let factor = if heated { c.heat_factor } else { 1.0 };
+        let scaled = |n: usize| ((n as f64 * factor).ceil() as usize).max(2);
+        let scaled_i = |n: i64| (n as f64 * factor) as i64;
+
+        let mut reasons = vec![format!(
+            "first public item: a {} post by {} on {}, seen {}",
+            first.channel,
+            first.author.as_deref().unwrap_or("an unknown author"),
+            first.source,
+            first.first_seen_at.to_rfc3339(),
+        )];
+        let mut stage = Stage::Surfaced;
+
+        let viral_authors = scaled(c.viral_authors);
+        let viral_with_news = scaled(c.viral_authors_with_news);
+        let viral = signals.authors >= viral_authors
+            || !signals.news.is_empty() && signals.authors >= viral_with_news
+            || signals.interactions >= scaled_i(c.viral_interactions)
+            || signals.growth_per_hour >= c.viral_growth_per_hour * factor;
+        let spreading = signals.authors >= scaled(c.spreading_authors)
+            || !signals.news.is_empty()
+            || signals.me_too >= 2
+            || signals.interactions >= scaled_i(c.spreading_interactions)
+            || signals.growth_per_hour >= c.spreading_growth_per_hour * factor;
+        if viral {
+            stage = Stage::Viral;
+        } else if spreading {
+            stage = Stage::Spreading;
+        }
+        if signals.items > 1 {
+            reasons.push(format!(
+                "{} public items by {} distinct authors on {} sources",
+                signals.items, signals.authors, signals.sources
+            ));
+        }
+        if !signals.news.is_empty() {
+            reasons.push(format!("news pickup: {}", signals.news.join(", ")));
+        }
+        if signals.interactions > 0 {
+            reasons.push(format!(
+                "{} interactions (reposts, comments, likes), growing {:.0} per hour",
+                signals.interactions, signals.growth_per_hour
+            ));
+        }
+        if signals.me_too > 0 {
+            reasons.push(format!("{} \"me too\" retellings", signals.me_too));
+        }
+        if !signals.threats.is_empty() {
+            reasons.push(format!(
+                "threats to go public: {}",
+                signals
+                    .threats
+                    .iter()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        if !signals.rage.is_empty() {
+            reasons.push(format!(
+                "rage in the posts: {}",
+                signals.rage.iter().cloned().collect::<Vec<_>>().join(", ")
+            ));
+        }
+        if !signals.safety.is_empty() {
+            reasons.push(format!(
+                "safety words that move the public: {}",
+                signals
+                    .safety
+                    .iter()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        if heated {
+            reasons.push(format!(
+                "thresholds lowered ×{factor} because of threats or safety words"
+            ));
+        }
+        Some(Assessment {
+            stage,
+            reasons,
+            signals,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{CaseStatus, Complainant, Engagement};
+    use chrono::{DateTime, Duration, FixedOffset};
+
+    fn at(hours: i64) -> DateTime<FixedOffset> {
+        DateTime::parse_from_rfc3339("2026-03-05T10:00:00+08:00").unwrap() + Duration::hours(hours)
+    }
+
+    fn case(notes: &str) -> Case {
+        Case {
+            id: "C-1".into(),
+            brand: "星驰汽车".into(),
+            status: CaseStatus::Open,
+            opened_at: None,
+            channel: None,
+            severity: None,
+            complainant: Complainant::default(),
+            summary: "车机卡顿".into(),
+            demand: String::new(),
+            identifiers: vec![],
+            notes: notes.into(),
+        }
+    }
+
+    fn item(author: &str, channel: Channel, body: &str, likes: &[(i64, i64)]) -> CaseItem {
+        CaseItem {
+            item_id: 0,
+            source: format!("{channel}-source"),
+            guid: format!("{author}-{body}"),
+            channel,
+            url: None,
+            title: None,
+            body: Some(body.into()),
+            author: Some(author.into()),
+            published_at: None,
+            first_seen_at: at(likes.first().map_or(0, |l| l.0)),
+            link_state: LinkState::Confirmed,
+            link_score: 1.0,
+            link_evidence: vec![],
+            observations: likes
+                .iter()
+                .map(|(hour, likes)| {
+                    (
+                        at(*hour),
+                        Engagement {
+                            likes: Some(*likes),
+                            ..Engagement::default()
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    fn stage(notes: &str, items: &[CaseItem]) -> Option<Stage> {
+        Assessor::new(AssessConfig::default())
+            .assess(&case(notes), items)
+            .map(|a| a.stage)
+    }
+
+    #[test]
+    fn one_item_surfaces_more_authors_spread_and_news_with_authors_goes_viral() {
+        let one = [item("a", Channel::Social, "车机卡顿", &[(0, 5)])];
+        assert_eq!(stage("", &one), Some(Stage::Surfaced));
+        let three: Vec<CaseItem> = ["a", "b", "c"]
+            .iter()
+            .map(|a| item(a, Channel::Social, "车机卡顿", &[(0, 5)]))
+            .collect();
+        assert_eq!(stage("", &three), Some(Stage::Spreading));
+        let mut with_news: Vec<CaseItem> = ["a", "b", "c"]
+            .iter()
+            .map(|a| item(a, Channel::Forum, "卡顿", &[(0, 5)]))
+            .collect();
+        with_news.push(item("晨报", Channel::News, "车机卡顿", &[(0, 0)]));
+        assert_eq!(stage("", &with_news), Some(Stage::Viral));
+    }
+
+    #[test]
+    fn engagement_growth_per_hour_escalates() {
+        let growing = [item("a", Channel::Video, "车机卡顿", &[(0, 10), (1, 400)])];
+        assert_eq!(stage("", &growing), Some(Stage::Spreading));
+        let exploding = [item("a", Channel::Video, "车机卡顿", &[(0, 10), (1, 4000)])];
+        assert_eq!(stage("", &exploding), Some(Stage::Viral));
+    }
+
+    #[test]
+    fn threats_in_the_notes_escalate_sooner() {
+        let two: Vec<CaseItem> = ["a", "b"]
+            .iter()
+            .map(|a| item(a, Channel::Social, "车机卡顿", &[(0, 5)]))
+            .collect();
+        assert_eq!(stage("客户语气平和", &two), Some(Stage::Surfaced));
+        assert_eq!(
+            stage("客户说再不处理就去微博曝光", &two),
+            Some(Stage::Spreading)
+        );
+    }
+
+    #[test]
+    fn negated_threats_do_not_count() {
+        let two: Vec<CaseItem> = ["a", "b"]
+            .iter()
+            .map(|a| item(a, Channel::Social, "车机卡顿", &[(0, 5)]))
+            .collect();
+        assert_eq!(
+            stage("客户比较理性, 没有曝光的说法", &two),
+            Some(Stage::Surfaced)
+        );
+    }
+
+    #[test]
+    fn candidates_and_closed_cases_do_not_count() {
+        let mut candidate = item("a", Channel::Social, "车机卡顿", &[(0, 5)]);
+        candidate.link_state = LinkState::Candidate;
+        assert_eq!(stage("", &[candidate]), None);
+        let mut closed = case("");
+        closed.status = CaseStatus::Closed;
+        let one = [item("a", Channel::Social, "车机卡顿", &[(0, 5)])];
+        assert!(Assessor::new(AssessConfig::default())
+            .assess(&closed, &one)
+            .is_none());
+    }
+
+    #[test]
+    fn reasons_carry_the_numbers() {
+        let items = [
+            item(
+                "a",
+                Channel::Social,
+                "太离谱了, 我也是",
+                &[(0, 10), (2, 210)],
+            ),
+            item("b", Channel::News, "报道", &[(1, 0)]),
+        ];
+        let assessment = Assessor::new(AssessConfig::default())
+            .assess(&case("要找媒体"), &items)
+            .unwrap();
+        let reasons = assessment.reasons.join("\n");
+        assert!(
+            reasons.contains("2 public items by 2 distinct authors on 2 sources"),
+            "{reasons}"
+        );
+        assert!(reasons.contains("news pickup: b"), "{reasons}");
+        assert!(reasons.contains("210 interactions"), "{reasons}");
+        assert!(reasons.contains("growing 100 per hour"), "{reasons}");
+        assert!(reasons.contains("找媒体 (case notes)"), "{reasons}");
+        assert!(reasons.contains("离谱"), "{reasons}");
+    }
+
+    #[test]
+    fn complaints_are_told_from_other_brand_talk() {
+        let assessor = Assessor::new(AssessConfig::default());
+        assert!(assessor.is_complaint(&fold("客服推来推去, 太离谱了"), Channel::Social));
+        assert!(assessor.is_complaint(&fold("新品发布"), Channel::Complaint));
+        assert!(!assessor.is_complaint(&fold("新款车型今天发布, 续航提升"), Channel::News));
+        assert!(
+            assessor.is_complaint(&fold("寶寶奶粉過期了"), Channel::Social),
+            "Traditional script"
+        );
+    }
 }

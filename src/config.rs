@@ -26,7 +26,47 @@ pub struct Config {
     pub fetch: FetchConfig,
     #[serde(default)]
     pub linking: LinkingConfig,
+    #[serde(default)]
+    pub assess: AssessConfig,
     pub brands: Vec<BrandConfig>,
+}
+
+/// When a case moves up a stage (README.md, "Stages"). Counts are over the case's confirmed
+/// public items; interactions are reposts + comments + likes at their latest observation.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AssessConfig {
+    /// Distinct authors retelling the story that make it `spreading`.
+    pub spreading_authors: usize,
+    pub spreading_interactions: i64,
+    /// Interactions gained per hour, across re-observations.
+    pub spreading_growth_per_hour: f64,
+    pub viral_authors: usize,
+    pub viral_interactions: i64,
+    pub viral_growth_per_hour: f64,
+    /// A news item plus this many authors makes a story `viral`.
+    pub viral_authors_with_news: usize,
+    /// Thresholds are multiplied by this when the customer threatened to go public or the
+    /// story touches safety: such cases escalate sooner.
+    pub heat_factor: f64,
+    /// More `unlinked` alerts than this in an hour go to the digest instead of single emails.
+    pub unlinked_per_hour: i64,
+}
+
+impl Default for AssessConfig {
+    fn default() -> Self {
+        AssessConfig {
+            spreading_authors: 3,
+            spreading_interactions: 500,
+            spreading_growth_per_hour: 200.0,
+            viral_authors: 8,
+            viral_interactions: 5000,
+            viral_growth_per_hour: 2000.0,
+            viral_authors_with_news: 4,
+            heat_factor: 0.6,
+            unlinked_per_hour: 5,
+        }
+    }
 }
 
 /// Thresholds on the link score (0..1) that separate confirmed links from candidates for

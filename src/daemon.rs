@@ -37,7 +37,8 @@ pub enum DaemonError {
 pub async fn run(loaded: Loaded, shutdown: CancellationToken) -> Result<(), DaemonError> {
     let config = &loaded.config;
     let store = store::open(&loaded.storage_url).await?;
-    let pipeline = Pipeline::new(store.clone(), &config.brands, config.linking).await?;
+    let pipeline =
+        Pipeline::new(store.clone(), &config.brands, config.linking, config.assess).await?;
     let mailer = Mailer::from_config(config, &loaded.outbox_dir)?;
     let metrics = Arc::new(Metrics::new());
     let alert_queued = Arc::new(Notify::new());

@@ -3,8 +3,8 @@
 //! written in one store transaction.
 
 use crate::alert::render::{render, AlertContent, Evidence};
-use crate::assess::{assess, Assessment};
-use crate::config::{BrandConfig, LinkingConfig};
+use crate::assess::{Assessment, Assessor};
+use crate::config::{AssessConfig, BrandConfig, LinkingConfig};
 use crate::detect::{BrandDetector, DetectError};
 use crate::link::{ItemText, LinkError, Linker};
 use crate::model::{AlertKind, Case, Observation, Stage};
@@ -15,6 +15,7 @@ use crate::store::{
 use chrono::{DateTime, FixedOffset};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use std::collections::VecDeque;
 use tracing::{debug, info, info_span, Instrument};
 
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +57,11 @@ pub struct Pipeline {
     detector: BrandDetector,
     linker: Linker,
     linking: LinkingConfig,
+    assessor: Assessor,
+    unlinked_per_hour: i64,
+    /// When recent `unlinked` alerts were queued, to route a flood to the digest. Kept in
+    /// memory: after a restart the hour starts afresh.
+    recent_unlinked: VecDeque<DateTime<FixedOffset>>,
     cases_revision: Option<i64>,
 }
 
@@ -96,6 +102,7 @@ impl Pipeline {
         store: SharedStore,
         brands: &[BrandConfig],
         linking: LinkingConfig,
+        assess: AssessConfig,
     ) -> Result<Pipeline, PipelineError> {
         let detector = BrandDetector::new(brands)?;
         let linker = Linker::new(Vec::new(), &detector, linking)?;
@@ -104,6 +111,9 @@ impl Pipeline {
             detector,
             linker,
             linking,
+            assessor: Assessor::new(assess),
+            unlinked_per_hour: assess.unlinked_per_hour,
+            recent_unlinked: VecDeque::new(),
             cases_revision: None,
         };
         pipeline.refresh_cases().await?;
@@ -150,12 +160,18 @@ impl Pipeline {
         let mut events = Vec::new();
         let stored = self.store.item(&obs.source, &obs.guid).await?;
         let mut learned: Option<(String, PreparedText)> = None;
+        let mut alerts = Vec::new();
         let (first_sighting, linked_cases) = match &stored {
             Some(item) => (None, item.linked_cases.clone()),
             None => {
                 let text =
                     PreparedText::new(&self.detector, obs.title.as_deref(), obs.body.as_deref());
                 let first = self.first_sighting(obs, &text);
+                if let Some(brand) = first.brand.as_deref().filter(|_| first.links.is_empty()) {
+                    if self.assessor.is_complaint(&text.folded, obs.channel) {
+                        alerts.extend(self.unlinked_alert(brand, obs));
+                    }
+                }
                 if let Some(link) = first.links.iter().find(|l| l.state == LinkState::Confirmed) {
                     learned = Some((link.case_id.clone(), text));
                 }
@@ -185,7 +201,6 @@ impl Pipeline {
             }
         };
 
-        let mut alerts = Vec::new();
         for (case_id, state) in &linked_cases {
             if *state == LinkState::Rejected {
                 continue;
@@ -245,6 +260,48 @@ impl Pipeline {
         }
     }
 
+    /// A public complaint about a watched brand that matches no case: news in itself, since
+    /// few unhappy customers complain at all. Past `unlinked_per_hour` it waits for the digest.
+    fn unlinked_alert(&mut self, brand: &str, obs: &Observation) -> Option<NewAlert> {
+        let hour_ago = obs.fetched_at - chrono::Duration::hours(1);
+        while self.recent_unlinked.front().is_some_and(|t| *t <= hour_ago) {
+            self.recent_unlinked.pop_front();
+        }
+        if self.recent_unlinked.len() as i64 >= self.unlinked_per_hour {
+            info!(
+                brand,
+                "unlinked complaint left for the digest: too many this hour"
+            );
+            return None;
+        }
+        self.recent_unlinked.push_back(obs.fetched_at);
+        let item = pending_item(
+            obs,
+            &NewLink {
+                case_id: String::new(),
+                state: LinkState::Candidate,
+                score: 0.0,
+                evidence: vec!["no open case fits".into()],
+            },
+        );
+        let mut evidence = evidence_of(&item);
+        evidence.link_score = None;
+        let content = AlertContent {
+            kind: AlertKind::Unlinked,
+            brand: brand.to_string(),
+            case: None,
+            headline: headline(obs),
+            reasons: vec![format!(
+                "a {} post complains about {brand} and fits no case on record",
+                obs.channel
+            )],
+            evidence: vec![evidence],
+            created_at: obs.fetched_at,
+        };
+        let dedupe_key = format!("item:{}:{}:unlinked", obs.source, obs.guid);
+        Some(new_alert(AlertKind::Unlinked, None, &content, dedupe_key))
+    }
+
     /// The alert this observation raises for `case`, if it moves the case up a stage.
     async fn assess_case(
         &self,
@@ -268,7 +325,7 @@ impl Pipeline {
                 }
             }
         }
-        let Some(assessment) = assess(case, &evidence.items) else {
+        let Some(assessment) = self.assessor.assess(case, &evidence.items) else {
             return Ok(None);
         };
         if !is_step_up(evidence.stage, assessment.stage) {

@@ -1,7 +1,7 @@
 //! `outcry replay`: the daemon's detection, linking and alerting over an evaluation set,
 //! offline, on a private in-memory store, with each observation's `fetched_at` as the clock.
 
-use crate::config::{load_brands, LinkingConfig, Problems};
+use crate::config::{load_brands, AssessConfig, LinkingConfig, Problems};
 use crate::model::Observation;
 use crate::pipeline::{Event, Pipeline, PipelineError};
 use crate::store::{open_in_memory, StoreError};
@@ -53,7 +53,13 @@ pub async fn replay(dir: &Path, out: &mut dyn Write) -> Result<(), ReplayError> 
             message: problem.message.clone(),
         });
     }
-    let mut pipeline = Pipeline::new(store, &brands, LinkingConfig::default()).await?;
+    let mut pipeline = Pipeline::new(
+        store,
+        &brands,
+        LinkingConfig::default(),
+        AssessConfig::default(),
+    )
+    .await?;
     for (index, line) in obs_text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
