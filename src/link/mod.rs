@@ -14,8 +14,8 @@ use crate::normalize::places::Gazetteer;
 use crate::normalize::{compact_identifier, fold};
 use crate::store::{LinkState, NewLink};
 use aho_corasick::{AhoCorasick, MatchKind};
-use facts::{compare, Facts};
-use similarity::{units, TextIndex, Unit};
+use facts::{compare, Comparison, Facts};
+use similarity::{units, Similarity, TextIndex, Unit};
 use std::collections::HashMap;
 
 /// Identifiers shorter than this (after separators are removed) match too much by chance.
@@ -96,6 +96,8 @@ struct Fit {
     strong: f64,
     soft: f64,
     evidence: Vec<String>,
+    /// Kept as numbers while ranking; worded only for the link that is kept.
+    retelling: Option<(Similarity, Comparison)>,
 }
 
 impl Fit {
@@ -108,6 +110,19 @@ impl Fit {
         if !self.evidence.contains(&evidence) {
             self.evidence.push(evidence);
         }
+    }
+
+    fn into_evidence(self) -> Vec<String> {
+        let mut evidence = self.evidence;
+        if let Some((similarity, comparison)) = self.retelling {
+            evidence.push(format!(
+                "retells the case (text {:.2}, public story {:.2})",
+                similarity.case_text, similarity.story
+            ));
+            evidence.extend(comparison.agree.iter().map(|f| format!("{f} agrees")));
+            evidence.extend(comparison.conflict.iter().map(|f| format!("{f} differs")));
+        }
+        evidence
     }
 }
 
@@ -210,7 +225,7 @@ impl Linker {
         let post_units = units(item.folded, item.brand_spans);
         let mut fits: HashMap<usize, Fit> = HashMap::new();
         self.strong_evidence(item, &mut fits);
-        self.soft_evidence(item, &post_units, &mut fits);
+        self.soft_evidence(brand, item, &post_units, &mut fits);
         self.text.observe_post(&post_units);
 
         let mut ranked: Vec<(usize, Fit)> = fits
@@ -227,7 +242,7 @@ impl Linker {
             candidates = ?ranked
                 .iter()
                 .take(3)
-                .map(|(p, f)| (self.cases[*p].id.as_str(), f.strong, f.soft, &f.evidence))
+                .map(|(p, f)| (self.cases[*p].id.as_str(), f.strong, f.soft))
                 .collect::<Vec<_>>(),
             "link candidates"
         );
@@ -249,7 +264,7 @@ impl Linker {
         } else {
             return None;
         };
-        let mut evidence = best.evidence;
+        let mut evidence = best.into_evidence();
         if let Some(r) = runner_up.filter(|_| !clear_margin) {
             evidence.push(format!(
                 "fits another case about as well (score {:.2})",
@@ -341,6 +356,7 @@ impl Linker {
 
     fn soft_evidence(
         &self,
+        brand: &str,
         item: &ItemText<'_>,
         post_units: &[Unit],
         fits: &mut HashMap<usize, Fit>,
@@ -351,11 +367,14 @@ impl Linker {
         }
         let post_facts = Facts::of_text(item.folded, &self.gazetteer).with_author(item.author);
         for (position, similarity) in candidates {
+            let case = &self.cases[position];
+            if case.brand != brand {
+                continue;
+            }
             let base = (f64::from(similarity.case_text)
                 .max(STORY_WEIGHT * f64::from(similarity.story))
                 * SIMILARITY_SCALE)
                 .min(1.0);
-            let case = &self.cases[position];
             let comparison = compare(
                 &post_facts,
                 &self.facts[position],
@@ -369,16 +388,7 @@ impl Linker {
                     .sum::<f64>();
             let fit = fits.entry(position).or_default();
             fit.soft = adjusted.clamp(0.0, 1.0);
-            fit.evidence.push(format!(
-                "retells the case (text {:.2}, public story {:.2})",
-                similarity.case_text, similarity.story
-            ));
-            for fact in comparison.agree {
-                fit.evidence.push(format!("{fact} agrees"));
-            }
-            for fact in comparison.conflict {
-                fit.evidence.push(format!("{fact} differs"));
-            }
+            fit.retelling = Some((similarity, comparison));
         }
     }
 }

@@ -7,10 +7,12 @@
 //! know nothing of how the public talks.
 
 pub use crate::normalize::{units, Unit};
-use std::collections::HashMap;
+// Units are already well-mixed integers; a fast non-keyed hash is enough and SipHash was a
+// third of linking time.
+use rustc_hash::FxHashMap as HashMap;
 
 fn counts(units: &[Unit]) -> HashMap<Unit, u32> {
-    let mut counts = HashMap::with_capacity(units.len());
+    let mut counts = HashMap::with_capacity_and_hasher(units.len(), Default::default());
     for u in units {
         *counts.entry(*u).or_insert(0) += 1;
     }
@@ -37,6 +39,10 @@ pub struct TextIndex {
     n_posts: u32,
     cases: Vec<Doc>,
     stories: Vec<HashMap<Unit, u32>>,
+    /// Each story's norm as of its last addition. Post rarity drifts slowly as posts arrive,
+    /// so a norm refreshed on every addition is close enough, and scoring stays linear in the
+    /// post instead of in the story.
+    story_norms: Vec<f32>,
     postings: HashMap<Unit, Vec<u32>>,
     story_postings: HashMap<Unit, Vec<u32>>,
 }
@@ -73,7 +79,8 @@ impl TextIndex {
         for position in 0..index.cases.len() {
             index.cases[position].norm = index.norm(&index.cases[position].counts);
         }
-        index.stories = vec![HashMap::new(); index.cases.len()];
+        index.stories = vec![HashMap::default(); index.cases.len()];
+        index.story_norms = vec![0.0; index.cases.len()];
         index
     }
 
@@ -134,6 +141,15 @@ impl TextIndex {
             }
             *count += 1;
         }
+        let norm = self.stories[case]
+            .iter()
+            .map(|(u, c)| {
+                let w = tf(*c) * self.post_idf(*u);
+                w * w
+            })
+            .sum::<f32>()
+            .sqrt();
+        self.story_norms[case] = norm;
     }
 
     /// Every case sharing a weighted unit with the post, with its similarities.
@@ -145,7 +161,7 @@ impl TextIndex {
             .filter(|(_, w)| *w > 0.0)
             .collect();
         let post_norm = weights.iter().map(|(_, w)| w * w).sum::<f32>().sqrt();
-        let mut found: HashMap<usize, Similarity> = HashMap::new();
+        let mut found: HashMap<usize, Similarity> = HashMap::default();
         if post_norm > 0.0 {
             for (unit, weight) in &weights {
                 let idf = self.idf(*unit);
@@ -182,18 +198,17 @@ impl TextIndex {
         stories.dedup();
         for case in stories {
             let story = &self.stories[case as usize];
-            let mut dot = 0.0;
-            let mut norm = 0.0;
-            for (unit, count) in story {
-                let w = tf(*count) * self.post_idf(*unit);
-                norm += w * w;
-                if let Some(pw) = post_weights.get(unit) {
-                    dot += pw * w;
-                }
+            let norm = self.story_norms[case as usize];
+            if norm == 0.0 {
+                continue;
             }
-            if norm > 0.0 {
-                found.entry(case as usize).or_default().story = dot / (post_norm * norm.sqrt());
-            }
+            let dot: f32 = post_weights
+                .iter()
+                .filter_map(|(unit, pw)| {
+                    story.get(unit).map(|c| pw * tf(*c) * self.post_idf(*unit))
+                })
+                .sum();
+            found.entry(case as usize).or_default().story = (dot / (post_norm * norm)).min(1.0);
         }
     }
 }
