@@ -161,6 +161,7 @@ fn observations(
             title: None,
             body: Some(body),
             author: Some(author),
+            author_followers: None,
             published_at: Some(at),
             fetched_at: at,
             engagement: Engagement {

@@ -74,6 +74,9 @@ pub struct Observation {
     pub title: Option<String>,
     pub body: Option<String>,
     pub author: Option<String>,
+    /// The author's followers when the source shows them: the reach of this channel.
+    #[serde(default)]
+    pub author_followers: Option<i64>,
     pub published_at: Option<DateTime<FixedOffset>>,
     pub fetched_at: DateTime<FixedOffset>,
     #[serde(default)]

@@ -221,6 +221,7 @@ impl Poller {
                     title: item.title,
                     body: item.body,
                     author: item.author,
+                    author_followers: item.author_followers,
                     published_at: item.published_at,
                     fetched_at,
                     engagement: item.engagement,

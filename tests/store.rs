@@ -43,6 +43,7 @@ fn observation(guid: &str, fetched_at: &str, likes: i64) -> Observation {
         title: None,
         body: Some("星驰漏油 XC-2026-00871".into()),
         author: Some("小王爱吃梨".into()),
+        author_followers: None,
         published_at: Some(at("2026-03-05T21:40:00+08:00")),
         fetched_at: at(fetched_at),
         engagement: Engagement {

@@ -53,6 +53,7 @@ pub fn extract_feed(text: &str, page_url: &url::Url) -> Result<Vec<ExtractedItem
                 title,
                 body,
                 author,
+                author_followers: None,
                 published_at,
                 engagement: Engagement::default(),
             })

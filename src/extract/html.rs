@@ -75,6 +75,7 @@ pub fn extract_html(
             title,
             body,
             author,
+            author_followers: None,
             published_at,
             engagement,
         });

@@ -22,6 +22,8 @@ pub struct ExtractedItem {
     /// Feeds keep their markup here; the normalize stage strips it.
     pub body: Option<String>,
     pub author: Option<String>,
+    /// The author's followers, where the page shows them.
+    pub author_followers: Option<i64>,
     pub published_at: Option<DateTime<FixedOffset>>,
     pub engagement: Engagement,
 }
@@ -257,6 +259,7 @@ mod tests {
                 title: Some("星驰汽车回应发动机漏油投诉".into()),
                 body: Some("<p>星驰汽车客服表示将<b>尽快</b>处理。</p>".into()),
                 author: Some("记者 李明".into()),
+                author_followers: None,
                 published_at: Some(at("2026-11-20T09:30:00+08:00")),
                 engagement: Engagement::default(),
             }
@@ -364,6 +367,7 @@ mod tests {
                 title: Some("星驰汽车发动机漏油，4S店不管".into()),
                 body: Some("刚买半年的车，发动机 漏油三次。".into()),
                 author: Some("车主老王".into()),
+                author_followers: None,
                 published_at: Some(at("2026-11-20T08:15:00+08:00")),
                 engagement: Engagement {
                     reposts: Some(12_000),

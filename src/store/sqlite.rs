@@ -200,8 +200,9 @@ impl Store for SqliteStore {
             }
         };
         sqlx::query(
-            "INSERT INTO observations (item_id, fetched_at, fetched_ms, reposts, comments, likes, views)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO observations (item_id, fetched_at, fetched_ms, reposts, comments, likes, views,
+                 author_followers)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )
         .bind(item_id)
         .bind(obs.fetched_at.to_rfc3339())
@@ -210,6 +211,7 @@ impl Store for SqliteStore {
         .bind(obs.engagement.comments)
         .bind(obs.engagement.likes)
         .bind(obs.engagement.views)
+        .bind(obs.author_followers)
         .execute(&mut *tx)
         .await?;
         let mut inserted_alerts = Vec::new();
