@@ -203,8 +203,9 @@ fn main() {
         let mut pipeline = Pipeline::new(store, &brands(), LinkingConfig::default(), AssessConfig::default()).await.expect("pipeline");
         let began = Instant::now();
         let (mut mentions, mut links, mut alerts) = (0, 0, 0);
-        for observation in &observations {
-            for event in pipeline.process(observation).await.expect("process") {
+        // Batches as `outcry replay` makes them.
+        for batch in observations.chunks(256) {
+            for event in pipeline.process_batch(batch).await.expect("process") {
                 match event {
                     Event::Mention { .. } => mentions += 1,
                     Event::Link { .. } => links += 1,

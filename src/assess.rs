@@ -191,13 +191,14 @@ impl Assessor {
                     .news
                     .push(item.author.clone().unwrap_or_else(|| item.source.clone()));
             }
-            if let Some((_, latest)) = item.observations.last() {
-                signals.interactions += latest.interactions();
+            if let Some(latest) = item.sightings.last() {
+                signals.interactions += latest.engagement.interactions();
             }
-            if let [.., (t0, e0), (t1, e1)] = item.observations.as_slice() {
-                let hours = ((*t1 - *t0).num_seconds() as f64 / 3600.0).max(0.1);
+            if let [.., s0, s1] = item.sightings.as_slice() {
+                let hours = ((s1.at - s0.at).num_seconds() as f64 / 3600.0).max(0.1);
                 signals.growth_per_hour +=
-                    (e1.interactions() - e0.interactions()).max(0) as f64 / hours;
+                    (s1.engagement.interactions() - s0.engagement.interactions()).max(0) as f64
+                        / hours;
             }
             for (category, term) in self.lexicon.find(&item_text(item)) {
                 match category {
@@ -325,6 +326,7 @@ impl Assessor {
 mod tests {
     use super::*;
     use crate::model::{CaseStatus, Complainant, Engagement};
+    use crate::store::Sighting;
     use chrono::{DateTime, Duration, FixedOffset};
 
     fn at(hours: i64) -> DateTime<FixedOffset> {
@@ -362,16 +364,15 @@ mod tests {
             link_state: LinkState::Confirmed,
             link_score: 1.0,
             link_evidence: vec![],
-            observations: likes
+            sightings: likes
                 .iter()
-                .map(|(hour, likes)| {
-                    (
-                        at(*hour),
-                        Engagement {
-                            likes: Some(*likes),
-                            ..Engagement::default()
-                        },
-                    )
+                .map(|(hour, likes)| Sighting {
+                    at: at(*hour),
+                    engagement: Engagement {
+                        likes: Some(*likes),
+                        ..Engagement::default()
+                    },
+                    author_followers: None,
                 })
                 .collect(),
         }

@@ -10,13 +10,14 @@ use crate::link::{ItemText, LinkError, Linker};
 use crate::model::{AlertKind, Case, Observation, Stage};
 use crate::normalize::{fold, html_to_text, urls_in};
 use crate::store::{
-    CaseItem, Commit, FirstSighting, LinkState, NewAlert, NewLink, SharedStore, StoreError,
+    Batch, CaseItem, ItemKey, ItemRef, LinkState, NewAlert, NewItem, NewLink, SharedStore,
+    Sighting, StoreError,
 };
 use chrono::{DateTime, FixedOffset};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use std::collections::VecDeque;
-use tracing::{debug, info, info_span, Instrument};
+use std::collections::{HashMap, HashSet, VecDeque};
+use tracing::{debug, info, info_span};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
@@ -63,6 +64,41 @@ pub struct Pipeline {
     /// memory: after a restart the hour starts afresh.
     recent_unlinked: VecDeque<DateTime<FixedOffset>>,
     cases_revision: Option<i64>,
+}
+
+/// One observation of a batch and what was decided about it.
+struct Step<'a> {
+    observation: &'a Observation,
+    /// None for an item that mentions no brand (it is not kept).
+    item: Option<ItemRef>,
+    /// True when this observation is the item's first sighting.
+    first: bool,
+    /// The links decided on this first sighting.
+    links: Vec<NewLink>,
+    /// Every case the item is linked to, in any state.
+    linked: Vec<(String, LinkState)>,
+    events: Vec<Event>,
+    /// Indexes into the batch's alerts.
+    alerts: Vec<usize>,
+}
+
+impl<'a> Step<'a> {
+    fn new(
+        observation: &'a Observation,
+        item: Option<ItemRef>,
+        linked: Vec<(String, LinkState)>,
+        first: bool,
+    ) -> Step<'a> {
+        Step {
+            observation,
+            item,
+            first,
+            links: Vec::new(),
+            linked,
+            events: Vec::new(),
+            alerts: Vec::new(),
+        }
+    }
 }
 
 /// An item's text as matching sees it, kept together so linking can learn from it.
@@ -148,116 +184,192 @@ impl Pipeline {
         Ok(())
     }
 
-    pub async fn process(
+    /// Decides about a batch of observations in order, as if one at a time, and writes
+    /// everything decided in one store transaction. Returns the events in observation order.
+    pub async fn process_batch(
         &mut self,
-        observation: &Observation,
+        observations: &[Observation],
     ) -> Result<Vec<Event>, PipelineError> {
-        let span = info_span!("item", source = %observation.source, guid = %observation.guid);
-        self.process_inner(observation).instrument(span).await
+        let result = self.decide_and_commit(observations).await;
+        if result.is_err() {
+            // The linker may have learned from posts that were not committed: relearn from
+            // the store before the next batch.
+            self.cases_revision = None;
+        }
+        result
     }
 
-    async fn process_inner(&mut self, obs: &Observation) -> Result<Vec<Event>, PipelineError> {
-        let mut events = Vec::new();
-        let stored = self.store.item(&obs.source, &obs.guid).await?;
-        let mut learned: Option<(String, PreparedText)> = None;
-        let mut alerts = Vec::new();
-        let (first_sighting, linked_cases) = match &stored {
-            Some(item) => (None, item.linked_cases.clone()),
-            None => {
-                let text =
-                    PreparedText::new(&self.detector, obs.title.as_deref(), obs.body.as_deref());
-                let first = self.first_sighting(obs, &text);
-                if let Some(brand) = first.brand.as_deref().filter(|_| first.links.is_empty()) {
-                    if self.assessor.is_complaint(&text.folded, obs.channel) {
-                        alerts.extend(self.unlinked_alert(brand, obs));
-                    }
-                }
-                if let Some(link) = first.links.iter().find(|l| l.state == LinkState::Confirmed) {
-                    learned = Some((link.case_id.clone(), text));
-                }
-                if let Some(brand) = &first.brand {
-                    events.push(Event::Mention {
-                        at: obs.fetched_at,
-                        guid: obs.guid.clone(),
-                        brand: brand.clone(),
-                    });
-                }
-                for link in &first.links {
-                    if link.state == LinkState::Confirmed {
-                        events.push(Event::Link {
-                            at: obs.fetched_at,
-                            guid: obs.guid.clone(),
-                            case: link.case_id.clone(),
-                            score: link.score,
-                        });
-                    }
-                }
-                let linked = first
-                    .links
-                    .iter()
-                    .map(|l| (l.case_id.clone(), l.state))
-                    .collect();
-                (Some(first), linked)
-            }
-        };
-
-        for (case_id, state) in &linked_cases {
-            if *state == LinkState::Rejected {
-                continue;
-            }
-            let Some(case) = self.linker.case(case_id) else {
-                continue;
-            };
-            let span = info_span!("case", case = %case.id);
-            if let Some(alert) = self
-                .assess_case(case, obs, first_sighting.as_ref())
-                .instrument(span)
-                .await?
-            {
-                alerts.push(alert);
-            }
+    async fn decide_and_commit(
+        &mut self,
+        observations: &[Observation],
+    ) -> Result<Vec<Event>, PipelineError> {
+        if observations.is_empty() {
+            return Ok(Vec::new());
         }
-
-        let committed = self
+        let mut keys: Vec<ItemKey> = observations.iter().map(ItemKey::of).collect();
+        keys.sort();
+        keys.dedup();
+        let mut known: HashMap<ItemKey, (ItemRef, Vec<(String, LinkState)>)> = self
             .store
-            .commit(&Commit {
-                observation: obs,
-                first_sighting,
-                alerts,
-            })
-            .await?;
-        // Only once committed does the post join its case's story.
-        if let Some((case_id, text)) = learned {
-            self.linker.learn(
-                &case_id,
-                &text.item_text(obs.author.as_deref(), obs.url.as_deref()),
-            );
+            .items(&keys)
+            .await?
+            .into_iter()
+            .map(|(key, item)| (key, (ItemRef::Stored(item.id), item.linked_cases)))
+            .collect();
+
+        let mut batch = Batch::default();
+        let mut steps = Vec::with_capacity(observations.len());
+        for obs in observations {
+            let span = info_span!("item", source = %obs.source, guid = %obs.guid);
+            let _entered = span.enter();
+            let key = ItemKey::of(obs);
+            let step = match known.get(&key) {
+                Some((item, linked)) => {
+                    batch.observations.push((*item, obs));
+                    Step::new(obs, Some(*item), linked.clone(), false)
+                }
+                None => match self.first_sighting(obs, &mut batch) {
+                    Some(step) => {
+                        if let Some(item) = step.item {
+                            known.insert(key, (item, step.linked.clone()));
+                        }
+                        step
+                    }
+                    None => Step::new(obs, None, Vec::new(), false),
+                },
+            };
+            steps.push(step);
         }
-        for alert in committed.inserted_alerts {
-            info!(kind = %alert.kind, case = ?alert.case_id, subject = %alert.subject, "alert queued");
-            events.push(Event::Alert {
-                at: obs.fetched_at,
-                stage: alert.kind,
-                case: alert.case_id,
-                brand: alert.brand,
-                guid: obs.guid.clone(),
-            });
+
+        self.assess_cases(&mut steps, &mut batch).await?;
+
+        let committed = self.store.commit(&batch).await?;
+        let inserted: HashSet<usize> = committed.inserted_alerts.into_iter().collect();
+        let mut events = Vec::new();
+        for step in steps {
+            events.extend(step.events);
+            for index in step.alerts {
+                if !inserted.contains(&index) {
+                    continue;
+                }
+                let alert = &batch.alerts[index].1;
+                info!(source = %step.observation.source, guid = %step.observation.guid,
+                      kind = %alert.kind, case = ?alert.case_id, subject = %alert.subject,
+                      "alert queued");
+                events.push(Event::Alert {
+                    at: step.observation.fetched_at,
+                    stage: alert.kind,
+                    case: alert.case_id.clone(),
+                    brand: alert.brand.clone(),
+                    guid: step.observation.guid.clone(),
+                });
+            }
         }
         Ok(events)
     }
 
-    fn first_sighting(&mut self, obs: &Observation, text: &PreparedText) -> FirstSighting {
-        let links = match &text.brand {
-            Some(brand) => {
-                let item = text.item_text(obs.author.as_deref(), obs.url.as_deref());
-                self.linker.link(brand, &item).into_iter().collect()
-            }
-            None => Vec::new(),
-        };
-        FirstSighting {
-            brand: text.brand.clone(),
-            links,
+    /// Detects and links an item seen for the first time. Items that mention no brand are
+    /// not kept; the rest join the batch with their links, and a confirmed link teaches the
+    /// linker the case's public story at once, so later posts of the batch can use it.
+    fn first_sighting<'a>(
+        &mut self,
+        obs: &'a Observation,
+        batch: &mut Batch<'a>,
+    ) -> Option<Step<'a>> {
+        let text = PreparedText::new(&self.detector, obs.title.as_deref(), obs.body.as_deref());
+        let brand = text.brand.clone()?;
+        let item_text = text.item_text(obs.author.as_deref(), obs.url.as_deref());
+        let links: Vec<NewLink> = self.linker.link(&brand, &item_text).into_iter().collect();
+        let item = ItemRef::New(batch.new_items.len());
+        let linked = links.iter().map(|l| (l.case_id.clone(), l.state)).collect();
+        let mut step = Step::new(obs, Some(item), linked, true);
+        step.events.push(Event::Mention {
+            at: obs.fetched_at,
+            guid: obs.guid.clone(),
+            brand: brand.clone(),
+        });
+        for link in links.iter().filter(|l| l.state == LinkState::Confirmed) {
+            step.events.push(Event::Link {
+                at: obs.fetched_at,
+                guid: obs.guid.clone(),
+                case: link.case_id.clone(),
+                score: link.score,
+            });
+            self.linker.learn(&link.case_id, &item_text);
         }
+        if links.is_empty() && self.assessor.is_complaint(&text.folded, obs.channel) {
+            if let Some(alert) = self.unlinked_alert(&brand, obs) {
+                step.alerts.push(batch.alerts.len());
+                batch.alerts.push((item, alert));
+            }
+        }
+        step.links = links.clone();
+        batch.new_items.push(NewItem {
+            observation: obs,
+            brand,
+            links,
+        });
+        batch.observations.push((item, obs));
+        Some(step)
+    }
+
+    /// Assesses, in observation order, every case a step's item is linked to, against the
+    /// case's stored record plus what the batch added before that step.
+    async fn assess_cases<'a>(
+        &self,
+        steps: &mut [Step<'a>],
+        batch: &mut Batch<'a>,
+    ) -> Result<(), PipelineError> {
+        let mut case_ids: Vec<String> = steps
+            .iter()
+            .flat_map(|s| s.linked.iter())
+            .filter(|(_, state)| *state != LinkState::Rejected)
+            .map(|(case, _)| case.clone())
+            .collect();
+        if case_ids.is_empty() {
+            return Ok(());
+        }
+        case_ids.sort();
+        case_ids.dedup();
+        let mut records = self.store.case_evidence(&case_ids).await?;
+        for step in steps.iter_mut() {
+            let obs = step.observation;
+            let key = ItemKey::of(obs);
+            for (case_id, state) in &step.linked {
+                if *state == LinkState::Rejected {
+                    continue;
+                }
+                let (Some(case), Some(record)) =
+                    (self.linker.case(case_id), records.get_mut(case_id))
+                else {
+                    continue;
+                };
+                let span =
+                    info_span!("case", case = %case.id, source = %obs.source, guid = %obs.guid);
+                let _entered = span.enter();
+                match step.links.iter().find(|l| &l.case_id == case_id) {
+                    Some(link) if step.first => record.items.push(pending_item(obs, link)),
+                    _ => {
+                        if let Some(item) = record.items.iter_mut().find(|i| i.key() == key) {
+                            item.sightings.push(Sighting::of(obs));
+                        }
+                    }
+                }
+                let Some(assessment) = self.assessor.assess(case, &record.items) else {
+                    continue;
+                };
+                if !is_step_up(record.stage, assessment.stage) {
+                    continue;
+                }
+                record.stage = Some(assessment.stage);
+                let alert = case_alert(case, assessment, &record.items, obs);
+                if let Some(item) = step.item {
+                    step.alerts.push(batch.alerts.len());
+                    batch.alerts.push((item, alert));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// A public complaint about a watched brand that matches no case: news in itself, since
@@ -301,38 +413,6 @@ impl Pipeline {
         let dedupe_key = format!("item:{}:{}:unlinked", obs.source, obs.guid);
         Some(new_alert(AlertKind::Unlinked, None, &content, dedupe_key))
     }
-
-    /// The alert this observation raises for `case`, if it moves the case up a stage.
-    async fn assess_case(
-        &self,
-        case: &Case,
-        obs: &Observation,
-        first_sighting: Option<&FirstSighting>,
-    ) -> Result<Option<NewAlert>, PipelineError> {
-        let mut evidence = self.store.case_evidence(&case.id).await?;
-        // The observation is not stored yet: it is written with the alert, in one transaction.
-        match first_sighting {
-            Some(first) => {
-                if let Some(link) = first.links.iter().find(|l| l.case_id == case.id) {
-                    evidence.items.push(pending_item(obs, link));
-                }
-            }
-            None => {
-                for item in &mut evidence.items {
-                    if item.source == obs.source && item.guid == obs.guid {
-                        item.observations.push((obs.fetched_at, obs.engagement));
-                    }
-                }
-            }
-        }
-        let Some(assessment) = self.assessor.assess(case, &evidence.items) else {
-            return Ok(None);
-        };
-        if !is_step_up(evidence.stage, assessment.stage) {
-            return Ok(None);
-        }
-        Ok(Some(case_alert(case, assessment, &evidence.items, obs)))
-    }
 }
 
 /// Title and body as plain text, the way matching and quoting see an item.
@@ -361,7 +441,7 @@ fn pending_item(obs: &Observation, link: &NewLink) -> CaseItem {
         link_state: link.state,
         link_score: link.score,
         link_evidence: link.evidence.clone(),
-        observations: vec![(obs.fetched_at, obs.engagement)],
+        sightings: vec![Sighting::of(obs)],
     }
 }
 
@@ -435,10 +515,11 @@ fn evidence_of(item: &CaseItem) -> Evidence {
         .collect::<Vec<_>>()
         .join("\n");
     let (seen_at, engagement) = item
-        .observations
+        .sightings
         .last()
-        .copied()
-        .unwrap_or((item.first_seen_at, Default::default()));
+        .map_or((item.first_seen_at, Default::default()), |s| {
+            (s.at, s.engagement)
+        });
     Evidence {
         source: item.source.clone(),
         channel: item.channel,

@@ -8,6 +8,9 @@ use crate::store::{open_in_memory, StoreError};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+/// Observations per store transaction.
+const BATCH: usize = 256;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
     #[error("{0}")]
@@ -60,6 +63,7 @@ pub async fn replay(dir: &Path, out: &mut dyn Write) -> Result<(), ReplayError> 
         AssessConfig::default(),
     )
     .await?;
+    let mut batch = Vec::with_capacity(BATCH);
     for (index, line) in obs_text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
@@ -70,11 +74,27 @@ pub async fn replay(dir: &Path, out: &mut dyn Write) -> Result<(), ReplayError> 
                 line: index + 1,
                 message: e.to_string(),
             })?;
-        for event in pipeline.process(&observation).await? {
-            write_event(out, &event)?;
+        batch.push(observation);
+        if batch.len() == BATCH {
+            process(&mut pipeline, &mut batch, out).await?;
         }
     }
+    process(&mut pipeline, &mut batch, out).await?;
     out.flush().map_err(ReplayError::Output)
+}
+
+/// The pipeline decides batch by batch exactly as it would one observation at a time; a
+/// batch only saves store round trips.
+async fn process(
+    pipeline: &mut Pipeline,
+    batch: &mut Vec<Observation>,
+    out: &mut dyn Write,
+) -> Result<(), ReplayError> {
+    for event in pipeline.process_batch(batch).await? {
+        write_event(out, &event)?;
+    }
+    batch.clear();
+    Ok(())
 }
 
 fn write_event(out: &mut dyn Write, event: &Event) -> Result<(), ReplayError> {

@@ -209,30 +209,32 @@ impl Poller {
             items: extraction.items.len(),
             ..PollReport::default()
         };
+        let observations: Vec<Observation> = extraction
+            .items
+            .into_iter()
+            .map(|item| Observation {
+                source: source.name.clone(),
+                channel: source.channel,
+                guid: item.guid,
+                url: item.url,
+                title: item.title,
+                body: item.body,
+                author: item.author,
+                author_followers: item.author_followers,
+                published_at: item.published_at,
+                fetched_at,
+                engagement: item.engagement,
+            })
+            .collect();
         {
             let mut pipeline = self.pipeline.lock().await;
             pipeline.refresh_cases().await?;
-            for item in extraction.items {
-                let observation = Observation {
-                    source: source.name.clone(),
-                    channel: source.channel,
-                    guid: item.guid,
-                    url: item.url,
-                    title: item.title,
-                    body: item.body,
-                    author: item.author,
-                    author_followers: item.author_followers,
-                    published_at: item.published_at,
-                    fetched_at,
-                    engagement: item.engagement,
-                };
-                let events = pipeline.process(&observation).await?;
-                self.metrics.processed(&events);
-                report.alerts += events
-                    .iter()
-                    .filter(|e| matches!(e, Event::Alert { .. }))
-                    .count();
-            }
+            let events = pipeline.process_batch(&observations).await?;
+            self.metrics.processed(&events);
+            report.alerts = events
+                .iter()
+                .filter(|e| matches!(e, Event::Alert { .. }))
+                .count();
         }
         if report.alerts > 0 {
             self.alert_queued.notify_one();

@@ -5,7 +5,7 @@ use outcry::model::{
     AlertKind, Case, CaseStatus, Channel, Complainant, Engagement, Observation, Stage,
 };
 use outcry::store::{
-    self, AlertStatus, Commit, FirstSighting, LinkState, NewAlert, NewLink, SharedStore,
+    self, AlertStatus, Batch, ItemKey, ItemRef, LinkState, NewAlert, NewItem, NewLink, SharedStore,
     SourceState,
 };
 
@@ -69,15 +69,36 @@ fn alert(case_id: &str, stage: Stage, created_at: &str) -> NewAlert {
     }
 }
 
-fn first_sighting(case_id: &str) -> FirstSighting {
-    FirstSighting {
-        brand: Some("星驰汽车".into()),
+fn new_item<'a>(observation: &'a Observation, case_id: &str) -> NewItem<'a> {
+    NewItem {
+        observation,
+        brand: "星驰汽车".into(),
         links: vec![NewLink {
             case_id: case_id.into(),
             state: LinkState::Confirmed,
             score: 0.93,
             evidence: vec!["identifier order:XC-2026-00871".into()],
         }],
+    }
+}
+
+/// A batch holding one new item, its observation and the given alerts on it.
+fn first_sighting<'a>(
+    observation: &'a Observation,
+    case_id: &str,
+    alerts: Vec<NewAlert>,
+) -> Batch<'a> {
+    Batch {
+        new_items: vec![new_item(observation, case_id)],
+        observations: vec![(ItemRef::New(0), observation)],
+        alerts: alerts.into_iter().map(|a| (ItemRef::New(0), a)).collect(),
+    }
+}
+
+fn key(guid: &str) -> ItemKey {
+    ItemKey {
+        source: "weibo".into(),
+        guid: guid.into(),
     }
 }
 
@@ -116,19 +137,21 @@ async fn items_dedupe_keep_observations_and_alert_once(store: SharedStore) {
         .await
         .unwrap();
     let first = observation("wb-1", "2026-03-05T21:52:00+08:00", 85);
-    assert!(store.item("weibo", "wb-1").await.unwrap().is_none());
+    assert!(store.items(&[key("wb-1")]).await.unwrap().is_empty());
     let committed = store
-        .commit(&Commit {
-            observation: &first,
-            first_sighting: Some(first_sighting("C-1")),
-            alerts: vec![alert("C-1", Stage::Surfaced, "2026-03-05T21:52:00+08:00")],
-        })
+        .commit(&first_sighting(
+            &first,
+            "C-1",
+            vec![alert("C-1", Stage::Surfaced, "2026-03-05T21:52:00+08:00")],
+        ))
         .await
         .unwrap();
-    assert_eq!(committed.inserted_alerts.len(), 1);
-    let item = store.item("weibo", "wb-1").await.unwrap().unwrap();
-    assert_eq!(item.id, committed.item_id);
-    assert_eq!(item.brand.as_deref(), Some("星驰汽车"));
+    assert_eq!(committed.inserted_alerts, [0]);
+    let items = store.items(&[key("wb-1"), key("wb-404")]).await.unwrap();
+    assert_eq!(items.len(), 1, "only stored items come back");
+    let item = &items[&key("wb-1")];
+    assert_eq!(item.id, committed.new_item_ids[0]);
+    assert_eq!(item.brand, "星驰汽车");
     assert_eq!(
         item.linked_cases,
         [("C-1".to_string(), LinkState::Confirmed)]
@@ -137,21 +160,25 @@ async fn items_dedupe_keep_observations_and_alert_once(store: SharedStore) {
     // A re-observation adds engagement history; the same stage cannot alert again.
     let second = observation("wb-1", "2026-03-06T09:00:00+08:00", 900);
     let committed = store
-        .commit(&Commit {
-            observation: &second,
-            first_sighting: None,
-            alerts: vec![alert("C-1", Stage::Surfaced, "2026-03-06T09:00:00+08:00")],
+        .commit(&Batch {
+            new_items: vec![],
+            observations: vec![(ItemRef::Stored(item.id), &second)],
+            alerts: vec![(
+                ItemRef::Stored(item.id),
+                alert("C-1", Stage::Surfaced, "2026-03-06T09:00:00+08:00"),
+            )],
         })
         .await
         .unwrap();
     assert!(committed.inserted_alerts.is_empty());
-    let evidence = store.case_evidence("C-1").await.unwrap();
+    let evidence = store.case_evidence(&["C-1".into()]).await.unwrap();
+    let evidence = &evidence["C-1"];
     assert_eq!(evidence.stage, Some(Stage::Surfaced));
     assert_eq!(evidence.items.len(), 1);
     let likes: Vec<Option<i64>> = evidence.items[0]
-        .observations
+        .sightings
         .iter()
-        .map(|(_, e)| e.likes)
+        .map(|s| s.engagement.likes)
         .collect();
     assert_eq!(likes, [Some(85), Some(900)]);
     assert_eq!(
@@ -161,19 +188,89 @@ async fn items_dedupe_keep_observations_and_alert_once(store: SharedStore) {
     assert_eq!(evidence.items[0].author.as_deref(), Some("小王爱吃梨"));
 }
 
+async fn a_batch_writes_many_items_and_maps_alerts_back(store: SharedStore) {
+    for id in ["C-1", "C-2"] {
+        store
+            .upsert_case(&case(id, CaseStatus::Open), Utc::now())
+            .await
+            .unwrap();
+    }
+    // More rows than one multi-row statement holds, so the chunking is exercised too.
+    let observations: Vec<Observation> = (0..1200)
+        .map(|n| observation(&format!("wb-{n}"), "2026-03-05T21:52:00+08:00", n))
+        .collect();
+    let batch = Batch {
+        new_items: observations
+            .iter()
+            .enumerate()
+            .map(|(n, o)| new_item(o, if n % 2 == 0 { "C-1" } else { "C-2" }))
+            .collect(),
+        observations: observations
+            .iter()
+            .enumerate()
+            .map(|(n, o)| (ItemRef::New(n), o))
+            .collect(),
+        alerts: vec![
+            (
+                ItemRef::New(0),
+                alert("C-1", Stage::Surfaced, "2026-03-05T21:52:00+08:00"),
+            ),
+            (
+                ItemRef::New(1),
+                alert("C-2", Stage::Surfaced, "2026-03-05T21:52:00+08:00"),
+            ),
+            // A second alert with a key already in this batch is dropped, not an error.
+            (
+                ItemRef::New(3),
+                alert("C-2", Stage::Surfaced, "2026-03-05T21:52:00+08:00"),
+            ),
+        ],
+    };
+    let committed = store.commit(&batch).await.unwrap();
+    assert_eq!(committed.new_item_ids.len(), 1200);
+    assert_eq!(committed.inserted_alerts, [0, 1]);
+
+    let keys: Vec<ItemKey> = (0..1200).map(|n| key(&format!("wb-{n}"))).collect();
+    let items = store.items(&keys).await.unwrap();
+    assert_eq!(items.len(), 1200);
+    for (n, id) in committed.new_item_ids.iter().enumerate() {
+        assert_eq!(items[&keys[n]].id, *id, "ids come back in batch order");
+    }
+    let evidence = store
+        .case_evidence(&["C-1".into(), "C-2".into(), "C-404".into()])
+        .await
+        .unwrap();
+    assert_eq!(evidence["C-1"].items.len(), 600);
+    assert_eq!(evidence["C-2"].items.len(), 600);
+    assert_eq!(evidence["C-2"].items[0].guid, "wb-1");
+    assert_eq!(
+        evidence["C-2"].items[1].sightings[0].engagement.likes,
+        Some(3)
+    );
+    assert!(evidence.get("C-404").is_none_or(|e| e.items.is_empty()));
+    let alert_cases: Vec<Option<String>> = store
+        .alerts()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.case_id)
+        .collect();
+    assert_eq!(alert_cases, [Some("C-1".into()), Some("C-2".into())]);
+}
+
 async fn a_failed_commit_writes_nothing(store: SharedStore) {
     // The link names a case that does not exist: the foreign key fails, and neither the item
     // nor its observation nor the alert may remain.
     let obs = observation("wb-2", "2026-03-05T21:52:00+08:00", 1);
     let result = store
-        .commit(&Commit {
-            observation: &obs,
-            first_sighting: Some(first_sighting("C-404")),
-            alerts: vec![alert("C-404", Stage::Surfaced, "2026-03-05T21:52:00+08:00")],
-        })
+        .commit(&first_sighting(
+            &obs,
+            "C-404",
+            vec![alert("C-404", Stage::Surfaced, "2026-03-05T21:52:00+08:00")],
+        ))
         .await;
     assert!(result.is_err());
-    assert!(store.item("weibo", "wb-2").await.unwrap().is_none());
+    assert!(store.items(&[key("wb-2")]).await.unwrap().is_empty());
     assert!(store.alerts().await.unwrap().is_empty());
 }
 
@@ -188,14 +285,14 @@ async fn outbox_claims_leases_retries_and_cancels(store: SharedStore) {
         .unwrap();
     let obs = observation("wb-1", "2026-03-05T21:52:00+08:00", 1);
     store
-        .commit(&Commit {
-            observation: &obs,
-            first_sighting: Some(first_sighting("C-1")),
-            alerts: vec![
+        .commit(&first_sighting(
+            &obs,
+            "C-1",
+            vec![
                 alert("C-1", Stage::Surfaced, "2026-03-05T21:52:00+08:00"),
                 alert("C-2", Stage::Surfaced, "2026-03-05T21:52:00+08:00"),
             ],
-        })
+        ))
         .await
         .unwrap();
     let now = Utc::now();
@@ -263,11 +360,11 @@ async fn outbox_claims_leases_retries_and_cancels(store: SharedStore) {
         .unwrap();
     let obs = observation("wb-3", "2026-03-05T21:52:00+08:00", 1);
     store
-        .commit(&Commit {
-            observation: &obs,
-            first_sighting: Some(first_sighting("C-3")),
-            alerts: vec![alert("C-3", Stage::Surfaced, "2026-03-05T21:52:00+08:00")],
-        })
+        .commit(&first_sighting(
+            &obs,
+            "C-3",
+            vec![alert("C-3", Stage::Surfaced, "2026-03-05T21:52:00+08:00")],
+        ))
         .await
         .unwrap();
     let t = Utc::now();
@@ -334,6 +431,11 @@ macro_rules! behaviours {
             #[tokio::test]
             async fn items() {
                 items_dedupe_keep_observations_and_alert_once($open.await).await;
+            }
+
+            #[tokio::test]
+            async fn batch() {
+                a_batch_writes_many_items_and_maps_alerts_back($open.await).await;
             }
 
             #[tokio::test]

@@ -15,7 +15,7 @@ use crate::normalize::{compact_identifier, fold};
 use crate::store::{LinkState, NewLink};
 use aho_corasick::{AhoCorasick, MatchKind};
 use facts::{compare, Comparison, Facts};
-use similarity::{units, Similarity, TextIndex, Unit};
+use similarity::{units, BrandId, Similarity, TextIndex, Unit};
 use std::collections::HashMap;
 
 /// Identifiers shorter than this (after separators are removed) match too much by chance.
@@ -37,6 +37,8 @@ const PHONE_SCORE: f64 = 0.85;
 /// agree or conflict move it.
 const SIMILARITY_SCALE: f64 = 2.0;
 const STORY_WEIGHT: f64 = 0.9;
+/// How many of the best text matches are compared fact by fact.
+const FACT_CHECKED_CANDIDATES: usize = 16;
 const FACT_AGREES: f64 = 0.1;
 /// A different surname on a complaint platform is a different complainant; other facts can
 /// differ in a retelling by mistake or shorthand, so they weigh less.
@@ -85,6 +87,8 @@ pub struct Linker {
     author_handles: HashMap<String, Vec<(usize, String)>>,
     phone_tails: HashMap<String, Vec<usize>>,
     text: TextIndex,
+    brand_ids: HashMap<String, BrandId>,
+    positions_by_id: HashMap<String, usize>,
     gazetteer: Gazetteer,
     facts: Vec<Facts>,
     linked_urls: HashMap<String, usize>,
@@ -142,6 +146,7 @@ impl Linker {
         let mut handle_owners = Vec::new();
         let mut author_handles: HashMap<String, Vec<(usize, String)>> = HashMap::new();
         let mut phone_tails: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut brand_ids: HashMap<String, BrandId> = HashMap::new();
         let mut documents = Vec::with_capacity(cases.len());
         let mut facts = Vec::with_capacity(cases.len());
         for (position, case) in cases.iter().enumerate() {
@@ -185,7 +190,9 @@ impl Linker {
                 .find(|m| m.brand == case.brand)
                 .map(|m| m.spans)
                 .unwrap_or_default();
-            documents.push(units(&text, &spans));
+            let next_id = BrandId::try_from(brand_ids.len()).unwrap_or(BrandId::MAX);
+            let brand = *brand_ids.entry(case.brand.clone()).or_insert(next_id);
+            documents.push((brand, units(&text, &spans)));
             facts.push(Facts::of_text(&text, &gazetteer));
         }
         let build = |patterns: &[String]| -> Result<Option<AhoCorasick>, LinkError> {
@@ -198,6 +205,11 @@ impl Linker {
                     .build(patterns)?,
             ))
         };
+        let positions_by_id = cases
+            .iter()
+            .enumerate()
+            .map(|(position, case)| (case.id.clone(), position))
+            .collect();
         Ok(Linker {
             identifiers: build(&compact_patterns)?,
             handles: build(&handle_patterns)?,
@@ -209,6 +221,8 @@ impl Linker {
             author_handles,
             phone_tails,
             text: TextIndex::new(documents),
+            brand_ids,
+            positions_by_id,
             gazetteer,
             facts,
             linked_urls: HashMap::new(),
@@ -216,7 +230,7 @@ impl Linker {
     }
 
     pub fn case(&self, id: &str) -> Option<&Case> {
-        self.cases.iter().find(|c| c.id == id)
+        self.positions_by_id.get(id).map(|p| &self.cases[*p])
     }
 
     /// The case of `brand` this item is about: confirmed when the evidence is clear, a
@@ -282,11 +296,13 @@ impl Linker {
     /// Teaches the linker a confirmed link: the post joins the case's public story, its facts
     /// and its URL, so that retellings and reposts of it find the case.
     pub fn learn(&mut self, case_id: &str, item: &ItemText<'_>) {
-        let Some(position) = self.cases.iter().position(|c| c.id == case_id) else {
+        let Some(&position) = self.positions_by_id.get(case_id) else {
             return;
         };
-        self.text
-            .add_to_story(position, &units(item.folded, item.brand_spans));
+        if let Some(&brand) = self.brand_ids.get(&self.cases[position].brand) {
+            self.text
+                .add_to_story(brand, position, &units(item.folded, item.brand_spans));
+        }
         let facts = Facts::of_text(item.folded, &self.gazetteer);
         self.facts[position].absorb(&facts);
         if let Some(url) = item.url {
@@ -361,20 +377,31 @@ impl Linker {
         post_units: &[Unit],
         fits: &mut HashMap<usize, Fit>,
     ) {
-        let candidates = self.text.candidates(post_units);
+        let Some(&brand) = self.brand_ids.get(brand) else {
+            return;
+        };
+        let mut candidates: Vec<(usize, Similarity, f64)> = self
+            .text
+            .candidates(brand, post_units)
+            .into_iter()
+            .map(|(position, similarity)| {
+                let base = (f64::from(similarity.case_text)
+                    .max(STORY_WEIGHT * f64::from(similarity.story))
+                    * SIMILARITY_SCALE)
+                    .min(1.0);
+                (position, similarity, base)
+            })
+            .collect();
+        // Facts move a score by a few tenths at most, so a case far down the text ranking
+        // cannot reach the top: only the leaders are worth comparing fact by fact.
+        candidates.sort_by(|a, b| b.2.total_cmp(&a.2).then(a.0.cmp(&b.0)));
+        candidates.truncate(FACT_CHECKED_CANDIDATES);
         if candidates.is_empty() {
             return;
         }
         let post_facts = Facts::of_text(item.folded, &self.gazetteer).with_author(item.author);
-        for (position, similarity) in candidates {
+        for (position, similarity, base) in candidates {
             let case = &self.cases[position];
-            if case.brand != brand {
-                continue;
-            }
-            let base = (f64::from(similarity.case_text)
-                .max(STORY_WEIGHT * f64::from(similarity.story))
-                * SIMILARITY_SCALE)
-                .min(1.0);
             let comparison = compare(
                 &post_facts,
                 &self.facts[position],

@@ -23,28 +23,28 @@ fn tf(count: u32) -> f32 {
     1.0 + (count as f32).ln()
 }
 
-/// A document's weighted units and its norm.
-#[derive(Debug, Clone)]
-struct Doc {
-    counts: HashMap<Unit, u32>,
-    norm: f32,
-}
+/// Which brand a case or post belongs to, as the linker numbers brands.
+pub type BrandId = u32;
 
-/// The case documents, their public stories, and postings from units to cases.
+/// The case documents, their public stories, and postings from units to cases. Postings are
+/// kept per brand, since a post is only compared with its own brand's cases; rarity is
+/// measured over all cases, which gives it a broader and steadier base.
 #[derive(Debug, Default)]
 pub struct TextIndex {
-    df: HashMap<Unit, u32>,
-    n_docs: u32,
+    n_cases: usize,
+    /// Rarity among all cases of every unit some case uses.
+    idf: HashMap<Unit, f32>,
+    /// The cases of a brand that use a unit, with the unit's weight in each, already divided
+    /// by the case document's norm.
+    postings: HashMap<(BrandId, Unit), Vec<(u32, f32)>>,
     post_df: HashMap<Unit, u32>,
     n_posts: u32,
-    cases: Vec<Doc>,
     stories: Vec<HashMap<Unit, u32>>,
     /// Each story's norm as of its last addition. Post rarity drifts slowly as posts arrive,
     /// so a norm refreshed on every addition is close enough, and scoring stays linear in the
     /// post instead of in the story.
     story_norms: Vec<f32>,
-    postings: HashMap<Unit, Vec<u32>>,
-    story_postings: HashMap<Unit, Vec<u32>>,
+    story_postings: HashMap<(BrandId, Unit), Vec<u32>>,
 }
 
 /// Similarity of a post to one case: with the agent's text and with the public story.
@@ -54,65 +54,58 @@ pub struct Similarity {
     pub story: f32,
 }
 
-impl TextIndex {
-    /// Indexes one document per case, in case order.
-    pub fn new(case_units: Vec<Vec<Unit>>) -> TextIndex {
-        let mut index = TextIndex {
-            n_docs: u32::try_from(case_units.len()).unwrap_or(u32::MAX),
-            ..TextIndex::default()
-        };
-        for (position, units) in case_units.iter().enumerate() {
-            let doc_counts = counts(units);
-            for unit in doc_counts.keys() {
-                *index.df.entry(*unit).or_insert(0) += 1;
-                index
-                    .postings
-                    .entry(*unit)
-                    .or_default()
-                    .push(position as u32);
-            }
-            index.cases.push(Doc {
-                counts: doc_counts,
-                norm: 0.0,
-            });
-        }
-        for position in 0..index.cases.len() {
-            index.cases[position].norm = index.norm(&index.cases[position].counts);
-        }
-        index.stories = vec![HashMap::default(); index.cases.len()];
-        index.story_norms = vec![0.0; index.cases.len()];
-        index
-    }
+/// BM25's rarity: high for units few documents use, near zero for units all of them use.
+fn rarity(documents: u32, using: u32) -> f32 {
+    let (n, df) = (documents as f32, using as f32);
+    (1.0 + (n - df + 0.5) / (df + 0.5)).ln()
+}
 
-    /// Rarity of a unit among all cases; units no case uses carry no weight, because they
-    /// cannot tell cases apart.
-    fn idf(&self, unit: Unit) -> f32 {
-        match self.df.get(&unit) {
-            Some(&df) => {
-                let n = self.n_docs as f32;
-                let df = df as f32;
-                (1.0 + (n - df + 0.5) / (df + 0.5)).ln()
+impl TextIndex {
+    /// Indexes one document per case, in case order, each with its case's brand.
+    pub fn new(case_units: Vec<(BrandId, Vec<Unit>)>) -> TextIndex {
+        let n_cases = case_units.len();
+        let documents: Vec<(BrandId, HashMap<Unit, u32>)> = case_units
+            .iter()
+            .map(|(brand, units)| (*brand, counts(units)))
+            .collect();
+        let mut df: HashMap<Unit, u32> = HashMap::default();
+        for (_, doc) in &documents {
+            for unit in doc.keys() {
+                *df.entry(*unit).or_insert(0) += 1;
             }
-            None => 0.0,
+        }
+        let n = u32::try_from(n_cases).unwrap_or(u32::MAX);
+        let idf: HashMap<Unit, f32> = df.into_iter().map(|(u, d)| (u, rarity(n, d))).collect();
+        let mut postings: HashMap<(BrandId, Unit), Vec<(u32, f32)>> = HashMap::default();
+        for (position, (brand, doc)) in documents.iter().enumerate() {
+            let norm = doc
+                .iter()
+                .map(|(u, c)| (tf(*c) * idf[u]).powi(2))
+                .sum::<f32>()
+                .sqrt();
+            if norm == 0.0 {
+                continue;
+            }
+            for (unit, count) in doc {
+                postings
+                    .entry((*brand, *unit))
+                    .or_default()
+                    .push((position as u32, tf(*count) * idf[unit] / norm));
+            }
+        }
+        TextIndex {
+            n_cases,
+            idf,
+            postings,
+            stories: vec![HashMap::default(); n_cases],
+            story_norms: vec![0.0; n_cases],
+            ..TextIndex::default()
         }
     }
 
     /// Rarity of a unit among the brand posts seen so far.
     fn post_idf(&self, unit: Unit) -> f32 {
-        let n = self.n_posts as f32;
-        let df = self.post_df.get(&unit).copied().unwrap_or(0) as f32;
-        (1.0 + (n - df + 0.5) / (df + 0.5)).ln()
-    }
-
-    fn norm(&self, counts: &HashMap<Unit, u32>) -> f32 {
-        counts
-            .iter()
-            .map(|(u, c)| {
-                let w = tf(*c) * self.idf(*u);
-                w * w
-            })
-            .sum::<f32>()
-            .sqrt()
+        rarity(self.n_posts, self.post_df.get(&unit).copied().unwrap_or(0))
     }
 
     /// Counts a brand post towards the rarity of story words.
@@ -126,8 +119,8 @@ impl TextIndex {
         }
     }
 
-    /// Adds a linked post's units to a case's public story.
-    pub fn add_to_story(&mut self, case: usize, units: &[Unit]) {
+    /// Adds a linked post's units to the public story of a case of `brand`.
+    pub fn add_to_story(&mut self, brand: BrandId, case: usize, units: &[Unit]) {
         let Some(story) = self.stories.get_mut(case) else {
             return;
         };
@@ -135,7 +128,7 @@ impl TextIndex {
             let count = story.entry(*unit).or_insert(0);
             if *count == 0 {
                 self.story_postings
-                    .entry(*unit)
+                    .entry((brand, *unit))
                     .or_default()
                     .push(case as u32);
             }
@@ -152,33 +145,38 @@ impl TextIndex {
         self.story_norms[case] = norm;
     }
 
-    /// Every case sharing a weighted unit with the post, with its similarities.
-    pub fn candidates(&self, post_units: &[Unit]) -> HashMap<usize, Similarity> {
+    /// Every case of `brand` sharing a weighted unit with the post, with its similarities.
+    pub fn candidates(&self, brand: BrandId, post_units: &[Unit]) -> HashMap<usize, Similarity> {
         let post = counts(post_units);
-        let weights: Vec<(Unit, f32)> = post
+        // Units no case uses carry no weight, because they cannot tell cases apart.
+        let weighted: Vec<(f32, Unit)> = post
             .iter()
-            .map(|(u, c)| (*u, tf(*c) * self.idf(*u)))
-            .filter(|(_, w)| *w > 0.0)
+            .filter_map(|(u, c)| self.idf.get(u).map(|idf| (tf(*c) * idf, *u)))
+            .filter(|(w, _)| *w > 0.0)
             .collect();
-        let post_norm = weights.iter().map(|(_, w)| w * w).sum::<f32>().sqrt();
+        let post_norm = weighted.iter().map(|(w, _)| w * w).sum::<f32>().sqrt();
         let mut found: HashMap<usize, Similarity> = HashMap::default();
         if post_norm > 0.0 {
-            for (unit, weight) in &weights {
-                let idf = self.idf(*unit);
-                for &case in self.postings.get(unit).into_iter().flatten() {
-                    let doc = &self.cases[case as usize];
-                    let w = tf(doc.counts[unit]) * idf;
-                    found.entry(case as usize).or_default().case_text +=
-                        weight * w / (post_norm * doc.norm);
+            let mut scores = vec![0.0f32; self.n_cases];
+            for (weight, unit) in &weighted {
+                for &(case, case_weight) in self.postings.get(&(brand, *unit)).into_iter().flatten()
+                {
+                    scores[case as usize] += weight * case_weight;
+                }
+            }
+            for (case, score) in scores.into_iter().enumerate() {
+                if score > 0.0 {
+                    found.entry(case).or_default().case_text = score / post_norm;
                 }
             }
         }
-        self.add_story_similarities(&post, &mut found);
+        self.add_story_similarities(brand, &post, &mut found);
         found
     }
 
     fn add_story_similarities(
         &self,
+        brand: BrandId,
         post: &HashMap<Unit, u32>,
         found: &mut HashMap<usize, Similarity>,
     ) {
@@ -192,7 +190,13 @@ impl TextIndex {
         }
         let mut stories: Vec<u32> = post
             .keys()
-            .flat_map(|u| self.story_postings.get(u).into_iter().flatten().copied())
+            .flat_map(|u| {
+                self.story_postings
+                    .get(&(brand, *u))
+                    .into_iter()
+                    .flatten()
+                    .copied()
+            })
             .collect();
         stories.sort_unstable();
         stories.dedup();
@@ -241,12 +245,16 @@ mod tests {
     #[test]
     fn the_retelling_scores_above_the_decoy() {
         let index = TextIndex::new(vec![
-            u("客户在西安城东店提车, 开出不到10公里发动机漏油, 门店说是正常现象"),
-            u("客户的车机导航卡顿, 升级后仍然卡顿, 要求退款"),
+            (
+                0,
+                u("客户在西安城东店提车, 开出不到10公里发动机漏油, 门店说是正常现象"),
+            ),
+            (0, u("客户的车机导航卡顿, 升级后仍然卡顿, 要求退款")),
         ]);
-        let found = index.candidates(&u(
-            "西安城东店提的车, 十公里不到发动机就漏油了, 店里还说正常",
-        ));
+        let found = index.candidates(
+            0,
+            &u("西安城东店提的车, 十公里不到发动机就漏油了, 店里还说正常"),
+        );
         assert!(found[&0].case_text > 0.3, "{found:?}");
         assert!(
             found.get(&1).map_or(0.0, |s| s.case_text) < found[&0].case_text / 3.0,
@@ -256,17 +264,17 @@ mod tests {
 
     #[test]
     fn the_public_story_adds_words_the_agent_did_not_type() {
-        let mut index = TextIndex::new(vec![u("客户车窗升降器故障"), u("客户要求退款")]);
+        let mut index = TextIndex::new(vec![(0, u("客户车窗升降器故障")), (0, u("客户要求退款"))]);
         let story = u("零下三十度车窗关不上, 升降器坏了");
         let other = u("客服态度很差, 大家评评理");
         for post in [&story, &other, &u("退款一直不到账, 大家评评理")] {
             index.observe_post(post);
         }
         let query = u("零下三十度窗户关不上, 大家评评理");
-        assert!(!index.candidates(&query).contains_key(&0));
-        index.add_to_story(0, &story);
-        index.add_to_story(1, &other);
-        let found = index.candidates(&query);
+        assert!(!index.candidates(0, &query).contains_key(&0));
+        index.add_to_story(0, 0, &story);
+        index.add_to_story(0, 1, &other);
+        let found = index.candidates(0, &query);
         assert!(found[&0].story > 0.3, "{found:?}");
         assert!(
             found[&1].story < found[&0].story / 2.0,

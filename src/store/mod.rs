@@ -9,6 +9,7 @@ pub use sqlite::SqliteStore;
 use crate::model::{AlertKind, Case, CaseStatus, Channel, Engagement, Observation, Stage};
 use async_trait::async_trait;
 use chrono::{DateTime, FixedOffset, Utc};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
@@ -23,11 +24,27 @@ pub enum StoreError {
     Corrupt { what: &'static str, detail: String },
 }
 
-/// What the pipeline needs to know about an item it has seen before.
+/// An item's identity: unique per source.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ItemKey {
+    pub source: String,
+    pub guid: String,
+}
+
+impl ItemKey {
+    pub fn of(observation: &Observation) -> ItemKey {
+        ItemKey {
+            source: observation.source.clone(),
+            guid: observation.guid.clone(),
+        }
+    }
+}
+
+/// What the pipeline needs to know about an item it has stored before.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredItem {
     pub id: i64,
-    pub brand: Option<String>,
+    pub brand: String,
     /// Cases the item is linked to, in any state.
     pub linked_cases: Vec<(String, LinkState)>,
 }
@@ -81,27 +98,58 @@ pub struct NewAlert {
     pub created_at: DateTime<FixedOffset>,
 }
 
-/// The decisions made about an item the first time it is seen.
+/// An item seen for the first time that mentions a brand, with what was decided about it.
+/// Items that mention no watched brand are not stored.
 #[derive(Debug, Clone, PartialEq)]
-pub struct FirstSighting {
-    pub brand: Option<String>,
+pub struct NewItem<'a> {
+    pub observation: &'a Observation,
+    pub brand: String,
     pub links: Vec<NewLink>,
 }
 
-/// One observation and everything decided because of it, written atomically.
-#[derive(Debug, Clone)]
-pub struct Commit<'a> {
-    pub observation: &'a Observation,
-    /// Present when the item is new; absent for a re-observation.
-    pub first_sighting: Option<FirstSighting>,
-    pub alerts: Vec<NewAlert>,
+/// The item an observation or alert of a batch belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemRef {
+    Stored(i64),
+    /// An index into [`Batch::new_items`].
+    New(usize),
+}
+
+/// Everything decided about a batch of observations (one poll, or a stretch of a replay),
+/// written in one transaction: new items with their links, every observation, and the alerts
+/// the decisions caused.
+#[derive(Debug, Clone, Default)]
+pub struct Batch<'a> {
+    pub new_items: Vec<NewItem<'a>>,
+    pub observations: Vec<(ItemRef, &'a Observation)>,
+    pub alerts: Vec<(ItemRef, NewAlert)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Committed {
-    pub item_id: i64,
-    /// The alerts that were new; one whose key already existed is left out.
-    pub inserted_alerts: Vec<NewAlert>,
+    /// The ids of [`Batch::new_items`], in order.
+    pub new_item_ids: Vec<i64>,
+    /// Indexes into [`Batch::alerts`] of the alerts that were new; one whose dedupe key
+    /// already existed is left out.
+    pub inserted_alerts: Vec<usize>,
+}
+
+/// One sighting of an item: when, and the counts it showed then.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sighting {
+    pub at: DateTime<FixedOffset>,
+    pub engagement: Engagement,
+    pub author_followers: Option<i64>,
+}
+
+impl Sighting {
+    pub fn of(observation: &Observation) -> Sighting {
+        Sighting {
+            at: observation.fetched_at,
+            engagement: observation.engagement,
+            author_followers: observation.author_followers,
+        }
+    }
 }
 
 /// A public item linked to a case, with its history, for assessment and alert content.
@@ -121,7 +169,16 @@ pub struct CaseItem {
     pub link_score: f64,
     pub link_evidence: Vec<String>,
     /// Oldest first.
-    pub observations: Vec<(DateTime<FixedOffset>, Engagement)>,
+    pub sightings: Vec<Sighting>,
+}
+
+impl CaseItem {
+    pub fn key(&self) -> ItemKey {
+        ItemKey {
+            source: self.source.clone(),
+            guid: self.guid.clone(),
+        }
+    }
 }
 
 /// A case's public record: the items linked to it (rejected links left out) and the highest
@@ -225,9 +282,15 @@ pub trait Store: Send + Sync {
     /// Changes whenever any case is written.
     async fn cases_revision(&self) -> Result<i64, StoreError>;
 
-    async fn item(&self, source: &str, guid: &str) -> Result<Option<StoredItem>, StoreError>;
-    async fn commit(&self, commit: &Commit<'_>) -> Result<Committed, StoreError>;
-    async fn case_evidence(&self, case_id: &str) -> Result<CaseEvidence, StoreError>;
+    /// The stored items among `keys`.
+    async fn items(&self, keys: &[ItemKey]) -> Result<HashMap<ItemKey, StoredItem>, StoreError>;
+    /// Writes a batch atomically: all of it or, on error, nothing.
+    async fn commit(&self, batch: &Batch<'_>) -> Result<Committed, StoreError>;
+    /// The public record of each of these cases (an empty one for a case with none).
+    async fn case_evidence(
+        &self,
+        case_ids: &[String],
+    ) -> Result<HashMap<String, CaseEvidence>, StoreError>;
     /// Every confirmed link's item text, oldest first.
     async fn confirmed_link_texts(&self) -> Result<Vec<LinkedText>, StoreError>;
 

@@ -4,9 +4,13 @@
 
 use super::*;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
+use sqlx::{QueryBuilder, Row, SqlitePool};
+use std::collections::{BTreeMap, HashSet};
 use std::str::FromStr;
 use std::time::Duration;
+
+/// Rows per multi-row statement: well under SQLite's limit of bound parameters.
+const ROWS_PER_STATEMENT: usize = 500;
 
 pub struct SqliteStore {
     pool: SqlitePool,
@@ -119,198 +123,303 @@ impl Store for SqliteStore {
         Ok(revision.unwrap_or(0))
     }
 
-    async fn item(&self, source: &str, guid: &str) -> Result<Option<StoredItem>, StoreError> {
-        let row = sqlx::query("SELECT id, brand FROM items WHERE source = ?1 AND guid = ?2")
-            .bind(source)
-            .bind(guid)
-            .fetch_optional(&self.pool)
-            .await?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let id: i64 = row.get("id");
-        let links =
-            sqlx::query("SELECT case_id, state FROM links WHERE item_id = ?1 ORDER BY case_id")
-                .bind(id)
-                .fetch_all(&self.pool)
-                .await?;
-        let linked_cases = links
-            .into_iter()
-            .map(|l| {
-                let state: String = l.get("state");
+    async fn items(&self, keys: &[ItemKey]) -> Result<HashMap<ItemKey, StoredItem>, StoreError> {
+        let mut by_source: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for key in keys {
+            by_source.entry(&key.source).or_default().push(&key.guid);
+        }
+        let mut found = HashMap::new();
+        let mut ids = Vec::new();
+        for (source, guids) in by_source {
+            for chunk in guids.chunks(ROWS_PER_STATEMENT) {
+                let mut query =
+                    QueryBuilder::new("SELECT id, guid, brand FROM items WHERE source = ");
+                query.push_bind(source).push(" AND guid IN (");
+                let mut list = query.separated(", ");
+                for guid in chunk {
+                    list.push_bind(*guid);
+                }
+                query.push(")");
+                for row in query.build().fetch_all(&self.pool).await? {
+                    let id: i64 = row.get("id");
+                    ids.push(id);
+                    found.insert(
+                        ItemKey {
+                            source: source.to_string(),
+                            guid: row.get("guid"),
+                        },
+                        StoredItem {
+                            id,
+                            brand: row.get("brand"),
+                            linked_cases: Vec::new(),
+                        },
+                    );
+                }
+            }
+        }
+        let mut links: HashMap<i64, Vec<(String, LinkState)>> = HashMap::new();
+        for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+            let mut query =
+                QueryBuilder::new("SELECT item_id, case_id, state FROM links WHERE item_id IN (");
+            let mut list = query.separated(", ");
+            for id in chunk {
+                list.push_bind(*id);
+            }
+            query.push(") ORDER BY item_id, case_id");
+            for row in query.build().fetch_all(&self.pool).await? {
+                let state: String = row.get("state");
                 let state =
                     LinkState::parse(&state).ok_or_else(|| corrupt("link state", &state))?;
-                Ok((l.get("case_id"), state))
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        Ok(Some(StoredItem {
-            id,
-            brand: row.get("brand"),
-            linked_cases,
-        }))
+                links
+                    .entry(row.get("item_id"))
+                    .or_default()
+                    .push((row.get("case_id"), state));
+            }
+        }
+        for item in found.values_mut() {
+            item.linked_cases = links.remove(&item.id).unwrap_or_default();
+        }
+        Ok(found)
     }
 
-    async fn commit(&self, commit: &Commit<'_>) -> Result<Committed, StoreError> {
-        let obs = commit.observation;
+    async fn commit(&self, batch: &Batch<'_>) -> Result<Committed, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let item_id: i64 = match &commit.first_sighting {
-            Some(first) => {
-                let id: i64 = sqlx::query_scalar(
-                    "INSERT INTO items (source, guid, channel, url, title, body, author,
-                         published_at, first_seen_at, brand)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-                     RETURNING id",
+        let mut new_item_ids = vec![0i64; batch.new_items.len()];
+        let positions: HashMap<(&str, &str), usize> = batch
+            .new_items
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                (
+                    (n.observation.source.as_str(), n.observation.guid.as_str()),
+                    i,
                 )
-                .bind(&obs.source)
-                .bind(&obs.guid)
-                .bind(obs.channel.as_str())
-                .bind(&obs.url)
-                .bind(&obs.title)
-                .bind(&obs.body)
-                .bind(&obs.author)
-                .bind(obs.published_at.map(|t| t.to_rfc3339()))
-                .bind(obs.fetched_at.to_rfc3339())
-                .bind(&first.brand)
-                .fetch_one(&mut *tx)
-                .await?;
-                for link in &first.links {
-                    let evidence = serde_json::to_string(&link.evidence)
-                        .map_err(|e| corrupt("link evidence", e))?;
-                    sqlx::query(
-                        "INSERT INTO links (item_id, case_id, state, score, evidence, created_at)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    )
-                    .bind(id)
-                    .bind(&link.case_id)
-                    .bind(link.state.as_str())
-                    .bind(link.score)
-                    .bind(evidence)
-                    .bind(obs.fetched_at.to_rfc3339())
-                    .execute(&mut *tx)
-                    .await?;
+            })
+            .collect();
+        for chunk in batch.new_items.chunks(ROWS_PER_STATEMENT) {
+            let mut query = QueryBuilder::new(
+                "INSERT INTO items (source, guid, channel, url, title, body, author, published_at,
+                     first_seen_at, brand) ",
+            );
+            query.push_values(chunk, |mut row, item| {
+                let obs = item.observation;
+                row.push_bind(&obs.source)
+                    .push_bind(&obs.guid)
+                    .push_bind(obs.channel.as_str())
+                    .push_bind(&obs.url)
+                    .push_bind(&obs.title)
+                    .push_bind(&obs.body)
+                    .push_bind(&obs.author)
+                    .push_bind(obs.published_at.map(|t| t.to_rfc3339()))
+                    .push_bind(obs.fetched_at.to_rfc3339())
+                    .push_bind(&item.brand);
+            });
+            // RETURNING comes in no particular order, so the ids are matched by key.
+            query.push(" RETURNING id, source, guid");
+            for row in query.build().fetch_all(&mut *tx).await? {
+                let (source, guid): (String, String) = (row.get("source"), row.get("guid"));
+                if let Some(&position) = positions.get(&(source.as_str(), guid.as_str())) {
+                    new_item_ids[position] = row.get("id");
                 }
-                id
             }
-            None => {
-                sqlx::query_scalar("SELECT id FROM items WHERE source = ?1 AND guid = ?2")
-                    .bind(&obs.source)
-                    .bind(&obs.guid)
-                    .fetch_one(&mut *tx)
-                    .await?
-            }
+        }
+        let item_id = |item: ItemRef| match item {
+            ItemRef::Stored(id) => id,
+            ItemRef::New(position) => new_item_ids[position],
         };
-        sqlx::query(
-            "INSERT INTO observations (item_id, fetched_at, fetched_ms, reposts, comments, likes, views,
-                 author_followers)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        )
-        .bind(item_id)
-        .bind(obs.fetched_at.to_rfc3339())
-        .bind(obs.fetched_at.timestamp_millis())
-        .bind(obs.engagement.reposts)
-        .bind(obs.engagement.comments)
-        .bind(obs.engagement.likes)
-        .bind(obs.engagement.views)
-        .bind(obs.author_followers)
-        .execute(&mut *tx)
-        .await?;
-        let mut inserted_alerts = Vec::new();
-        for alert in &commit.alerts {
-            let inserted = sqlx::query(
+
+        let links: Vec<(i64, &NewItem<'_>, &NewLink)> = batch
+            .new_items
+            .iter()
+            .enumerate()
+            .flat_map(|(i, item)| item.links.iter().map(move |l| (i, item, l)))
+            .map(|(i, item, link)| (new_item_ids[i], item, link))
+            .collect();
+        for chunk in links.chunks(ROWS_PER_STATEMENT) {
+            let mut query = QueryBuilder::new(
+                "INSERT INTO links (item_id, case_id, state, score, evidence, created_at) ",
+            );
+            let mut evidence = Vec::with_capacity(chunk.len());
+            for (_, _, link) in chunk {
+                evidence.push(
+                    serde_json::to_string(&link.evidence)
+                        .map_err(|e| corrupt("link evidence", e))?,
+                );
+            }
+            query.push_values(
+                chunk.iter().zip(&evidence),
+                |mut row, ((id, item, link), evidence)| {
+                    row.push_bind(*id)
+                        .push_bind(&link.case_id)
+                        .push_bind(link.state.as_str())
+                        .push_bind(link.score)
+                        .push_bind(evidence)
+                        .push_bind(item.observation.fetched_at.to_rfc3339());
+                },
+            );
+            query.build().execute(&mut *tx).await?;
+        }
+
+        for chunk in batch.observations.chunks(ROWS_PER_STATEMENT) {
+            let mut query = QueryBuilder::new(
+                "INSERT INTO observations (item_id, fetched_at, fetched_ms, reposts, comments,
+                     likes, views, author_followers) ",
+            );
+            query.push_values(chunk, |mut row, (item, obs)| {
+                row.push_bind(item_id(*item))
+                    .push_bind(obs.fetched_at.to_rfc3339())
+                    .push_bind(obs.fetched_at.timestamp_millis())
+                    .push_bind(obs.engagement.reposts)
+                    .push_bind(obs.engagement.comments)
+                    .push_bind(obs.engagement.likes)
+                    .push_bind(obs.engagement.views)
+                    .push_bind(obs.author_followers);
+            });
+            query.build().execute(&mut *tx).await?;
+        }
+
+        let mut inserted_keys = HashSet::new();
+        for chunk in batch.alerts.chunks(ROWS_PER_STATEMENT) {
+            let mut query = QueryBuilder::new(
                 "INSERT INTO alerts (kind, case_id, brand, item_id, dedupe_key, message_id, subject,
-                     body_text, body_html, created_at, next_attempt_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
-                 ON CONFLICT (dedupe_key) DO NOTHING",
-            )
-            .bind(alert.kind.as_str())
-            .bind(&alert.case_id)
-            .bind(&alert.brand)
-            .bind(item_id)
-            .bind(&alert.dedupe_key)
-            .bind(&alert.message_id)
-            .bind(&alert.subject)
-            .bind(&alert.text)
-            .bind(&alert.html)
-            .bind(alert.created_at.to_rfc3339())
-            .bind(alert.created_at.timestamp_millis())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if inserted == 1 {
-                inserted_alerts.push(alert.clone());
+                     body_text, body_html, created_at, next_attempt_ms) ",
+            );
+            query.push_values(chunk, |mut row, (item, alert)| {
+                row.push_bind(alert.kind.as_str())
+                    .push_bind(&alert.case_id)
+                    .push_bind(&alert.brand)
+                    .push_bind(item_id(*item))
+                    .push_bind(&alert.dedupe_key)
+                    .push_bind(&alert.message_id)
+                    .push_bind(&alert.subject)
+                    .push_bind(&alert.text)
+                    .push_bind(&alert.html)
+                    .push_bind(alert.created_at.to_rfc3339())
+                    .push_bind(alert.created_at.timestamp_millis());
+            });
+            query.push(" ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key");
+            for row in query.build().fetch_all(&mut *tx).await? {
+                inserted_keys.insert(row.get::<String, _>("dedupe_key"));
             }
         }
         tx.commit().await?;
+        // Rows go in batch order, so of two alerts sharing a key in one batch the first is
+        // the one stored; removing the key credits it to that one only.
+        let inserted_alerts = batch
+            .alerts
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, alert))| inserted_keys.remove(&alert.dedupe_key))
+            .map(|(i, _)| i)
+            .collect();
         Ok(Committed {
-            item_id,
+            new_item_ids,
             inserted_alerts,
         })
     }
 
-    async fn case_evidence(&self, case_id: &str) -> Result<CaseEvidence, StoreError> {
-        let stages: Vec<String> = sqlx::query_scalar(
-            "SELECT kind FROM alerts WHERE case_id = ?1 AND kind IN ('surfaced', 'spreading', 'viral')",
-        )
-        .bind(case_id)
-        .fetch_all(&self.pool)
-        .await?;
-        let stage = stages.iter().filter_map(|s| Stage::parse(s)).max();
-        let rows = sqlx::query(
-            "SELECT i.id, i.source, i.guid, i.channel, i.url, i.title, i.body, i.author,
-                    i.published_at, i.first_seen_at, l.state, l.score, l.evidence
-             FROM links l JOIN items i ON i.id = l.item_id
-             WHERE l.case_id = ?1 AND l.state <> 'rejected'
-             ORDER BY i.first_seen_at, i.id",
-        )
-        .bind(case_id)
-        .fetch_all(&self.pool)
-        .await?;
-        let mut items = Vec::with_capacity(rows.len());
-        for row in rows {
-            let item_id: i64 = row.get("id");
-            let channel: String = row.get("channel");
-            let state: String = row.get("state");
-            let observations = sqlx::query(
-                "SELECT fetched_at, reposts, comments, likes, views FROM observations
-                 WHERE item_id = ?1 ORDER BY fetched_ms, id",
-            )
-            .bind(item_id)
-            .fetch_all(&self.pool)
-            .await?
-            .into_iter()
-            .map(|o| {
-                let at = parse_time("observation time", o.get("fetched_at"))?;
-                Ok((
-                    at,
-                    Engagement {
-                        reposts: o.get("reposts"),
-                        comments: o.get("comments"),
-                        likes: o.get("likes"),
-                        views: o.get("views"),
-                    },
-                ))
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-            items.push(CaseItem {
-                item_id,
-                source: row.get("source"),
-                guid: row.get("guid"),
-                channel: Channel::parse(&channel)
-                    .ok_or_else(|| corrupt("item channel", &channel))?,
-                url: row.get("url"),
-                title: row.get("title"),
-                body: row.get("body"),
-                author: row.get("author"),
-                published_at: parse_optional_time("item time", row.get("published_at"))?,
-                first_seen_at: parse_time("item time", row.get("first_seen_at"))?,
-                link_state: LinkState::parse(&state)
-                    .ok_or_else(|| corrupt("link state", &state))?,
-                link_score: row.get("score"),
-                link_evidence: evidence_from_json(row.get("evidence"))?,
-                observations,
-            });
+    async fn case_evidence(
+        &self,
+        case_ids: &[String],
+    ) -> Result<HashMap<String, CaseEvidence>, StoreError> {
+        let mut evidence: HashMap<String, CaseEvidence> = case_ids
+            .iter()
+            .map(|id| (id.clone(), CaseEvidence::default()))
+            .collect();
+        let mut items_by_id: HashMap<i64, Vec<(String, usize)>> = HashMap::new();
+        for chunk in case_ids.chunks(ROWS_PER_STATEMENT) {
+            let mut query = QueryBuilder::new(
+                "SELECT case_id, kind FROM alerts
+                 WHERE kind IN ('surfaced', 'spreading', 'viral') AND case_id IN (",
+            );
+            let mut list = query.separated(", ");
+            for id in chunk {
+                list.push_bind(id);
+            }
+            query.push(")");
+            for row in query.build().fetch_all(&self.pool).await? {
+                let case_id: String = row.get("case_id");
+                let stage = Stage::parse(row.get("kind"));
+                if let Some(record) = evidence.get_mut(&case_id) {
+                    record.stage = record.stage.max(stage);
+                }
+            }
+
+            // Item ids grow in the order items were first seen.
+            let mut query = QueryBuilder::new(
+                "SELECT l.case_id, i.id, i.source, i.guid, i.channel, i.url, i.title, i.body,
+                        i.author, i.published_at, i.first_seen_at, l.state, l.score, l.evidence
+                 FROM links l JOIN items i ON i.id = l.item_id
+                 WHERE l.state <> 'rejected' AND l.case_id IN (",
+            );
+            let mut list = query.separated(", ");
+            for id in chunk {
+                list.push_bind(id);
+            }
+            query.push(") ORDER BY i.id");
+            for row in query.build().fetch_all(&self.pool).await? {
+                let case_id: String = row.get("case_id");
+                let item_id: i64 = row.get("id");
+                let channel: String = row.get("channel");
+                let state: String = row.get("state");
+                let item = CaseItem {
+                    item_id,
+                    source: row.get("source"),
+                    guid: row.get("guid"),
+                    channel: Channel::parse(&channel)
+                        .ok_or_else(|| corrupt("item channel", &channel))?,
+                    url: row.get("url"),
+                    title: row.get("title"),
+                    body: row.get("body"),
+                    author: row.get("author"),
+                    published_at: parse_optional_time("item time", row.get("published_at"))?,
+                    first_seen_at: parse_time("item time", row.get("first_seen_at"))?,
+                    link_state: LinkState::parse(&state)
+                        .ok_or_else(|| corrupt("link state", &state))?,
+                    link_score: row.get("score"),
+                    link_evidence: evidence_from_json(row.get("evidence"))?,
+                    sightings: Vec::new(),
+                };
+                if let Some(record) = evidence.get_mut(&case_id) {
+                    items_by_id
+                        .entry(item_id)
+                        .or_default()
+                        .push((case_id, record.items.len()));
+                    record.items.push(item);
+                }
+            }
         }
-        Ok(CaseEvidence { stage, items })
+        let item_ids: Vec<i64> = items_by_id.keys().copied().collect();
+        for chunk in item_ids.chunks(ROWS_PER_STATEMENT) {
+            let mut query = QueryBuilder::new(
+                "SELECT item_id, fetched_at, reposts, comments, likes, views, author_followers
+                 FROM observations WHERE item_id IN (",
+            );
+            let mut list = query.separated(", ");
+            for id in chunk {
+                list.push_bind(*id);
+            }
+            query.push(") ORDER BY fetched_ms, id");
+            for row in query.build().fetch_all(&self.pool).await? {
+                let sighting = Sighting {
+                    at: parse_time("observation time", row.get("fetched_at"))?,
+                    engagement: Engagement {
+                        reposts: row.get("reposts"),
+                        comments: row.get("comments"),
+                        likes: row.get("likes"),
+                        views: row.get("views"),
+                    },
+                    author_followers: row.get("author_followers"),
+                };
+                let item_id: i64 = row.get("item_id");
+                for (case_id, position) in items_by_id.get(&item_id).into_iter().flatten() {
+                    if let Some(record) = evidence.get_mut(case_id) {
+                        record.items[*position].sightings.push(sighting);
+                    }
+                }
+            }
+        }
+        Ok(evidence)
     }
 
     async fn confirmed_link_texts(&self) -> Result<Vec<LinkedText>, StoreError> {
