@@ -1,0 +1,118 @@
+//! The daemon's HTTP surface: health and metrics for operators, the JSON API under /api/v1
+//! (described by /api/v1/openapi.json) and the server-rendered pages complaint leads use.
+
+mod api;
+pub mod auth;
+mod html;
+mod pages;
+
+use crate::config::ReviewConfig;
+use crate::metrics::Metrics;
+use crate::pipeline::Event;
+use crate::schedule::Poller;
+use crate::store::SharedStore;
+use auth::Auth;
+use axum::extract::State;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use std::sync::Arc;
+use tracing::warn;
+
+/// The scheduler counts as dead when it has not beaten for this long.
+const HEARTBEAT_LIMIT_SECS: i64 = 30;
+
+/// The API description, written by hand; a test checks it names every route served.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: SharedStore,
+    pub poller: Arc<Poller>,
+    pub metrics: Arc<Metrics>,
+    pub auth: Arc<Auth>,
+    pub review: ReviewConfig,
+    /// The configured brands' names, for the overview.
+    pub brands: Arc<Vec<String>>,
+}
+
+impl AppState {
+    /// Counts what a decision caused and wakes delivery for any alert it queued.
+    fn decided(&self, events: &[Event]) {
+        self.metrics.counted(events);
+        if events.iter().any(|e| matches!(e, Event::Alert { .. })) {
+            self.poller.alert_queued.notify_one();
+        }
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/api/v1/openapi.json", get(openapi))
+        .merge(api::routes())
+        .merge(pages::routes())
+        .layer(axum::middleware::map_response(security_headers))
+        .with_state(state)
+}
+
+/// Even if some scraped text escaped its escaping, the browser would run no script from it
+/// and load nothing from elsewhere.
+async fn security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; \
+             form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    response
+}
+
+async fn healthz(State(state): State<AppState>) -> Response {
+    let store = state.store.ping().await;
+    let since_beat = state.poller.seconds_since_heartbeat();
+    let scheduler_alive = since_beat <= HEARTBEAT_LIMIT_SECS;
+    let body = serde_json::json!({
+        "store": store.as_ref().map(|_| "ok".to_string()).unwrap_or_else(|e| e.to_string()),
+        "scheduler": if scheduler_alive { "ok".to_string() } else { format!("no heartbeat for {since_beat}s") },
+    });
+    let status = if store.is_ok() && scheduler_alive {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body)).into_response()
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    // Links by state and the outbox depth are read from the store at each scrape, so they
+    // are right across restarts and for writes by other processes.
+    match state.store.stats().await {
+        Ok(stats) => state.metrics.observe_store(&stats),
+        Err(e) => warn!(error = %e, "metrics: cannot read store counts"),
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
