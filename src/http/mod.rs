@@ -116,3 +116,70 @@ async fn metrics(State(state): State<AppState>) -> Response {
 async fn openapi() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    /// (method, path) of every `.route(...)` call in a router's source.
+    fn routes_in(source: &str) -> BTreeSet<(String, String)> {
+        let mut found = BTreeSet::new();
+        for call in source.split(".route(").skip(1) {
+            // The call's own text: up to the parenthesis that closes it.
+            let mut depth = 1;
+            let end = call
+                .char_indices()
+                .find(|(_, c)| {
+                    match c {
+                        '(' => depth += 1,
+                        ')' => depth -= 1,
+                        _ => {}
+                    }
+                    depth == 0
+                })
+                .map_or(call.len(), |(i, _)| i);
+            let call = &call[..end];
+            let Some((path, handlers)) = call
+                .trim_start()
+                .strip_prefix('"')
+                .and_then(|c| c.split_once('"'))
+            else {
+                continue;
+            };
+            for method in ["get", "post", "patch", "put", "delete"] {
+                let called = handlers.match_indices(&format!("{method}(")).any(|(i, _)| {
+                    i == 0 || !handlers[..i].ends_with(|c: char| c.is_alphanumeric() || c == '_')
+                });
+                if called {
+                    found.insert((method.to_string(), path.to_string()));
+                }
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn the_api_description_names_every_api_route_and_nothing_else() {
+        let doc: serde_json::Value = serde_json::from_str(OPENAPI).unwrap();
+        let documented: BTreeSet<(String, String)> = doc["paths"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .flat_map(|(path, ops)| {
+                ops.as_object()
+                    .unwrap()
+                    .keys()
+                    .map(|m| (m.clone(), path.clone()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let served: BTreeSet<(String, String)> = routes_in(include_str!("api.rs"))
+            .into_iter()
+            .chain(routes_in(include_str!("mod.rs")))
+            .filter(|(_, path)| path.starts_with("/api/"))
+            .collect();
+        assert!(served.len() >= 12, "route parsing broke: {served:?}");
+        assert_eq!(served, documented);
+    }
+}
