@@ -93,7 +93,7 @@ fn login_page(error: Option<&str>) -> String {
     format!(
         "<h1>outcry · sign in</h1>{}\
          <form method=\"post\" action=\"/login\"><label>Token <input type=\"password\" name=\"token\" \
-         autocomplete=\"current-password\" required autofocus></label> <button>Sign in</button></form>",
+         autocomplete=\"current-password\" required autofocus></label> <button type=\"submit\">Sign in</button></form>",
         error
             .map(|m| format!("<p class=\"error\">{}</p>", e(m)))
             .unwrap_or_default()
