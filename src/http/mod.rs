@@ -182,4 +182,55 @@ mod tests {
         assert!(served.len() >= 12, "route parsing broke: {served:?}");
         assert_eq!(served, documented);
     }
+
+    #[tokio::test]
+    async fn health_is_503_while_the_scheduler_shows_no_life() {
+        use crate::config::{AssessConfig, FetchConfig, LinkingConfig};
+        use crate::fetch::{FetchLimits, Fetcher};
+        use crate::pipeline::Pipeline;
+        use std::sync::atomic::{AtomicI64, Ordering};
+
+        let store = crate::store::open_in_memory().await.unwrap();
+        let pipeline = Pipeline::new(
+            store.clone(),
+            &[],
+            LinkingConfig::default(),
+            AssessConfig::default(),
+        )
+        .await
+        .unwrap();
+        let now = chrono::Utc::now().timestamp();
+        let poller = Arc::new(Poller {
+            store: store.clone(),
+            fetcher: Fetcher::new(FetchLimits::from(&FetchConfig::default())).unwrap(),
+            pipeline: tokio::sync::Mutex::new(pipeline),
+            metrics: Arc::new(Metrics::new()),
+            alert_queued: Arc::new(tokio::sync::Notify::new()),
+            heartbeat: AtomicI64::new(now - 2 * HEARTBEAT_LIMIT_SECS),
+            backoff_max: std::time::Duration::from_secs(60),
+        });
+        let app = router(AppState {
+            store,
+            poller: poller.clone(),
+            metrics: Arc::new(Metrics::new()),
+            auth: Arc::new(Auth::from_config(&[], std::time::Duration::from_secs(60)).unwrap()),
+            review: ReviewConfig::default(),
+            brands: Arc::new(Vec::new()),
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/healthz", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+
+        let response = reqwest::get(&url).await.unwrap();
+        assert_eq!(response.status(), 503);
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["store"], "ok");
+        assert!(body["scheduler"]
+            .as_str()
+            .unwrap()
+            .starts_with("no heartbeat for"));
+
+        poller.heartbeat.store(now, Ordering::Relaxed);
+        assert_eq!(reqwest::get(&url).await.unwrap().status(), 200);
+    }
 }
