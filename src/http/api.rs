@@ -10,7 +10,7 @@ use crate::model::{Case, CaseStatus};
 use crate::pipeline::{Event, ReviewError};
 use crate::store::{
     AlertRow, AlertStatus, AuditEntry, AuditRow, Batch, ItemQuery, ItemRow, LinkQuery, LinkRow,
-    LinkState, StoreError,
+    LinkState, StoreError, MAX_QUERY_IDS,
 };
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequestParts, Path, Query, State};
@@ -501,7 +501,7 @@ async fn with_items(state: &AppState, links: Vec<LinkRow>) -> Result<Vec<LinkVie
     ids.sort_unstable();
     ids.dedup();
     let mut items: HashMap<i64, ItemRow> = HashMap::new();
-    for chunk in ids.chunks(MAX_LIMIT as usize) {
+    for chunk in ids.chunks(MAX_QUERY_IDS) {
         for item in state
             .store
             .find_items(&ItemQuery {

@@ -173,9 +173,13 @@ pub struct AuditRow {
     pub entry: AuditEntry,
 }
 
+/// Ids one [`ItemQuery`] takes.
+pub const MAX_QUERY_IDS: usize = 500;
+
 /// Which stored items to list; empty fields do not filter. Newest first.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ItemQuery {
+    /// At most [`MAX_QUERY_IDS`] ids; more are ignored.
     pub ids: Vec<i64>,
     pub brand: Option<String>,
     /// Items linked to this case (rejected links included).

@@ -734,7 +734,7 @@ impl Store for SqliteStore {
         if !query.ids.is_empty() {
             q.push(" AND i.id IN (");
             let mut list = q.separated(", ");
-            for id in query.ids.iter().take(ROWS_PER_STATEMENT) {
+            for id in query.ids.iter().take(MAX_QUERY_IDS) {
                 list.push_bind(*id);
             }
             q.push(")");
