@@ -50,6 +50,8 @@ pub async fn run(loaded: Loaded, shutdown: CancellationToken) -> Result<(), Daem
         alert_queued: alert_queued.clone(),
         heartbeat: AtomicI64::new(chrono::Utc::now().timestamp()),
         backoff_max: config.fetch.backoff_max,
+        source_down_after: (!config.operator.to.is_empty())
+            .then_some(config.operator.source_down_after),
     });
 
     let listener = tokio::net::TcpListener::bind(config.http.listen)
