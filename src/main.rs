@@ -227,7 +227,8 @@ async fn source_test(config_path: &Path, file: &Path) -> Result<ExitCode> {
         Err(PollError::Blind { reason, .. }) => {
             bail!("{}: the source is blind: {reason}", source.name)
         }
-        Err(e) => return Err(e).with_context(|| format!("{}: {}", source.name, source.url)),
+        // PollError's Display already carries its cause; anyhow's chain would repeat it.
+        Err(e) => bail!("{}: {}: {e}", source.name, source.url),
     };
     if read.not_modified {
         bail!(
