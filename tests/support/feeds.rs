@@ -198,7 +198,12 @@ async fn serve(
                 let byte = bytes.get(i).copied();
                 async move {
                     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-                    byte.map(|b| (Ok::<_, std::convert::Infallible>(Bytes::from(vec![b])), i + 1))
+                    byte.map(|b| {
+                        (
+                            Ok::<_, std::convert::Infallible>(Bytes::from(vec![b])),
+                            i + 1,
+                        )
+                    })
                 }
             });
             Body::from_stream(stream)
