@@ -1245,6 +1245,72 @@ mod tests {
     }
 
     #[test]
+    fn new_source_fields_are_checked_with_file_and_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), "outcry.toml", MINIMAL);
+        write(
+            dir.path(),
+            "sources/a.toml",
+            "name = \"a\"\nkind = \"html\"\nurl = \"http://127.0.0.1/a\"\nchannel = \"forum\"\n\
+             proxy = \"socks5://127.0.0.1:1080\"\nmax_pages = 4\nheaders = { Cookie = \"SUB=x\" }\n\
+             headers_env = { \"X-Token\" = \"1BAD\" }\n[selectors]\nitem = \"li\"\nfollowers = \"span[\"\n\
+             [item_page]\ninterval = \"30m\"\n",
+        );
+        write(
+            dir.path(),
+            "sources/b.toml",
+            "name = \"b\"\nkind = \"feed\"\nurl = \"http://127.0.0.1/b\"\nchannel = \"news\"\ntimezone = \"Mars/Base\"\n",
+        );
+        let shown = load(&path).unwrap_err().to_string();
+        for expected in [
+            "a.toml: proxy: `socks5://127.0.0.1:1080` is not an http:// or https:// proxy URL",
+            "a.toml: max_pages: needs selectors.next_page",
+            "a.toml: headers.Cookie: holds a secret: name an environment variable in headers_env",
+            "a.toml: headers_env.X-Token: `1BAD` is not an environment variable name",
+            "a.toml: selectors.followers: `span[` is not a CSS selector",
+            "a.toml: item_page: names no selector",
+            "b.toml: timezone: `Mars/Base` is neither a time zone name",
+        ] {
+            assert!(shown.contains(expected), "{expected}\n{shown}");
+        }
+    }
+
+    #[test]
+    fn fetch_and_operator_settings_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("sources")).unwrap();
+        let text = format!(
+            "[fetch]\nuser_agent = \"Mozilla/5.0\"\ncontact = \"ops at example\"\nper_host_concurrency = 0\n\
+             [operator]\nto = [\"not an address\"]\n{MINIMAL}"
+        );
+        let path = write(dir.path(), "outcry.toml", &text);
+        let shown = load(&path).unwrap_err().to_string();
+        for expected in [
+            "fetch.user_agent: must be one line that names outcry",
+            "fetch.contact: `ops at example` is neither mailto:ADDRESS nor an http(s) URL",
+            "fetch.per_host_concurrency: must be at least 1",
+            "operator.to[0]: `not an address` is not a mail address",
+        ] {
+            assert!(shown.contains(expected), "{expected}\n{shown}");
+        }
+        let ok = format!(
+            "[fetch]\ncontact = \"mailto:ops@example.com\"\nper_host_delay = \"0s\"\n\
+             [operator]\nto = [\"ops@example.com\"]\nsource_down_after = \"30m\"\n{MINIMAL}"
+        );
+        let path = write(dir.path(), "outcry.toml", &ok);
+        let loaded = load(&path).unwrap();
+        assert_eq!(
+            loaded.config.operator.source_down_after,
+            Duration::from_secs(1800)
+        );
+        assert!(loaded
+            .config
+            .fetch
+            .user_agent()
+            .ends_with("(+mailto:ops@example.com)"));
+    }
+
+    #[test]
     fn relative_sqlite_path_is_resolved_beside_the_config() {
         let base = Path::new("/etc/outcry");
         assert_eq!(
