@@ -35,18 +35,27 @@ fn url(text: &str) -> url::Url {
 
 const NOW: &str = "2026-11-21T10:00:00+08:00";
 
-#[test]
-fn weibo_like_search_page() {
-    let source = example("weibo-search-html.toml");
-    let text = String::from_utf8(fixture("weibo-search.html")).unwrap();
-    let page_url = url("https://s.weibo.com/weibo?q=%E6%98%9F%E9%A9%B0");
-    let page = html::extract_html(
+/// A fixture page read at NOW with an example source's selectors, as if fetched from
+/// `page_url`.
+fn read(example_name: &str, fixture_name: &str, page_url: &str) -> html::HtmlPage {
+    let source = example(example_name);
+    let text = String::from_utf8(fixture(fixture_name)).unwrap();
+    html::extract_html(
         &text,
         source.selectors.as_ref().unwrap(),
-        &page_url,
+        &url(page_url),
         at(NOW),
     )
-    .unwrap();
+    .unwrap()
+}
+
+#[test]
+fn weibo_like_search_page() {
+    let page = read(
+        "weibo-search-html.toml",
+        "weibo-search.html",
+        "https://s.weibo.com/weibo?q=%E6%98%9F%E9%A9%B0",
+    );
     assert_eq!(page.unmatched, Vec::<&str>::new());
     assert_eq!(
         page.items.len(),
@@ -91,16 +100,11 @@ fn weibo_like_search_page() {
 
 #[test]
 fn heimao_like_complaint_list() {
-    let source = example("heimao-company.toml");
-    let text = String::from_utf8(fixture("heimao-complaints.html")).unwrap();
-    let page_url = url("https://tousu.sina.com.cn/company/view/?couid=1");
-    let page = html::extract_html(
-        &text,
-        source.selectors.as_ref().unwrap(),
-        &page_url,
-        at(NOW),
-    )
-    .unwrap();
+    let page = read(
+        "heimao-company.toml",
+        "heimao-complaints.html",
+        "https://tousu.sina.com.cn/company/view/?couid=1",
+    );
     assert_eq!(page.items.len(), 2);
     let first = &page.items[0];
     assert_eq!(
