@@ -702,6 +702,16 @@ mod tests {
                 get(|| async { (AxStatus::TOO_MANY_REQUESTS, [("retry-after", "7")]) }),
             )
             .route("/gone", get(|| async { AxStatus::SERVICE_UNAVAILABLE }))
+            .route(
+                "/unavailable",
+                get(|| async {
+                    (
+                        AxStatus::SERVICE_UNAVAILABLE,
+                        [("retry-after", "5")],
+                        "Error: Cookies expired",
+                    )
+                }),
+            )
             .route("/trickle", get(|| async { trickle() }))
             .route("/stall", get(|| async { stall() }))
             .route("/echo", get(echo))
@@ -959,6 +969,35 @@ mod tests {
             panic!("expected a body");
         };
         assert_eq!(fetched.bytes, b"via proxy");
+    }
+
+    #[tokio::test]
+    async fn a_503_with_retry_after_pauses_the_host_and_keeps_its_page() {
+        let base = serve().await;
+        let f = fetcher();
+        let err = f
+            .fetch(&format!("{base}/unavailable"), &Validators::default())
+            .await
+            .unwrap_err();
+        let FetchError::Status {
+            status: 503,
+            retry_after: Some(delay),
+            ref snippet,
+        } = err
+        else {
+            panic!("{err:?}");
+        };
+        assert_eq!(delay, Duration::from_secs(5));
+        assert_eq!(snippet, "Error: Cookies expired");
+        assert!(
+            !err.to_string().contains("Cookies"),
+            "the site's text is not shown: {err}"
+        );
+        let err = f
+            .fetch(&format!("{base}/etag"), &Validators::default())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, FetchError::HostPaused { .. }), "{err:?}");
     }
 
     #[tokio::test]
