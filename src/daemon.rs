@@ -70,6 +70,8 @@ pub async fn run_on(
         alert_queued: alert_queued.clone(),
         heartbeat: AtomicI64::new(chrono::Utc::now().timestamp()),
         backoff_max: config.fetch.backoff_max,
+        source_down_after: (!config.operator.to.is_empty())
+            .then_some(config.operator.source_down_after),
     });
 
     info!(

@@ -179,7 +179,8 @@ impl fmt::Display for Stage {
     }
 }
 
-/// What an alert is about: a case reaching a stage, or a public complaint matching no case.
+/// What an alert is about: a case reaching a stage, a public complaint matching no case, or
+/// (for the operator, not the PR team) a source that went down or came back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AlertKind {
@@ -187,6 +188,10 @@ pub enum AlertKind {
     Spreading,
     Viral,
     Unlinked,
+    #[serde(rename = "source-down")]
+    SourceDown,
+    #[serde(rename = "source-up")]
+    SourceUp,
 }
 
 impl AlertKind {
@@ -196,7 +201,14 @@ impl AlertKind {
             AlertKind::Spreading => "spreading",
             AlertKind::Viral => "viral",
             AlertKind::Unlinked => "unlinked",
+            AlertKind::SourceDown => "source-down",
+            AlertKind::SourceUp => "source-up",
         }
+    }
+
+    /// Alerts about outcry's own sources, which go to `[operator].to`.
+    pub fn is_operator(self) -> bool {
+        matches!(self, AlertKind::SourceDown | AlertKind::SourceUp)
     }
 
     pub fn parse(s: &str) -> Option<AlertKind> {
@@ -205,6 +217,8 @@ impl AlertKind {
             "spreading" => AlertKind::Spreading,
             "viral" => AlertKind::Viral,
             "unlinked" => AlertKind::Unlinked,
+            "source-down" => AlertKind::SourceDown,
+            "source-up" => AlertKind::SourceUp,
             _ => return None,
         })
     }

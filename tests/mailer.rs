@@ -12,7 +12,7 @@ fn config(smtp_port: Option<u16>) -> Config {
     let smtp = smtp_port
         .map(|port| format!("[smtp]\nhost = \"127.0.0.1\"\nport = {port}\nfrom = \"outcry <alerts@example.com>\"\ntimeout = \"3s\"\n"))
         .unwrap_or_default();
-    let text = format!("{smtp}[alerts]\nto = [\"pr@example.com\", \"crisis@example.com\"]\n[[brands]]\nname = \"星驰汽车\"\n");
+    let text = format!("{smtp}[alerts]\nto = [\"pr@example.com\", \"crisis@example.com\"]\n[operator]\nto = [\"ops@example.com\"]\n[[brands]]\nname = \"星驰汽车\"\n");
     toml::from_str(&text).unwrap()
 }
 
@@ -21,6 +21,7 @@ fn mail(kind: AlertKind, case: Option<&str>) -> OutgoingMail {
         message_id: "<outcry.abc123.surfaced@outcry.local>".into(),
         kind,
         case_id: case.map(str::to_string),
+        source: None,
         subject: "[outcry] SURFACED: 星驰汽车 C-1042 — 提车就漏油".into(),
         text: "纯文本 body".into(),
         html: "<p>HTML body</p>".into(),
@@ -98,4 +99,45 @@ async fn eml_folder_keeps_one_file_per_alert_even_when_resent() {
         eml.contains("Message-ID: <outcry.abc123.surfaced@outcry.local>"),
         "{eml}"
     );
+}
+
+#[tokio::test]
+async fn source_alerts_go_to_the_operator_only_and_name_the_source() {
+    let server = SmtpServer::start().await;
+    let mailer =
+        Mailer::from_config(&config(Some(server.port())), std::path::Path::new("unused")).unwrap();
+    let down = OutgoingMail {
+        message_id: "<outcry.source.abc@outcry.local>".into(),
+        source: Some("weibo-search".into()),
+        subject: "[outcry] source weibo-search is blind (for 1h)".into(),
+        ..mail(AlertKind::SourceDown, None)
+    };
+    mailer.send(&down).await.unwrap();
+    let received = server.wait_for(1, Duration::from_secs(5)).await;
+    assert_eq!(received.len(), 1);
+    let mail = &received[0];
+    assert_eq!(mail.to, ["ops@example.com"], "never to the PR team");
+    assert_eq!(
+        mail.header("X-Outcry-Source").as_deref(),
+        Some("weibo-search")
+    );
+    assert_eq!(
+        mail.header("X-Outcry-Alert").as_deref(),
+        Some("source-down")
+    );
+    assert_eq!(mail.header("X-Outcry-Stage"), None);
+    assert_eq!(mail.header("X-Outcry-Case"), None);
+
+    // Without an operator address a source alert is refused (and so kept for a retry), not
+    // sent to the PR team.
+    let no_operator: Config = toml::from_str(&format!(
+        "[smtp]\nhost = \"127.0.0.1\"\nport = {}\nfrom = \"outcry <alerts@example.com>\"\n[alerts]\nto = [\"pr@example.com\"]\n[[brands]]\nname = \"星驰汽车\"\n",
+        server.port()
+    ))
+    .unwrap();
+    let mailer = Mailer::from_config(&no_operator, std::path::Path::new("unused")).unwrap();
+    let error = mailer.send(&down).await.unwrap_err();
+    assert!(matches!(error, MailerError::Permanent(_)), "{error:?}");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(server.messages().len(), 1);
 }

@@ -6,7 +6,7 @@ use outcry::model::{
 };
 use outcry::store::{
     self, AlertStatus, AuditEntry, Batch, ItemKey, ItemQuery, ItemRef, LinkChange, LinkQuery,
-    LinkState, NewAlert, NewItem, NewLink, SharedStore, SourceState,
+    LinkState, NewAlert, NewItem, NewLink, SharedStore, SourceHealth, SourceState,
 };
 
 fn at(text: &str) -> DateTime<FixedOffset> {
@@ -411,6 +411,19 @@ async fn source_state_round_trips(store: SharedStore) {
         last_error: Some("timeout".into()),
         last_error_at: None,
         items_seen: 42,
+        health: SourceHealth::Blind,
+        failing_since: Some(
+            DateTime::parse_from_rfc3339("2026-03-02T09:00:00Z")
+                .unwrap()
+                .with_timezone(&Utc),
+        ),
+        down_alerted: true,
+        last_items: Some(12),
+        last_poll_at: Some(
+            DateTime::parse_from_rfc3339("2026-03-02T11:00:00Z")
+                .unwrap()
+                .with_timezone(&Utc),
+        ),
     };
     store.save_source_state(&state).await.unwrap();
     assert_eq!(
@@ -420,10 +433,145 @@ async fn source_state_round_trips(store: SharedStore) {
     let cleared = SourceState {
         consecutive_failures: 0,
         last_error: None,
+        health: SourceHealth::Ok,
+        failing_since: None,
+        down_alerted: false,
         ..state
     };
     store.save_source_state(&cleared).await.unwrap();
-    assert_eq!(store.source_state("weibo").await.unwrap(), Some(cleared));
+    assert_eq!(
+        store.source_state("weibo").await.unwrap(),
+        Some(cleared.clone())
+    );
+    let forum = SourceState {
+        name: "forum".into(),
+        ..SourceState::default()
+    };
+    store.save_source_state(&forum).await.unwrap();
+    assert_eq!(store.source_states().await.unwrap(), [forum, cleared]);
+}
+
+fn source_alert(kind: AlertKind, key: &str) -> NewAlert {
+    NewAlert {
+        kind,
+        case_id: None,
+        brand: String::new(),
+        dedupe_key: key.into(),
+        message_id: format!("<{key}@test>"),
+        subject: format!("source {key}"),
+        text: "text".into(),
+        html: "<p>html</p>".into(),
+        created_at: at("2026-03-05T21:52:00+08:00"),
+    }
+}
+
+async fn source_alerts_are_saved_with_the_state_once_per_key(store: SharedStore) {
+    let state = SourceState {
+        name: "weibo".into(),
+        health: SourceHealth::Failing,
+        down_alerted: true,
+        consecutive_failures: 9,
+        ..SourceState::default()
+    };
+    let down = source_alert(AlertKind::SourceDown, "source:weibo:down:1");
+    assert!(store
+        .save_source_state_with_alert(&state, &down)
+        .await
+        .unwrap());
+    assert_eq!(
+        store.source_state("weibo").await.unwrap(),
+        Some(state.clone())
+    );
+    // The same outage again (a retry after a crash, another instance): no second alert, but
+    // the state is still written.
+    let later = SourceState {
+        consecutive_failures: 10,
+        ..state
+    };
+    assert!(!store
+        .save_source_state_with_alert(&later, &down)
+        .await
+        .unwrap());
+    assert_eq!(
+        store.source_state("weibo").await.unwrap(),
+        Some(later.clone())
+    );
+    let up = source_alert(AlertKind::SourceUp, "source:weibo:up:1");
+    assert!(store
+        .save_source_state_with_alert(&later, &up)
+        .await
+        .unwrap());
+
+    let now = Utc::now();
+    let claimed = store
+        .claim_alerts(now, now + Duration::seconds(60), 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 2);
+    assert_eq!(claimed[0].kind, AlertKind::SourceDown);
+    assert_eq!(claimed[1].kind, AlertKind::SourceUp);
+    for alert in &claimed {
+        assert_eq!(alert.source.as_deref(), Some("weibo"));
+        assert_eq!(alert.case_id, None);
+        assert!(alert.case_open, "no case to be closed");
+    }
+    let rows = store.alerts().await.unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0].kind, AlertKind::SourceDown);
+}
+
+async fn followed_items_are_recent_items_linked_to_open_cases(store: SharedStore) {
+    for (id, status) in [("C-1", CaseStatus::Open), ("C-2", CaseStatus::Closed)] {
+        store
+            .upsert_case(&case(id, status), Utc::now())
+            .await
+            .unwrap();
+    }
+    let linked = observation("wb-1", "2026-03-05T21:52:00+08:00", 1);
+    let closed = observation("wb-2", "2026-03-05T21:53:00+08:00", 1);
+    let old = observation("wb-3", "2026-02-01T10:00:00+08:00", 1);
+    let rejected = observation("wb-4", "2026-03-05T21:54:00+08:00", 1);
+    let mut other_source = observation("x-1", "2026-03-05T21:55:00+08:00", 1);
+    other_source.source = "forum".into();
+    let mut no_url = observation("wb-5", "2026-03-05T21:56:00+08:00", 1);
+    no_url.url = None;
+    let mut rejected_item = new_item(&rejected, "C-1");
+    rejected_item.links[0].state = LinkState::Rejected;
+    let new_items = vec![
+        new_item(&linked, "C-1"),
+        new_item(&closed, "C-2"),
+        new_item(&old, "C-1"),
+        rejected_item,
+        new_item(&other_source, "C-1"),
+        new_item(&no_url, "C-1"),
+    ];
+    let observations = [&linked, &closed, &old, &rejected, &other_source, &no_url]
+        .into_iter()
+        .enumerate()
+        .map(|(i, o)| (ItemRef::New(i), o))
+        .collect();
+    store
+        .commit(&Batch {
+            new_items,
+            observations,
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+    let since = at("2026-03-01T00:00:00Z").with_timezone(&Utc);
+    let followed = store.followed_items("weibo", since).await.unwrap();
+    let guids: Vec<&str> = followed.iter().map(|i| i.guid.as_str()).collect();
+    assert_eq!(guids, ["wb-1"]);
+    let item = &followed[0];
+    assert_eq!(item.url, "https://weibo.example/wb-1");
+    assert_eq!(item.author.as_deref(), Some("小王爱吃梨"));
+    assert_eq!(item.first_seen_at, at("2026-03-05T21:52:00+08:00"));
+    assert_eq!(item.published_at, Some(at("2026-03-05T21:40:00+08:00")));
+    let all_time = store
+        .followed_items("weibo", at("2026-01-01T00:00:00Z").with_timezone(&Utc))
+        .await
+        .unwrap();
+    assert_eq!(all_time.len(), 2, "the old one too, once its age allows");
 }
 
 fn audit(action: &str, target: &str) -> AuditEntry {
@@ -838,6 +986,16 @@ macro_rules! behaviours {
             #[tokio::test]
             async fn resend_and_stats() {
                 alerts_are_resent_and_counted($open.await).await;
+            }
+
+            #[tokio::test]
+            async fn source_alerts() {
+                source_alerts_are_saved_with_the_state_once_per_key($open.await).await;
+            }
+
+            #[tokio::test]
+            async fn followed_items() {
+                followed_items_are_recent_items_linked_to_open_cases($open.await).await;
             }
         }
     };

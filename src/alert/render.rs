@@ -332,6 +332,8 @@ fn render_html(content: &AlertContent) -> String {
         AlertKind::Spreading => "#c2410c",
         AlertKind::Viral => "#b91c1c",
         AlertKind::Unlinked => "#475569",
+        // Source alerts are rendered by `health`; grey if one ever comes this way.
+        AlertKind::SourceDown | AlertKind::SourceUp => "#6b7280",
     };
     let _ = write!(
         h,

@@ -329,6 +329,8 @@ pub struct ClaimedAlert {
     pub text: String,
     pub html: String,
     pub attempts: i64,
+    /// The source an operator alert is about.
+    pub source: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -372,6 +374,34 @@ pub struct AlertRow {
     pub sent_at: Option<String>,
 }
 
+/// Whether a source sees its site (crate::health explains blindness).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SourceHealth {
+    #[default]
+    Ok,
+    Failing,
+    Blind,
+}
+
+impl SourceHealth {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceHealth::Ok => "ok",
+            SourceHealth::Failing => "failing",
+            SourceHealth::Blind => "blind",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<SourceHealth> {
+        Some(match s {
+            "ok" => SourceHealth::Ok,
+            "failing" => SourceHealth::Failing,
+            "blind" => SourceHealth::Blind,
+            _ => return None,
+        })
+    }
+}
+
 /// What the scheduler remembers about a source between polls and restarts.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SourceState {
@@ -383,6 +413,26 @@ pub struct SourceState {
     pub last_error: Option<String>,
     pub last_error_at: Option<DateTime<Utc>>,
     pub items_seen: i64,
+    pub health: SourceHealth,
+    /// When the current run of failed or blind polls began.
+    pub failing_since: Option<DateTime<Utc>>,
+    /// Whether the operator was mailed about the current outage (so its end is mailed too).
+    pub down_alerted: bool,
+    /// Items the last poll that read a page found (a 304 leaves it alone).
+    pub last_items: Option<i64>,
+    pub last_poll_at: Option<DateTime<Utc>>,
+}
+
+/// A public item linked to an open case, whose own page a source re-reads for engagement.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FollowedItem {
+    pub guid: String,
+    pub url: String,
+    pub title: Option<String>,
+    pub body: Option<String>,
+    pub author: Option<String>,
+    pub published_at: Option<DateTime<FixedOffset>>,
+    pub first_seen_at: DateTime<FixedOffset>,
 }
 
 #[async_trait]
@@ -438,6 +488,23 @@ pub trait Store: Send + Sync {
     /// The newest `limit` audit rows, newest first.
     async fn audit_log(&self, limit: i64) -> Result<Vec<AuditRow>, StoreError>;
     async fn stats(&self) -> Result<StoreStats, StoreError>;
+    /// Saves a source's state and, in the same transaction, queues an operator alert about
+    /// it (tagged with the source's name) unless its dedupe key exists. True when the alert
+    /// was new.
+    async fn save_source_state_with_alert(
+        &self,
+        state: &SourceState,
+        alert: &NewAlert,
+    ) -> Result<bool, StoreError>;
+    /// Every source's state, by name.
+    async fn source_states(&self) -> Result<Vec<SourceState>, StoreError>;
+    /// The items of `source` with a URL that are linked (not rejected) to an open case and
+    /// were first seen at or after `since`, oldest first.
+    async fn followed_items(
+        &self,
+        source: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<FollowedItem>, StoreError>;
 }
 
 pub type SharedStore = Arc<dyn Store>;

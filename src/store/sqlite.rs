@@ -571,7 +571,8 @@ impl Store for SqliteStore {
                           WHERE status = 'pending' AND next_attempt_ms <= ?1
                             AND (lease_until_ms IS NULL OR lease_until_ms < ?1)
                           ORDER BY id LIMIT ?3)
-             RETURNING id, kind, case_id, message_id, subject, body_text, body_html, attempts,
+             RETURNING id, kind, case_id, source, message_id, subject, body_text, body_html,
+                 attempts,
                  COALESCE((SELECT status = 'open' FROM cases WHERE cases.id = alerts.case_id), 1)
                      AS case_open",
         )
@@ -594,6 +595,7 @@ impl Store for SqliteStore {
                     text: r.get("body_text"),
                     html: r.get("body_html"),
                     attempts: r.get("attempts"),
+                    source: r.get("source"),
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
@@ -675,54 +677,92 @@ impl Store for SqliteStore {
     }
 
     async fn source_state(&self, name: &str) -> Result<Option<SourceState>, StoreError> {
-        let row = sqlx::query(
-            "SELECT name, etag, last_modified, consecutive_failures, last_success_at, last_error,
-                    last_error_at, items_seen
-             FROM source_state WHERE name = ?1",
-        )
-        .bind(name)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|r| {
-            let utc = |what, v: Option<String>| {
-                parse_optional_time(what, v).map(|t| t.map(|t| t.with_timezone(&Utc)))
-            };
-            Ok(SourceState {
-                name: r.get("name"),
-                etag: r.get("etag"),
-                last_modified: r.get("last_modified"),
-                consecutive_failures: r.get("consecutive_failures"),
-                last_success_at: utc("source success time", r.get("last_success_at"))?,
-                last_error: r.get("last_error"),
-                last_error_at: utc("source error time", r.get("last_error_at"))?,
-                items_seen: r.get("items_seen"),
-            })
-        })
-        .transpose()
+        let row = sqlx::query(&format!("{SOURCE_STATE_SELECT} WHERE name = ?1"))
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| source_state_from_row(&r)).transpose()
     }
 
     async fn save_source_state(&self, state: &SourceState) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO source_state (name, etag, last_modified, consecutive_failures,
-                 last_success_at, last_error, last_error_at, items_seen)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-             ON CONFLICT (name) DO UPDATE SET etag = excluded.etag,
-                 last_modified = excluded.last_modified,
-                 consecutive_failures = excluded.consecutive_failures,
-                 last_success_at = excluded.last_success_at, last_error = excluded.last_error,
-                 last_error_at = excluded.last_error_at, items_seen = excluded.items_seen",
+        let mut conn = self.pool.acquire().await?;
+        upsert_source_state(&mut conn, state).await
+    }
+
+    async fn save_source_state_with_alert(
+        &self,
+        state: &SourceState,
+        alert: &NewAlert,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        upsert_source_state(&mut tx, state).await?;
+        let inserted = sqlx::query(
+            "INSERT INTO alerts (kind, case_id, brand, source, dedupe_key, message_id, subject,
+                 body_text, body_html, created_at, next_attempt_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+             ON CONFLICT (dedupe_key) DO NOTHING",
         )
+        .bind(alert.kind.as_str())
+        .bind(&alert.case_id)
+        .bind(&alert.brand)
         .bind(&state.name)
-        .bind(&state.etag)
-        .bind(&state.last_modified)
-        .bind(state.consecutive_failures)
-        .bind(state.last_success_at.map(|t| t.to_rfc3339()))
-        .bind(&state.last_error)
-        .bind(state.last_error_at.map(|t| t.to_rfc3339()))
-        .bind(state.items_seen)
-        .execute(&self.pool)
+        .bind(&alert.dedupe_key)
+        .bind(&alert.message_id)
+        .bind(&alert.subject)
+        .bind(&alert.text)
+        .bind(&alert.html)
+        .bind(alert.created_at.to_rfc3339())
+        .bind(alert.created_at.timestamp_millis())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            > 0;
+        tx.commit().await?;
+        Ok(inserted)
+    }
+
+    async fn source_states(&self) -> Result<Vec<SourceState>, StoreError> {
+        let rows = sqlx::query(&format!("{SOURCE_STATE_SELECT} ORDER BY name"))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(source_state_from_row).collect()
+    }
+
+    async fn followed_items(
+        &self,
+        source: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<FollowedItem>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT i.guid, i.url, i.title, i.body, i.author, i.published_at, i.first_seen_at
+             FROM items i
+             WHERE i.source = ?1 AND i.url IS NOT NULL
+               AND EXISTS (SELECT 1 FROM links l JOIN cases c ON c.id = l.case_id
+                           WHERE l.item_id = i.id AND l.state <> 'rejected'
+                             AND c.status = 'open')
+             ORDER BY i.id",
+        )
+        .bind(source)
+        .fetch_all(&self.pool)
         .await?;
-        Ok(())
+        let mut items = Vec::new();
+        for r in rows {
+            // Stored times carry their own offsets, so the age is compared here, not in SQL.
+            let first_seen_at = parse_time("item time", r.get("first_seen_at"))?;
+            if first_seen_at < since {
+                continue;
+            }
+            items.push(FollowedItem {
+                guid: r.get("guid"),
+                url: r.get("url"),
+                title: r.get("title"),
+                body: r.get("body"),
+                author: r.get("author"),
+                published_at: parse_optional_time("item time", r.get("published_at"))?,
+                first_seen_at,
+            });
+        }
+        Ok(items)
     }
 
     async fn find_items(&self, query: &ItemQuery) -> Result<Vec<ItemRow>, StoreError> {
@@ -904,4 +944,69 @@ impl Store for SqliteStore {
                 .await?;
         Ok(stats)
     }
+}
+
+const SOURCE_STATE_SELECT: &str =
+    "SELECT name, etag, last_modified, consecutive_failures, last_success_at, last_error,
+            last_error_at, items_seen, health, failing_since, down_alerted, last_items,
+            last_poll_at
+     FROM source_state";
+
+fn source_state_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<SourceState, StoreError> {
+    let utc = |what, v: Option<String>| {
+        parse_optional_time(what, v).map(|t| t.map(|t| t.with_timezone(&Utc)))
+    };
+    let health: String = r.get("health");
+    Ok(SourceState {
+        name: r.get("name"),
+        etag: r.get("etag"),
+        last_modified: r.get("last_modified"),
+        consecutive_failures: r.get("consecutive_failures"),
+        last_success_at: utc("source success time", r.get("last_success_at"))?,
+        last_error: r.get("last_error"),
+        last_error_at: utc("source error time", r.get("last_error_at"))?,
+        items_seen: r.get("items_seen"),
+        health: SourceHealth::parse(&health).ok_or_else(|| corrupt("source health", &health))?,
+        failing_since: utc("source outage time", r.get("failing_since"))?,
+        down_alerted: r.get::<i64, _>("down_alerted") != 0,
+        last_items: r.get("last_items"),
+        last_poll_at: utc("source poll time", r.get("last_poll_at"))?,
+    })
+}
+
+async fn upsert_source_state(
+    conn: &mut sqlx::SqliteConnection,
+    state: &SourceState,
+) -> Result<(), StoreError> {
+    let time = |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339());
+    sqlx::query(
+        "INSERT INTO source_state (name, etag, last_modified, consecutive_failures,
+             last_success_at, last_error, last_error_at, items_seen, health, failing_since,
+             down_alerted, last_items, last_poll_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+         ON CONFLICT (name) DO UPDATE SET etag = excluded.etag,
+             last_modified = excluded.last_modified,
+             consecutive_failures = excluded.consecutive_failures,
+             last_success_at = excluded.last_success_at, last_error = excluded.last_error,
+             last_error_at = excluded.last_error_at, items_seen = excluded.items_seen,
+             health = excluded.health, failing_since = excluded.failing_since,
+             down_alerted = excluded.down_alerted, last_items = excluded.last_items,
+             last_poll_at = excluded.last_poll_at",
+    )
+    .bind(&state.name)
+    .bind(&state.etag)
+    .bind(&state.last_modified)
+    .bind(state.consecutive_failures)
+    .bind(time(state.last_success_at))
+    .bind(&state.last_error)
+    .bind(time(state.last_error_at))
+    .bind(state.items_seen)
+    .bind(state.health.as_str())
+    .bind(time(state.failing_since))
+    .bind(state.down_alerted)
+    .bind(state.last_items)
+    .bind(time(state.last_poll_at))
+    .execute(conn)
+    .await?;
+    Ok(())
 }

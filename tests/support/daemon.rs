@@ -16,6 +16,7 @@ pub struct TestApp {
     pub http_port: u16,
     child: Option<Child>,
     runs: usize,
+    env: Vec<(String, String)>,
 }
 
 pub const BRANDS: &str = r#"
@@ -37,6 +38,16 @@ impl TestApp {
     /// A configuration with the given sources, mailing to `smtp_port` (or writing .eml files
     /// when None), with fast retries.
     pub fn new(sources: &[Source<'_>], smtp_port: Option<u16>) -> TestApp {
+        TestApp::with_config(sources, smtp_port, "", "")
+    }
+
+    /// Like [`TestApp::new`], with more `[fetch]` lines and more sections (`[operator]`).
+    pub fn with_config(
+        sources: &[Source<'_>],
+        smtp_port: Option<u16>,
+        fetch_extra: &str,
+        sections: &str,
+    ) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let http_port = free_port();
         let smtp = match smtp_port {
@@ -46,7 +57,7 @@ impl TestApp {
             None => String::new(),
         };
         let config = format!(
-            "[sources]\ndir = \"sources\"\ndefault_interval = \"1s\"\n\n{smtp}\n[alerts]\nto = [\"pr-team@example.com\"]\nretry_initial = \"1s\"\nretry_max = \"2s\"\n\n[http]\nlisten = \"127.0.0.1:{http_port}\"\n\n[fetch]\ntimeout = \"5s\"\nbackoff_max = \"2s\"\n{BRANDS}"
+            "[sources]\ndir = \"sources\"\ndefault_interval = \"1s\"\n\n{smtp}\n[alerts]\nto = [\"pr-team@example.com\"]\nretry_initial = \"1s\"\nretry_max = \"2s\"\n\n[http]\nlisten = \"127.0.0.1:{http_port}\"\n\n[fetch]\ntimeout = \"5s\"\nbackoff_max = \"2s\"\n{fetch_extra}\n{sections}\n{BRANDS}"
         );
         std::fs::write(dir.path().join("outcry.toml"), config).unwrap();
         std::fs::create_dir(dir.path().join("sources")).unwrap();
@@ -68,7 +79,26 @@ impl TestApp {
             http_port,
             child: None,
             runs: 0,
+            env: Vec::new(),
         }
+    }
+
+    /// Writes (or replaces) sources/NAME.toml; the daemon reads it at its next start.
+    pub fn write_source(&self, name: &str, text: &str) {
+        std::fs::write(
+            self.dir.path().join("sources").join(format!("{name}.toml")),
+            text,
+        )
+        .unwrap();
+    }
+
+    /// Starts `outcry run` with extra environment variables.
+    pub async fn start_with_env(&mut self, env: &[(&str, &str)]) {
+        self.env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        self.start().await;
     }
 
     pub fn config_path(&self) -> PathBuf {
@@ -114,6 +144,7 @@ impl TestApp {
             .arg("--config")
             .arg(self.config_path())
             .env("OUTCRY_LOG", "outcry=debug,info")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
