@@ -179,7 +179,8 @@ impl fmt::Display for Stage {
     }
 }
 
-/// What an alert is about: a case reaching a stage, or a public complaint matching no case.
+/// What an outbox email is about: a case reaching a stage, a public complaint matching no
+/// case, or the daily digest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AlertKind {
@@ -187,6 +188,7 @@ pub enum AlertKind {
     Spreading,
     Viral,
     Unlinked,
+    Digest,
 }
 
 impl AlertKind {
@@ -196,6 +198,7 @@ impl AlertKind {
             AlertKind::Spreading => "spreading",
             AlertKind::Viral => "viral",
             AlertKind::Unlinked => "unlinked",
+            AlertKind::Digest => "digest",
         }
     }
 
@@ -205,6 +208,7 @@ impl AlertKind {
             "spreading" => AlertKind::Spreading,
             "viral" => AlertKind::Viral,
             "unlinked" => AlertKind::Unlinked,
+            "digest" => AlertKind::Digest,
             _ => return None,
         })
     }

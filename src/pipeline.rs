@@ -514,12 +514,7 @@ fn evidence_of(item: &CaseItem) -> Evidence {
         .map(|t| html_to_text(t).into_owned())
         .collect::<Vec<_>>()
         .join("\n");
-    let (seen_at, engagement) = item
-        .sightings
-        .last()
-        .map_or((item.first_seen_at, Default::default()), |s| {
-            (s.at, s.engagement)
-        });
+    let latest = item.sightings.last();
     Evidence {
         source: item.source.clone(),
         channel: item.channel,
@@ -528,19 +523,26 @@ fn evidence_of(item: &CaseItem) -> Evidence {
         title: item.title.as_deref().map(|t| html_to_text(t).into_owned()),
         text,
         published_at: item.published_at,
-        seen_at,
-        engagement,
+        first_seen_at: item.first_seen_at,
+        seen_at: latest.map_or(item.first_seen_at, |s| s.at),
+        engagement: latest.map(|s| s.engagement).unwrap_or_default(),
+        growth_per_hour: item.growth_per_hour(),
+        author_followers: latest.and_then(|s| s.author_followers),
         link_score: Some(item.link_score),
         link_evidence: item.link_evidence.clone(),
         marks: marks_of(&item.link_evidence),
     }
 }
 
-/// The matched identifier values, to mark in the quote.
+/// The matched identifier values and handles, to mark in the quote.
 fn marks_of(link_evidence: &[String]) -> Vec<String> {
     link_evidence
         .iter()
-        .filter_map(|e| e.strip_prefix("identifier "))
+        .filter_map(|e| {
+            e.strip_prefix("identifier ")
+                .or_else(|| e.strip_prefix("author is the complainant's handle "))
+                .or_else(|| e.strip_prefix("mentions the complainant's handle "))
+        })
         .map(|id| id.split_once(':').map_or(id, |(_, v)| v).to_string())
         .collect()
 }

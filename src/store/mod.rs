@@ -179,6 +179,18 @@ impl CaseItem {
             guid: self.guid.clone(),
         }
     }
+
+    /// Interactions gained per hour between the last two sightings (at least six minutes
+    /// apart as far as the rate goes, so that two quick polls do not read as an explosion);
+    /// None for an item seen once.
+    pub fn growth_per_hour(&self) -> Option<f64> {
+        let [.., s0, s1] = self.sightings.as_slice() else {
+            return None;
+        };
+        let hours = ((s1.at - s0.at).num_seconds() as f64 / 3600.0).max(0.1);
+        let gained = (s1.engagement.interactions() - s0.engagement.interactions()).max(0);
+        Some(gained as f64 / hours)
+    }
 }
 
 /// A case's public record: the items linked to it (rejected links left out) and the highest
