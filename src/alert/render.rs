@@ -305,7 +305,7 @@ impl Quote {
         let mut merged: Vec<Range<usize>> = Vec::with_capacity(marks.len());
         for r in marks {
             match merged.last_mut() {
-                Some(last) if r.start <= last.end => last.end = last.end.max(r.end),
+                Some(last) if r.start < last.end => last.end = last.end.max(r.end),
                 _ => merged.push(r),
             }
         }
