@@ -4,7 +4,8 @@
 
 use crate::assess::Lexicon;
 use crate::model::{AlertKind, Case, Channel, Engagement};
-use crate::normalize::fold;
+use crate::normalize::{fold, html_to_text};
+use crate::store::CaseItem;
 use chrono::{DateTime, FixedOffset};
 use std::fmt::Write;
 use std::ops::Range;
@@ -67,6 +68,50 @@ pub struct Evidence {
     pub link_evidence: Vec<String>,
     /// Words to mark in the quote besides the lexicon's (a matched identifier, a handle).
     pub marks: Vec<String>,
+}
+
+impl Evidence {
+    /// A stored item as alert and digest show it: plain text, its latest counts and growth,
+    /// and the identifiers and handles that linked it marked.
+    pub fn of(item: &CaseItem) -> Evidence {
+        let text = [item.title.as_deref(), item.body.as_deref()]
+            .into_iter()
+            .flatten()
+            .map(|t| html_to_text(t).into_owned())
+            .collect::<Vec<_>>()
+            .join("\n");
+        let latest = item.sightings.last();
+        Evidence {
+            source: item.source.clone(),
+            channel: item.channel,
+            author: item.author.clone(),
+            url: item.url.clone(),
+            title: item.title.as_deref().map(|t| html_to_text(t).into_owned()),
+            text,
+            published_at: item.published_at,
+            first_seen_at: item.first_seen_at,
+            seen_at: latest.map_or(item.first_seen_at, |s| s.at),
+            engagement: latest.map(|s| s.engagement).unwrap_or_default(),
+            growth_per_hour: item.growth_per_hour(),
+            author_followers: latest.and_then(|s| s.author_followers),
+            link_score: Some(item.link_score),
+            link_evidence: item.link_evidence.clone(),
+            marks: marks_of(&item.link_evidence),
+        }
+    }
+}
+
+/// The matched identifier values and handles, to mark in the quote.
+fn marks_of(link_evidence: &[String]) -> Vec<String> {
+    link_evidence
+        .iter()
+        .filter_map(|e| {
+            e.strip_prefix("identifier ")
+                .or_else(|| e.strip_prefix("author is the complainant's handle "))
+                .or_else(|| e.strip_prefix("mentions the complainant's handle "))
+        })
+        .map(|id| id.split_once(':').map_or(id, |(_, v)| v).to_string())
+        .collect()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
