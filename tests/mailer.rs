@@ -99,3 +99,32 @@ async fn eml_folder_keeps_one_file_per_alert_even_when_resent() {
         "{eml}"
     );
 }
+
+#[tokio::test]
+async fn the_digest_goes_to_its_own_recipients_or_else_the_alerts_ones() {
+    let server = SmtpServer::start().await;
+    let mut with_own = config(Some(server.port()));
+    with_own.digest = Some(outcry::config::DigestConfig {
+        to: vec!["leads@example.com".into()],
+        ..Default::default()
+    });
+    let mailer = Mailer::from_config(&with_own, std::path::Path::new("unused")).unwrap();
+    mailer.send(&mail(AlertKind::Digest, None)).await.unwrap();
+    mailer
+        .send(&mail(AlertKind::Viral, Some("C-1042")))
+        .await
+        .unwrap();
+    let mut falls_back = config(Some(server.port()));
+    falls_back.digest = Some(Default::default());
+    let mailer = Mailer::from_config(&falls_back, std::path::Path::new("unused")).unwrap();
+    mailer.send(&mail(AlertKind::Digest, None)).await.unwrap();
+    let received = server.wait_for(3, Duration::from_secs(5)).await;
+    assert_eq!(received.len(), 3);
+    assert_eq!(received[0].to, ["leads@example.com"]);
+    assert_eq!(
+        received[0].header("X-Outcry-Stage").as_deref(),
+        Some("digest")
+    );
+    assert_eq!(received[1].to, ["pr@example.com", "crisis@example.com"]);
+    assert_eq!(received[2].to, ["pr@example.com", "crisis@example.com"]);
+}

@@ -42,14 +42,29 @@ pub enum Mailer {
     Smtp {
         transport: AsyncSmtpTransport<Tokio1Executor>,
         from: Mailbox,
-        to: Vec<Mailbox>,
+        to: Recipients,
         describe: String,
     },
     EmlDir {
         dir: PathBuf,
         from: Mailbox,
-        to: Vec<Mailbox>,
+        to: Recipients,
     },
+}
+
+/// Who gets what: alerts go to `[alerts].to`, the digest to `[digest].to` or else the same.
+pub struct Recipients {
+    alerts: Vec<Mailbox>,
+    digest: Vec<Mailbox>,
+}
+
+impl Recipients {
+    fn of(&self, kind: AlertKind) -> &[Mailbox] {
+        match kind {
+            AlertKind::Digest => &self.digest,
+            _ => &self.alerts,
+        }
+    }
 }
 
 macro_rules! outcry_header {
@@ -81,21 +96,25 @@ fn mailbox(field: &str, text: &str) -> Result<Mailbox, MailerError> {
         .map_err(|e| MailerError::Config(format!("{field}: `{text}` is not a mail address: {e}")))
 }
 
-fn recipients(config: &Config, fallback: Option<&str>) -> Result<Vec<Mailbox>, MailerError> {
-    let mut to = config
-        .alerts
-        .to
-        .iter()
-        .enumerate()
-        .map(|(i, t)| mailbox(&format!("alerts.to[{i}]"), t))
-        .collect::<Result<Vec<_>, _>>()?;
-    if to.is_empty() {
+fn recipients(config: &Config, fallback: Option<&str>) -> Result<Recipients, MailerError> {
+    let parse = |section: &str, list: &[String]| {
+        list.iter()
+            .enumerate()
+            .map(|(i, t)| mailbox(&format!("{section}.to[{i}]"), t))
+            .collect::<Result<Vec<_>, _>>()
+    };
+    let mut alerts = parse("alerts", &config.alerts.to)?;
+    if alerts.is_empty() {
         match fallback {
-            Some(fallback) => to.push(mailbox("alerts.to", fallback)?),
+            Some(fallback) => alerts.push(mailbox("alerts.to", fallback)?),
             None => return Err(MailerError::Config("alerts.to: names no recipient".into())),
         }
     }
-    Ok(to)
+    let digest = match &config.digest {
+        Some(digest) if !digest.to.is_empty() => parse("digest", &digest.to)?,
+        _ => alerts.clone(),
+    };
+    Ok(Recipients { alerts, digest })
 }
 
 impl Mailer {
@@ -150,7 +169,7 @@ impl Mailer {
                 to,
                 ..
             } => {
-                let message = build(mail, from, to)?;
+                let message = build(mail, from, to.of(mail.kind))?;
                 transport.send(message).await.map(|_| ()).map_err(|e| {
                     if e.is_permanent() {
                         MailerError::Permanent(e.to_string())
@@ -160,7 +179,7 @@ impl Mailer {
                 })
             }
             Mailer::EmlDir { dir, from, to } => {
-                let message = build(mail, from, to)?;
+                let message = build(mail, from, to.of(mail.kind))?;
                 write_eml(dir, &mail.message_id, &message.formatted())
             }
         }
