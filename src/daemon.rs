@@ -1,6 +1,7 @@
 //! `outcry run`: wires store, pipeline, poller, delivery worker and HTTP server together and
 //! shuts them down in order when asked.
 
+use crate::alert::digest::Digest;
 use crate::alert::mailer::{Mailer, MailerError};
 use crate::alert::outbox::Delivery;
 use crate::config::Loaded;
@@ -73,6 +74,11 @@ pub async fn run(loaded: Loaded, shutdown: CancellationToken) -> Result<(), Daem
         .collect();
     let mut pollers = poller.spawn(sources, shutdown.clone());
 
+    let digest_task = config.digest.clone().map(|digest| {
+        let digest = Digest::new(store.clone(), digest, config.assess, alert_queued.clone());
+        tokio::spawn(digest.run(shutdown.clone()))
+    });
+
     let delivery = Delivery {
         store: store.clone(),
         mailer,
@@ -98,6 +104,11 @@ pub async fn run(loaded: Loaded, shutdown: CancellationToken) -> Result<(), Daem
     shutdown.cancelled().await;
     info!("shutting down");
     while pollers.join_next().await.is_some() {}
+    if let Some(task) = digest_task {
+        if let Err(e) = task.await {
+            error!(error = %e, "digest task ended abnormally");
+        }
+    }
     if let Err(e) = delivery_task.await {
         error!(error = %e, "delivery worker ended abnormally");
     }

@@ -437,6 +437,57 @@ fn evidence_lines(e: &Evidence) -> EvidenceLines<'_> {
     }
 }
 
+/// One public item as a numbered plain-text entry, its lines indented under the number,
+/// after a `heading` line when given.
+pub fn evidence_text(number: usize, e: &Evidence, heading: Option<&str>) -> String {
+    let lines = evidence_lines(e);
+    let mut t = match heading {
+        Some(heading) => format!("{number}. {heading}\n   {}\n", lines.byline),
+        None => format!("{number}. {}\n", lines.byline),
+    };
+    if let Some(url) = lines.url {
+        let _ = writeln!(t, "   {url}");
+    }
+    if let Some(title) = &lines.title {
+        let _ = writeln!(t, "   {title}");
+    }
+    let _ = writeln!(t, "   \"{}\"", lines.quote.text());
+    let _ = writeln!(t, "   engagement: {}", lines.engagement);
+    if let Some(link) = &lines.link {
+        let _ = writeln!(t, "   {link}");
+    }
+    t
+}
+
+/// One public item as an HTML list entry, every scraped string escaped, after a bold
+/// `heading` when given.
+pub fn evidence_html(item: &Evidence, heading: Option<&str>) -> String {
+    let e = escape_html;
+    let lines = evidence_lines(item);
+    let mut h = String::from("<li style=\"margin-bottom:12px\">");
+    if let Some(heading) = heading {
+        let _ = write!(h, "<b>{}</b><br>", e(heading));
+    }
+    let _ = write!(h, "{}<br>", e(&lines.byline));
+    if let Some(url) = lines.url {
+        let _ = write!(h, "{}<br>", html_link(url));
+    }
+    if let Some(title) = &lines.title {
+        let _ = write!(h, "<b>{}</b><br>", e(title));
+    }
+    let _ = write!(
+        h,
+        "<blockquote style=\"border-left:3px solid #ccc;margin:4px 0;padding-left:8px\">{}</blockquote>",
+        lines.quote.html()
+    );
+    let _ = write!(h, "engagement: {}", e(&lines.engagement));
+    if let Some(link) = &lines.link {
+        let _ = write!(h, "<br>{}", e(link));
+    }
+    h.push_str("</li>");
+    h
+}
+
 /// The story so far, oldest first: the case's opening, each public item, this alert. A long
 /// story keeps its start and its latest turns.
 fn timeline(content: &AlertContent) -> Vec<(DateTime<FixedOffset>, String)> {
@@ -502,19 +553,7 @@ fn render_text(content: &AlertContent) -> String {
     }
     let _ = writeln!(t, "\nEVIDENCE");
     for (i, e) in content.evidence.iter().take(EVIDENCE_SHOWN).enumerate() {
-        let lines = evidence_lines(e);
-        let _ = writeln!(t, "{}. {}", i + 1, lines.byline);
-        if let Some(url) = lines.url {
-            let _ = writeln!(t, "   {url}");
-        }
-        if let Some(title) = &lines.title {
-            let _ = writeln!(t, "   {title}");
-        }
-        let _ = writeln!(t, "   \"{}\"", lines.quote.text());
-        let _ = writeln!(t, "   engagement: {}", lines.engagement);
-        if let Some(link) = &lines.link {
-            let _ = writeln!(t, "   {link}");
-        }
+        t.push_str(&evidence_text(i + 1, e, None));
     }
     if content.evidence.len() > EVIDENCE_SHOWN {
         let _ = writeln!(
@@ -588,28 +627,7 @@ fn render_html(content: &AlertContent) -> String {
     }
     h.push_str("<h3>Evidence</h3><ol>");
     for item in content.evidence.iter().take(EVIDENCE_SHOWN) {
-        let lines = evidence_lines(item);
-        let _ = write!(
-            h,
-            "<li style=\"margin-bottom:12px\">{}<br>",
-            e(&lines.byline)
-        );
-        if let Some(url) = lines.url {
-            let _ = write!(h, "{}<br>", html_link(url));
-        }
-        if let Some(title) = &lines.title {
-            let _ = write!(h, "<b>{}</b><br>", e(title));
-        }
-        let _ = write!(
-            h,
-            "<blockquote style=\"border-left:3px solid #ccc;margin:4px 0;padding-left:8px\">{}</blockquote>",
-            lines.quote.html()
-        );
-        let _ = write!(h, "engagement: {}", e(&lines.engagement));
-        if let Some(link) = &lines.link {
-            let _ = write!(h, "<br>{}", e(link));
-        }
-        h.push_str("</li>");
+        h.push_str(&evidence_html(item, None));
     }
     h.push_str("</ol>");
     if content.evidence.len() > EVIDENCE_SHOWN {
