@@ -71,6 +71,25 @@ impl TestApp {
         }
     }
 
+    /// Appends TOML tables (`[assess]`, `[digest]`, ...) to outcry.toml; takes effect at the
+    /// next start.
+    pub fn add_config(&self, toml: &str) {
+        let path = self.config_path();
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push('\n');
+        text.push_str(toml);
+        std::fs::write(path, text).unwrap();
+    }
+
+    /// Writes sources/NAME.toml as given (an html source with its selectors, say).
+    pub fn add_source_file(&self, name: &str, toml: &str) {
+        std::fs::write(
+            self.dir.path().join("sources").join(format!("{name}.toml")),
+            toml,
+        )
+        .unwrap();
+    }
+
     pub fn config_path(&self) -> PathBuf {
         self.dir.path().join("outcry.toml")
     }
