@@ -3,8 +3,10 @@
 //! `OUTCRY_WRITE_SAMPLES=1 cargo test --test samples` and review the diff.
 
 use chrono::{DateTime, FixedOffset};
+use outcry::alert::digest::{render_digest, DigestContent};
 use outcry::alert::render::{render, AlertContent, Evidence};
-use outcry::model::{AlertKind, Case, CaseStatus, Channel, Complainant, Engagement};
+use outcry::model::{AlertKind, Case, CaseStatus, Channel, Complainant, Engagement, Stage};
+use outcry::store::{CaseItem, CaseStanding, LinkState, ReviewLink, Sighting, UnlinkedItem};
 use std::path::Path;
 
 fn at(text: &str) -> DateTime<FixedOffset> {
@@ -152,4 +154,137 @@ fn sample_alert_in_docs_is_what_the_code_renders() {
         &format!("Subject: {}\n\n{}", rendered.subject, rendered.text),
     );
     check_sample("sample-alert.html", &format!("{}\n", rendered.html));
+}
+
+fn item(
+    guid: &str,
+    channel: Channel,
+    author: &str,
+    title: &str,
+    body: &str,
+    seen: &str,
+) -> CaseItem {
+    CaseItem {
+        item_id: 0,
+        source: match channel {
+            Channel::Complaint => "complaint-board".into(),
+            Channel::Forum => "appliance-forum".into(),
+            _ => "weibo-search".into(),
+        },
+        guid: guid.into(),
+        channel,
+        url: Some(format!("https://posts.example/{guid}")),
+        title: Some(title.into()),
+        body: Some(body.into()),
+        author: Some(author.into()),
+        published_at: None,
+        first_seen_at: at(seen),
+        link_state: LinkState::Candidate,
+        link_score: 0.0,
+        link_evidence: vec![],
+        sightings: vec![Sighting {
+            at: at(seen),
+            engagement: Engagement {
+                comments: Some(14),
+                likes: Some(63),
+                ..Engagement::default()
+            },
+            author_followers: None,
+        }],
+    }
+}
+
+fn sample_digest() -> DigestContent {
+    let review = ReviewLink {
+        case_id: "C-2231".into(),
+        item: CaseItem {
+            link_score: 0.48,
+            link_evidence: vec![
+                "retells the case (text 0.44, public story 0.00)".into(),
+                "place agrees".into(),
+                "fits another case about as well (score 0.41)".into(),
+            ],
+            ..item(
+                "fr-5512",
+                Channel::Forum,
+                "杭州的小林",
+                "暖芯暖风机吹出来有塑料味",
+                "杭州买的暖芯暖风机, 开机十分钟就有塑料味, 客服说正常。",
+                "2026-01-21T16:40:00+08:00",
+            )
+        },
+    };
+    let held = UnlinkedItem {
+        brand: "暖芯电器".into(),
+        item: item(
+            "cp-90331",
+            Channel::Complaint,
+            "匿名用户",
+            "暖芯售后推来推去",
+            "电暖器坏了报修一周, 售后推来推去, 没人管。",
+            "2026-01-21T19:05:00+08:00",
+        ),
+        alerted: false,
+    };
+    let emailed = UnlinkedItem {
+        brand: "暖芯电器".into(),
+        item: item(
+            "wb-77120",
+            Channel::Social,
+            "冬天不冷",
+            "",
+            "暖芯的取暖器用了两天就漏电, 家里有宝宝, 太吓人了",
+            "2026-01-21T11:30:00+08:00",
+        ),
+        alerted: true,
+    };
+    let standing = |case: Case, stage: Option<(Stage, &str)>, confirmed, candidate| CaseStanding {
+        case,
+        stage: stage.map(|(s, t)| (s, at(t))),
+        confirmed_items: confirmed,
+        candidate_items: candidate,
+    };
+    let quiet = |id: &str, summary: &str, severity: &str| Case {
+        id: id.into(),
+        summary: summary.into(),
+        severity: Some(severity.into()),
+        identifiers: vec![],
+        notes: String::new(),
+        ..sample_case()
+    };
+    DigestContent {
+        day: at("2026-01-22T09:00:00+08:00").date_naive(),
+        since: at("2026-01-21T09:00:00+08:00"),
+        until: at("2026-01-22T09:00:00+08:00"),
+        review: vec![review],
+        review_total: 1,
+        unlinked: vec![held, emailed],
+        unlinked_total: 2,
+        unlinked_held: 1,
+        cases: vec![
+            standing(
+                sample_case(),
+                Some((Stage::Viral, "2026-01-21T09:20:00+08:00")),
+                3,
+                0,
+            ),
+            standing(
+                quiet("C-2231", "暖风机有异味, 担心有毒", "medium"),
+                Some((Stage::Surfaced, "2026-01-20T14:02:00+08:00")),
+                1,
+                1,
+            ),
+            standing(quiet("C-2240", "遥控器失灵, 要求换货", "low"), None, 0, 0),
+        ],
+    }
+}
+
+#[test]
+fn sample_digest_in_docs_is_what_the_code_renders() {
+    let rendered = render_digest(&sample_digest());
+    check_sample(
+        "sample-digest.txt",
+        &format!("Subject: {}\n\n{}", rendered.subject, rendered.text),
+    );
+    check_sample("sample-digest.html", &format!("{}\n", rendered.html));
 }
