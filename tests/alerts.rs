@@ -38,6 +38,15 @@ fn forum_page(likes: &str) -> String {
     )
 }
 
+fn weibo(feeds: &FeedServer) -> Source<'static> {
+    Source {
+        name: "weibo",
+        url: feeds.url("w.xml"),
+        channel: "social",
+        interval: "1s",
+    }
+}
+
 fn forum_source(feeds: &FeedServer) -> String {
     format!(
         "name = \"forum\"\nkind = \"html\"\nurl = \"{}\"\nchannel = \"forum\"\ninterval = \"1s\"\n\
@@ -135,13 +144,7 @@ async fn markup_in_titles_bodies_and_authors_is_inert_in_the_html_part() {
     );
     feeds.set("w.xml", "application/rss+xml", rss(&[linked, unlinked]));
     let smtp = SmtpServer::start().await;
-    let source = Source {
-        name: "weibo",
-        url: feeds.url("w.xml"),
-        channel: "social",
-        interval: "1s",
-    };
-    let mut app = TestApp::new(&[source], Some(smtp.port()));
+    let mut app = TestApp::new(&[weibo(&feeds)], Some(smtp.port()));
     app.import_cases(CASE);
     app.start().await;
     let mails = smtp.wait_for(2, Duration::from_secs(20)).await;
@@ -195,13 +198,7 @@ async fn the_digest_is_mailed_once_a_day_with_the_complaints_held_back() {
     let second = ("u-2", "星驰4S店态度恶劣", "销售敷衍了事, 我要曝光", "小赵");
     feeds.set("w.xml", "application/rss+xml", rss(&[first, second]));
     let smtp = SmtpServer::start().await;
-    let source = Source {
-        name: "weibo",
-        url: feeds.url("w.xml"),
-        channel: "social",
-        interval: "1s",
-    };
-    let mut app = TestApp::new(&[source], Some(smtp.port()));
+    let mut app = TestApp::new(&[weibo(&feeds)], Some(smtp.port()));
     app.add_config("[assess]\nunlinked_per_hour = 1\n");
     app.import_cases(CASE);
 

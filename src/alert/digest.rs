@@ -245,17 +245,6 @@ pub fn subject(content: &DigestContent) -> String {
     )
 }
 
-fn review_evidence(link: &ReviewLink) -> Evidence {
-    Evidence::of(&link.item)
-}
-
-fn unlinked_evidence(unlinked: &UnlinkedItem) -> Evidence {
-    Evidence {
-        link_score: None,
-        ..Evidence::of(&unlinked.item)
-    }
-}
-
 /// One line about a case: id, severity, summary, since when at its stage, its public items.
 fn case_line(standing: &CaseStanding) -> String {
     let case = &standing.case;
@@ -282,30 +271,57 @@ fn more(shown: usize, total: usize) -> Option<String> {
     (total > shown).then(|| format!("… and {} more", total - shown))
 }
 
-fn unlinked_heading(content: &DigestContent) -> String {
-    format!(
-        "Unlinked complaints since {} ({}; {} held back from single emails)",
-        when(content.since),
-        content.unlinked_total,
-        content.unlinked_held
-    )
+/// A list of public items under a heading; the text and HTML parts show the same.
+struct Section {
+    heading: String,
+    /// A note on each item (its case and score, or whether it was emailed) and the item.
+    entries: Vec<(String, Evidence)>,
+    more: Option<String>,
 }
 
-fn unlinked_note(unlinked: &UnlinkedItem) -> String {
-    let sent = if unlinked.alerted {
-        "emailed on its own"
-    } else {
-        "not emailed on its own"
+fn evidence_sections(content: &DigestContent) -> [Section; 2] {
+    let review = Section {
+        heading: format!("Links waiting for review ({})", content.review_total),
+        entries: content
+            .review
+            .iter()
+            .map(|link| {
+                let note = format!(
+                    "case {} — candidate link, score {:.2}",
+                    clip(&link.case_id, 40),
+                    link.item.link_score
+                );
+                (note, Evidence::of(&link.item))
+            })
+            .collect(),
+        more: more(content.review.len(), content.review_total as usize),
     };
-    format!("{} — {sent}", clip(&unlinked.brand, 40))
-}
-
-fn review_note(link: &ReviewLink) -> String {
-    format!(
-        "case {} — candidate link, score {:.2}",
-        clip(&link.case_id, 40),
-        link.item.link_score
-    )
+    let unlinked = Section {
+        heading: format!(
+            "Unlinked complaints since {} ({}; {} held back from single emails)",
+            when(content.since),
+            content.unlinked_total,
+            content.unlinked_held
+        ),
+        entries: content
+            .unlinked
+            .iter()
+            .map(|u| {
+                let sent = if u.alerted {
+                    "emailed on its own"
+                } else {
+                    "not emailed on its own"
+                };
+                let evidence = Evidence {
+                    link_score: None,
+                    ..Evidence::of(&u.item)
+                };
+                (format!("{} — {sent}", clip(&u.brand, 40)), evidence)
+            })
+            .collect(),
+        more: more(content.unlinked.len(), content.unlinked_total),
+    };
+    [review, unlinked]
 }
 
 pub fn render_digest(content: &DigestContent) -> RenderedEmail {
@@ -318,35 +334,20 @@ pub fn render_digest(content: &DigestContent) -> RenderedEmail {
 
 fn render_text(content: &DigestContent) -> String {
     let mut t = format!("{}\n\n", subject(content));
-    let _ = writeln!(t, "LINKS WAITING FOR REVIEW ({})", content.review_total);
-    if content.review.is_empty() {
-        let _ = writeln!(t, "none");
+    for section in evidence_sections(content) {
+        let _ = writeln!(t, "{}", section.heading.to_uppercase());
+        if section.entries.is_empty() {
+            let _ = writeln!(t, "none");
+        }
+        for (i, (note, evidence)) in section.entries.iter().enumerate() {
+            t.push_str(&evidence_text(i + 1, evidence, Some(note)));
+        }
+        if let Some(more) = &section.more {
+            let _ = writeln!(t, "{more}");
+        }
+        t.push('\n');
     }
-    for (i, link) in content.review.iter().enumerate() {
-        let note = review_note(link);
-        t.push_str(&evidence_text(i + 1, &review_evidence(link), Some(&note)));
-    }
-    if let Some(more) = more(content.review.len(), content.review_total as usize) {
-        let _ = writeln!(t, "{more}");
-    }
-
-    let _ = writeln!(t, "\n{}", unlinked_heading(content).to_uppercase());
-    if content.unlinked.is_empty() {
-        let _ = writeln!(t, "none");
-    }
-    for (i, unlinked) in content.unlinked.iter().enumerate() {
-        let note = unlinked_note(unlinked);
-        t.push_str(&evidence_text(
-            i + 1,
-            &unlinked_evidence(unlinked),
-            Some(&note),
-        ));
-    }
-    if let Some(more) = more(content.unlinked.len(), content.unlinked_total) {
-        let _ = writeln!(t, "{more}");
-    }
-
-    let _ = writeln!(t, "\nOPEN CASES BY STAGE ({})", content.cases.len());
+    let _ = writeln!(t, "OPEN CASES BY STAGE ({})", content.cases.len());
     for stage in STAGES {
         let cases = cases_at(content, stage);
         let _ = writeln!(t, "{} ({})", stage_name(stage), cases.len());
@@ -374,42 +375,20 @@ fn render_html(content: &DigestContent) -> String {
         "<h2 style=\"color:#475569\">Daily digest — {}</h2>",
         e(&content.day.to_string())
     );
-    let _ = write!(
-        h,
-        "<h3>Links waiting for review ({})</h3>",
-        content.review_total
-    );
-    if content.review.is_empty() {
-        h.push_str("<p>none</p>");
-    } else {
-        h.push_str("<ol>");
-        for link in &content.review {
-            h.push_str(&evidence_html(
-                &review_evidence(link),
-                Some(&review_note(link)),
-            ));
+    for section in evidence_sections(content) {
+        let _ = write!(h, "<h3>{}</h3>", e(&section.heading));
+        if section.entries.is_empty() {
+            h.push_str("<p>none</p>");
+        } else {
+            h.push_str("<ol>");
+            for (note, evidence) in &section.entries {
+                h.push_str(&evidence_html(evidence, Some(note)));
+            }
+            h.push_str("</ol>");
         }
-        h.push_str("</ol>");
-    }
-    if let Some(more) = more(content.review.len(), content.review_total as usize) {
-        let _ = write!(h, "<p>{}</p>", e(&more));
-    }
-
-    let _ = write!(h, "<h3>{}</h3>", e(&unlinked_heading(content)));
-    if content.unlinked.is_empty() {
-        h.push_str("<p>none</p>");
-    } else {
-        h.push_str("<ol>");
-        for unlinked in &content.unlinked {
-            h.push_str(&evidence_html(
-                &unlinked_evidence(unlinked),
-                Some(&unlinked_note(unlinked)),
-            ));
+        if let Some(more) = &section.more {
+            let _ = write!(h, "<p>{}</p>", e(more));
         }
-        h.push_str("</ol>");
-    }
-    if let Some(more) = more(content.unlinked.len(), content.unlinked_total) {
-        let _ = write!(h, "<p>{}</p>", e(&more));
     }
 
     let _ = write!(h, "<h3>Open cases by stage ({})</h3>", content.cases.len());
