@@ -236,6 +236,7 @@ async fn seeded() -> SharedStore {
                 unlinked_alert("u-1", "2026-03-05T08:10:00+08:00"),
             ),
         ],
+        ..Batch::default()
     };
     store.commit(&batch).await.unwrap();
     store

@@ -231,6 +231,15 @@ pub fn web_url(url: Option<&str>) -> Option<&str> {
         .then_some(url)
 }
 
+pub fn is_web_url(url: &str) -> bool {
+    web_url(Some(url)).is_some()
+}
+
+/// Escapes `text` and wraps every occurrence of a mark in <mark>.
+pub fn mark_html(text: &str, marks: &[String]) -> String {
+    Quote::words(text, marks).html()
+}
+
 /// A time as people read it: to the minute, in the offset it was recorded in.
 pub fn when(t: DateTime<FixedOffset>) -> String {
     t.format("%Y-%m-%d %H:%M %:z").to_string()
@@ -317,7 +326,15 @@ impl Quote {
     /// Bounded, on one line, with the lexicon's words and `extra` words marked wherever
     /// their folded forms occur (so "ＸＣ－２０２６" and Traditional script are found too).
     pub fn new(text: &str, extra: &[String]) -> Quote {
-        let text = clip(text, QUOTE_CHARS);
+        Quote::marking(clip(text, QUOTE_CHARS), extra, true)
+    }
+
+    /// `text` as it is, with only `words` marked (in any script or width).
+    pub fn words(text: &str, words: &[String]) -> Quote {
+        Quote::marking(text.to_string(), words, false)
+    }
+
+    fn marking(text: String, extra: &[String], lexicon: bool) -> Quote {
         // Folded char by char, remembering where each folded byte came from.
         let mut folded = String::with_capacity(text.len());
         let mut origin: Vec<Range<usize>> = Vec::with_capacity(text.len());
@@ -331,12 +348,14 @@ impl Quote {
             .map(|w| fold(w))
             .filter(|w| !w.is_empty())
             .collect();
-        words.extend(
-            LEXICON
-                .find(&folded)
-                .into_iter()
-                .map(|(_, t)| t.to_string()),
-        );
+        if lexicon {
+            words.extend(
+                LEXICON
+                    .find(&folded)
+                    .into_iter()
+                    .map(|(_, t)| t.to_string()),
+            );
+        }
         let mut marks: Vec<Range<usize>> = words
             .iter()
             .flat_map(|w| {

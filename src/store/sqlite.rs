@@ -5,7 +5,7 @@
 use super::*;
 use sqlx::sqlite::SqliteRow;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{QueryBuilder, Row, SqlitePool};
+use sqlx::{QueryBuilder, Row, SqliteConnection, SqlitePool};
 use std::collections::{BTreeMap, HashSet};
 use std::str::FromStr;
 use std::time::Duration;
@@ -18,41 +18,6 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    /// Every sighting of these items, oldest first, by item id.
-    async fn sightings_of(
-        &self,
-        item_ids: &[i64],
-    ) -> Result<HashMap<i64, Vec<Sighting>>, StoreError> {
-        let mut sightings: HashMap<i64, Vec<Sighting>> = HashMap::new();
-        for chunk in item_ids.chunks(ROWS_PER_STATEMENT) {
-            let mut query = QueryBuilder::new(
-                "SELECT item_id, fetched_at, reposts, comments, likes, views, author_followers
-                 FROM observations WHERE item_id IN (",
-            );
-            let mut list = query.separated(", ");
-            for id in chunk {
-                list.push_bind(*id);
-            }
-            query.push(") ORDER BY fetched_ms, id");
-            for row in query.build().fetch_all(&self.pool).await? {
-                sightings
-                    .entry(row.get("item_id"))
-                    .or_default()
-                    .push(Sighting {
-                        at: parse_time("observation time", row.get("fetched_at"))?,
-                        engagement: Engagement {
-                            reposts: row.get("reposts"),
-                            comments: row.get("comments"),
-                            likes: row.get("likes"),
-                            views: row.get("views"),
-                        },
-                        author_followers: row.get("author_followers"),
-                    });
-            }
-        }
-        Ok(sightings)
-    }
-
     pub async fn open(url: &str) -> Result<SqliteStore, StoreError> {
         let in_memory = url.contains(":memory:");
         let options = SqliteConnectOptions::from_str(url)?
@@ -92,6 +57,136 @@ fn case_from_record(record: &str) -> Result<Case, StoreError> {
 
 fn evidence_from_json(text: &str) -> Result<Vec<String>, StoreError> {
     serde_json::from_str(text).map_err(|e| corrupt("link evidence", e))
+}
+
+async fn upsert_case_on(
+    conn: &mut SqliteConnection,
+    case: &Case,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let record = serde_json::to_string(case).map_err(|e| corrupt("case record", e))?;
+    sqlx::query(
+        "INSERT INTO cases (id, brand, status, record, revision, updated_at)
+         VALUES (?1, ?2, ?3, ?4, (SELECT COALESCE(MAX(revision), 0) + 1 FROM cases), ?5)
+         ON CONFLICT (id) DO UPDATE SET brand = excluded.brand, status = excluded.status,
+             record = excluded.record, revision = excluded.revision,
+             updated_at = excluded.updated_at",
+    )
+    .bind(&case.id)
+    .bind(&case.brand)
+    .bind(case.status.as_str())
+    .bind(record)
+    .bind(now.to_rfc3339())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The review writes of a batch: cases, link changes, resends and their audit rows.
+async fn write_review(conn: &mut SqliteConnection, batch: &Batch<'_>) -> Result<(), StoreError> {
+    for (case, at) in &batch.cases {
+        upsert_case_on(conn, case, *at).await?;
+    }
+    for change in &batch.link_changes {
+        match change {
+            LinkChange::Decide {
+                item_id,
+                case_id,
+                state,
+                actor,
+                at,
+            } => {
+                sqlx::query(
+                    "UPDATE links SET state = ?3, decided_by = ?4, decided_at = ?5
+                     WHERE item_id = ?1 AND case_id = ?2",
+                )
+                .bind(item_id)
+                .bind(case_id)
+                .bind(state.as_str())
+                .bind(actor)
+                .bind(at.to_rfc3339())
+                .execute(&mut *conn)
+                .await?;
+            }
+            LinkChange::Propose { item_id, link, at } => {
+                let evidence = serde_json::to_string(&link.evidence)
+                    .map_err(|e| corrupt("link evidence", e))?;
+                sqlx::query(
+                    "INSERT INTO links (item_id, case_id, state, score, evidence, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (item_id, case_id) DO UPDATE SET state = excluded.state,
+                         score = excluded.score, evidence = excluded.evidence
+                     WHERE links.state = 'candidate' AND links.decided_by IS NULL
+                       AND excluded.state = 'confirmed'",
+                )
+                .bind(item_id)
+                .bind(&link.case_id)
+                .bind(link.state.as_str())
+                .bind(link.score)
+                .bind(evidence)
+                .bind(at.to_rfc3339())
+                .execute(&mut *conn)
+                .await?;
+            }
+        }
+    }
+    for (id, at) in &batch.alert_resends {
+        sqlx::query(
+            "UPDATE alerts SET status = 'pending', next_attempt_ms = ?2, lease_until_ms = NULL,
+                 last_error = NULL, sent_at = NULL
+             WHERE id = ?1",
+        )
+        .bind(id)
+        .bind(ms(*at))
+        .execute(&mut *conn)
+        .await?;
+    }
+    for entry in &batch.audit {
+        sqlx::query(
+            "INSERT INTO audit (at, at_ms, actor, action, target, detail)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .bind(entry.at.to_rfc3339())
+        .bind(ms(entry.at))
+        .bind(&entry.actor)
+        .bind(&entry.action)
+        .bind(&entry.target)
+        .bind(entry.detail.to_string())
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+fn item_row(row: &SqliteRow) -> Result<ItemRow, StoreError> {
+    let channel: String = row.get("channel");
+    Ok(ItemRow {
+        id: row.get("id"),
+        source: row.get("source"),
+        guid: row.get("guid"),
+        channel: Channel::parse(&channel).ok_or_else(|| corrupt("item channel", &channel))?,
+        url: row.get("url"),
+        title: row.get("title"),
+        body: row.get("body"),
+        author: row.get("author"),
+        brand: row.get("brand"),
+        published_at: parse_optional_time("item time", row.get("published_at"))?,
+        first_seen_at: parse_time("item time", row.get("first_seen_at"))?,
+        links: Vec::new(),
+    })
+}
+
+fn link_state(text: &str) -> Result<LinkState, StoreError> {
+    LinkState::parse(text).ok_or_else(|| corrupt("link state", text))
+}
+
+/// A LIKE pattern matching `text` anywhere, with LIKE's wildcards taken literally.
+fn contains_pattern(text: &str) -> String {
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
 }
 
 fn ms(t: DateTime<Utc>) -> i64 {
@@ -142,22 +237,8 @@ impl Store for SqliteStore {
     }
 
     async fn upsert_case(&self, case: &Case, now: DateTime<Utc>) -> Result<(), StoreError> {
-        let record = serde_json::to_string(case).map_err(|e| corrupt("case record", e))?;
-        sqlx::query(
-            "INSERT INTO cases (id, brand, status, record, revision, updated_at)
-             VALUES (?1, ?2, ?3, ?4, (SELECT COALESCE(MAX(revision), 0) + 1 FROM cases), ?5)
-             ON CONFLICT (id) DO UPDATE SET brand = excluded.brand, status = excluded.status,
-                 record = excluded.record, revision = excluded.revision,
-                 updated_at = excluded.updated_at",
-        )
-        .bind(&case.id)
-        .bind(&case.brand)
-        .bind(case.status.as_str())
-        .bind(record)
-        .bind(now.to_rfc3339())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        let mut conn = self.pool.acquire().await?;
+        upsert_case_on(&mut conn, case, now).await
     }
 
     async fn case(&self, id: &str) -> Result<Option<Case>, StoreError> {
@@ -374,6 +455,7 @@ impl Store for SqliteStore {
                 inserted_keys.insert(row.get::<String, _>("dedupe_key"));
             }
         }
+        write_review(&mut tx, batch).await?;
         tx.commit().await?;
         // Rows go in batch order, so of two alerts sharing a key in one batch the first is
         // the one stored; removing the key credits it to that one only.
@@ -442,7 +524,7 @@ impl Store for SqliteStore {
             }
         }
         let item_ids: Vec<i64> = items_by_id.keys().copied().collect();
-        let mut sightings = self.sightings_of(&item_ids).await?;
+        let mut sightings = self.sightings(&item_ids).await?;
         for (item_id, places) in items_by_id {
             let history = sightings.remove(&item_id).unwrap_or_default();
             for (case_id, position) in places {
@@ -456,7 +538,7 @@ impl Store for SqliteStore {
 
     async fn confirmed_link_texts(&self) -> Result<Vec<LinkedText>, StoreError> {
         let rows = sqlx::query(
-            "SELECT l.case_id, i.title, i.body, i.url FROM links l JOIN items i ON i.id = l.item_id
+            "SELECT l.case_id, i.title, i.body, i.url, i.author FROM links l JOIN items i ON i.id = l.item_id
              WHERE l.state = 'confirmed' ORDER BY i.id",
         )
         .fetch_all(&self.pool)
@@ -468,6 +550,7 @@ impl Store for SqliteStore {
                 title: r.get("title"),
                 body: r.get("body"),
                 url: r.get("url"),
+                author: r.get("author"),
             })
             .collect())
     }
@@ -638,6 +721,186 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn find_items(&self, query: &ItemQuery) -> Result<Vec<ItemRow>, StoreError> {
+        // Times are compared as milliseconds: stored texts carry different offsets.
+        let mut q = QueryBuilder::new(
+            "SELECT i.id, i.source, i.guid, i.channel, i.url, i.title, i.body, i.author,
+                    COALESCE(i.brand, '') AS brand, i.published_at, i.first_seen_at
+             FROM items i WHERE i.brand IS NOT NULL",
+        );
+        if !query.ids.is_empty() {
+            q.push(" AND i.id IN (");
+            let mut list = q.separated(", ");
+            for id in query.ids.iter().take(MAX_QUERY_IDS) {
+                list.push_bind(*id);
+            }
+            q.push(")");
+        }
+        if let Some(brand) = &query.brand {
+            q.push(" AND i.brand = ").push_bind(brand);
+        }
+        if let Some(case_id) = &query.case_id {
+            q.push(" AND EXISTS (SELECT 1 FROM links l WHERE l.item_id = i.id AND l.case_id = ")
+                .push_bind(case_id)
+                .push(")");
+        }
+        if let Some(text) = &query.text {
+            let pattern = contains_pattern(text);
+            q.push(" AND (i.title LIKE ")
+                .push_bind(pattern.clone())
+                .push(" ESCAPE '\\' OR i.body LIKE ")
+                .push_bind(pattern.clone())
+                .push(" ESCAPE '\\' OR i.author LIKE ")
+                .push_bind(pattern)
+                .push(" ESCAPE '\\')");
+        }
+        let first_seen = "(SELECT MIN(o.fetched_ms) FROM observations o WHERE o.item_id = i.id)";
+        if let Some(since) = query.since {
+            q.push(format!(" AND {first_seen} >= "))
+                .push_bind(ms(since));
+        }
+        if let Some(until) = query.until {
+            q.push(format!(" AND {first_seen} < ")).push_bind(ms(until));
+        }
+        q.push(" ORDER BY i.id DESC LIMIT ").push_bind(query.limit);
+        let mut items = q
+            .build()
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(item_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        let positions: HashMap<i64, usize> =
+            items.iter().enumerate().map(|(p, i)| (i.id, p)).collect();
+        let ids: Vec<i64> = positions.keys().copied().collect();
+        for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+            let mut q =
+                QueryBuilder::new("SELECT item_id, case_id, state FROM links WHERE item_id IN (");
+            let mut list = q.separated(", ");
+            for id in chunk {
+                list.push_bind(*id);
+            }
+            q.push(") ORDER BY case_id");
+            for row in q.build().fetch_all(&self.pool).await? {
+                let state = link_state(row.get("state"))?;
+                if let Some(&p) = positions.get(&row.get::<i64, _>("item_id")) {
+                    items[p].links.push((row.get("case_id"), state));
+                }
+            }
+        }
+        Ok(items)
+    }
+
+    async fn sightings(&self, item_ids: &[i64]) -> Result<HashMap<i64, Vec<Sighting>>, StoreError> {
+        let mut found: HashMap<i64, Vec<Sighting>> = HashMap::new();
+        for chunk in item_ids.chunks(ROWS_PER_STATEMENT) {
+            let mut q = QueryBuilder::new(
+                "SELECT item_id, fetched_at, reposts, comments, likes, views, author_followers
+                 FROM observations WHERE item_id IN (",
+            );
+            let mut list = q.separated(", ");
+            for id in chunk {
+                list.push_bind(*id);
+            }
+            q.push(") ORDER BY fetched_ms, id");
+            for row in q.build().fetch_all(&self.pool).await? {
+                found.entry(row.get("item_id")).or_default().push(Sighting {
+                    at: parse_time("observation time", row.get("fetched_at"))?,
+                    engagement: Engagement {
+                        reposts: row.get("reposts"),
+                        comments: row.get("comments"),
+                        likes: row.get("likes"),
+                        views: row.get("views"),
+                    },
+                    author_followers: row.get("author_followers"),
+                });
+            }
+        }
+        Ok(found)
+    }
+
+    async fn find_links(&self, query: &LinkQuery) -> Result<Vec<LinkRow>, StoreError> {
+        let mut q = QueryBuilder::new(
+            "SELECT l.item_id, l.case_id, l.state, l.score, l.evidence, l.created_at,
+                    l.decided_by, l.decided_at
+             FROM links l JOIN items i ON i.id = l.item_id WHERE 1 = 1",
+        );
+        if let Some(state) = query.state {
+            q.push(" AND l.state = ").push_bind(state.as_str());
+        }
+        if let Some(case_id) = &query.case_id {
+            q.push(" AND l.case_id = ").push_bind(case_id);
+        }
+        if let Some(item_id) = query.item_id {
+            q.push(" AND l.item_id = ").push_bind(item_id);
+        }
+        if let Some(brand) = &query.brand {
+            q.push(" AND i.brand = ").push_bind(brand);
+        }
+        q.push(" ORDER BY l.score DESC, l.item_id DESC, l.case_id LIMIT ")
+            .push_bind(query.limit);
+        q.build()
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|row| {
+                Ok(LinkRow {
+                    item_id: row.get("item_id"),
+                    case_id: row.get("case_id"),
+                    state: link_state(row.get("state"))?,
+                    score: row.get("score"),
+                    evidence: evidence_from_json(row.get("evidence"))?,
+                    created_at: row.get("created_at"),
+                    decided_by: row.get("decided_by"),
+                    decided_at: row.get("decided_at"),
+                })
+            })
+            .collect()
+    }
+
+    async fn audit_log(&self, limit: i64) -> Result<Vec<AuditRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, at, actor, action, target, detail FROM audit ORDER BY id DESC LIMIT ?1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let detail: String = row.get("detail");
+                Ok(AuditRow {
+                    id: row.get("id"),
+                    entry: AuditEntry {
+                        actor: row.get("actor"),
+                        action: row.get("action"),
+                        target: row.get("target"),
+                        detail: serde_json::from_str(&detail)
+                            .map_err(|e| corrupt("audit detail", e))?,
+                        at: parse_time("audit time", row.get("at"))?.with_timezone(&Utc),
+                    },
+                })
+            })
+            .collect()
+    }
+
+    async fn stats(&self) -> Result<StoreStats, StoreError> {
+        let mut stats = StoreStats::default();
+        for row in
+            sqlx::query("SELECT state, COUNT(*) AS n FROM links GROUP BY state ORDER BY state")
+                .fetch_all(&self.pool)
+                .await?
+        {
+            stats
+                .links
+                .push((link_state(row.get("state"))?, row.get("n")));
+        }
+        stats.outbox_depth =
+            sqlx::query_scalar("SELECT COUNT(*) FROM alerts WHERE status = 'pending'")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(stats)
+    }
+
     async fn queue_alert(&self, alert: &NewAlert) -> Result<bool, StoreError> {
         let inserted = sqlx::query(
             "INSERT INTO alerts (kind, case_id, brand, item_id, dedupe_key, message_id, subject,
@@ -699,7 +962,7 @@ impl Store for SqliteStore {
             .collect::<Result<Vec<_>, StoreError>>()?;
         let ids: Vec<i64> = links.iter().map(|l| l.item.item_id).collect();
         // An item may be a candidate for two cases, so its history is copied, not moved.
-        let sightings = self.sightings_of(&ids).await?;
+        let sightings = self.sightings(&ids).await?;
         for link in &mut links {
             link.item.sightings = sightings
                 .get(&link.item.item_id)
@@ -745,7 +1008,7 @@ impl Store for SqliteStore {
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
         let ids: Vec<i64> = items.iter().map(|u| u.item.item_id).collect();
-        let mut sightings = self.sightings_of(&ids).await?;
+        let mut sightings = self.sightings(&ids).await?;
         for unlinked in &mut items {
             unlinked.item.sightings = sightings.remove(&unlinked.item.item_id).unwrap_or_default();
         }
