@@ -2,7 +2,7 @@
 //! checks serde cannot express. Every problem names its file and field.
 
 use crate::model::Channel;
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{DateTime, FixedOffset, NaiveTime, Utc};
 use serde::{Deserialize, Deserializer};
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
@@ -31,6 +31,9 @@ pub struct Config {
     pub linking: LinkingConfig,
     #[serde(default)]
     pub assess: AssessConfig,
+    /// Without this section no digest is sent.
+    #[serde(default)]
+    pub digest: Option<DigestConfig>,
     #[serde(default)]
     pub review: ReviewConfig,
     pub brands: Vec<BrandConfig>,
@@ -58,12 +61,56 @@ impl Default for ReviewConfig {
     }
 }
 
+/// The daily digest email (README.md, "The daily digest").
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DigestConfig {
+    /// The time of day it goes out, "HH:MM" in `time_zone`.
+    #[serde(default = "default_digest_at", deserialize_with = "time_of_day")]
+    pub at: NaiveTime,
+    /// A fixed UTC offset such as "+08:00"; the digest's day runs in it.
+    #[serde(default = "default_time_zone", deserialize_with = "utc_offset")]
+    pub time_zone: FixedOffset,
+    /// Recipients; `[alerts].to` when empty.
+    #[serde(default)]
+    pub to: Vec<String>,
+}
+
+impl Default for DigestConfig {
+    fn default() -> Self {
+        DigestConfig {
+            at: default_digest_at(),
+            time_zone: default_time_zone(),
+            to: Vec::new(),
+        }
+    }
+}
+
 fn default_relink_window() -> Duration {
     Duration::from_secs(14 * 24 * 3600)
 }
 
 fn default_session_ttl() -> Duration {
     Duration::from_secs(12 * 3600)
+}
+
+/// Checked when compiling: the constants below are valid.
+const NINE_AM: NaiveTime = match NaiveTime::from_hms_opt(9, 0, 0) {
+    Some(t) => t,
+    None => panic!("09:00 is a time"),
+};
+/// China Standard Time: the channels outcry reads are Chinese.
+const CHINA: FixedOffset = match FixedOffset::east_opt(8 * 3600) {
+    Some(o) => o,
+    None => panic!("+08:00 is an offset"),
+};
+
+fn default_digest_at() -> NaiveTime {
+    NINE_AM
+}
+
+fn default_time_zone() -> FixedOffset {
+    CHINA
 }
 
 /// When a case moves up a stage (README.md, "Stages"). Counts are over the case's confirmed
@@ -859,13 +906,21 @@ fn check_config(config: &Config, file: &Path, problems: &mut Problems) {
             );
         }
     }
-    for (i, to) in config.alerts.to.iter().enumerate() {
+    let digest_to = config.digest.iter().flat_map(|d| d.to.iter());
+    let recipients = config
+        .alerts
+        .to
+        .iter()
+        .enumerate()
+        .map(|(i, to)| (format!("alerts.to[{i}]"), to))
+        .chain(
+            digest_to
+                .enumerate()
+                .map(|(i, to)| (format!("digest.to[{i}]"), to)),
+        );
+    for (field, to) in recipients {
         if to.parse::<lettre::message::Mailbox>().is_err() {
-            problems.push(
-                file,
-                format!("alerts.to[{i}]"),
-                format!("`{to}` is not a mail address"),
-            );
+            problems.push(file, field, format!("`{to}` is not a mail address"));
         }
     }
     if config.alerts.retry_initial.is_zero()
@@ -1243,6 +1298,46 @@ fn optional_zone<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Zone>, D::Err
         .map_err(serde::de::Error::custom)
 }
 
+/// "09:00" or "21:30".
+pub fn parse_time_of_day(text: &str) -> Result<NaiveTime, String> {
+    NaiveTime::parse_from_str(text.trim(), "%H:%M")
+        .map_err(|_| format!("`{text}` is not a time of day like \"09:00\""))
+}
+
+/// "+08:00", "-05:30", "+0800", "UTC" or "Z".
+pub fn parse_utc_offset(text: &str) -> Result<FixedOffset, String> {
+    let bad = || format!("`{text}` is not a UTC offset like \"+08:00\" or \"UTC\"");
+    let trimmed = text.trim();
+    if trimmed.eq_ignore_ascii_case("utc") || trimmed == "Z" {
+        return FixedOffset::east_opt(0).ok_or_else(bad);
+    }
+    let (sign, rest) = match trimmed.split_at_checked(1) {
+        Some(("+", rest)) => (1, rest),
+        Some(("-", rest)) => (-1, rest),
+        _ => return Err(bad()),
+    };
+    let digits: String = rest.chars().filter(|c| *c != ':').collect();
+    if digits.len() != 4 || !digits.chars().all(|c| c.is_ascii_digit()) || rest.len() > 5 {
+        return Err(bad());
+    }
+    let hours: i32 = digits[..2].parse().map_err(|_| bad())?;
+    let minutes: i32 = digits[2..].parse().map_err(|_| bad())?;
+    if hours > 14 || minutes > 59 {
+        return Err(bad());
+    }
+    FixedOffset::east_opt(sign * (hours * 3600 + minutes * 60)).ok_or_else(bad)
+}
+
+fn time_of_day<'de, D: Deserializer<'de>>(d: D) -> Result<NaiveTime, D::Error> {
+    let text = String::deserialize(d)?;
+    parse_time_of_day(&text).map_err(serde::de::Error::custom)
+}
+
+fn utc_offset<'de, D: Deserializer<'de>>(d: D) -> Result<FixedOffset, D::Error> {
+    let text = String::deserialize(d)?;
+    parse_utc_offset(&text).map_err(serde::de::Error::custom)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1486,5 +1581,67 @@ mod tests {
             resolve_storage_url(Some("postgres://u@h/db"), base),
             "postgres://u@h/db"
         );
+    }
+
+    #[test]
+    fn digest_is_off_by_default_and_takes_documented_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("sources")).unwrap();
+        let path = write(dir.path(), "outcry.toml", MINIMAL);
+        assert!(load(&path).unwrap().config.digest.is_none());
+        let path = write(dir.path(), "outcry.toml", &format!("[digest]\n{MINIMAL}"));
+        assert_eq!(
+            load(&path).unwrap().config.digest,
+            Some(DigestConfig::default())
+        );
+        assert_eq!(DigestConfig::default().at.to_string(), "09:00:00");
+        assert_eq!(DigestConfig::default().time_zone.to_string(), "+08:00");
+        let text = format!(
+            "[digest]\nat = \"18:30\"\ntime_zone = \"-05:00\"\nto = [\"lead@example.com\"]\n{MINIMAL}"
+        );
+        let path = write(dir.path(), "outcry.toml", &text);
+        let digest = load(&path).unwrap().config.digest.unwrap();
+        assert_eq!(digest.at.to_string(), "18:30:00");
+        assert_eq!(digest.time_zone.local_minus_utc(), -5 * 3600);
+        assert_eq!(digest.to, ["lead@example.com"]);
+    }
+
+    #[test]
+    fn digest_problems_name_the_field() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("sources")).unwrap();
+        for (line, expected) in [
+            ("at = \"9am\"", "digest.at: `9am` is not a time of day"),
+            (
+                "time_zone = \"Asia/Shanghai\"",
+                "digest.time_zone: `Asia/Shanghai` is not a UTC offset",
+            ),
+            (
+                "to = [\"nobody\"]",
+                "digest.to[0]: `nobody` is not a mail address",
+            ),
+            ("when = \"09:00\"", "digest.when: unknown field `when`"),
+        ] {
+            let path = write(
+                dir.path(),
+                "outcry.toml",
+                &format!("[digest]\n{line}\n{MINIMAL}"),
+            );
+            let shown = load(&path).unwrap_err().to_string();
+            assert!(shown.contains(expected), "{shown}");
+        }
+    }
+
+    #[test]
+    fn utc_offsets_in_the_forms_people_write() {
+        let secs = |t: &str| parse_utc_offset(t).map(|o| o.local_minus_utc());
+        assert_eq!(secs("+08:00"), Ok(8 * 3600));
+        assert_eq!(secs("+0530"), Ok(5 * 3600 + 1800));
+        assert_eq!(secs("-03:00"), Ok(-3 * 3600));
+        assert_eq!(secs("UTC"), Ok(0));
+        assert_eq!(secs("Z"), Ok(0));
+        for bad in ["8", "+8", "+25:00", "+08:61", "CST", "", "+08:00:00"] {
+            assert!(parse_utc_offset(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! `outcry run`: wires store, pipeline, poller, delivery worker and HTTP server together and
 //! shuts them down in order when asked.
 
+use crate::alert::digest::Digest;
 use crate::alert::mailer::{Mailer, MailerError};
 use crate::alert::outbox::Delivery;
 use crate::config::Loaded;
@@ -90,6 +91,11 @@ pub async fn run_on(
         .collect();
     let mut pollers = poller.spawn(sources, shutdown.clone());
 
+    let digest_task = config.digest.clone().map(|digest| {
+        let digest = Digest::new(store.clone(), digest, config.assess, alert_queued.clone());
+        tokio::spawn(digest.run(shutdown.clone()))
+    });
+
     let delivery = Delivery {
         store: store.clone(),
         mailer,
@@ -118,6 +124,11 @@ pub async fn run_on(
     shutdown.cancelled().await;
     info!("shutting down");
     while pollers.join_next().await.is_some() {}
+    if let Some(task) = digest_task {
+        if let Err(e) = task.await {
+            error!(error = %e, "digest task ended abnormally");
+        }
+    }
     if let Err(e) = delivery_task.await {
         error!(error = %e, "delivery worker ended abnormally");
     }

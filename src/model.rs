@@ -179,8 +179,9 @@ impl fmt::Display for Stage {
     }
 }
 
-/// What an alert is about: a case reaching a stage, a public complaint matching no case, or
-/// (for the operator, not the PR team) a source that went down or came back.
+/// What an outbox email is about: a case reaching a stage, a public complaint matching no
+/// case, the daily digest, or (for the operator, not the PR team) a source that went down or
+/// came back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AlertKind {
@@ -192,6 +193,7 @@ pub enum AlertKind {
     SourceDown,
     #[serde(rename = "source-up")]
     SourceUp,
+    Digest,
 }
 
 impl AlertKind {
@@ -203,6 +205,7 @@ impl AlertKind {
             AlertKind::Unlinked => "unlinked",
             AlertKind::SourceDown => "source-down",
             AlertKind::SourceUp => "source-up",
+            AlertKind::Digest => "digest",
         }
     }
 
@@ -219,6 +222,7 @@ impl AlertKind {
             "unlinked" => AlertKind::Unlinked,
             "source-down" => AlertKind::SourceDown,
             "source-up" => AlertKind::SourceUp,
+            "digest" => AlertKind::Digest,
             _ => return None,
         })
     }

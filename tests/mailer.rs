@@ -141,3 +141,34 @@ async fn source_alerts_go_to_the_operator_only_and_name_the_source() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(server.messages().len(), 1);
 }
+
+#[tokio::test]
+async fn the_digest_goes_to_its_own_recipients_or_else_the_alerts_ones() {
+    let server = SmtpServer::start().await;
+    let mut with_own = config(Some(server.port()));
+    with_own.digest = Some(outcry::config::DigestConfig {
+        to: vec!["leads@example.com".into()],
+        ..Default::default()
+    });
+    let mailer = Mailer::from_config(&with_own, std::path::Path::new("unused")).unwrap();
+    mailer.send(&mail(AlertKind::Digest, None)).await.unwrap();
+    mailer
+        .send(&mail(AlertKind::Viral, Some("C-1042")))
+        .await
+        .unwrap();
+    let mut falls_back = config(Some(server.port()));
+    falls_back.digest = Some(Default::default());
+    let mailer = Mailer::from_config(&falls_back, std::path::Path::new("unused")).unwrap();
+    mailer.send(&mail(AlertKind::Digest, None)).await.unwrap();
+    let received = server.wait_for(3, Duration::from_secs(5)).await;
+    assert_eq!(received.len(), 3);
+    assert_eq!(received[0].to, ["leads@example.com"]);
+    // The digest is not an alert: X-Outcry-Stage stays the PR team's alert filter.
+    assert_eq!(received[0].header("X-Outcry-Stage"), None);
+    assert_eq!(
+        received[0].header("X-Outcry-Alert").as_deref(),
+        Some("digest")
+    );
+    assert_eq!(received[1].to, ["pr@example.com", "crisis@example.com"]);
+    assert_eq!(received[2].to, ["pr@example.com", "crisis@example.com"]);
+}

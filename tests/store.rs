@@ -937,6 +937,220 @@ async fn alerts_are_resent_and_counted(store: SharedStore) {
     assert_eq!(again.len(), 1, "a resent alert is due at once");
 }
 
+fn digest_alert(day: &str, created_at: &str) -> NewAlert {
+    NewAlert {
+        kind: AlertKind::Digest,
+        case_id: None,
+        brand: String::new(),
+        dedupe_key: format!("digest:{day}"),
+        message_id: format!("<digest.{day}@test>"),
+        subject: format!("digest {day}"),
+        text: "text".into(),
+        html: "<p>html</p>".into(),
+        created_at: at(created_at),
+    }
+}
+
+async fn a_standalone_alert_is_queued_once_per_key(store: SharedStore) {
+    assert_eq!(store.last_alert_at(AlertKind::Digest).await.unwrap(), None);
+    let digest = digest_alert("2026-03-05", "2026-03-05T09:00:10+08:00");
+    // Two instances racing for the same day: exactly one queues it.
+    let (a, b) = tokio::join!(store.queue_alert(&digest), store.queue_alert(&digest));
+    assert!(
+        a.unwrap() ^ b.unwrap(),
+        "exactly one of two racing inserts wins"
+    );
+    assert!(!store.queue_alert(&digest).await.unwrap());
+    assert!(store
+        .queue_alert(&digest_alert("2026-03-06", "2026-03-06T09:00:03+08:00"))
+        .await
+        .unwrap());
+    assert_eq!(
+        store.last_alert_at(AlertKind::Digest).await.unwrap(),
+        Some(at("2026-03-06T09:00:03+08:00"))
+    );
+    assert_eq!(store.last_alert_at(AlertKind::Viral).await.unwrap(), None);
+    let now = Utc::now();
+    let claimed = store
+        .claim_alerts(now, now + Duration::seconds(60), 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 2);
+    assert_eq!(claimed[0].kind, AlertKind::Digest);
+    assert_eq!(claimed[0].case_id, None);
+    assert!(
+        claimed[0].case_open,
+        "a digest belongs to no case and goes out"
+    );
+}
+
+fn unlinked_alert(guid: &str, created_at: &str) -> NewAlert {
+    NewAlert {
+        kind: AlertKind::Unlinked,
+        case_id: None,
+        brand: "星驰汽车".into(),
+        dedupe_key: format!("item:weibo:{guid}:unlinked"),
+        message_id: format!("<{guid}.unlinked@test>"),
+        subject: format!("unlinked {guid}"),
+        text: "text".into(),
+        html: "<p>html</p>".into(),
+        created_at: at(created_at),
+    }
+}
+
+async fn digest_lists_links_to_review_unlinked_items_and_case_standings(store: SharedStore) {
+    for (id, status) in [
+        ("C-1", CaseStatus::Open),
+        ("C-2", CaseStatus::Open),
+        ("C-3", CaseStatus::Closed),
+    ] {
+        store
+            .upsert_case(&case(id, status), Utc::now())
+            .await
+            .unwrap();
+    }
+    let linked = observation("wb-1", "2026-03-05T10:00:00+08:00", 10);
+    let candidate = observation("wb-2", "2026-03-05T11:00:00+08:00", 20);
+    let candidate_again = observation("wb-2", "2026-03-05T12:00:00+08:00", 220);
+    let closed_candidate = observation("wb-3", "2026-03-05T11:00:00+08:00", 1);
+    let alerted = observation("wb-4", "2026-03-05T12:00:00+08:00", 5);
+    let held = observation("wb-5", "2026-03-05T05:00:00+00:00", 6);
+    let before_window = observation("wb-6", "2026-03-04T08:00:00+08:00", 7);
+    let candidate_link = |case_id: &str, score: f64| NewLink {
+        case_id: case_id.into(),
+        state: LinkState::Candidate,
+        score,
+        evidence: vec!["retells the case (text 0.41, public story 0.00)".into()],
+    };
+    let unlinked_item = |o| NewItem {
+        observation: o,
+        brand: "星驰汽车".into(),
+        links: vec![],
+    };
+    let batch = Batch {
+        new_items: vec![
+            new_item(&linked, "C-1"),
+            NewItem {
+                observation: &candidate,
+                brand: "星驰汽车".into(),
+                links: vec![candidate_link("C-2", 0.45), candidate_link("C-1", 0.4)],
+            },
+            NewItem {
+                observation: &closed_candidate,
+                brand: "星驰汽车".into(),
+                links: vec![candidate_link("C-3", 0.5)],
+            },
+            unlinked_item(&alerted),
+            unlinked_item(&held),
+            unlinked_item(&before_window),
+        ],
+        observations: vec![
+            (ItemRef::New(0), &linked),
+            (ItemRef::New(1), &candidate),
+            (ItemRef::New(1), &candidate_again),
+            (ItemRef::New(2), &closed_candidate),
+            (ItemRef::New(3), &alerted),
+            (ItemRef::New(4), &held),
+            (ItemRef::New(5), &before_window),
+        ],
+        alerts: vec![
+            (
+                ItemRef::New(0),
+                alert("C-1", Stage::Surfaced, "2026-03-05T10:00:00+08:00"),
+            ),
+            (
+                ItemRef::New(0),
+                alert("C-1", Stage::Spreading, "2026-03-05T12:30:00+08:00"),
+            ),
+            (
+                ItemRef::New(3),
+                unlinked_alert("wb-4", "2026-03-05T12:00:00+08:00"),
+            ),
+        ],
+        ..Batch::default()
+    };
+    store.commit(&batch).await.unwrap();
+
+    let (links, total) = store.review_links(10).await.unwrap();
+    let listed: Vec<(&str, &str, f64)> = links
+        .iter()
+        .map(|l| (l.case_id.as_str(), l.item.guid.as_str(), l.item.link_score))
+        .collect();
+    assert_eq!(
+        listed,
+        [("C-2", "wb-2", 0.45), ("C-1", "wb-2", 0.4)],
+        "open cases' candidates, best first"
+    );
+    assert_eq!(total, 2);
+    assert_eq!(links[0].item.link_state, LinkState::Candidate);
+    assert_eq!(
+        links[0].item.link_evidence,
+        ["retells the case (text 0.41, public story 0.00)"]
+    );
+    let likes: Vec<Option<i64>> = links[1]
+        .item
+        .sightings
+        .iter()
+        .map(|s| s.engagement.likes)
+        .collect();
+    assert_eq!(likes, [Some(20), Some(220)]);
+    let (first, total) = store.review_links(1).await.unwrap();
+    assert_eq!((first.len(), total), (1, 2));
+
+    let since = at("2026-03-05T00:00:00+08:00").with_timezone(&Utc);
+    let until = at("2026-03-06T00:00:00+08:00").with_timezone(&Utc);
+    let unlinked = store.unlinked_items(since, until, 10).await.unwrap();
+    let listed: Vec<(&str, bool)> = unlinked
+        .iter()
+        .map(|u| (u.item.guid.as_str(), u.alerted))
+        .collect();
+    // wb-5 was seen at 13:00 +08:00, written in UTC: the window compares instants.
+    assert_eq!(listed, [("wb-5", false), ("wb-4", true)], "newest first");
+    assert_eq!(unlinked[0].brand, "星驰汽车");
+    assert_eq!(unlinked[0].item.sightings.len(), 1);
+    assert_eq!(unlinked[0].item.link_evidence, Vec::<String>::new());
+    let newest = store.unlinked_items(since, until, 1).await.unwrap();
+    assert_eq!(newest.len(), 1);
+    assert_eq!(newest[0].item.guid, "wb-5");
+    let utc = |t: &str| at(t).with_timezone(&Utc);
+    let window = store
+        .unlinked_items(utc("2026-03-05T12:00:00+08:00"), until, 10)
+        .await
+        .unwrap();
+    assert_eq!(window.len(), 2, "the window's start is inclusive");
+    let window = store
+        .unlinked_items(
+            utc("2026-03-05T12:30:00+08:00"),
+            utc("2026-03-05T13:00:00+08:00"),
+            10,
+        )
+        .await
+        .unwrap();
+    assert!(window.is_empty(), "and its end exclusive");
+
+    let standings = store.case_standings().await.unwrap();
+    let shown: Vec<(&str, Option<Stage>, i64, i64)> = standings
+        .iter()
+        .map(|s| {
+            (
+                s.case.id.as_str(),
+                s.stage.map(|(stage, _)| stage),
+                s.confirmed_items,
+                s.candidate_items,
+            )
+        })
+        .collect();
+    assert_eq!(
+        shown,
+        [("C-1", Some(Stage::Spreading), 1, 1), ("C-2", None, 0, 1),],
+        "open cases only"
+    );
+    assert_eq!(
+        standings[0].stage.map(|(_, at)| at),
+        Some(at("2026-03-05T12:30:00+08:00"))
+    );
+}
+
 /// Runs every behaviour against fresh stores made by `open`.
 macro_rules! behaviours {
     ($backend:ident, $open:expr) => {
@@ -996,6 +1210,16 @@ macro_rules! behaviours {
             #[tokio::test]
             async fn followed_items() {
                 followed_items_are_recent_items_linked_to_open_cases($open.await).await;
+            }
+
+            #[tokio::test]
+            async fn standalone_alert() {
+                a_standalone_alert_is_queued_once_per_key($open.await).await;
+            }
+
+            #[tokio::test]
+            async fn digest_queries() {
+                digest_lists_links_to_review_unlinked_items_and_case_standings($open.await).await;
             }
         }
     };

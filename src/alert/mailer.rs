@@ -40,16 +40,21 @@ pub enum MailerError {
     Io(#[from] std::io::Error),
 }
 
-/// Who gets what: case alerts go to the PR team, source alerts to the operator.
+/// Who gets what: case alerts go to the PR team, the digest to `[digest].to` (else the
+/// team), source alerts to the operator.
 #[derive(Debug, Clone)]
 pub struct Recipients {
     from: Mailbox,
     team: Vec<Mailbox>,
+    digest: Vec<Mailbox>,
     operator: Vec<Mailbox>,
 }
 
 impl Recipients {
     fn of(&self, kind: AlertKind) -> Result<&[Mailbox], MailerError> {
+        if kind == AlertKind::Digest {
+            return Ok(&self.digest);
+        }
         if !kind.is_operator() {
             return Ok(&self.team);
         }
@@ -125,9 +130,14 @@ fn recipients(
             None => return Err(MailerError::Config("alerts.to: names no recipient".into())),
         }
     }
+    let digest = match &config.digest {
+        Some(digest) if !digest.to.is_empty() => mailboxes("digest.to", &digest.to)?,
+        _ => team.clone(),
+    };
     Ok(Recipients {
         from,
         team,
+        digest,
         operator: mailboxes("operator.to", &config.operator.to)?,
     })
 }
@@ -203,8 +213,9 @@ fn build(mail: &OutgoingMail, recipients: &Recipients) -> Result<Message, Mailer
         .from(recipients.from.clone())
         .subject(mail.subject.clone())
         .message_id(Some(mail.message_id.clone()));
-    // X-Outcry-Stage is the PR team's filter; operator mail must not trip it.
-    builder = if mail.kind.is_operator() {
+    // X-Outcry-Stage is the PR team's filter for alerts (CONTRACT.md); the digest and
+    // operator mail must not trip it, so they say what they are in X-Outcry-Alert.
+    builder = if mail.kind.is_operator() || mail.kind == AlertKind::Digest {
         builder.header(AlertHeader(mail.kind.as_str().to_string()))
     } else {
         builder.header(StageHeader(mail.kind.as_str().to_string()))

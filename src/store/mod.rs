@@ -295,6 +295,49 @@ impl CaseItem {
             guid: self.guid.clone(),
         }
     }
+
+    /// Interactions gained per hour between the last two sightings (at least six minutes
+    /// apart as far as the rate goes, so that two quick polls do not read as an explosion);
+    /// None for an item seen once.
+    pub fn growth_per_hour(&self) -> Option<f64> {
+        let [.., s0, s1] = self.sightings.as_slice() else {
+            return None;
+        };
+        let hours = ((s1.at - s0.at).num_seconds() as f64 / 3600.0).max(0.1);
+        let gained = (s1.engagement.interactions() - s0.engagement.interactions()).max(0);
+        Some(gained as f64 / hours)
+    }
+}
+
+/// A link waiting for a complaint lead's review.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReviewLink {
+    pub case_id: String,
+    /// The linked item, with the link's score and evidence and every sighting.
+    pub item: CaseItem,
+}
+
+/// A public item about a watched brand that is linked to no case.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnlinkedItem {
+    pub brand: String,
+    /// The item with every sighting; its link fields are empty (state candidate, score 0,
+    /// no evidence), since nothing links it.
+    pub item: CaseItem,
+    /// Whether an `unlinked` alert was queued for it; one that was not waited for the digest
+    /// (over the hourly cap) or did not read as a complaint.
+    pub alerted: bool,
+}
+
+/// An open case and how far its story has gone public.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseStanding {
+    pub case: Case,
+    /// The highest stage it has alerted for, and when that alert was queued.
+    pub stage: Option<(Stage, DateTime<FixedOffset>)>,
+    pub confirmed_items: i64,
+    /// Candidate links waiting for review.
+    pub candidate_items: i64,
 }
 
 /// A case's public record: the items linked to it (rejected links left out) and the highest
@@ -505,6 +548,28 @@ pub trait Store: Send + Sync {
         source: &str,
         since: DateTime<Utc>,
     ) -> Result<Vec<FollowedItem>, StoreError>;
+
+    /// Queues an alert that belongs to no item (the daily digest); false when an alert with
+    /// its dedupe key exists already, so two instances or a restart never queue it twice.
+    async fn queue_alert(&self, alert: &NewAlert) -> Result<bool, StoreError>;
+    /// When the newest alert of this kind was created.
+    async fn last_alert_at(
+        &self,
+        kind: AlertKind,
+    ) -> Result<Option<DateTime<FixedOffset>>, StoreError>;
+    /// Candidate links of open cases, best score first, at most `limit` of them, and how many
+    /// there are in all.
+    async fn review_links(&self, limit: i64) -> Result<(Vec<ReviewLink>, i64), StoreError>;
+    /// Items that mention a brand and link to no case, first seen in `[since, until)`,
+    /// newest first, at most `limit` of them.
+    async fn unlinked_items(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<UnlinkedItem>, StoreError>;
+    /// Every open case with its stage and the count of its linked items, by case id.
+    async fn case_standings(&self) -> Result<Vec<CaseStanding>, StoreError>;
 }
 
 pub type SharedStore = Arc<dyn Store>;

@@ -193,6 +193,42 @@ fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
 }
 
+/// The columns `case_item` reads, from `items i` (and `links l` when linked).
+const ITEM_COLUMNS: &str = "i.id, i.source, i.guid, i.channel, i.url, i.title, i.body, i.author,
+     i.published_at, i.first_seen_at";
+const LINK_COLUMNS: &str = "l.case_id, l.state, l.score, l.evidence";
+
+/// An item row, with its link when `linked` (sightings are filled in apart).
+fn case_item(row: &SqliteRow, linked: bool) -> Result<CaseItem, StoreError> {
+    let channel: String = row.get("channel");
+    let (link_state, link_score, link_evidence) = if linked {
+        let state: String = row.get("state");
+        (
+            LinkState::parse(&state).ok_or_else(|| corrupt("link state", &state))?,
+            row.get("score"),
+            evidence_from_json(row.get("evidence"))?,
+        )
+    } else {
+        (LinkState::Candidate, 0.0, Vec::new())
+    };
+    Ok(CaseItem {
+        item_id: row.get("id"),
+        source: row.get("source"),
+        guid: row.get("guid"),
+        channel: Channel::parse(&channel).ok_or_else(|| corrupt("item channel", &channel))?,
+        url: row.get("url"),
+        title: row.get("title"),
+        body: row.get("body"),
+        author: row.get("author"),
+        published_at: parse_optional_time("item time", row.get("published_at"))?,
+        first_seen_at: parse_time("item time", row.get("first_seen_at"))?,
+        link_state,
+        link_score,
+        link_evidence,
+        sightings: Vec::new(),
+    })
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     async fn ping(&self) -> Result<(), StoreError> {
@@ -464,12 +500,11 @@ impl Store for SqliteStore {
             }
 
             // Item ids grow in the order items were first seen.
-            let mut query = QueryBuilder::new(
-                "SELECT l.case_id, i.id, i.source, i.guid, i.channel, i.url, i.title, i.body,
-                        i.author, i.published_at, i.first_seen_at, l.state, l.score, l.evidence
+            let mut query = QueryBuilder::new(format!(
+                "SELECT {ITEM_COLUMNS}, {LINK_COLUMNS}
                  FROM links l JOIN items i ON i.id = l.item_id
-                 WHERE l.state <> 'rejected' AND l.case_id IN (",
-            );
+                 WHERE l.state <> 'rejected' AND l.case_id IN ("
+            ));
             let mut list = query.separated(", ");
             for id in chunk {
                 list.push_bind(id);
@@ -477,27 +512,8 @@ impl Store for SqliteStore {
             query.push(") ORDER BY i.id");
             for row in query.build().fetch_all(&self.pool).await? {
                 let case_id: String = row.get("case_id");
-                let item_id: i64 = row.get("id");
-                let channel: String = row.get("channel");
-                let state: String = row.get("state");
-                let item = CaseItem {
-                    item_id,
-                    source: row.get("source"),
-                    guid: row.get("guid"),
-                    channel: Channel::parse(&channel)
-                        .ok_or_else(|| corrupt("item channel", &channel))?,
-                    url: row.get("url"),
-                    title: row.get("title"),
-                    body: row.get("body"),
-                    author: row.get("author"),
-                    published_at: parse_optional_time("item time", row.get("published_at"))?,
-                    first_seen_at: parse_time("item time", row.get("first_seen_at"))?,
-                    link_state: LinkState::parse(&state)
-                        .ok_or_else(|| corrupt("link state", &state))?,
-                    link_score: row.get("score"),
-                    link_evidence: evidence_from_json(row.get("evidence"))?,
-                    sightings: Vec::new(),
-                };
+                let item = case_item(&row, true)?;
+                let item_id = item.item_id;
                 if let Some(record) = evidence.get_mut(&case_id) {
                     items_by_id
                         .entry(item_id)
@@ -508,32 +524,12 @@ impl Store for SqliteStore {
             }
         }
         let item_ids: Vec<i64> = items_by_id.keys().copied().collect();
-        for chunk in item_ids.chunks(ROWS_PER_STATEMENT) {
-            let mut query = QueryBuilder::new(
-                "SELECT item_id, fetched_at, reposts, comments, likes, views, author_followers
-                 FROM observations WHERE item_id IN (",
-            );
-            let mut list = query.separated(", ");
-            for id in chunk {
-                list.push_bind(*id);
-            }
-            query.push(") ORDER BY fetched_ms, id");
-            for row in query.build().fetch_all(&self.pool).await? {
-                let sighting = Sighting {
-                    at: parse_time("observation time", row.get("fetched_at"))?,
-                    engagement: Engagement {
-                        reposts: row.get("reposts"),
-                        comments: row.get("comments"),
-                        likes: row.get("likes"),
-                        views: row.get("views"),
-                    },
-                    author_followers: row.get("author_followers"),
-                };
-                let item_id: i64 = row.get("item_id");
-                for (case_id, position) in items_by_id.get(&item_id).into_iter().flatten() {
-                    if let Some(record) = evidence.get_mut(case_id) {
-                        record.items[*position].sightings.push(sighting);
-                    }
+        let mut sightings = self.sightings(&item_ids).await?;
+        for (item_id, places) in items_by_id {
+            let history = sightings.remove(&item_id).unwrap_or_default();
+            for (case_id, position) in places {
+                if let Some(record) = evidence.get_mut(&case_id) {
+                    record.items[position].sightings = history.clone();
                 }
             }
         }
@@ -943,6 +939,169 @@ impl Store for SqliteStore {
                 .fetch_one(&self.pool)
                 .await?;
         Ok(stats)
+    }
+
+    async fn queue_alert(&self, alert: &NewAlert) -> Result<bool, StoreError> {
+        let inserted = sqlx::query(
+            "INSERT INTO alerts (kind, case_id, brand, item_id, dedupe_key, message_id, subject,
+                 body_text, body_html, created_at, next_attempt_ms)
+             VALUES (?1, ?2, ?3, NULL, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+             ON CONFLICT (dedupe_key) DO NOTHING",
+        )
+        .bind(alert.kind.as_str())
+        .bind(&alert.case_id)
+        .bind(&alert.brand)
+        .bind(&alert.dedupe_key)
+        .bind(&alert.message_id)
+        .bind(&alert.subject)
+        .bind(&alert.text)
+        .bind(&alert.html)
+        .bind(alert.created_at.to_rfc3339())
+        .bind(alert.created_at.timestamp_millis())
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(inserted == 1)
+    }
+
+    async fn last_alert_at(
+        &self,
+        kind: AlertKind,
+    ) -> Result<Option<DateTime<FixedOffset>>, StoreError> {
+        let created: Option<String> = sqlx::query_scalar(
+            "SELECT created_at FROM alerts WHERE kind = ?1 ORDER BY id DESC LIMIT 1",
+        )
+        .bind(kind.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        created.map(|t| parse_time("alert time", &t)).transpose()
+    }
+
+    async fn review_links(&self, limit: i64) -> Result<(Vec<ReviewLink>, i64), StoreError> {
+        const OPEN_CANDIDATES: &str = "FROM links l JOIN items i ON i.id = l.item_id
+             JOIN cases c ON c.id = l.case_id
+             WHERE l.state = 'candidate' AND c.status = 'open'";
+        let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) {OPEN_CANDIDATES}"))
+            .fetch_one(&self.pool)
+            .await?;
+        let rows = sqlx::query(&format!(
+            "SELECT {ITEM_COLUMNS}, {LINK_COLUMNS} {OPEN_CANDIDATES}
+             ORDER BY l.score DESC, i.id DESC LIMIT ?1"
+        ))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut links = rows
+            .iter()
+            .map(|row| {
+                Ok(ReviewLink {
+                    case_id: row.get("case_id"),
+                    item: case_item(row, true)?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let ids: Vec<i64> = links.iter().map(|l| l.item.item_id).collect();
+        // An item may be a candidate for two cases, so its history is copied, not moved.
+        let sightings = self.sightings(&ids).await?;
+        for link in &mut links {
+            link.item.sightings = sightings
+                .get(&link.item.item_id)
+                .cloned()
+                .unwrap_or_default();
+        }
+        Ok((links, total))
+    }
+
+    async fn unlinked_items(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<UnlinkedItem>, StoreError> {
+        // The first observation's millisecond clock, not first_seen_at: that text keeps the
+        // offset it was seen in and does not compare as a time.
+        let rows = sqlx::query(&format!(
+            "SELECT {ITEM_COLUMNS}, i.brand,
+                    EXISTS (SELECT 1 FROM alerts a WHERE a.item_id = i.id AND a.kind = 'unlinked')
+                        AS alerted
+             FROM items i
+             JOIN (SELECT item_id, MIN(fetched_ms) AS first_ms FROM observations
+                   GROUP BY item_id) f ON f.item_id = i.id
+             WHERE i.brand IS NOT NULL
+               AND NOT EXISTS (SELECT 1 FROM links l WHERE l.item_id = i.id)
+               AND f.first_ms >= ?1 AND f.first_ms < ?2
+             ORDER BY f.first_ms DESC, i.id DESC LIMIT ?3"
+        ))
+        .bind(ms(since))
+        .bind(ms(until))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut items = rows
+            .iter()
+            .map(|row| {
+                Ok(UnlinkedItem {
+                    brand: row.get("brand"),
+                    item: case_item(row, false)?,
+                    alerted: row.get::<i64, _>("alerted") != 0,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let ids: Vec<i64> = items.iter().map(|u| u.item.item_id).collect();
+        let mut sightings = self.sightings(&ids).await?;
+        for unlinked in &mut items {
+            unlinked.item.sightings = sightings.remove(&unlinked.item.item_id).unwrap_or_default();
+        }
+        Ok(items)
+    }
+
+    async fn case_standings(&self) -> Result<Vec<CaseStanding>, StoreError> {
+        let cases = self.cases(Some(CaseStatus::Open)).await?;
+        let mut stages: HashMap<String, (Stage, DateTime<FixedOffset>)> = HashMap::new();
+        let rows = sqlx::query(
+            "SELECT a.case_id, a.kind, a.created_at FROM alerts a JOIN cases c ON c.id = a.case_id
+             WHERE c.status = 'open' AND a.kind IN ('surfaced', 'spreading', 'viral')",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        for row in rows {
+            let kind: String = row.get("kind");
+            let stage = Stage::parse(&kind).ok_or_else(|| corrupt("alert kind", &kind))?;
+            let at = parse_time("alert time", row.get("created_at"))?;
+            let entry = stages.entry(row.get("case_id")).or_insert((stage, at));
+            if stage > entry.0 {
+                *entry = (stage, at);
+            }
+        }
+        let mut counts: HashMap<String, (i64, i64)> = HashMap::new();
+        let rows = sqlx::query(
+            "SELECT l.case_id,
+                    SUM(CASE WHEN l.state = 'confirmed' THEN 1 ELSE 0 END) AS confirmed,
+                    SUM(CASE WHEN l.state = 'candidate' THEN 1 ELSE 0 END) AS candidate
+             FROM links l JOIN cases c ON c.id = l.case_id
+             WHERE c.status = 'open' GROUP BY l.case_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        for row in rows {
+            counts.insert(
+                row.get("case_id"),
+                (row.get("confirmed"), row.get("candidate")),
+            );
+        }
+        Ok(cases
+            .into_iter()
+            .map(|case| {
+                let (confirmed_items, candidate_items) =
+                    counts.get(&case.id).copied().unwrap_or_default();
+                CaseStanding {
+                    stage: stages.get(&case.id).copied(),
+                    case,
+                    confirmed_items,
+                    candidate_items,
+                }
+            })
+            .collect())
     }
 }
 

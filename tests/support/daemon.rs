@@ -83,6 +83,16 @@ impl TestApp {
         }
     }
 
+    /// Appends TOML tables (`[assess]`, `[digest]`, ...) to outcry.toml; takes effect at the
+    /// next start.
+    pub fn add_config(&self, toml: &str) {
+        let path = self.config_path();
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push('\n');
+        text.push_str(toml);
+        std::fs::write(path, text).unwrap();
+    }
+
     /// Writes (or replaces) sources/NAME.toml; the daemon reads it at its next start.
     pub fn write_source(&self, name: &str, text: &str) {
         std::fs::write(
