@@ -10,8 +10,8 @@ use crate::link::{ItemText, LinkError, Linker};
 use crate::model::{AlertKind, Case, Observation, Stage};
 use crate::normalize::{fold, html_to_text, urls_in};
 use crate::store::{
-    Batch, CaseItem, ItemKey, ItemRef, LinkState, NewAlert, NewItem, NewLink, SharedStore,
-    Sighting, StoreError,
+    Batch, CaseItem, EvidenceScope, ItemKey, ItemRef, LinkState, NewAlert, NewItem, NewLink,
+    SharedStore, Sighting, StoreError,
 };
 use chrono::{DateTime, FixedOffset};
 use serde::Serialize;
@@ -333,10 +333,12 @@ impl Pipeline {
         steps: &mut [Step<'a>],
         batch: &mut Batch<'a>,
     ) -> Result<(), PipelineError> {
+        // Only confirmed links count towards a stage, so a step that touches a case through a
+        // candidate link alone cannot move it and its evidence need not be read.
         let mut case_ids: Vec<String> = steps
             .iter()
             .flat_map(|s| s.linked.iter())
-            .filter(|(_, state)| *state != LinkState::Rejected)
+            .filter(|(_, state)| *state == LinkState::Confirmed)
             .map(|(case, _)| case.clone())
             .collect();
         if case_ids.is_empty() {
@@ -344,12 +346,14 @@ impl Pipeline {
         }
         case_ids.sort();
         case_ids.dedup();
-        let mut records = self.store.case_evidence(&case_ids).await?;
+        let mut records = self
+            .store
+            .case_evidence(&case_ids, EvidenceScope::Confirmed)
+            .await?;
         for step in steps.iter_mut() {
             let obs = step.observation;
-            let key = ItemKey::of(obs);
             for (case_id, state) in &step.linked {
-                if *state == LinkState::Rejected {
+                if *state != LinkState::Confirmed {
                     continue;
                 }
                 let (Some(case), Some(record)) =
@@ -363,7 +367,11 @@ impl Pipeline {
                 match step.links.iter().find(|l| &l.case_id == case_id) {
                     Some(link) if step.first => record.items.push(pending_item(obs, link)),
                     _ => {
-                        if let Some(item) = record.items.iter_mut().find(|i| i.key() == key) {
+                        if let Some(item) = record
+                            .items
+                            .iter_mut()
+                            .find(|i| i.source == obs.source && i.guid == obs.guid)
+                        {
                             item.sightings.push(Sighting::of(obs));
                         }
                     }

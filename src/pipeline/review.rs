@@ -5,8 +5,8 @@
 use super::{case_alert, is_step_up, Event, Pipeline, PipelineError, PreparedText};
 use crate::model::Observation;
 use crate::store::{
-    AuditEntry, Batch, CaseItem, ItemQuery, ItemRef, ItemRow, LinkChange, LinkQuery, LinkState,
-    NewLink, Sighting, StoreError,
+    AuditEntry, Batch, CaseItem, EvidenceScope, ItemQuery, ItemRef, ItemRow, LinkChange, LinkQuery,
+    LinkState, NewLink, Sighting, StoreError,
 };
 use chrono::{DateTime, Utc};
 use tracing::{info, info_span};
@@ -212,7 +212,7 @@ impl Pipeline {
     ) -> Result<Vec<Event>, ReviewError> {
         let mut record = self
             .store
-            .case_evidence(&[case_id.to_string()])
+            .case_evidence(&[case_id.to_string()], EvidenceScope::Unrejected)
             .await?
             .remove(case_id)
             .unwrap_or_default();
