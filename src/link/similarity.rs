@@ -54,6 +54,11 @@ pub struct Similarity {
     pub story: f32,
 }
 
+/// A unit rarer than this is still part of a text's norm, but is not scored along its
+/// postings: nearly every document uses it (rarity 0.1 is about nine in ten), so its
+/// postings are the longest and its weight is near zero.
+const MIN_SCORING_RARITY: f32 = 0.1;
+
 /// BM25's rarity: high for units few documents use, near zero for units all of them use.
 fn rarity(documents: u32, using: u32) -> f32 {
     let (n, df) = (documents as f32, using as f32);
@@ -86,7 +91,7 @@ impl TextIndex {
             if norm == 0.0 {
                 continue;
             }
-            for (unit, count) in doc {
+            for (unit, count) in doc.iter().filter(|(u, _)| idf[u] >= MIN_SCORING_RARITY) {
                 postings
                     .entry((*brand, *unit))
                     .or_default()
@@ -208,7 +213,10 @@ impl TextIndex {
             return;
         }
         let mut dots: HashMap<u32, f32> = HashMap::default();
-        for (unit, post_weight, idf) in &post_weights {
+        for (unit, post_weight, idf) in post_weights
+            .iter()
+            .filter(|(_, _, idf)| *idf >= MIN_SCORING_RARITY)
+        {
             for &case in self
                 .story_postings
                 .get(&(brand, *unit))
