@@ -86,6 +86,8 @@ impl Pipeline {
             self.learn_item(case_id, &item);
             confirmed.push(item);
         }
+        // The case's record changes with this decision; the next batch reads it afresh.
+        self.evidence.forget(case_id);
         let result = self
             .assess_and_commit(case_id, confirmed, Vec::new(), batch, now)
             .await;
@@ -170,6 +172,7 @@ impl Pipeline {
         let mut audit = audit;
         audit.detail["relinked"] = serde_json::json!(batch.link_changes.len());
         batch.audit.push(audit);
+        self.evidence.forget(case_id);
         let result = self
             .assess_and_commit(case_id, confirmed, proposed, batch, now)
             .await;
