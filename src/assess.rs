@@ -471,6 +471,15 @@ mod tests {
     }
 
     #[test]
+    fn smoke_is_a_safety_word_and_a_chilled_heart_is_despair() {
+        let lexicon = Lexicon::new();
+        assert_eq!(
+            lexicon.find(&fold("充电器冒烟了, 真让人寒心")),
+            [(Category::Safety, "冒烟"), (Category::Despair, "寒心")]
+        );
+    }
+
+    #[test]
     fn negated_threats_do_not_count() {
         let two: Vec<CaseItem> = ["a", "b"]
             .iter()
