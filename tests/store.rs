@@ -1,5 +1,7 @@
 //! The store's behaviour, written once and run against every backend.
 
+mod support;
+
 use chrono::{DateTime, Duration, FixedOffset, Utc};
 use outcry::model::{
     AlertKind, Case, CaseStatus, Channel, Complainant, Engagement, Observation, Stage,
@@ -468,5 +470,12 @@ async fn sqlite_memory() -> SharedStore {
     store::open_in_memory().await.unwrap()
 }
 
+async fn postgres_schema() -> SharedStore {
+    store::open(&support::postgres::fresh_url().await)
+        .await
+        .unwrap()
+}
+
 behaviours!(sqlite, sqlite_file());
 behaviours!(sqlite_in_memory, sqlite_memory());
+behaviours!(postgres, postgres_schema());

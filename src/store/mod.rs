@@ -2,14 +2,16 @@
 //! with its own SQL (all SQL lives here and in migrations/). Every write that carries a
 //! decision (an item's brand, its links and the alerts they cause) is one transaction.
 
+mod postgres;
 mod sqlite;
 
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 use crate::model::{AlertKind, Case, CaseStatus, Channel, Engagement, Observation, Stage};
 use async_trait::async_trait;
 use chrono::{DateTime, FixedOffset, Utc};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
@@ -268,6 +270,13 @@ pub struct SourceState {
     pub items_seen: i64,
 }
 
+/// A source lease held by the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SourceLease {
+    /// When any instance last polled the source, so a new holder keeps its interval.
+    pub last_polled: Option<DateTime<Utc>>,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync {
     /// Answers when the database does.
@@ -313,6 +322,33 @@ pub trait Store: Send + Sync {
 
     async fn source_state(&self, name: &str) -> Result<Option<SourceState>, StoreError>;
     async fn save_source_state(&self, state: &SourceState) -> Result<(), StoreError>;
+
+    /// Takes the lease on source `name` for `owner` until `until`, or extends it when `owner`
+    /// holds it already; None while another owner's lease has not expired at `now`.
+    async fn lease_source(
+        &self,
+        name: &str,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Option<SourceLease>, StoreError>;
+    /// Records that `owner` polled the source at `at`; false when it no longer holds the lease.
+    async fn record_poll(
+        &self,
+        name: &str,
+        owner: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// The heartbeat: extends every lease `owner` still holds at `now` until `until`; returns
+    /// how many.
+    async fn renew_leases(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
+    /// Gives up every lease of `owner` (on shutdown), so other instances take over at once.
+    async fn release_leases(&self, owner: &str) -> Result<(), StoreError>;
 }
 
 pub type SharedStore = Arc<dyn Store>;
@@ -321,6 +357,8 @@ pub type SharedStore = Arc<dyn Store>;
 pub async fn open(url: &str) -> Result<SharedStore, StoreError> {
     if url.starts_with("sqlite:") {
         Ok(Arc::new(SqliteStore::open(url).await?))
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        Ok(Arc::new(PostgresStore::open(url).await?))
     } else {
         Err(StoreError::UnsupportedUrl(url.to_string()))
     }
@@ -329,6 +367,69 @@ pub async fn open(url: &str) -> Result<SharedStore, StoreError> {
 /// A private in-memory store, as replay uses.
 pub async fn open_in_memory() -> Result<SharedStore, StoreError> {
     Ok(Arc::new(SqliteStore::open("sqlite::memory:").await?))
+}
+
+fn case_from_record(record: &str) -> Result<Case, StoreError> {
+    serde_json::from_str(record).map_err(|e| corrupt("case record", e))
+}
+
+fn evidence_from_json(text: &str) -> Result<Vec<String>, StoreError> {
+    serde_json::from_str(text).map_err(|e| corrupt("link evidence", e))
+}
+
+fn ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+fn from_ms(what: &'static str, ms: i64) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::from_timestamp_millis(ms).ok_or_else(|| corrupt(what, ms))
+}
+
+/// Which of a batch's alerts were stored, given the dedupe keys the insert returned. Rows go
+/// in batch order, so of two alerts sharing a key in one batch the first is the one stored;
+/// removing the key credits it to that one only.
+fn inserted_alerts(batch: &Batch<'_>, mut inserted_keys: HashSet<String>) -> Vec<usize> {
+    batch
+        .alerts
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, alert))| inserted_keys.remove(&alert.dedupe_key))
+        .map(|(i, _)| i)
+        .collect()
+}
+
+// Lease bookkeeping that is the same SQL on every backend; texts bind first, then numbers.
+const RECORD_POLL: &str =
+    "UPDATE source_leases SET polled_ms = $3 WHERE name = $1 AND owner = $2 RETURNING name";
+const RENEW_LEASES: &str = "UPDATE source_leases SET expires_ms = $3
+     WHERE owner = $1 AND expires_ms >= $2 RETURNING name";
+// Expired at once, but polled_ms stays so the next holder keeps the source's interval.
+const RELEASE_LEASES: &str =
+    "UPDATE source_leases SET expires_ms = 0 WHERE owner = $1 RETURNING name";
+
+/// Runs one of the shared lease statements; returns how many leases it touched.
+async fn lease_statement<DB>(
+    pool: &sqlx::Pool<DB>,
+    sql: &'static str,
+    texts: &[&str],
+    numbers: &[i64],
+) -> Result<u64, StoreError>
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+{
+    let mut query = sqlx::query::<DB>(sql);
+    for text in texts {
+        query = query.bind(*text);
+    }
+    for number in numbers {
+        query = query.bind(*number);
+    }
+    let rows = query.fetch_all(pool).await?;
+    Ok(u64::try_from(rows.len()).unwrap_or(u64::MAX))
 }
 
 fn corrupt(what: &'static str, detail: impl ToString) -> StoreError {

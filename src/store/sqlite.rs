@@ -50,18 +50,6 @@ impl SqliteStore {
     }
 }
 
-fn case_from_record(record: &str) -> Result<Case, StoreError> {
-    serde_json::from_str(record).map_err(|e| corrupt("case record", e))
-}
-
-fn evidence_from_json(text: &str) -> Result<Vec<String>, StoreError> {
-    serde_json::from_str(text).map_err(|e| corrupt("link evidence", e))
-}
-
-fn ms(t: DateTime<Utc>) -> i64 {
-    t.timestamp_millis()
-}
-
 #[async_trait]
 impl Store for SqliteStore {
     async fn ping(&self) -> Result<(), StoreError> {
@@ -303,18 +291,9 @@ impl Store for SqliteStore {
             }
         }
         tx.commit().await?;
-        // Rows go in batch order, so of two alerts sharing a key in one batch the first is
-        // the one stored; removing the key credits it to that one only.
-        let inserted_alerts = batch
-            .alerts
-            .iter()
-            .enumerate()
-            .filter(|(_, (_, alert))| inserted_keys.remove(&alert.dedupe_key))
-            .map(|(i, _)| i)
-            .collect();
         Ok(Committed {
             new_item_ids,
-            inserted_alerts,
+            inserted_alerts: inserted_alerts(batch, inserted_keys),
         })
     }
 
@@ -603,6 +582,60 @@ impl Store for SqliteStore {
         .bind(state.items_seen)
         .execute(&self.pool)
         .await?;
+        Ok(())
+    }
+
+    async fn lease_source(
+        &self,
+        name: &str,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Option<SourceLease>, StoreError> {
+        // SQLite has no SKIP LOCKED; it serialises writers, so one conditional upsert is a
+        // claim that two instances cannot both win.
+        let row = sqlx::query(
+            "INSERT INTO source_leases (name, owner, expires_ms) VALUES ($1, $2, $4)
+             ON CONFLICT (name) DO UPDATE SET owner = excluded.owner,
+                 expires_ms = excluded.expires_ms
+             WHERE source_leases.owner = excluded.owner OR source_leases.expires_ms < $3
+             RETURNING polled_ms",
+        )
+        .bind(name)
+        .bind(owner)
+        .bind(ms(now))
+        .bind(ms(until))
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            let polled: Option<i64> = r.get("polled_ms");
+            Ok(SourceLease {
+                last_polled: polled.map(|t| from_ms("source poll time", t)).transpose()?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn record_poll(
+        &self,
+        name: &str,
+        owner: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        Ok(lease_statement(&self.pool, RECORD_POLL, &[name, owner], &[ms(at)]).await? > 0)
+    }
+
+    async fn renew_leases(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        lease_statement(&self.pool, RENEW_LEASES, &[owner], &[ms(now), ms(until)]).await
+    }
+
+    async fn release_leases(&self, owner: &str) -> Result<(), StoreError> {
+        lease_statement(&self.pool, RELEASE_LEASES, &[owner], &[]).await?;
         Ok(())
     }
 }

@@ -3,4 +3,5 @@
 
 pub mod daemon;
 pub mod feeds;
+pub mod postgres;
 pub mod smtp;

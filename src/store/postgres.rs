@@ -1,0 +1,652 @@
+//! The scale-out store: one PostgreSQL database shared by any number of instances. Lists go
+//! in as arrays (`= ANY($1)`, `UNNEST`), so a batch is one statement per table whatever its
+//! size; outbox and source claims use `FOR UPDATE SKIP LOCKED`, so instances never wait on
+//! each other's rows and never claim the same one.
+
+use super::*;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::{PgPool, Row};
+use std::str::FromStr;
+use std::time::Duration;
+
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    pub async fn open(url: &str) -> Result<PostgresStore, StoreError> {
+        let options = PgConnectOptions::from_str(url)?;
+        // A connection the server dropped (restart, pg_terminate_backend) is replaced by the
+        // next acquire; the failed statement's caller retries on its own schedule.
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(10))
+            .test_before_acquire(true)
+            .idle_timeout(Some(Duration::from_secs(600)))
+            .max_lifetime(Some(Duration::from_secs(3600)))
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("migrations/postgres").run(&pool).await?;
+        Ok(PostgresStore { pool })
+    }
+}
+
+fn claimed_alert(row: &PgRow) -> Result<ClaimedAlert, StoreError> {
+    let kind: String = row.get("kind");
+    Ok(ClaimedAlert {
+        id: row.get("id"),
+        kind: AlertKind::parse(&kind).ok_or_else(|| corrupt("alert kind", &kind))?,
+        case_id: row.get("case_id"),
+        case_open: row.get("case_open"),
+        message_id: row.get("message_id"),
+        subject: row.get("subject"),
+        text: row.get("body_text"),
+        html: row.get("body_html"),
+        attempts: row.get("attempts"),
+    })
+}
+
+fn case_item(row: &PgRow) -> Result<CaseItem, StoreError> {
+    let channel: String = row.get("channel");
+    let state: String = row.get("state");
+    Ok(CaseItem {
+        item_id: row.get("id"),
+        source: row.get("source"),
+        guid: row.get("guid"),
+        channel: Channel::parse(&channel).ok_or_else(|| corrupt("item channel", &channel))?,
+        url: row.get("url"),
+        title: row.get("title"),
+        body: row.get("body"),
+        author: row.get("author"),
+        published_at: parse_optional_time("item time", row.get("published_at"))?,
+        first_seen_at: parse_time("item time", row.get("first_seen_at"))?,
+        link_state: LinkState::parse(&state).ok_or_else(|| corrupt("link state", &state))?,
+        link_score: row.get("score"),
+        link_evidence: evidence_from_json(row.get("evidence"))?,
+        sightings: Vec::new(),
+    })
+}
+
+fn utc_time(what: &'static str, text: Option<String>) -> Result<Option<DateTime<Utc>>, StoreError> {
+    Ok(parse_optional_time(what, text)?.map(|t| t.with_timezone(&Utc)))
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn upsert_case(&self, case: &Case, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let record = serde_json::to_string(case).map_err(|e| corrupt("case record", e))?;
+        sqlx::query(
+            "INSERT INTO cases (id, brand, status, record, revision, updated_at)
+             VALUES ($1, $2, $3, $4, nextval('cases_revision'), $5)
+             ON CONFLICT (id) DO UPDATE SET brand = EXCLUDED.brand, status = EXCLUDED.status,
+                 record = EXCLUDED.record, revision = EXCLUDED.revision,
+                 updated_at = EXCLUDED.updated_at",
+        )
+        .bind(&case.id)
+        .bind(&case.brand)
+        .bind(case.status.as_str())
+        .bind(record)
+        .bind(now.to_rfc3339())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn case(&self, id: &str) -> Result<Option<Case>, StoreError> {
+        let record: Option<String> = sqlx::query_scalar("SELECT record FROM cases WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        record.map(|r| case_from_record(&r)).transpose()
+    }
+
+    async fn cases(&self, status: Option<CaseStatus>) -> Result<Vec<Case>, StoreError> {
+        let records: Vec<String> = sqlx::query_scalar(
+            "SELECT record FROM cases WHERE $1::text IS NULL OR status = $1 ORDER BY id",
+        )
+        .bind(status.map(|s| s.as_str()))
+        .fetch_all(&self.pool)
+        .await?;
+        records.iter().map(|r| case_from_record(r)).collect()
+    }
+
+    async fn close_case(&self, id: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let Some(mut case) = self.case(id).await? else {
+            return Ok(false);
+        };
+        case.status = CaseStatus::Closed;
+        self.upsert_case(&case, now).await?;
+        Ok(true)
+    }
+
+    async fn cases_revision(&self) -> Result<i64, StoreError> {
+        let revision: Option<i64> = sqlx::query_scalar("SELECT MAX(revision) FROM cases")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(revision.unwrap_or(0))
+    }
+
+    async fn items(&self, keys: &[ItemKey]) -> Result<HashMap<ItemKey, StoredItem>, StoreError> {
+        let sources: Vec<&str> = keys.iter().map(|k| k.source.as_str()).collect();
+        let guids: Vec<&str> = keys.iter().map(|k| k.guid.as_str()).collect();
+        let rows = sqlx::query(
+            "SELECT i.id, i.source, i.guid, i.brand,
+                    array_remove(array_agg(l.case_id ORDER BY l.case_id), NULL) AS cases,
+                    array_remove(array_agg(l.state ORDER BY l.case_id), NULL) AS states
+             FROM items i
+             JOIN UNNEST($1::text[], $2::text[]) AS k (source, guid)
+               ON i.source = k.source AND i.guid = k.guid
+             LEFT JOIN links l ON l.item_id = i.id
+             GROUP BY i.id",
+        )
+        .bind(&sources)
+        .bind(&guids)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut found = HashMap::with_capacity(rows.len());
+        for row in rows {
+            let cases: Vec<String> = row.get("cases");
+            let states: Vec<String> = row.get("states");
+            let linked_cases = cases
+                .into_iter()
+                .zip(states)
+                .map(|(case, state)| {
+                    LinkState::parse(&state)
+                        .map(|s| (case, s))
+                        .ok_or_else(|| corrupt("link state", &state))
+                })
+                .collect::<Result<_, _>>()?;
+            found.insert(
+                ItemKey {
+                    source: row.get("source"),
+                    guid: row.get("guid"),
+                },
+                StoredItem {
+                    id: row.get("id"),
+                    brand: row.get("brand"),
+                    linked_cases,
+                },
+            );
+        }
+        Ok(found)
+    }
+
+    async fn commit(&self, batch: &Batch<'_>) -> Result<Committed, StoreError> {
+        let mut tx = self.pool.begin().await?;
+
+        let news = &batch.new_items;
+        fn obs<'a>(item: &NewItem<'a>) -> &'a Observation {
+            item.observation
+        }
+        let rows = sqlx::query(
+            "INSERT INTO items (source, guid, channel, url, title, body, author, published_at,
+                 first_seen_at, brand)
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                 $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
+             RETURNING id, source, guid",
+        )
+        .bind(news.iter().map(|i| obs(i).source.as_str()).collect::<Vec<_>>())
+        .bind(news.iter().map(|i| obs(i).guid.as_str()).collect::<Vec<_>>())
+        .bind(news.iter().map(|i| obs(i).channel.as_str()).collect::<Vec<_>>())
+        .bind(news.iter().map(|i| obs(i).url.as_deref()).collect::<Vec<_>>())
+        .bind(news.iter().map(|i| obs(i).title.as_deref()).collect::<Vec<_>>())
+        .bind(news.iter().map(|i| obs(i).body.as_deref()).collect::<Vec<_>>())
+        .bind(news.iter().map(|i| obs(i).author.as_deref()).collect::<Vec<_>>())
+        .bind(
+            news.iter()
+                .map(|i| obs(i).published_at.map(|t| t.to_rfc3339()))
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            news.iter()
+                .map(|i| obs(i).fetched_at.to_rfc3339())
+                .collect::<Vec<_>>(),
+        )
+        .bind(news.iter().map(|i| i.brand.as_str()).collect::<Vec<_>>())
+        .fetch_all(&mut *tx)
+        .await?;
+        // RETURNING comes in no particular order, so the ids are matched by key.
+        let ids: HashMap<(String, String), i64> = rows
+            .iter()
+            .map(|r| ((r.get("source"), r.get("guid")), r.get("id")))
+            .collect();
+        let new_item_ids: Vec<i64> = news
+            .iter()
+            .map(|i| {
+                let key = (obs(i).source.clone(), obs(i).guid.clone());
+                ids.get(&key)
+                    .copied()
+                    .ok_or_else(|| corrupt("item insert", format!("no id for {key:?}")))
+            })
+            .collect::<Result<_, _>>()?;
+        let item_id = |item: ItemRef| match item {
+            ItemRef::Stored(id) => id,
+            ItemRef::New(position) => new_item_ids[position],
+        };
+
+        let links: Vec<(i64, &NewItem<'_>, &NewLink)> = news
+            .iter()
+            .zip(&new_item_ids)
+            .flat_map(|(item, id)| item.links.iter().map(move |l| (*id, item, l)))
+            .collect();
+        let evidence = links
+            .iter()
+            .map(|(_, _, l)| {
+                serde_json::to_string(&l.evidence).map_err(|e| corrupt("link evidence", e))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        sqlx::query(
+            "INSERT INTO links (item_id, case_id, state, score, evidence, created_at)
+             SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::float8[],
+                 $5::text[], $6::text[])",
+        )
+        .bind(links.iter().map(|(id, _, _)| *id).collect::<Vec<_>>())
+        .bind(links.iter().map(|(_, _, l)| l.case_id.as_str()).collect::<Vec<_>>())
+        .bind(links.iter().map(|(_, _, l)| l.state.as_str()).collect::<Vec<_>>())
+        .bind(links.iter().map(|(_, _, l)| l.score).collect::<Vec<_>>())
+        .bind(&evidence)
+        .bind(
+            links
+                .iter()
+                .map(|(_, i, _)| obs(i).fetched_at.to_rfc3339())
+                .collect::<Vec<_>>(),
+        )
+        .execute(&mut *tx)
+        .await?;
+
+        let seen = &batch.observations;
+        let count = |f: fn(&Observation) -> Option<i64>| -> Vec<Option<i64>> {
+            seen.iter().map(|(_, o)| f(o)).collect()
+        };
+        sqlx::query(
+            "INSERT INTO observations (item_id, fetched_at, fetched_ms, reposts, comments, likes,
+                 views, author_followers)
+             SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::bigint[], $4::bigint[],
+                 $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[])",
+        )
+        .bind(seen.iter().map(|(i, _)| item_id(*i)).collect::<Vec<_>>())
+        .bind(
+            seen.iter()
+                .map(|(_, o)| o.fetched_at.to_rfc3339())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            seen.iter()
+                .map(|(_, o)| o.fetched_at.timestamp_millis())
+                .collect::<Vec<_>>(),
+        )
+        .bind(count(|o| o.engagement.reposts))
+        .bind(count(|o| o.engagement.comments))
+        .bind(count(|o| o.engagement.likes))
+        .bind(count(|o| o.engagement.views))
+        .bind(count(|o| o.author_followers))
+        .execute(&mut *tx)
+        .await?;
+
+        let alerts = &batch.alerts;
+        let text = |f: fn(&NewAlert) -> &str| -> Vec<&str> {
+            alerts.iter().map(|(_, a)| f(a)).collect()
+        };
+        // Concurrent inserts of one key wait for each other; the later one does nothing.
+        let inserted_keys = sqlx::query_scalar(
+            "INSERT INTO alerts (kind, case_id, brand, item_id, dedupe_key, message_id, subject,
+                 body_text, body_html, created_at, next_attempt_ms)
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[],
+                 $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::bigint[])
+             ON CONFLICT (dedupe_key) DO NOTHING
+             RETURNING dedupe_key",
+        )
+        .bind(text(|a| a.kind.as_str()))
+        .bind(
+            alerts
+                .iter()
+                .map(|(_, a)| a.case_id.as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .bind(text(|a| &a.brand))
+        .bind(alerts.iter().map(|(i, _)| item_id(*i)).collect::<Vec<_>>())
+        .bind(text(|a| &a.dedupe_key))
+        .bind(text(|a| &a.message_id))
+        .bind(text(|a| &a.subject))
+        .bind(text(|a| &a.text))
+        .bind(text(|a| &a.html))
+        .bind(
+            alerts
+                .iter()
+                .map(|(_, a)| a.created_at.to_rfc3339())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            alerts
+                .iter()
+                .map(|(_, a)| a.created_at.timestamp_millis())
+                .collect::<Vec<_>>(),
+        )
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .collect();
+        tx.commit().await?;
+        Ok(Committed {
+            new_item_ids,
+            inserted_alerts: inserted_alerts(batch, inserted_keys),
+        })
+    }
+
+    async fn case_evidence(
+        &self,
+        case_ids: &[String],
+    ) -> Result<HashMap<String, CaseEvidence>, StoreError> {
+        let mut evidence: HashMap<String, CaseEvidence> = case_ids
+            .iter()
+            .map(|id| (id.clone(), CaseEvidence::default()))
+            .collect();
+        let stages = sqlx::query(
+            "SELECT case_id, kind FROM alerts
+             WHERE kind IN ('surfaced', 'spreading', 'viral') AND case_id = ANY($1)",
+        )
+        .bind(case_ids)
+        .fetch_all(&self.pool)
+        .await?;
+        for row in stages {
+            let case_id: String = row.get("case_id");
+            if let Some(record) = evidence.get_mut(&case_id) {
+                record.stage = record.stage.max(Stage::parse(row.get("kind")));
+            }
+        }
+
+        // Item ids grow in the order items were first seen.
+        let rows = sqlx::query(
+            "SELECT l.case_id, i.id, i.source, i.guid, i.channel, i.url, i.title, i.body,
+                    i.author, i.published_at, i.first_seen_at, l.state, l.score, l.evidence
+             FROM links l JOIN items i ON i.id = l.item_id
+             WHERE l.state <> 'rejected' AND l.case_id = ANY($1)
+             ORDER BY i.id",
+        )
+        .bind(case_ids)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut items_by_id: HashMap<i64, Vec<(String, usize)>> = HashMap::new();
+        for row in rows {
+            let case_id: String = row.get("case_id");
+            let item = case_item(&row)?;
+            if let Some(record) = evidence.get_mut(&case_id) {
+                items_by_id
+                    .entry(item.item_id)
+                    .or_default()
+                    .push((case_id, record.items.len()));
+                record.items.push(item);
+            }
+        }
+
+        let item_ids: Vec<i64> = items_by_id.keys().copied().collect();
+        let rows = sqlx::query(
+            "SELECT item_id, fetched_at, reposts, comments, likes, views, author_followers
+             FROM observations WHERE item_id = ANY($1) ORDER BY fetched_ms, id",
+        )
+        .bind(&item_ids)
+        .fetch_all(&self.pool)
+        .await?;
+        for row in rows {
+            let sighting = Sighting {
+                at: parse_time("observation time", row.get("fetched_at"))?,
+                engagement: Engagement {
+                    reposts: row.get("reposts"),
+                    comments: row.get("comments"),
+                    likes: row.get("likes"),
+                    views: row.get("views"),
+                },
+                author_followers: row.get("author_followers"),
+            };
+            let item_id: i64 = row.get("item_id");
+            for (case_id, position) in items_by_id.get(&item_id).into_iter().flatten() {
+                if let Some(record) = evidence.get_mut(case_id) {
+                    record.items[*position].sightings.push(sighting);
+                }
+            }
+        }
+        Ok(evidence)
+    }
+
+    async fn confirmed_link_texts(&self) -> Result<Vec<LinkedText>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT l.case_id, i.title, i.body, i.url FROM links l JOIN items i ON i.id = l.item_id
+             WHERE l.state = 'confirmed' ORDER BY i.id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| LinkedText {
+                case_id: r.get("case_id"),
+                title: r.get("title"),
+                body: r.get("body"),
+                url: r.get("url"),
+            })
+            .collect())
+    }
+
+    async fn claim_alerts(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<ClaimedAlert>, StoreError> {
+        // Rows another instance is claiming right now are skipped, not waited for.
+        let rows = sqlx::query(
+            "WITH due AS (
+                 SELECT id FROM alerts
+                 WHERE status = 'pending' AND next_attempt_ms <= $1
+                   AND (lease_until_ms IS NULL OR lease_until_ms < $1)
+                 ORDER BY id LIMIT $3
+                 FOR UPDATE SKIP LOCKED)
+             UPDATE alerts a SET lease_until_ms = $2 FROM due WHERE a.id = due.id
+             RETURNING a.id, a.kind, a.case_id, a.message_id, a.subject, a.body_text,
+                 a.body_html, a.attempts,
+                 COALESCE((SELECT c.status = 'open' FROM cases c WHERE c.id = a.case_id), TRUE)
+                     AS case_open",
+        )
+        .bind(ms(now))
+        .bind(ms(lease_until))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut claimed = rows
+            .iter()
+            .map(claimed_alert)
+            .collect::<Result<Vec<_>, _>>()?;
+        // RETURNING gives no order guarantee; deliveries go out oldest first.
+        claimed.sort_by_key(|a| a.id);
+        Ok(claimed)
+    }
+
+    async fn mark_alert_sent(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE alerts SET status = 'sent', sent_at = $2, attempts = attempts + 1,
+                 lease_until_ms = NULL, last_error = NULL
+             WHERE id = $1",
+        )
+        .bind(id)
+        .bind(now.to_rfc3339())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn mark_alert_failed(
+        &self,
+        id: i64,
+        error: &str,
+        next_attempt: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE alerts SET attempts = attempts + 1, last_error = $2, next_attempt_ms = $3,
+                 lease_until_ms = NULL
+             WHERE id = $1 AND status = 'pending'",
+        )
+        .bind(id)
+        .bind(error)
+        .bind(ms(next_attempt))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn cancel_alert(&self, id: i64, reason: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE alerts SET status = 'cancelled', last_error = $2, lease_until_ms = NULL
+             WHERE id = $1 AND status = 'pending'",
+        )
+        .bind(id)
+        .bind(reason)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn alerts(&self) -> Result<Vec<AlertRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, kind, case_id, brand, subject, status, attempts, last_error, created_at,
+                 sent_at
+             FROM alerts ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let kind: String = r.get("kind");
+                let status: String = r.get("status");
+                Ok(AlertRow {
+                    id: r.get("id"),
+                    kind: AlertKind::parse(&kind).ok_or_else(|| corrupt("alert kind", &kind))?,
+                    case_id: r.get("case_id"),
+                    brand: r.get("brand"),
+                    subject: r.get("subject"),
+                    status: AlertStatus::parse(&status)
+                        .ok_or_else(|| corrupt("alert status", &status))?,
+                    attempts: r.get("attempts"),
+                    last_error: r.get("last_error"),
+                    created_at: r.get("created_at"),
+                    sent_at: r.get("sent_at"),
+                })
+            })
+            .collect()
+    }
+
+    async fn source_state(&self, name: &str) -> Result<Option<SourceState>, StoreError> {
+        let row = sqlx::query("SELECT * FROM source_state WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            Ok(SourceState {
+                name: r.get("name"),
+                etag: r.get("etag"),
+                last_modified: r.get("last_modified"),
+                consecutive_failures: r.get("consecutive_failures"),
+                last_success_at: utc_time("source success time", r.get("last_success_at"))?,
+                last_error: r.get("last_error"),
+                last_error_at: utc_time("source error time", r.get("last_error_at"))?,
+                items_seen: r.get("items_seen"),
+            })
+        })
+        .transpose()
+    }
+
+    async fn save_source_state(&self, state: &SourceState) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO source_state AS s (name, etag, last_modified, consecutive_failures,
+                 last_success_at, last_error, last_error_at, items_seen)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT (name) DO UPDATE SET (etag, last_modified, consecutive_failures,
+                 last_success_at, last_error, last_error_at, items_seen) =
+                 ROW(EXCLUDED.etag, EXCLUDED.last_modified, EXCLUDED.consecutive_failures,
+                     EXCLUDED.last_success_at, EXCLUDED.last_error, EXCLUDED.last_error_at,
+                     EXCLUDED.items_seen)",
+        )
+        .bind(&state.name)
+        .bind(&state.etag)
+        .bind(&state.last_modified)
+        .bind(state.consecutive_failures)
+        .bind(state.last_success_at.map(|t| t.to_rfc3339()))
+        .bind(&state.last_error)
+        .bind(state.last_error_at.map(|t| t.to_rfc3339()))
+        .bind(state.items_seen)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn lease_source(
+        &self,
+        name: &str,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Option<SourceLease>, StoreError> {
+        let polled = |p: Option<i64>| -> Result<SourceLease, StoreError> {
+            Ok(SourceLease {
+                last_polled: p.map(|t| from_ms("source poll time", t)).transpose()?,
+            })
+        };
+        // A source nobody has leased yet: the first instance to insert its row holds it.
+        let fresh = sqlx::query(
+            "INSERT INTO source_leases (name, owner, expires_ms) VALUES ($1, $2, $3)
+             ON CONFLICT (name) DO NOTHING RETURNING polled_ms",
+        )
+        .bind(name)
+        .bind(owner)
+        .bind(ms(until))
+        .fetch_optional(&self.pool)
+        .await?;
+        if let Some(row) = fresh {
+            return polled(row.get("polled_ms")).map(Some);
+        }
+        // Otherwise the row is ours to take only if expired or already ours; a row another
+        // instance is taking at this moment is skipped rather than waited for.
+        let row = sqlx::query(
+            "WITH free AS (
+                 SELECT name FROM source_leases
+                 WHERE name = $1 AND (owner = $2 OR expires_ms < $3)
+                 FOR UPDATE SKIP LOCKED)
+             UPDATE source_leases l SET owner = $2, expires_ms = $4 FROM free
+             WHERE l.name = free.name
+             RETURNING l.polled_ms",
+        )
+        .bind(name)
+        .bind(owner)
+        .bind(ms(now))
+        .bind(ms(until))
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| polled(r.get("polled_ms"))).transpose()
+    }
+
+    async fn record_poll(
+        &self,
+        name: &str,
+        owner: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        Ok(lease_statement(&self.pool, RECORD_POLL, &[name, owner], &[ms(at)]).await? > 0)
+    }
+
+    async fn renew_leases(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        lease_statement(&self.pool, RENEW_LEASES, &[owner], &[ms(now), ms(until)]).await
+    }
+
+    async fn release_leases(&self, owner: &str) -> Result<(), StoreError> {
+        lease_statement(&self.pool, RELEASE_LEASES, &[owner], &[]).await?;
+        Ok(())
+    }
+}
