@@ -190,13 +190,41 @@ impl Store for PostgresStore {
                  $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
              RETURNING id, source, guid",
         )
-        .bind(news.iter().map(|i| obs(i).source.as_str()).collect::<Vec<_>>())
-        .bind(news.iter().map(|i| obs(i).guid.as_str()).collect::<Vec<_>>())
-        .bind(news.iter().map(|i| obs(i).channel.as_str()).collect::<Vec<_>>())
-        .bind(news.iter().map(|i| obs(i).url.as_deref()).collect::<Vec<_>>())
-        .bind(news.iter().map(|i| obs(i).title.as_deref()).collect::<Vec<_>>())
-        .bind(news.iter().map(|i| obs(i).body.as_deref()).collect::<Vec<_>>())
-        .bind(news.iter().map(|i| obs(i).author.as_deref()).collect::<Vec<_>>())
+        .bind(
+            news.iter()
+                .map(|i| obs(i).source.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            news.iter()
+                .map(|i| obs(i).guid.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            news.iter()
+                .map(|i| obs(i).channel.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            news.iter()
+                .map(|i| obs(i).url.as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            news.iter()
+                .map(|i| obs(i).title.as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            news.iter()
+                .map(|i| obs(i).body.as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            news.iter()
+                .map(|i| obs(i).author.as_deref())
+                .collect::<Vec<_>>(),
+        )
         .bind(
             news.iter()
                 .map(|i| obs(i).published_at.map(|t| t.to_rfc3339()))
@@ -246,8 +274,18 @@ impl Store for PostgresStore {
                  $5::text[], $6::text[])",
         )
         .bind(links.iter().map(|(id, _, _)| *id).collect::<Vec<_>>())
-        .bind(links.iter().map(|(_, _, l)| l.case_id.as_str()).collect::<Vec<_>>())
-        .bind(links.iter().map(|(_, _, l)| l.state.as_str()).collect::<Vec<_>>())
+        .bind(
+            links
+                .iter()
+                .map(|(_, _, l)| l.case_id.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            links
+                .iter()
+                .map(|(_, _, l)| l.state.as_str())
+                .collect::<Vec<_>>(),
+        )
         .bind(links.iter().map(|(_, _, l)| l.score).collect::<Vec<_>>())
         .bind(&evidence)
         .bind(
@@ -289,9 +327,8 @@ impl Store for PostgresStore {
         .await?;
 
         let alerts = &batch.alerts;
-        let text = |f: fn(&NewAlert) -> &str| -> Vec<&str> {
-            alerts.iter().map(|(_, a)| f(a)).collect()
-        };
+        let text =
+            |f: fn(&NewAlert) -> &str| -> Vec<&str> { alerts.iter().map(|(_, a)| f(a)).collect() };
         // Concurrent inserts of one key wait for each other; the later one does nothing.
         let inserted_keys = sqlx::query_scalar(
             "INSERT INTO alerts (kind, case_id, brand, item_id, dedupe_key, message_id, subject,

@@ -20,9 +20,11 @@ pub fn server_url() -> String {
 pub async fn fresh_url() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let base = server_url();
-    let mut conn = sqlx::PgConnection::connect(&base).await.unwrap_or_else(|e| {
-        panic!("PostgreSQL at {base} (set OUTCRY_TEST_POSTGRES; see README): {e}")
-    });
+    let mut conn = sqlx::PgConnection::connect(&base)
+        .await
+        .unwrap_or_else(|e| {
+            panic!("PostgreSQL at {base} (set OUTCRY_TEST_POSTGRES; see README): {e}")
+        });
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
