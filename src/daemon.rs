@@ -41,6 +41,11 @@ pub async fn run(loaded: Loaded, shutdown: CancellationToken) -> Result<(), Daem
         Pipeline::new(store.clone(), &config.brands, config.linking, config.assess).await?;
     let mailer = Mailer::from_config(config, &loaded.outbox_dir)?;
     let metrics = Arc::new(Metrics::new());
+    let instance = config
+        .cluster
+        .instance
+        .clone()
+        .unwrap_or_else(default_instance);
     let alert_queued = Arc::new(Notify::new());
     let poller = Arc::new(Poller {
         store: store.clone(),
@@ -50,6 +55,8 @@ pub async fn run(loaded: Loaded, shutdown: CancellationToken) -> Result<(), Daem
         alert_queued: alert_queued.clone(),
         heartbeat: AtomicI64::new(chrono::Utc::now().timestamp()),
         backoff_max: config.fetch.backoff_max,
+        instance: instance.clone(),
+        lease: config.cluster.source_lease,
     });
 
     let listener = tokio::net::TcpListener::bind(config.http.listen)
@@ -60,7 +67,8 @@ pub async fn run(loaded: Loaded, shutdown: CancellationToken) -> Result<(), Daem
         })?;
     info!(
         listen = %config.http.listen,
-        storage = %loaded.storage_url,
+        storage = %redacted(&loaded.storage_url),
+        instance = %instance,
         sources = loaded.sources.len(),
         brands = config.brands.len(),
         "outcry running"
@@ -78,6 +86,7 @@ pub async fn run(loaded: Loaded, shutdown: CancellationToken) -> Result<(), Daem
         mailer,
         retry_initial: config.alerts.retry_initial,
         retry_max: config.alerts.retry_max,
+        lease: config.cluster.alert_lease,
         metrics: metrics.clone(),
         wake: alert_queued,
     };
@@ -85,7 +94,7 @@ pub async fn run(loaded: Loaded, shutdown: CancellationToken) -> Result<(), Daem
 
     let app = router(AppState {
         store,
-        poller,
+        poller: poller.clone(),
         metrics,
     });
     let http_shutdown = shutdown.clone();
@@ -98,6 +107,7 @@ pub async fn run(loaded: Loaded, shutdown: CancellationToken) -> Result<(), Daem
     shutdown.cancelled().await;
     info!("shutting down");
     while pollers.join_next().await.is_some() {}
+    poller.release_leases().await;
     if let Err(e) = delivery_task.await {
         error!(error = %e, "delivery worker ended abnormally");
     }
@@ -108,4 +118,30 @@ pub async fn run(loaded: Loaded, shutdown: CancellationToken) -> Result<(), Daem
     }
     info!("stopped");
     Ok(())
+}
+
+/// Host, process and a random tail: unique per process, readable in lease rows and logs.
+fn default_instance() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "outcry".to_string());
+    format!(
+        "{host}-{}-{:04x}",
+        std::process::id(),
+        rand::random::<u16>()
+    )
+}
+
+/// The storage URL without its password, for logs.
+fn redacted(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_string(),
+    }
 }

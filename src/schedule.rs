@@ -1,6 +1,10 @@
 //! The poller: one task per source, each on its own interval with jitter, so a slow or
 //! failing source never delays another. A failing source backs off exponentially up to a
 //! cap and keeps trying; it is never dropped.
+//!
+//! Instances sharing a store poll a source only while they hold its lease; a heartbeat
+//! renews this instance's leases, and one whose holder died expires and is taken over,
+//! keeping the source's interval from its last poll by whichever instance made it.
 
 use crate::config::SourceConfig;
 use crate::extract::{extract, ExtractError};
@@ -17,7 +21,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Mutex, Notify};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use tracing::{error, info, info_span, warn, Instrument};
+use tracing::{debug, error, info, info_span, warn, Instrument};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PollError {
@@ -59,7 +63,14 @@ pub struct Poller {
     /// Unix seconds of the last sign of life of any source task, for /healthz.
     pub heartbeat: AtomicI64,
     pub backoff_max: Duration,
+    /// This instance's name on its source leases.
+    pub instance: String,
+    /// How long a lease outlives this instance's last heartbeat.
+    pub lease: Duration,
 }
+
+/// Interval jitter is ±10%; a poll may come this early after the last one, and no earlier.
+const EARLIEST: f64 = 0.9;
 
 impl Poller {
     /// Starts one task per source; they stop when `shutdown` is cancelled.
@@ -80,15 +91,73 @@ impl Poller {
         let poller = Arc::clone(self);
         tasks.spawn(async move {
             // Beats even with zero sources: "alive" means the runtime schedules our tasks.
+            let mut renewed = Instant::now();
             loop {
                 poller.beat();
+                if renewed.elapsed() >= poller.lease / 3 {
+                    poller.renew_leases().await;
+                    renewed = Instant::now();
+                }
                 tokio::select! {
                     _ = shutdown.cancelled() => break,
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = tokio::time::sleep(Duration::from_secs(1).min(poller.lease / 3)) => {}
                 }
             }
         });
         tasks
+    }
+
+    async fn renew_leases(&self) {
+        let now = Utc::now();
+        if let Err(e) = self
+            .store
+            .renew_leases(&self.instance, now, now + self.lease_delta())
+            .await
+        {
+            error!(error = %e, "cannot renew source leases");
+        }
+    }
+
+    /// Hands this instance's sources to the others at once; for after the source tasks
+    /// stopped.
+    pub async fn release_leases(&self) {
+        if let Err(e) = self.store.release_leases(&self.instance).await {
+            warn!(error = %e, "cannot release source leases; they expire on their own");
+        }
+    }
+
+    fn lease_delta(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.lease).unwrap_or(chrono::Duration::MAX)
+    }
+
+    /// Takes or keeps the source's lease. Ok when this instance may poll now; otherwise how
+    /// long to wait before asking again.
+    async fn take_turn(&self, source: &SourceConfig, interval: Duration) -> Result<(), Duration> {
+        let now = Utc::now();
+        let lease = self
+            .store
+            .lease_source(&source.name, &self.instance, now, now + self.lease_delta())
+            .await;
+        match lease {
+            Ok(Some(lease)) => {
+                let earliest = lease.last_polled.map(|last| {
+                    last + chrono::Duration::from_std(interval.mul_f64(EARLIEST))
+                        .unwrap_or(chrono::Duration::MAX)
+                });
+                match earliest.and_then(|t| (t - now).to_std().ok()) {
+                    Some(wait) if !wait.is_zero() => Err(wait),
+                    _ => Ok(()),
+                }
+            }
+            Ok(None) => {
+                debug!("leased by another instance");
+                Err(self.lease.min(interval))
+            }
+            Err(e) => {
+                error!(error = %e, "cannot lease source");
+                Err(Duration::from_secs(5).min(interval))
+            }
+        }
     }
 
     fn beat(&self) {
@@ -115,6 +184,10 @@ impl Poller {
                 _ = tokio::time::sleep(wait) => {}
             }
             self.beat();
+            if let Err(not_yet) = self.take_turn(&source, interval).await {
+                wait = not_yet;
+                continue;
+            }
             wait = match self.poll_and_record(&source).await {
                 Ok(()) => interval.mul_f64(1.0 + rand::thread_rng().gen_range(-0.1..0.1)),
                 Err(failures_and_delay) => failures_and_delay,
@@ -146,6 +219,17 @@ impl Poller {
             Ok(report) => {
                 if report.items > 0 || report.alerts > 0 {
                     info!(items = report.items, alerts = report.alerts, "polled");
+                }
+                // Only successes count towards the interval: a failing source keeps its
+                // back-off, which may be shorter.
+                match self
+                    .store
+                    .record_poll(&source.name, &self.instance, Utc::now())
+                    .await
+                {
+                    Ok(true) => {}
+                    Ok(false) => warn!("lease lost during the poll"),
+                    Err(e) => error!(error = %e, "cannot record the poll"),
                 }
                 state.consecutive_failures = 0;
                 state.last_success_at = Some(Utc::now());
