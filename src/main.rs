@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use outcry::config::{self, Loaded};
 use outcry::fetch::{FetchLimits, FetchOutcome, Fetcher, Validators};
 use outcry::{cases, daemon, demo, extract, replay, store};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use tokio_util::sync::CancellationToken;
@@ -116,6 +117,8 @@ fn init_logging(format: LogFormat, default_level: &str) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        // Colour codes only help a terminal; in a journal or a log file they are noise.
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
