@@ -37,6 +37,16 @@ impl TestApp {
     /// A configuration with the given sources, mailing to `smtp_port` (or writing .eml files
     /// when None), with fast retries.
     pub fn new(sources: &[Source<'_>], smtp_port: Option<u16>) -> TestApp {
+        TestApp::with_storage(sources, smtp_port, None)
+    }
+
+    /// As `new`, on the store `storage_url` names (a SQLite file in the app's folder when
+    /// None). Leases are short so that tests see takeovers within seconds.
+    pub fn with_storage(
+        sources: &[Source<'_>],
+        smtp_port: Option<u16>,
+        storage_url: Option<&str>,
+    ) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let http_port = free_port();
         let smtp = match smtp_port {
@@ -45,8 +55,12 @@ impl TestApp {
             ),
             None => String::new(),
         };
+        let storage = match storage_url {
+            Some(url) => format!("[storage]\nurl = \"{url}\"\n\n"),
+            None => String::new(),
+        };
         let config = format!(
-            "[sources]\ndir = \"sources\"\ndefault_interval = \"1s\"\n\n{smtp}\n[alerts]\nto = [\"pr-team@example.com\"]\nretry_initial = \"1s\"\nretry_max = \"2s\"\n\n[http]\nlisten = \"127.0.0.1:{http_port}\"\n\n[fetch]\ntimeout = \"5s\"\nbackoff_max = \"2s\"\n{BRANDS}"
+            "{storage}[cluster]\nsource_lease = \"2s\"\nalert_lease = \"3s\"\n\n[sources]\ndir = \"sources\"\ndefault_interval = \"1s\"\n\n{smtp}\n[alerts]\nto = [\"pr-team@example.com\"]\nretry_initial = \"1s\"\nretry_max = \"2s\"\n\n[http]\nlisten = \"127.0.0.1:{http_port}\"\n\n[fetch]\ntimeout = \"5s\"\nbackoff_max = \"2s\"\n{BRANDS}"
         );
         std::fs::write(dir.path().join("outcry.toml"), config).unwrap();
         std::fs::create_dir(dir.path().join("sources")).unwrap();
@@ -137,6 +151,18 @@ impl TestApp {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// SIGKILL: the process dies wherever it is, as in a power cut.
+    pub fn kill(&mut self) {
+        let mut child = self.child.take().expect("not running");
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
+    /// The SQLite file the app uses when it was given no storage URL.
+    pub fn sqlite_url(&self) -> String {
+        format!("sqlite://{}", self.dir.path().join("outcry.db").display())
     }
 
     /// SIGTERM, then waits for a clean exit.

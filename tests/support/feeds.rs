@@ -21,6 +21,7 @@ struct Document {
 struct Shared {
     documents: HashMap<String, Document>,
     requests: HashMap<String, usize>,
+    arrivals: HashMap<String, Vec<std::time::Instant>>,
     version: u64,
 }
 
@@ -88,6 +89,18 @@ impl FeedServer {
     }
 }
 
+impl FeedServer {
+    /// When each request for `path` arrived, in order.
+    pub fn arrivals(&self, path: &str) -> Vec<std::time::Instant> {
+        let shared = self.shared.lock().unwrap();
+        shared
+            .arrivals
+            .get(path.trim_start_matches('/'))
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
 impl Drop for FeedServer {
     fn drop(&mut self) {
         self.task.abort();
@@ -102,6 +115,11 @@ async fn serve(
     let document = {
         let mut shared = shared.lock().unwrap();
         *shared.requests.entry(path.clone()).or_default() += 1;
+        shared
+            .arrivals
+            .entry(path.clone())
+            .or_default()
+            .push(std::time::Instant::now());
         shared.documents.get(&path).cloned()
     };
     let Some(document) = document else {

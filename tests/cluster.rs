@@ -1,0 +1,183 @@
+//! Crash safety and several instances, against the real binary, a local feed server whose
+//! feeds keep producing case-linked posts, and a real SMTP server: on SQLite and PostgreSQL.
+
+mod support;
+
+use rand::Rng;
+use std::collections::BTreeMap;
+use std::time::Duration;
+use support::daemon::{Source, TestApp};
+use support::feeds::{rss, FeedServer};
+use support::smtp::{ReceivedMail, SmtpServer};
+
+const FEEDS: usize = 3;
+
+/// Open cases C-1..=C-n, each with an order number only its own post carries.
+fn cases(n: usize) -> String {
+    (1..=n)
+        .map(|i| {
+            format!(
+                r#"{{"id": "C-{i}", "brand": "星驰汽车", "status": "open", "complainant": {{"handles": []}}, "summary": "发动机漏油", "demand": "退车", "identifiers": ["order:XC-2026-{:05}"]}}"#,
+                10000 + i
+            ) + "\n"
+        })
+        .collect()
+}
+
+/// Posts accumulate round-robin over the feeds; post i is about case C-i.
+struct Producer<'a> {
+    feeds: &'a FeedServer,
+    posts: Vec<Vec<(String, String, String, String)>>,
+    made: usize,
+}
+
+impl<'a> Producer<'a> {
+    fn new(feeds: &'a FeedServer) -> Producer<'a> {
+        let producer = Producer {
+            feeds,
+            posts: vec![Vec::new(); FEEDS],
+            made: 0,
+        };
+        for feed in 0..FEEDS {
+            producer.publish(feed);
+        }
+        producer
+    }
+
+    fn path(feed: usize) -> String {
+        format!("feed-{feed}.xml")
+    }
+
+    fn post(&mut self) {
+        self.made += 1;
+        let i = self.made;
+        let feed = i % FEEDS;
+        self.posts[feed].push((
+            format!("post-{i}"),
+            format!("星驰车主第{i}次维权"),
+            format!("订单号 XC-2026-{:05}，发动机漏油，4S店不管", 10000 + i),
+            format!("车主{i}"),
+        ));
+        self.publish(feed);
+    }
+
+    fn publish(&self, feed: usize) {
+        let items: Vec<(&str, &str, &str, &str)> = self.posts[feed]
+            .iter()
+            .map(|(g, t, b, a)| (g.as_str(), t.as_str(), b.as_str(), a.as_str()))
+            .collect();
+        self.feeds
+            .set(&Self::path(feed), "application/rss+xml", rss(&items));
+    }
+}
+
+fn app(feeds: &FeedServer, smtp: &SmtpServer, storage: Option<&str>, interval: &str) -> TestApp {
+    let names: Vec<String> = (0..FEEDS).map(|f| format!("feed-{f}")).collect();
+    let sources: Vec<Source<'_>> = names
+        .iter()
+        .enumerate()
+        .map(|(f, name)| Source {
+            name,
+            url: feeds.url(&Producer::path(f)),
+            channel: "social",
+            interval,
+        })
+        .collect();
+    TestApp::with_storage(&sources, Some(smtp.port()), storage)
+}
+
+/// Mails per (case, stage); panics if two mails for one step differ in Message-ID, the one
+/// kind of duplicate that is never allowed. Returns the steps and how many resends there were.
+fn steps(mails: &[ReceivedMail]) -> (BTreeMap<(String, String), Vec<String>>, usize) {
+    let mut steps: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+    for mail in mails {
+        let key = (
+            mail.header("X-Outcry-Case").unwrap_or_default(),
+            mail.header("X-Outcry-Stage").unwrap_or_default(),
+        );
+        steps
+            .entry(key)
+            .or_default()
+            .push(mail.header("Message-ID").unwrap_or_default());
+    }
+    let mut resends = 0;
+    for (step, ids) in &steps {
+        assert!(
+            ids.iter().all(|id| id == &ids[0]),
+            "{step:?} was mailed twice with different Message-IDs: {ids:?}"
+        );
+        resends += ids.len() - 1;
+    }
+    (steps, resends)
+}
+
+/// Kills the daemon with SIGKILL at 20 random moments while posts keep coming, then lets it
+/// finish: every case's `surfaced` alert arrives, and any duplicate is a same-Message-ID
+/// resend, which is counted and reported.
+async fn survives_sigkill(storage: Option<String>, backend: &str) {
+    const KILLS: usize = 20;
+    const POSTS_PER_ROUND: usize = 2;
+    let total = KILLS * POSTS_PER_ROUND + 4;
+    let feeds = FeedServer::start().await;
+    let smtp = SmtpServer::start().await;
+    let mut producer = Producer::new(&feeds);
+    let mut app = app(&feeds, &smtp, storage.as_deref(), "1s");
+    app.import_cases(&cases(total));
+    app.start().await;
+    for _ in 0..KILLS {
+        for _ in 0..POSTS_PER_ROUND {
+            producer.post();
+        }
+        let moment = rand::thread_rng().gen_range(50..1500);
+        tokio::time::sleep(Duration::from_millis(moment)).await;
+        app.kill();
+        app.start().await;
+    }
+    while producer.made < total {
+        producer.post();
+    }
+    let mails = smtp.wait_for(total, Duration::from_secs(60)).await;
+    // Anything still in flight gets its chance to show up as a duplicate.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    app.stop().await;
+    let (steps, resends) = steps(&smtp.messages());
+    let expected: Vec<(String, String)> = (1..=total)
+        .map(|i| (format!("C-{i}"), "surfaced".to_string()))
+        .collect();
+    let missing: Vec<_> = expected
+        .iter()
+        .filter(|k| !steps.contains_key(*k))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{backend}: alerts lost after {KILLS} kills: {missing:?} (got {} mails)\n{}",
+        mails.len(),
+        app.logs()
+    );
+    assert_eq!(
+        steps.len(),
+        total,
+        "{backend}: unexpected alerts: {steps:?}"
+    );
+    // Sends are one at a time, so a kill can interrupt at most one between the server's
+    // acceptance and our commit.
+    assert!(
+        resends <= KILLS,
+        "{backend}: {resends} resends for {KILLS} kills"
+    );
+    eprintln!(
+        "crash test ({backend}): {KILLS} SIGKILLs, {total} alerts expected and delivered, \
+         {resends} same-Message-ID resends"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sqlite_survives_sigkill_without_losing_an_alert() {
+    survives_sigkill(None, "sqlite").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_survives_sigkill_without_losing_an_alert() {
+    let url = support::postgres::fresh_url().await;
+    survives_sigkill(Some(url), "postgres").await;
+}
