@@ -60,3 +60,133 @@ pub async fn fresh_url() -> String {
         .append_pair("options", &format!("-c search_path={schema}"));
     url.to_string()
 }
+
+/// A PostgreSQL server of the test's own, in a temporary folder on a free port, so that a
+/// test can stop and restart it without disturbing the shared server other tests use. Built
+/// from the binaries of the installed server (`OUTCRY_TEST_PG_BIN`, or the newest
+/// /usr/lib/postgresql/*/bin); as root it runs as the `postgres` user, as PostgreSQL demands.
+pub struct PrivateServer {
+    dir: tempfile::TempDir,
+    bin: std::path::PathBuf,
+    pub port: u16,
+}
+
+impl PrivateServer {
+    pub fn start() -> PrivateServer {
+        let bin = std::env::var_os("OUTCRY_TEST_PG_BIN")
+            .map(std::path::PathBuf::from)
+            .or_else(|| {
+                let mut found: Vec<_> = std::fs::read_dir("/usr/lib/postgresql")
+                    .ok()?
+                    .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+                    .filter(|bin| bin.join("initdb").exists())
+                    .collect();
+                found.sort_by_key(|p| {
+                    p.parent()
+                        .and_then(|v| v.file_name())
+                        .and_then(|v| v.to_str())
+                        .and_then(|v| v.parse::<u32>().ok())
+                });
+                found.pop()
+            })
+            .expect("PostgreSQL server binaries (set OUTCRY_TEST_PG_BIN; see README)");
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let server = PrivateServer { dir, bin, port };
+        if server.as_root() {
+            let status = std::process::Command::new("chown")
+                .arg("postgres")
+                .arg(server.dir.path())
+                .status()
+                .unwrap();
+            assert!(status.success(), "chown the private server's folder");
+        }
+        server.run(
+            "initdb",
+            &[
+                "-D",
+                &server.data(),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+        );
+        server.pg_ctl_start();
+        server
+    }
+
+    fn as_root(&self) -> bool {
+        std::process::Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
+    }
+
+    fn data(&self) -> String {
+        self.dir.path().join("data").display().to_string()
+    }
+
+    fn command(&self, tool: &str) -> std::process::Command {
+        let program = self.bin.join(tool);
+        if self.as_root() {
+            let mut command = std::process::Command::new("runuser");
+            command.args(["-u", "postgres", "--"]).arg(program);
+            command
+        } else {
+            std::process::Command::new(program)
+        }
+    }
+
+    fn run(&self, tool: &str, args: &[&str]) {
+        let output = self.command(tool).args(args).output().unwrap();
+        assert!(
+            output.status.success(),
+            "{tool} {args:?}: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    fn pg_ctl_start(&self) {
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            self.port,
+            self.dir.path().display()
+        );
+        let log = self.dir.path().join("server.log").display().to_string();
+        self.run(
+            "pg_ctl",
+            &["-D", &self.data(), "-o", &options, "-l", &log, "-w", "start"],
+        );
+    }
+
+    /// Stops the server the way an operator's restart does: connections are cut.
+    pub fn stop(&self) {
+        self.run("pg_ctl", &["-D", &self.data(), "-m", "fast", "-w", "stop"]);
+    }
+
+    pub fn start_again(&self) {
+        self.pg_ctl_start();
+    }
+
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for PrivateServer {
+    fn drop(&mut self) {
+        let data = self.data();
+        let _ = self
+            .command("pg_ctl")
+            .args(["-D", &data, "-m", "immediate", "-w", "stop"])
+            .output();
+    }
+}
