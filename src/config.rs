@@ -133,7 +133,7 @@ impl Default for LinkingConfig {
 }
 
 fn default_confirm() -> f64 {
-    0.6
+    0.65
 }
 
 fn default_candidate() -> f64 {

@@ -122,11 +122,17 @@ impl PreparedText {
         }
     }
 
-    fn item_text<'a>(&'a self, author: Option<&'a str>, url: Option<&'a str>) -> ItemText<'a> {
+    fn item_text<'a>(
+        &'a self,
+        detector: &BrandDetector,
+        author: Option<&'a str>,
+        url: Option<&'a str>,
+    ) -> ItemText<'a> {
         ItemText {
             folded: &self.folded,
             brand_spans: &self.brand_spans,
             author,
+            author_is_brand: author.is_some_and(|a| !detector.detect(&fold(a)).is_empty()),
             url,
             linked_urls: &self.linked_urls,
         }
@@ -176,7 +182,11 @@ impl Pipeline {
             );
             self.linker.learn(
                 &linked.case_id,
-                &text.item_text(None, linked.url.as_deref()),
+                &text.item_text(
+                    &self.detector,
+                    linked.author.as_deref(),
+                    linked.url.as_deref(),
+                ),
             );
         }
         self.cases_revision = Some(revision);
@@ -278,7 +288,7 @@ impl Pipeline {
     ) -> Option<Step<'a>> {
         let text = PreparedText::new(&self.detector, obs.title.as_deref(), obs.body.as_deref());
         let brand = text.brand.clone()?;
-        let item_text = text.item_text(obs.author.as_deref(), obs.url.as_deref());
+        let item_text = text.item_text(&self.detector, obs.author.as_deref(), obs.url.as_deref());
         let links: Vec<NewLink> = self.linker.link(&brand, &item_text).into_iter().collect();
         let item = ItemRef::New(batch.new_items.len());
         let linked = links.iter().map(|l| (l.case_id.clone(), l.state)).collect();

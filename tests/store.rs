@@ -158,6 +158,12 @@ async fn items_dedupe_keep_observations_and_alert_once(store: SharedStore) {
         item.linked_cases,
         [("C-1".to_string(), LinkState::Confirmed)]
     );
+    // What the linker relearns after a restart: the case, the text and who wrote it.
+    let learned = store.confirmed_link_texts().await.unwrap();
+    assert_eq!(learned.len(), 1);
+    assert_eq!(learned[0].case_id, "C-1");
+    assert_eq!(learned[0].author.as_deref(), Some("小王爱吃梨"));
+    assert_eq!(learned[0].body.as_deref(), Some("星驰漏油 XC-2026-00871"));
 
     // A re-observation adds engagement history; the same stage cannot alert again.
     let second = observation("wb-1", "2026-03-06T09:00:00+08:00", 900);

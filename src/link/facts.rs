@@ -3,8 +3,8 @@
 //! story agree on them; a decoy about the same kind of problem by someone else contradicts
 //! them.
 
-use crate::normalize::is_han;
 use crate::normalize::places::Gazetteer;
+use crate::normalize::{fold, is_han};
 use std::collections::BTreeSet;
 
 /// Two-character surnames, so that "欧阳**" is compared on 欧阳 and not on 欧.
@@ -26,6 +26,8 @@ pub struct Facts {
     months: BTreeSet<u8>,
     /// The surname of a masked author name ("谢**"), for posts.
     masked_surname: Option<String>,
+    /// Provinces the author's name places them in ("济南开车的小王"), for posts.
+    author_provinces: BTreeSet<u16>,
 }
 
 impl Facts {
@@ -47,8 +49,11 @@ impl Facts {
         self.months.extend(&other.months);
     }
 
-    pub fn with_author(mut self, author: Option<&str>) -> Facts {
+    pub fn with_author(mut self, author: Option<&str>, gazetteer: &Gazetteer) -> Facts {
         self.masked_surname = author.and_then(masked_surname);
+        if let Some(author) = author {
+            self.author_provinces = gazetteer.provinces_in(&fold(author)).into_iter().collect();
+        }
         self
     }
 }
@@ -63,10 +68,16 @@ pub struct Comparison {
 
 pub fn compare(post: &Facts, case: &Facts, complainant_name: Option<&str>) -> Comparison {
     let mut result = Comparison::default();
+    // A post that names the case's place and another one, where its author lives, tells
+    // its own story there ("萧山那家店…我们济南这边也…" by "济南车主").
+    let elsewhere = post
+        .provinces
+        .difference(&case.provinces)
+        .any(|p| post.author_provinces.contains(p));
     result.judge(
         "place",
         !post.provinces.is_empty() && !case.provinces.is_empty(),
-        !post.provinces.is_disjoint(&case.provinces),
+        !post.provinces.is_disjoint(&case.provinces) && !elsewhere,
     );
     result.judge(
         "amount",
@@ -78,8 +89,10 @@ pub fn compare(post: &Facts, case: &Facts, complainant_name: Option<&str>) -> Co
         !post.rates.is_empty() && !case.rates.is_empty(),
         !post.rates.is_disjoint(&case.rates),
     );
-    if !post.days.is_empty() && !case.days.is_empty() && !post.days.is_disjoint(&case.days) {
-        result.agree.push("date");
+    if !post.days.is_empty() && !case.days.is_empty() {
+        // Days are what a retelling keeps; sharing only the month with a different day is
+        // someone else's story in the same season.
+        result.judge("date", true, !post.days.is_disjoint(&case.days));
     } else {
         result.judge(
             "month",
@@ -275,6 +288,18 @@ mod tests {
     }
 
     #[test]
+    fn a_post_about_the_authors_own_place_conflicts_even_when_it_names_the_cases() {
+        let gazetteer = Gazetteer::new();
+        let case = facts("客户在杭州萧山店提车");
+        let post = facts("萧山店那样说过, 我们济南这边的店也一样")
+            .with_author(Some("济南车主"), &gazetteer);
+        assert_eq!(compare(&post, &case, None).conflict, ["place"]);
+        // A commentator from elsewhere who only names the case's place still agrees.
+        let post = facts("杭州萧山那家店太过分").with_author(Some("济南车主"), &gazetteer);
+        assert_eq!(compare(&post, &case, None).agree, ["place"]);
+    }
+
+    #[test]
     fn traditional_place_names_match_simplified_cases() {
         let case = facts("黑龙江绥化车主");
         assert_eq!(compare(&facts("黑龍江車主"), &case, None).agree, ["place"]);
@@ -282,7 +307,7 @@ mod tests {
 
     #[test]
     fn masked_author_surname_is_compared_with_the_complainant() {
-        let post = facts("投诉").with_author(Some("谢**"));
+        let post = facts("投诉").with_author(Some("谢**"), &Gazetteer::new());
         assert_eq!(
             compare(&post, &Facts::default(), Some("高女士")).conflict,
             ["surname"]
@@ -296,7 +321,7 @@ mod tests {
     }
 
     #[test]
-    fn dates_agree_on_the_day_and_conflict_on_the_month() {
+    fn dates_agree_on_the_day_and_conflict_on_another_day_or_month() {
         let case = facts("2月16日航司通知航班取消");
         assert_eq!(
             compare(&facts("2月16号取消的"), &case, None).agree,
@@ -304,6 +329,15 @@ mod tests {
         );
         assert_eq!(
             compare(&facts("1月28日的航班"), &case, None).conflict,
+            ["date"]
+        );
+        assert_eq!(
+            compare(&facts("2月6号申请的"), &case, None).conflict,
+            ["date"]
+        );
+        assert_eq!(compare(&facts("2月底的事"), &case, None).agree, ["month"]);
+        assert_eq!(
+            compare(&facts("1月底的事"), &case, None).conflict,
             ["month"]
         );
     }

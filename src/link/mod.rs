@@ -31,6 +31,7 @@ const AUTHOR_HANDLE_SCORE: f64 = 0.97;
 const MASKED_IDENTIFIER_SCORE: f64 = 0.93;
 const MENTIONED_HANDLE_SCORE: f64 = 0.9;
 const QUOTES_LINKED_POST_SCORE: f64 = 0.9;
+const MENTIONS_VOICE_SCORE: f64 = 0.9;
 const PHONE_SCORE: f64 = 0.85;
 
 /// Soft evidence: cosine similarity is scaled so that a clear retelling reaches 1; facts that
@@ -40,12 +41,22 @@ const STORY_WEIGHT: f64 = 0.9;
 /// How many of the best text matches are compared fact by fact.
 const FACT_CHECKED_CANDIDATES: usize = 16;
 const FACT_AGREES: f64 = 0.1;
+/// A post by, or naming, someone whose earlier post is linked to a case: a follow-up, or
+/// a retelling of that person's story. Suggestive, not proof (commentators cover several
+/// cases), so it adds to the text's score rather than deciding alone.
+const VOICE_BONUS: f64 = 0.4;
+/// Names shorter than this are too common to recognise in running text.
+const MIN_VOICE_NAME_CHARS: usize = 3;
+/// Author names that stand for nobody in particular.
+const ANONYMOUS_AUTHORS: &[&str] = &["匿名用户", "匿名", "网友", "游客", "用户", "anonymous"];
 /// A different surname on a complaint platform is a different complainant; other facts can
 /// differ in a retelling by mistake or shorthand, so they weigh less.
 fn conflict_weight(fact: &str) -> f64 {
     match fact {
         "surname" => 0.8,
         "place" => 0.45,
+        // A follow-up names the days since, so another day is weak counter-evidence.
+        "date" => 0.2,
         _ => 0.3,
     }
 }
@@ -64,6 +75,8 @@ pub struct ItemText<'a> {
     /// Where the brand's aliases stand in `folded`; they say nothing about which case.
     pub brand_spans: &'a [(usize, usize)],
     pub author: Option<&'a str>,
+    /// The author is one of the brand's own accounts, whose replies speak of many cases.
+    pub author_is_brand: bool,
     /// The item's own URL and every URL it links to.
     pub url: Option<&'a str>,
     pub linked_urls: &'a [String],
@@ -92,6 +105,10 @@ pub struct Linker {
     gazetteer: Gazetteer,
     facts: Vec<Facts>,
     linked_urls: HashMap<String, usize>,
+    /// Authors whose posts are confirmed for cases: the public voices of those stories.
+    voices: HashMap<String, Vec<usize>>,
+    /// Voice names by their first two characters, to find them in running text in one pass.
+    voice_heads: HashMap<(char, char), Vec<String>>,
 }
 
 /// Why a post fits one case, and how well.
@@ -111,6 +128,14 @@ impl Fit {
 
     fn add_strong(&mut self, score: f64, evidence: String) {
         self.strong = self.strong.max(score);
+        if !self.evidence.contains(&evidence) {
+            self.evidence.push(evidence);
+        }
+    }
+
+    /// Raises the soft score; applied after the text similarity has been set.
+    fn add_soft_bonus(&mut self, bonus: f64, evidence: String) {
+        self.soft = (self.soft + bonus).min(1.0);
         if !self.evidence.contains(&evidence) {
             self.evidence.push(evidence);
         }
@@ -226,6 +251,8 @@ impl Linker {
             gazetteer,
             facts,
             linked_urls: HashMap::new(),
+            voices: HashMap::new(),
+            voice_heads: HashMap::new(),
         })
     }
 
@@ -240,6 +267,7 @@ impl Linker {
         let mut fits: HashMap<usize, Fit> = HashMap::new();
         self.strong_evidence(item, &mut fits);
         self.soft_evidence(brand, item, &post_units, &mut fits);
+        self.voice_evidence(item, &mut fits);
         self.text.observe_post(&post_units);
 
         let mut ranked: Vec<(usize, Fit)> = fits
@@ -307,6 +335,69 @@ impl Linker {
         self.facts[position].absorb(&facts);
         if let Some(url) = item.url {
             self.linked_urls.insert(url.to_string(), position);
+        }
+        if let Some(name) = voice_name(item) {
+            let cases = self.voices.entry(name.clone()).or_default();
+            if !cases.contains(&position) {
+                cases.push(position);
+            }
+            let mut chars = name.chars();
+            if name.chars().count() < MIN_VOICE_NAME_CHARS {
+                return;
+            }
+            if let (Some(a), Some(b)) = (chars.next(), chars.next()) {
+                let names = self.voice_heads.entry((a, b)).or_default();
+                if !names.contains(&name) {
+                    names.push(name);
+                }
+            }
+        }
+    }
+
+    /// Follow-ups by a known voice, and posts that name one: "转发 @name:" or a retelling
+    /// that says whose post it saw.
+    fn voice_evidence(&self, item: &ItemText<'_>, fits: &mut HashMap<usize, Fit>) {
+        if self.voices.is_empty() {
+            return;
+        }
+        let own = voice_name(item);
+        if let Some(cases) = own.as_ref().and_then(|name| self.voices.get(name)) {
+            for position in cases {
+                fits.entry(*position).or_default().add_soft_bonus(
+                    VOICE_BONUS,
+                    "the author's earlier post is linked to this case".into(),
+                );
+            }
+        }
+        let chars: Vec<(usize, char)> = item.folded.char_indices().collect();
+        let mut named: Vec<(&str, bool)> = Vec::new();
+        for pair in chars.windows(2) {
+            let [(start, a), (_, b)] = pair else { continue };
+            for name in self.voice_heads.get(&(*a, *b)).into_iter().flatten() {
+                let at_sign = item.folded[..*start].ends_with('@');
+                if item.folded[*start..].starts_with(name.as_str())
+                    && own.as_deref() != Some(name.as_str())
+                    && !named.contains(&(name.as_str(), at_sign))
+                {
+                    named.push((name.as_str(), at_sign));
+                }
+            }
+        }
+        for (name, at_sign) in named {
+            for position in self.voices.get(name).into_iter().flatten() {
+                let fit = fits.entry(*position).or_default();
+                if at_sign {
+                    fit.add_strong(
+                        MENTIONS_VOICE_SCORE,
+                        format!("mentions @{name}, whose post is linked to this case"),
+                    );
+                } else {
+                    fit.add_soft_bonus(
+                        VOICE_BONUS,
+                        format!("names {name}, whose post is linked to this case"),
+                    );
+                }
+            }
         }
     }
 
@@ -385,10 +476,12 @@ impl Linker {
             .candidates(brand, post_units)
             .into_iter()
             .map(|(position, similarity)| {
-                let base = (f64::from(similarity.case_text)
-                    .max(STORY_WEIGHT * f64::from(similarity.story))
-                    * SIMILARITY_SCALE)
-                    .min(1.0);
+                // The agent's text and the public story are two witnesses: each alone can
+                // carry a retelling, and both together are more than either.
+                let case_text = (f64::from(similarity.case_text) * SIMILARITY_SCALE).min(1.0);
+                let story =
+                    (STORY_WEIGHT * f64::from(similarity.story) * SIMILARITY_SCALE).min(1.0);
+                let base = 1.0 - (1.0 - case_text) * (1.0 - story);
                 (position, similarity, base)
             })
             .collect();
@@ -399,7 +492,8 @@ impl Linker {
         if candidates.is_empty() {
             return;
         }
-        let post_facts = Facts::of_text(item.folded, &self.gazetteer).with_author(item.author);
+        let post_facts =
+            Facts::of_text(item.folded, &self.gazetteer).with_author(item.author, &self.gazetteer);
         for (position, similarity, base) in candidates {
             let case = &self.cases[position];
             let comparison = compare(
@@ -430,6 +524,19 @@ fn identifier_value(identifier: &str) -> &str {
         }
         _ => identifier,
     }
+}
+
+/// The item's author as a voice worth remembering: a named person, not the brand's own
+/// account, an anonymous placeholder or a platform's masked name ("刘**").
+fn voice_name(item: &ItemText<'_>) -> Option<String> {
+    if item.author_is_brand {
+        return None;
+    }
+    let name = fold(item.author?.trim());
+    let usable = name.chars().count() >= 2
+        && !name.contains('*')
+        && !ANONYMOUS_AUTHORS.contains(&name.as_str());
+    usable.then_some(name)
 }
 
 /// "weibo:小王爱吃梨" → "小王爱吃梨".
@@ -596,10 +703,27 @@ mod tests {
             folded: &folded,
             brand_spans: &spans,
             author,
+            author_is_brand: false,
             url: None,
             linked_urls: &[],
         };
         linker.link(brand, &item)
+    }
+
+    /// Teaches `linker` that a post by `author` is confirmed for `case_id`.
+    fn learn_post(linker: &mut Linker, case_id: &str, text: &str, author: &str, is_brand: bool) {
+        let folded = fold(text);
+        linker.learn(
+            case_id,
+            &ItemText {
+                folded: &folded,
+                brand_spans: &[],
+                author: Some(author),
+                author_is_brand: is_brand,
+                url: None,
+                linked_urls: &[],
+            },
+        );
     }
 
     fn link(linker: &mut Linker, text: &str, author: Option<&str>) -> Option<(String, LinkState)> {
@@ -741,6 +865,7 @@ mod tests {
                 folded: &original,
                 brand_spans: &[],
                 author: None,
+                author_is_brand: false,
                 url: Some("https://weibo.example/1"),
                 linked_urls: &[],
             },
@@ -754,6 +879,7 @@ mod tests {
                     folded: &repost,
                     brand_spans: &[],
                     author: None,
+                    author_is_brand: false,
                     url: None,
                     linked_urls: &urls,
                 },
@@ -763,6 +889,94 @@ mod tests {
             (found.case_id.as_str(), found.state),
             ("C-1", LinkState::Confirmed)
         );
+    }
+
+    #[test]
+    fn agreeing_with_both_the_case_and_its_public_story_counts_more_than_either() {
+        // Alone, neither the agent's words (text 0.27) nor the public's would confirm.
+        let post = "那台漏油的C200, 拖了两个礼拜还不给说法";
+        let mut l = linker(cases());
+        let before = link_as(&mut l, "星驰汽车", post, Some("路人甲乙丙")).unwrap();
+        learn_post(
+            &mut l,
+            "C-1",
+            "XC-2026-00871 4S店拖了两个礼拜, 还不给说法",
+            "小王爱吃梨",
+            false,
+        );
+        let after = link_as(&mut l, "星驰汽车", post, Some("路人甲乙丙")).unwrap();
+        assert_eq!(before.state, LinkState::Candidate, "{before:?}");
+        assert_eq!(
+            (after.case_id.as_str(), after.state),
+            ("C-1", LinkState::Confirmed),
+            "{after:?}"
+        );
+    }
+
+    #[test]
+    fn a_follow_up_by_the_author_of_a_linked_post_finds_its_case() {
+        let follow_up = "后续: 星驰的门店今天来电话了, 说会再核实";
+        let mut l = linker(cases());
+        assert_ne!(
+            link(&mut l, follow_up, Some("西安车主老陈")),
+            confirmed("C-1")
+        );
+        learn_post(
+            &mut l,
+            "C-1",
+            "星驰 XC-2026-00871 漏油",
+            "西安车主老陈",
+            false,
+        );
+        assert_eq!(
+            link(&mut l, follow_up, Some("西安车主老陈")),
+            confirmed("C-1")
+        );
+        // The same words by someone else are not a follow-up.
+        assert_ne!(
+            link(&mut l, follow_up, Some("路人甲乙丙")),
+            confirmed("C-1")
+        );
+    }
+
+    #[test]
+    fn a_repost_or_retelling_naming_a_linked_author_finds_its_case() {
+        let mut l = linker(cases());
+        learn_post(
+            &mut l,
+            "C-1",
+            "星驰 XC-2026-00871 漏油",
+            "西安车主老陈",
+            false,
+        );
+        let repost = link_as(&mut l, "星驰汽车", "转发 @西安车主老陈: 星驰太过分了", None).unwrap();
+        assert_eq!(
+            (repost.case_id.as_str(), repost.state),
+            ("C-1", LinkState::Confirmed)
+        );
+        assert!(
+            repost.evidence.iter().any(|e| e.contains("@西安车主老陈")),
+            "{repost:?}"
+        );
+        // Named without "@", in Traditional script: a retelling of that person's story.
+        let retelling = "睇到西安車主老陳條微博, 星馳發動機漏油門店話正常";
+        assert_eq!(link(&mut l, retelling, Some("港漂阿May")), confirmed("C-1"));
+    }
+
+    #[test]
+    fn brand_accounts_and_anonymous_authors_are_not_voices_of_a_case() {
+        let mut l = linker(cases());
+        learn_post(
+            &mut l,
+            "C-1",
+            "星驰 XC-2026-00871 漏油, 已联系",
+            "星驰汽车客服",
+            true,
+        );
+        learn_post(&mut l, "C-1", "星驰 XC-2026-00871 漏油", "匿名用户", false);
+        let to_c1 = |found: Option<(String, LinkState)>| found.is_some_and(|(id, _)| id == "C-1");
+        assert!(!to_c1(link(&mut l, "转发 @星驰汽车客服: 感谢关注", None)));
+        assert!(!to_c1(link(&mut l, "星驰的车真不错", Some("匿名用户"))));
     }
 
     #[test]

@@ -108,6 +108,16 @@ impl TextIndex {
         rarity(self.n_posts, self.post_df.get(&unit).copied().unwrap_or(0))
     }
 
+    /// Rarity of a story word: among posts, and no higher than among cases, because a word
+    /// that many cases use (the brand's everyday complaint) says nothing about which case,
+    /// however few posts have used it yet.
+    fn story_idf(&self, unit: Unit) -> f32 {
+        let among_posts = self.post_idf(unit);
+        self.idf
+            .get(&unit)
+            .map_or(among_posts, |among_cases| among_posts.min(*among_cases))
+    }
+
     /// Counts a brand post towards the rarity of story words.
     pub fn observe_post(&mut self, units: &[Unit]) {
         self.n_posts += 1;
@@ -137,7 +147,7 @@ impl TextIndex {
         let norm = self.stories[case]
             .iter()
             .map(|(u, c)| {
-                let w = tf(*c) * self.post_idf(*u);
+                let w = tf(*c) * self.story_idf(*u);
                 w * w
             })
             .sum::<f32>()
@@ -182,7 +192,7 @@ impl TextIndex {
     ) {
         let post_weights: HashMap<Unit, f32> = post
             .iter()
-            .map(|(u, c)| (*u, tf(*c) * self.post_idf(*u)))
+            .map(|(u, c)| (*u, tf(*c) * self.story_idf(*u)))
             .collect();
         let post_norm = post_weights.values().map(|w| w * w).sum::<f32>().sqrt();
         if post_norm == 0.0 {
@@ -209,7 +219,7 @@ impl TextIndex {
             let dot: f32 = post_weights
                 .iter()
                 .filter_map(|(unit, pw)| {
-                    story.get(unit).map(|c| pw * tf(*c) * self.post_idf(*unit))
+                    story.get(unit).map(|c| pw * tf(*c) * self.story_idf(*unit))
                 })
                 .sum();
             found.entry(case as usize).or_default().story = (dot / (post_norm * norm)).min(1.0);

@@ -199,6 +199,7 @@ pub struct LinkedText {
     pub title: Option<String>,
     pub body: Option<String>,
     pub url: Option<String>,
+    pub author: Option<String>,
 }
 
 /// An outbox row claimed for delivery.
