@@ -452,7 +452,8 @@ impl Store for PostgresStore {
 
     async fn confirmed_link_texts(&self) -> Result<Vec<LinkedText>, StoreError> {
         let rows = sqlx::query(
-            "SELECT l.case_id, i.title, i.body, i.url FROM links l JOIN items i ON i.id = l.item_id
+            "SELECT l.case_id, i.title, i.body, i.url, i.author
+             FROM links l JOIN items i ON i.id = l.item_id
              WHERE l.state = 'confirmed' ORDER BY i.id",
         )
         .fetch_all(&self.pool)
@@ -464,6 +465,7 @@ impl Store for PostgresStore {
                 title: r.get("title"),
                 body: r.get("body"),
                 url: r.get("url"),
+                author: r.get("author"),
             })
             .collect())
     }
