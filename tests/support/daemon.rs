@@ -14,6 +14,8 @@ pub struct Source<'a> {
 pub struct TestApp {
     pub dir: tempfile::TempDir,
     pub http_port: u16,
+    /// `OUTCRY_LOG` for the daemon.
+    pub log_filter: String,
     child: Option<Child>,
     runs: usize,
 }
@@ -80,6 +82,7 @@ impl TestApp {
         TestApp {
             dir,
             http_port,
+            log_filter: "outcry=debug,info".to_string(),
             child: None,
             runs: 0,
         }
@@ -127,7 +130,7 @@ impl TestApp {
             .arg("run")
             .arg("--config")
             .arg(self.config_path())
-            .env("OUTCRY_LOG", "outcry=debug,info")
+            .env("OUTCRY_LOG", &self.log_filter)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -158,6 +161,18 @@ impl TestApp {
         let mut child = self.child.take().expect("not running");
         child.kill().unwrap();
         child.wait().unwrap();
+    }
+
+    /// Changes one setting of the written outcry.toml, e.g. a lease length.
+    pub fn edit_config(&self, from: &str, to: &str) {
+        let text = std::fs::read_to_string(self.config_path()).unwrap();
+        assert!(text.contains(from), "`{from}` is not in the config");
+        std::fs::write(self.config_path(), text.replace(from, to)).unwrap();
+    }
+
+    /// The running daemon's process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
     }
 
     /// The SQLite file the app uses when it was given no storage URL.

@@ -90,6 +90,11 @@ impl FeedServer {
 }
 
 impl FeedServer {
+    /// Requests for every path so far.
+    pub fn total_requests(&self) -> usize {
+        self.shared.lock().unwrap().requests.values().sum()
+    }
+
     /// When each request for `path` arrived, in order.
     pub fn arrivals(&self, path: &str) -> Vec<std::time::Instant> {
         let shared = self.shared.lock().unwrap();
