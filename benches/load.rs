@@ -193,7 +193,10 @@ async fn run(n: usize, backend: &str, instances: usize, window: Duration) -> Str
             let feed = rng.below(n);
             feeds.add(
                 feed,
-                format!("星驰 订单号 XC-2026-{:05} 发动机漏油, 4S店不管", 20000 + case),
+                format!(
+                    "星驰 订单号 XC-2026-{:05} 发动机漏油, 4S店不管",
+                    20000 + case
+                ),
                 format!("车主{case}"),
             );
             posted.insert(format!("L-{case}"), Instant::now());

@@ -67,7 +67,7 @@ pub async fn run(loaded: Loaded, shutdown: CancellationToken) -> Result<(), Daem
         })?;
     info!(
         listen = %config.http.listen,
-        storage = %redacted(&loaded.storage_url),
+        storage = %store::redacted_url(&loaded.storage_url),
         instance = %instance,
         sources = loaded.sources.len(),
         brands = config.brands.len(),
@@ -133,15 +133,4 @@ fn default_instance() -> String {
         std::process::id(),
         rand::random::<u16>()
     )
-}
-
-/// The storage URL without its password, for logs.
-fn redacted(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some("***"));
-            parsed.to_string()
-        }
-        _ => url.to_string(),
-    }
 }

@@ -291,5 +291,8 @@ async fn postgres_restart_mid_run_loses_nothing() {
         "the outage was noticed: {}",
         app.logs()
     );
-    eprintln!("postgres restart: {} alerts, {resends} resends", steps.len());
+    eprintln!(
+        "postgres restart: {} alerts, {resends} resends",
+        steps.len()
+    );
 }

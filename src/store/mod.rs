@@ -365,6 +365,17 @@ pub async fn open(url: &str) -> Result<SharedStore, StoreError> {
     }
 }
 
+/// The URL without its password, for logs and messages.
+pub fn redacted_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
 /// A private in-memory store, as replay uses.
 pub async fn open_in_memory() -> Result<SharedStore, StoreError> {
     Ok(Arc::new(SqliteStore::open("sqlite::memory:").await?))
@@ -449,4 +460,22 @@ fn parse_optional_time(
     text: Option<String>,
 ) -> Result<Option<DateTime<FixedOffset>>, StoreError> {
     text.map(|t| parse_time(what, &t)).transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacted_url_hides_only_the_password() {
+        assert_eq!(
+            redacted_url("postgres://outcry:s3cret@db.example.com/outcry"),
+            "postgres://outcry:***@db.example.com/outcry"
+        );
+        assert_eq!(
+            redacted_url("postgres://outcry@db/o"),
+            "postgres://outcry@db/o"
+        );
+        assert_eq!(redacted_url("sqlite://o.db"), "sqlite://o.db");
+    }
 }
