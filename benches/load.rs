@@ -17,7 +17,7 @@ mod support;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use support::daemon::{Source, TestApp};
-use support::feeds::{rss, FeedServer};
+use support::feeds::{rss_owned, FeedServer};
 use support::smtp::SmtpServer;
 
 const INTERVAL: &str = "60s";
@@ -28,6 +28,8 @@ const POST_EVERY: Duration = Duration::from_secs(3);
 /// Share of feeds that get a new (unrelated) item per interval, so some polls carry work.
 const CHURN_PER_INTERVAL: f64 = 0.1;
 const ITEMS_PER_FEED: usize = 10;
+/// Where this bench's order numbers start.
+const ORDERS: usize = 20000;
 
 /// A small deterministic generator, so every run changes the same feeds.
 struct Rng(u64);
@@ -76,24 +78,9 @@ impl Feeds {
         if items.len() > ITEMS_PER_FEED {
             items.remove(0);
         }
-        let refs: Vec<(&str, &str, &str, &str)> = items
-            .iter()
-            .map(|(g, t, b, a)| (g.as_str(), t.as_str(), b.as_str(), a.as_str()))
-            .collect();
         self.server
-            .set(&Self::path(feed), "application/rss+xml", rss(&refs));
+            .set(&Self::path(feed), "application/rss+xml", rss_owned(items));
     }
-}
-
-fn cases(n: usize) -> String {
-    (1..=n)
-        .map(|i| {
-            format!(
-                r#"{{"id": "L-{i}", "brand": "星驰汽车", "status": "open", "complainant": {{"handles": []}}, "summary": "发动机漏油", "demand": "退车", "identifiers": ["order:XC-2026-{:05}"]}}"#,
-                20000 + i
-            ) + "\n"
-        })
-        .collect()
 }
 
 /// utime + stime of a process, in seconds.
@@ -162,7 +149,7 @@ async fn run(n: usize, backend: &str, instances: usize, window: Duration) -> Str
         app.edit_config("alert_lease = \"3s\"", "alert_lease = \"2m\"");
         app.log_filter = "warn".into();
         if i == 0 {
-            app.import_cases(&cases(posts));
+            app.import_cases(&support::numbered_cases("L", posts, ORDERS));
         }
         apps.push(app);
     }

@@ -7,21 +7,16 @@ use rand::Rng;
 use std::collections::BTreeMap;
 use std::time::Duration;
 use support::daemon::{Source, TestApp};
-use support::feeds::{rss, FeedServer};
+use support::feeds::{rss_owned, FeedServer};
 use support::smtp::{ReceivedMail, SmtpServer};
 
 const FEEDS: usize = 3;
 
-/// Open cases C-1..=C-n, each with an order number only its own post carries.
+/// Where this test's order numbers start.
+const ORDERS: usize = 10000;
+
 fn cases(n: usize) -> String {
-    (1..=n)
-        .map(|i| {
-            format!(
-                r#"{{"id": "C-{i}", "brand": "星驰汽车", "status": "open", "complainant": {{"handles": []}}, "summary": "发动机漏油", "demand": "退车", "identifiers": ["order:XC-2026-{:05}"]}}"#,
-                10000 + i
-            ) + "\n"
-        })
-        .collect()
+    support::numbered_cases("C", n, ORDERS)
 }
 
 /// Posts accumulate round-robin over the feeds; post i is about case C-i.
@@ -55,19 +50,21 @@ impl<'a> Producer<'a> {
         self.posts[feed].push((
             format!("post-{i}"),
             format!("星驰车主第{i}次维权"),
-            format!("订单号 XC-2026-{:05}，发动机漏油，4S店不管", 10000 + i),
+            format!(
+                "订单号 {}，发动机漏油，4S店不管",
+                support::order_number(ORDERS, i)
+            ),
             format!("车主{i}"),
         ));
         self.publish(feed);
     }
 
     fn publish(&self, feed: usize) {
-        let items: Vec<(&str, &str, &str, &str)> = self.posts[feed]
-            .iter()
-            .map(|(g, t, b, a)| (g.as_str(), t.as_str(), b.as_str(), a.as_str()))
-            .collect();
-        self.feeds
-            .set(&Self::path(feed), "application/rss+xml", rss(&items));
+        self.feeds.set(
+            &Self::path(feed),
+            "application/rss+xml",
+            rss_owned(&self.posts[feed]),
+        );
     }
 }
 

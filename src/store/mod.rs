@@ -3,6 +3,7 @@
 //! decision (an item's brand, its links and the alerts they cause) is one transaction.
 
 mod postgres;
+mod rows;
 mod sqlite;
 
 pub use postgres::PostgresStore;
@@ -288,7 +289,14 @@ pub trait Store: Send + Sync {
     async fn case(&self, id: &str) -> Result<Option<Case>, StoreError>;
     async fn cases(&self, status: Option<CaseStatus>) -> Result<Vec<Case>, StoreError>;
     /// False when no case has this id.
-    async fn close_case(&self, id: &str, now: DateTime<Utc>) -> Result<bool, StoreError>;
+    async fn close_case(&self, id: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let Some(mut case) = self.case(id).await? else {
+            return Ok(false);
+        };
+        case.status = CaseStatus::Closed;
+        self.upsert_case(&case, now).await?;
+        Ok(true)
+    }
     /// Changes whenever any case is written.
     async fn cases_revision(&self) -> Result<i64, StoreError>;
 

@@ -4,7 +4,7 @@
 //! each other's rows and never claim the same one.
 
 use super::*;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Row};
 use std::str::FromStr;
 use std::time::Duration;
@@ -29,46 +29,6 @@ impl PostgresStore {
         sqlx::migrate!("migrations/postgres").run(&pool).await?;
         Ok(PostgresStore { pool })
     }
-}
-
-fn claimed_alert(row: &PgRow) -> Result<ClaimedAlert, StoreError> {
-    let kind: String = row.get("kind");
-    Ok(ClaimedAlert {
-        id: row.get("id"),
-        kind: AlertKind::parse(&kind).ok_or_else(|| corrupt("alert kind", &kind))?,
-        case_id: row.get("case_id"),
-        case_open: row.get("case_open"),
-        message_id: row.get("message_id"),
-        subject: row.get("subject"),
-        text: row.get("body_text"),
-        html: row.get("body_html"),
-        attempts: row.get("attempts"),
-    })
-}
-
-fn case_item(row: &PgRow) -> Result<CaseItem, StoreError> {
-    let channel: String = row.get("channel");
-    let state: String = row.get("state");
-    Ok(CaseItem {
-        item_id: row.get("id"),
-        source: row.get("source"),
-        guid: row.get("guid"),
-        channel: Channel::parse(&channel).ok_or_else(|| corrupt("item channel", &channel))?,
-        url: row.get("url"),
-        title: row.get("title"),
-        body: row.get("body"),
-        author: row.get("author"),
-        published_at: parse_optional_time("item time", row.get("published_at"))?,
-        first_seen_at: parse_time("item time", row.get("first_seen_at"))?,
-        link_state: LinkState::parse(&state).ok_or_else(|| corrupt("link state", &state))?,
-        link_score: row.get("score"),
-        link_evidence: evidence_from_json(row.get("evidence"))?,
-        sightings: Vec::new(),
-    })
-}
-
-fn utc_time(what: &'static str, text: Option<String>) -> Result<Option<DateTime<Utc>>, StoreError> {
-    Ok(parse_optional_time(what, text)?.map(|t| t.with_timezone(&Utc)))
 }
 
 #[async_trait]
@@ -113,15 +73,6 @@ impl Store for PostgresStore {
         .fetch_all(&self.pool)
         .await?;
         records.iter().map(|r| case_from_record(r)).collect()
-    }
-
-    async fn close_case(&self, id: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
-        let Some(mut case) = self.case(id).await? else {
-            return Ok(false);
-        };
-        case.status = CaseStatus::Closed;
-        self.upsert_case(&case, now).await?;
-        Ok(true)
     }
 
     async fn cases_revision(&self) -> Result<i64, StoreError> {
@@ -411,7 +362,7 @@ impl Store for PostgresStore {
         let mut items_by_id: HashMap<i64, Vec<(String, usize)>> = HashMap::new();
         for row in rows {
             let case_id: String = row.get("case_id");
-            let item = case_item(&row)?;
+            let item = rows::case_item(&row)?;
             if let Some(record) = evidence.get_mut(&case_id) {
                 items_by_id
                     .entry(item.item_id)
@@ -430,16 +381,7 @@ impl Store for PostgresStore {
         .fetch_all(&self.pool)
         .await?;
         for row in rows {
-            let sighting = Sighting {
-                at: parse_time("observation time", row.get("fetched_at"))?,
-                engagement: Engagement {
-                    reposts: row.get("reposts"),
-                    comments: row.get("comments"),
-                    likes: row.get("likes"),
-                    views: row.get("views"),
-                },
-                author_followers: row.get("author_followers"),
-            };
+            let sighting = rows::sighting(&row)?;
             let item_id: i64 = row.get("item_id");
             for (case_id, position) in items_by_id.get(&item_id).into_iter().flatten() {
                 if let Some(record) = evidence.get_mut(case_id) {
@@ -458,16 +400,7 @@ impl Store for PostgresStore {
         )
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| LinkedText {
-                case_id: r.get("case_id"),
-                title: r.get("title"),
-                body: r.get("body"),
-                url: r.get("url"),
-                author: r.get("author"),
-            })
-            .collect())
+        Ok(rows.iter().map(rows::linked_text).collect())
     }
 
     async fn claim_alerts(
@@ -497,7 +430,7 @@ impl Store for PostgresStore {
         .await?;
         let mut claimed = rows
             .iter()
-            .map(claimed_alert)
+            .map(rows::claimed_alert)
             .collect::<Result<Vec<_>, _>>()?;
         // RETURNING gives no order guarantee; deliveries go out oldest first.
         claimed.sort_by_key(|a| a.id);
@@ -556,25 +489,7 @@ impl Store for PostgresStore {
         )
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                let kind: String = r.get("kind");
-                let status: String = r.get("status");
-                Ok(AlertRow {
-                    id: r.get("id"),
-                    kind: AlertKind::parse(&kind).ok_or_else(|| corrupt("alert kind", &kind))?,
-                    case_id: r.get("case_id"),
-                    brand: r.get("brand"),
-                    subject: r.get("subject"),
-                    status: AlertStatus::parse(&status)
-                        .ok_or_else(|| corrupt("alert status", &status))?,
-                    attempts: r.get("attempts"),
-                    last_error: r.get("last_error"),
-                    created_at: r.get("created_at"),
-                    sent_at: r.get("sent_at"),
-                })
-            })
-            .collect()
+        rows.iter().map(rows::alert_row).collect()
     }
 
     async fn source_state(&self, name: &str) -> Result<Option<SourceState>, StoreError> {
@@ -582,19 +497,7 @@ impl Store for PostgresStore {
             .bind(name)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| {
-            Ok(SourceState {
-                name: r.get("name"),
-                etag: r.get("etag"),
-                last_modified: r.get("last_modified"),
-                consecutive_failures: r.get("consecutive_failures"),
-                last_success_at: utc_time("source success time", r.get("last_success_at"))?,
-                last_error: r.get("last_error"),
-                last_error_at: utc_time("source error time", r.get("last_error_at"))?,
-                items_seen: r.get("items_seen"),
-            })
-        })
-        .transpose()
+        row.as_ref().map(rows::source_state).transpose()
     }
 
     async fn save_source_state(&self, state: &SourceState) -> Result<(), StoreError> {
@@ -628,11 +531,6 @@ impl Store for PostgresStore {
         now: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<Option<SourceLease>, StoreError> {
-        let polled = |p: Option<i64>| -> Result<SourceLease, StoreError> {
-            Ok(SourceLease {
-                last_polled: p.map(|t| from_ms("source poll time", t)).transpose()?,
-            })
-        };
         // A source nobody has leased yet: the first instance to insert its row holds it.
         let fresh = sqlx::query(
             "INSERT INTO source_leases (name, owner, expires_ms) VALUES ($1, $2, $3)
@@ -644,7 +542,7 @@ impl Store for PostgresStore {
         .fetch_optional(&self.pool)
         .await?;
         if let Some(row) = fresh {
-            return polled(row.get("polled_ms")).map(Some);
+            return rows::source_lease(&row).map(Some);
         }
         // Otherwise the row is ours to take only if expired or already ours; a row another
         // instance is taking at this moment is skipped rather than waited for.
@@ -663,7 +561,7 @@ impl Store for PostgresStore {
         .bind(ms(until))
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| polled(r.get("polled_ms"))).transpose()
+        row.as_ref().map(rows::source_lease).transpose()
     }
 
     async fn record_poll(

@@ -95,15 +95,6 @@ impl Store for SqliteStore {
             .collect()
     }
 
-    async fn close_case(&self, id: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
-        let Some(mut case) = self.case(id).await? else {
-            return Ok(false);
-        };
-        case.status = CaseStatus::Closed;
-        self.upsert_case(&case, now).await?;
-        Ok(true)
-    }
-
     async fn cases_revision(&self) -> Result<i64, StoreError> {
         let revision: Option<i64> = sqlx::query_scalar("SELECT MAX(revision) FROM cases")
             .fetch_one(&self.pool)
@@ -338,30 +329,10 @@ impl Store for SqliteStore {
             query.push(") ORDER BY i.id");
             for row in query.build().fetch_all(&self.pool).await? {
                 let case_id: String = row.get("case_id");
-                let item_id: i64 = row.get("id");
-                let channel: String = row.get("channel");
-                let state: String = row.get("state");
-                let item = CaseItem {
-                    item_id,
-                    source: row.get("source"),
-                    guid: row.get("guid"),
-                    channel: Channel::parse(&channel)
-                        .ok_or_else(|| corrupt("item channel", &channel))?,
-                    url: row.get("url"),
-                    title: row.get("title"),
-                    body: row.get("body"),
-                    author: row.get("author"),
-                    published_at: parse_optional_time("item time", row.get("published_at"))?,
-                    first_seen_at: parse_time("item time", row.get("first_seen_at"))?,
-                    link_state: LinkState::parse(&state)
-                        .ok_or_else(|| corrupt("link state", &state))?,
-                    link_score: row.get("score"),
-                    link_evidence: evidence_from_json(row.get("evidence"))?,
-                    sightings: Vec::new(),
-                };
+                let item = rows::case_item(&row)?;
                 if let Some(record) = evidence.get_mut(&case_id) {
                     items_by_id
-                        .entry(item_id)
+                        .entry(item.item_id)
                         .or_default()
                         .push((case_id, record.items.len()));
                     record.items.push(item);
@@ -380,16 +351,7 @@ impl Store for SqliteStore {
             }
             query.push(") ORDER BY fetched_ms, id");
             for row in query.build().fetch_all(&self.pool).await? {
-                let sighting = Sighting {
-                    at: parse_time("observation time", row.get("fetched_at"))?,
-                    engagement: Engagement {
-                        reposts: row.get("reposts"),
-                        comments: row.get("comments"),
-                        likes: row.get("likes"),
-                        views: row.get("views"),
-                    },
-                    author_followers: row.get("author_followers"),
-                };
+                let sighting = rows::sighting(&row)?;
                 let item_id: i64 = row.get("item_id");
                 for (case_id, position) in items_by_id.get(&item_id).into_iter().flatten() {
                     if let Some(record) = evidence.get_mut(case_id) {
@@ -408,16 +370,7 @@ impl Store for SqliteStore {
         )
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| LinkedText {
-                case_id: r.get("case_id"),
-                title: r.get("title"),
-                body: r.get("body"),
-                url: r.get("url"),
-                author: r.get("author"),
-            })
-            .collect())
+        Ok(rows.iter().map(rows::linked_text).collect())
     }
 
     async fn claim_alerts(
@@ -442,21 +395,8 @@ impl Store for SqliteStore {
         .fetch_all(&self.pool)
         .await?;
         let mut claimed = rows
-            .into_iter()
-            .map(|r| {
-                let kind: String = r.get("kind");
-                Ok(ClaimedAlert {
-                    id: r.get("id"),
-                    kind: AlertKind::parse(&kind).ok_or_else(|| corrupt("alert kind", &kind))?,
-                    case_id: r.get("case_id"),
-                    case_open: r.get::<i64, _>("case_open") != 0,
-                    message_id: r.get("message_id"),
-                    subject: r.get("subject"),
-                    text: r.get("body_text"),
-                    html: r.get("body_html"),
-                    attempts: r.get("attempts"),
-                })
-            })
+            .iter()
+            .map(rows::claimed_alert)
             .collect::<Result<Vec<_>, StoreError>>()?;
         // RETURNING gives no order guarantee; deliveries go out oldest first.
         claimed.sort_by_key(|a| a.id);
@@ -514,25 +454,7 @@ impl Store for SqliteStore {
         )
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter()
-            .map(|r| {
-                let kind: String = r.get("kind");
-                let status: String = r.get("status");
-                Ok(AlertRow {
-                    id: r.get("id"),
-                    kind: AlertKind::parse(&kind).ok_or_else(|| corrupt("alert kind", &kind))?,
-                    case_id: r.get("case_id"),
-                    brand: r.get("brand"),
-                    subject: r.get("subject"),
-                    status: AlertStatus::parse(&status)
-                        .ok_or_else(|| corrupt("alert status", &status))?,
-                    attempts: r.get("attempts"),
-                    last_error: r.get("last_error"),
-                    created_at: r.get("created_at"),
-                    sent_at: r.get("sent_at"),
-                })
-            })
-            .collect()
+        rows.iter().map(rows::alert_row).collect()
     }
 
     async fn source_state(&self, name: &str) -> Result<Option<SourceState>, StoreError> {
@@ -544,22 +466,7 @@ impl Store for SqliteStore {
         .bind(name)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| {
-            let utc = |what, v: Option<String>| {
-                parse_optional_time(what, v).map(|t| t.map(|t| t.with_timezone(&Utc)))
-            };
-            Ok(SourceState {
-                name: r.get("name"),
-                etag: r.get("etag"),
-                last_modified: r.get("last_modified"),
-                consecutive_failures: r.get("consecutive_failures"),
-                last_success_at: utc("source success time", r.get("last_success_at"))?,
-                last_error: r.get("last_error"),
-                last_error_at: utc("source error time", r.get("last_error_at"))?,
-                items_seen: r.get("items_seen"),
-            })
-        })
-        .transpose()
+        row.as_ref().map(rows::source_state).transpose()
     }
 
     async fn save_source_state(&self, state: &SourceState) -> Result<(), StoreError> {
@@ -608,13 +515,7 @@ impl Store for SqliteStore {
         .bind(ms(until))
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| {
-            let polled: Option<i64> = r.get("polled_ms");
-            Ok(SourceLease {
-                last_polled: polled.map(|t| from_ms("source poll time", t)).transpose()?,
-            })
-        })
-        .transpose()
+        row.as_ref().map(rows::source_lease).transpose()
     }
 
     async fn record_poll(

@@ -152,6 +152,15 @@ async fn serve(
         .unwrap()
 }
 
+/// An RSS 2.0 document from owned (guid, title, body, author) items.
+pub fn rss_owned(items: &[(String, String, String, String)]) -> String {
+    let refs: Vec<(&str, &str, &str, &str)> = items
+        .iter()
+        .map(|(g, t, b, a)| (g.as_str(), t.as_str(), b.as_str(), a.as_str()))
+        .collect();
+    rss(&refs)
+}
+
 /// An RSS 2.0 document with one item per (guid, title, body, author).
 pub fn rss(items: &[(&str, &str, &str, &str)]) -> String {
     let mut xml = String::from(

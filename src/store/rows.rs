@@ -1,0 +1,160 @@
+//! Reading result rows into domain types, once for every backend: both schemas name and type
+//! their columns alike (text, 64-bit integers, doubles), so only the SQL differs.
+
+use super::*;
+use sqlx::{ColumnIndex, Decode, Type};
+
+/// A row read by column name.
+pub(super) trait Columns {
+    fn text(&self, name: &str) -> String;
+    fn text_opt(&self, name: &str) -> Option<String>;
+    fn int(&self, name: &str) -> i64;
+    fn int_opt(&self, name: &str) -> Option<i64>;
+    fn float(&self, name: &str) -> f64;
+    fn flag(&self, name: &str) -> bool;
+}
+
+impl<R> Columns for R
+where
+    R: sqlx::Row,
+    for<'a> &'a str: ColumnIndex<R>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> f64: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> bool: Decode<'r, R::Database> + Type<R::Database>,
+{
+    fn text(&self, name: &str) -> String {
+        self.get(name)
+    }
+    fn text_opt(&self, name: &str) -> Option<String> {
+        self.get(name)
+    }
+    fn int(&self, name: &str) -> i64 {
+        self.get(name)
+    }
+    fn int_opt(&self, name: &str) -> Option<i64> {
+        self.get(name)
+    }
+    fn float(&self, name: &str) -> f64 {
+        self.get(name)
+    }
+    fn flag(&self, name: &str) -> bool {
+        self.get(name)
+    }
+}
+
+fn kind(r: &impl Columns) -> Result<AlertKind, StoreError> {
+    let kind = r.text("kind");
+    AlertKind::parse(&kind).ok_or_else(|| corrupt("alert kind", &kind))
+}
+
+fn link_state(r: &impl Columns) -> Result<LinkState, StoreError> {
+    let state = r.text("state");
+    LinkState::parse(&state).ok_or_else(|| corrupt("link state", &state))
+}
+
+/// id, kind, case_id, case_open, message_id, subject, body_text, body_html, attempts.
+pub(super) fn claimed_alert(r: &impl Columns) -> Result<ClaimedAlert, StoreError> {
+    Ok(ClaimedAlert {
+        id: r.int("id"),
+        kind: kind(r)?,
+        case_id: r.text_opt("case_id"),
+        case_open: r.flag("case_open"),
+        message_id: r.text("message_id"),
+        subject: r.text("subject"),
+        text: r.text("body_text"),
+        html: r.text("body_html"),
+        attempts: r.int("attempts"),
+    })
+}
+
+/// An `alerts` row.
+pub(super) fn alert_row(r: &impl Columns) -> Result<AlertRow, StoreError> {
+    let status = r.text("status");
+    Ok(AlertRow {
+        id: r.int("id"),
+        kind: kind(r)?,
+        case_id: r.text_opt("case_id"),
+        brand: r.text("brand"),
+        subject: r.text("subject"),
+        status: AlertStatus::parse(&status).ok_or_else(|| corrupt("alert status", &status))?,
+        attempts: r.int("attempts"),
+        last_error: r.text_opt("last_error"),
+        created_at: r.text("created_at"),
+        sent_at: r.text_opt("sent_at"),
+    })
+}
+
+/// A `source_state` row.
+pub(super) fn source_state(r: &impl Columns) -> Result<SourceState, StoreError> {
+    let utc = |what, column| {
+        parse_optional_time(what, r.text_opt(column)).map(|t| t.map(|t| t.with_timezone(&Utc)))
+    };
+    Ok(SourceState {
+        name: r.text("name"),
+        etag: r.text_opt("etag"),
+        last_modified: r.text_opt("last_modified"),
+        consecutive_failures: r.int("consecutive_failures"),
+        last_success_at: utc("source success time", "last_success_at")?,
+        last_error: r.text_opt("last_error"),
+        last_error_at: utc("source error time", "last_error_at")?,
+        items_seen: r.int("items_seen"),
+    })
+}
+
+/// An item joined with its link: the item's columns (its id as `id`) and the link's state,
+/// score and evidence. Sightings are added by the caller.
+pub(super) fn case_item(r: &impl Columns) -> Result<CaseItem, StoreError> {
+    let channel = r.text("channel");
+    Ok(CaseItem {
+        item_id: r.int("id"),
+        source: r.text("source"),
+        guid: r.text("guid"),
+        channel: Channel::parse(&channel).ok_or_else(|| corrupt("item channel", &channel))?,
+        url: r.text_opt("url"),
+        title: r.text_opt("title"),
+        body: r.text_opt("body"),
+        author: r.text_opt("author"),
+        published_at: parse_optional_time("item time", r.text_opt("published_at"))?,
+        first_seen_at: parse_time("item time", &r.text("first_seen_at"))?,
+        link_state: link_state(r)?,
+        link_score: r.float("score"),
+        link_evidence: evidence_from_json(&r.text("evidence"))?,
+        sightings: Vec::new(),
+    })
+}
+
+/// An `observations` row.
+pub(super) fn sighting(r: &impl Columns) -> Result<Sighting, StoreError> {
+    Ok(Sighting {
+        at: parse_time("observation time", &r.text("fetched_at"))?,
+        engagement: Engagement {
+            reposts: r.int_opt("reposts"),
+            comments: r.int_opt("comments"),
+            likes: r.int_opt("likes"),
+            views: r.int_opt("views"),
+        },
+        author_followers: r.int_opt("author_followers"),
+    })
+}
+
+/// case_id and the item's title, body, url and author.
+pub(super) fn linked_text(r: &impl Columns) -> LinkedText {
+    LinkedText {
+        case_id: r.text("case_id"),
+        title: r.text_opt("title"),
+        body: r.text_opt("body"),
+        url: r.text_opt("url"),
+        author: r.text_opt("author"),
+    }
+}
+
+/// A lease row's `polled_ms`.
+pub(super) fn source_lease(r: &impl Columns) -> Result<SourceLease, StoreError> {
+    Ok(SourceLease {
+        last_polled: r
+            .int_opt("polled_ms")
+            .map(|t| from_ms("source poll time", t))
+            .transpose()?,
+    })
+}
