@@ -46,7 +46,8 @@ pub fn parse(text: &str) -> (Vec<(usize, Case)>, Vec<LineProblem>) {
     (cases, problems)
 }
 
-fn check(case: &Case) -> Result<(), String> {
+/// What serde cannot check about a case: ids, brand and identifiers that are not blank.
+pub fn check(case: &Case) -> Result<(), String> {
     if case.id.trim().is_empty() {
         return Err("id is empty".into());
     }

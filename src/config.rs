@@ -30,6 +30,8 @@ pub struct Config {
     pub assess: AssessConfig,
     #[serde(default)]
     pub cluster: ClusterConfig,
+    #[serde(default)]
+    pub review: ReviewConfig,
     pub brands: Vec<BrandConfig>,
 }
 
@@ -66,6 +68,36 @@ fn default_source_lease() -> Duration {
 
 fn default_alert_lease() -> Duration {
     Duration::from_secs(120)
+}
+
+/// What people's decisions set in motion (README.md, "Reviewing links").
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewConfig {
+    /// When a case gains a handle or identifier, mentions first seen this far back are
+    /// linked again.
+    #[serde(default = "default_relink_window", deserialize_with = "duration")]
+    pub relink_window: Duration,
+    /// How long a web sign-in lasts.
+    #[serde(default = "default_session_ttl", deserialize_with = "duration")]
+    pub session_ttl: Duration,
+}
+
+impl Default for ReviewConfig {
+    fn default() -> Self {
+        ReviewConfig {
+            relink_window: default_relink_window(),
+            session_ttl: default_session_ttl(),
+        }
+    }
+}
+
+fn default_relink_window() -> Duration {
+    Duration::from_secs(14 * 24 * 3600)
+}
+
+fn default_session_ttl() -> Duration {
+    Duration::from_secs(12 * 3600)
 }
 
 /// When a case moves up a stage (README.md, "Stages"). Counts are over the case's confirmed
@@ -257,12 +289,72 @@ fn default_retry_max() -> Duration {
 pub struct HttpConfig {
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
+    /// Who may use the API and the web pages. Without tokens only /healthz, /metrics and
+    /// the API description answer.
+    #[serde(default)]
+    pub tokens: Vec<TokenConfig>,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
         HttpConfig {
             listen: default_listen(),
+            tokens: Vec::new(),
+        }
+    }
+}
+
+/// A bearer token. The secret itself lives in an environment variable, never in the file.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenConfig {
+    /// Who the token belongs to; the audit table records it.
+    pub name: String,
+    pub role: Role,
+    /// The environment variable holding the token.
+    pub token_env: String,
+}
+
+/// What a token may do; each role may do everything the ones before it may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Reads everything.
+    Viewer,
+    /// Also writes cases and decides links.
+    Lead,
+    /// Also resends alerts; everything.
+    Operator,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Lead => "lead",
+            Role::Operator => "operator",
+        }
+    }
+}
+
+/// A token's secret must be at least this long, so it cannot be guessed.
+pub const MIN_TOKEN_LEN: usize = 16;
+
+impl TokenConfig {
+    /// The token's secret from its environment variable.
+    pub fn secret(&self) -> Result<String, String> {
+        match std::env::var(&self.token_env) {
+            Ok(secret) if secret.trim().chars().count() >= MIN_TOKEN_LEN => {
+                Ok(secret.trim().to_string())
+            }
+            Ok(_) => Err(format!(
+                "environment variable {} holds fewer than {MIN_TOKEN_LEN} characters",
+                self.token_env
+            )),
+            Err(_) => Err(format!(
+                "environment variable {} is not set",
+                self.token_env
+            )),
         }
     }
 }
@@ -651,7 +743,36 @@ fn check_config(config: &Config, file: &Path, problems: &mut Problems) {
     if config.fetch.max_body_bytes == 0 {
         problems.push(file, "fetch.max_body_bytes", "must be above zero");
     }
+    check_tokens(&config.http.tokens, file, problems);
     check_brands(&config.brands, file, problems);
+}
+
+fn check_tokens(tokens: &[TokenConfig], file: &Path, problems: &mut Problems) {
+    let mut names = HashSet::new();
+    let mut secrets = HashSet::new();
+    for (i, token) in tokens.iter().enumerate() {
+        if token.name.trim().is_empty() {
+            problems.push(file, format!("http.tokens[{i}].name"), "is empty");
+        } else if !names.insert(token.name.as_str()) {
+            problems.push(
+                file,
+                format!("http.tokens[{i}].name"),
+                format!("`{}` names two tokens", token.name),
+            );
+        }
+        match token.secret() {
+            Ok(secret) => {
+                if !secrets.insert(secret) {
+                    problems.push(
+                        file,
+                        format!("http.tokens[{i}].token_env"),
+                        "holds the same token as another entry",
+                    );
+                }
+            }
+            Err(message) => problems.push(file, format!("http.tokens[{i}].token_env"), message),
+        }
+    }
 }
 
 fn check_brands(brands: &[BrandConfig], file: &Path, problems: &mut Problems) {
@@ -881,6 +1002,46 @@ mod tests {
             shown.contains("c.toml: selectors: an html source needs"),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn tokens_come_from_the_environment_and_problems_name_the_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        std::env::set_var("OUTCRY_TEST_TOKEN_LEAD", "lead-secret-0123456789");
+        std::env::set_var("OUTCRY_TEST_TOKEN_SHORT", "short");
+        let path = write(
+            dir.path(),
+            "outcry.toml",
+            "[http]\ntokens = [\n  { name = \"wang\", role = \"lead\", token_env = \"OUTCRY_TEST_TOKEN_LEAD\" },\n  { name = \"ops\", role = \"operator\", token_env = \"OUTCRY_TEST_TOKEN_SHORT\" },\n  { name = \"wang\", role = \"viewer\", token_env = \"OUTCRY_TEST_TOKEN_UNSET\" },\n]\n[review]\nrelink_window = \"3d\"\n[[brands]]\nname = \"b\"\naliases = [\"b\"]\n",
+        );
+        let problems = load(&path).unwrap_err().to_string();
+        assert!(problems.contains("http.tokens[1].token_env"), "{problems}");
+        assert!(problems.contains("fewer than 16"), "{problems}");
+        assert!(problems.contains("http.tokens[2].name"), "{problems}");
+        assert!(
+            problems.contains("OUTCRY_TEST_TOKEN_UNSET is not set"),
+            "{problems}"
+        );
+        assert!(!problems.contains("http.tokens[0]"), "{problems}");
+        assert!(
+            !problems.contains("lead-secret"),
+            "secrets never show: {problems}"
+        );
+        let text = std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("\"lead\"", "\"admin\"");
+        std::fs::write(&path, text).unwrap();
+        let problems = load(&path).unwrap_err().to_string();
+        assert!(problems.contains("unknown variant `admin`"), "{problems}");
+    }
+
+    #[test]
+    fn review_defaults_to_a_fortnight() {
+        let review = ReviewConfig::default();
+        assert_eq!(review.relink_window, Duration::from_secs(14 * 86400));
+        let parsed: ReviewConfig = toml::from_str("relink_window = \"3d\"").unwrap();
+        assert_eq!(parsed.relink_window, Duration::from_secs(3 * 86400));
+        assert_eq!(parsed.session_ttl, Duration::from_secs(12 * 3600));
     }
 
     #[test]

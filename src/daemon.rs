@@ -5,6 +5,7 @@ use crate::alert::mailer::{Mailer, MailerError};
 use crate::alert::outbox::Delivery;
 use crate::config::Loaded;
 use crate::fetch::{FetchError, FetchLimits, Fetcher};
+use crate::http::auth::Auth;
 use crate::http::{router, AppState};
 use crate::metrics::Metrics;
 use crate::pipeline::{Pipeline, PipelineError};
@@ -31,11 +32,30 @@ pub enum DaemonError {
         addr: std::net::SocketAddr,
         source: std::io::Error,
     },
+    #[error("{0}")]
+    Tokens(String),
 }
 
 /// Runs until `shutdown` is cancelled, then lets in-flight work finish.
 pub async fn run(loaded: Loaded, shutdown: CancellationToken) -> Result<(), DaemonError> {
+    let listener = tokio::net::TcpListener::bind(loaded.config.http.listen)
+        .await
+        .map_err(|source| DaemonError::Listen {
+            addr: loaded.config.http.listen,
+            source,
+        })?;
+    run_on(loaded, listener, shutdown).await
+}
+
+/// [`run`] serving HTTP on a listener already bound (tests bind port 0).
+pub async fn run_on(
+    loaded: Loaded,
+    listener: tokio::net::TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), DaemonError> {
     let config = &loaded.config;
+    let auth = Auth::from_config(&config.http.tokens, config.review.session_ttl)
+        .map_err(DaemonError::Tokens)?;
     let store = store::open(&loaded.storage_url).await?;
     let pipeline =
         Pipeline::new(store.clone(), &config.brands, config.linking, config.assess).await?;
@@ -59,14 +79,9 @@ pub async fn run(loaded: Loaded, shutdown: CancellationToken) -> Result<(), Daem
         lease: config.cluster.source_lease,
     });
 
-    let listener = tokio::net::TcpListener::bind(config.http.listen)
-        .await
-        .map_err(|source| DaemonError::Listen {
-            addr: config.http.listen,
-            source,
-        })?;
     info!(
-        listen = %config.http.listen,
+        listen = %listener.local_addr().unwrap_or(config.http.listen),
+        tokens = config.http.tokens.len(),
         storage = %store::redacted_url(&loaded.storage_url),
         instance = %instance,
         sources = loaded.sources.len(),
@@ -96,6 +111,9 @@ pub async fn run(loaded: Loaded, shutdown: CancellationToken) -> Result<(), Daem
         store,
         poller: poller.clone(),
         metrics,
+        auth: Arc::new(auth),
+        review: config.review,
+        brands: Arc::new(config.brands.iter().map(|b| b.name.clone()).collect()),
     });
     let http_shutdown = shutdown.clone();
     let http_task = tokio::spawn(async move {

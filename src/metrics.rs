@@ -3,10 +3,12 @@
 
 use crate::model::AlertKind;
 use crate::pipeline::Event;
+use crate::store::{LinkState, StoreStats};
 use prometheus_client::encoding::text::encode;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
@@ -20,6 +22,11 @@ struct StageLabel {
     stage: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabel {
+    state: String,
+}
+
 pub struct Metrics {
     registry: Registry,
     polls: Family<SourceLabel, Counter>,
@@ -31,6 +38,8 @@ pub struct Metrics {
     alerts_queued: Family<StageLabel, Counter>,
     alerts_delivered: Family<StageLabel, Counter>,
     delivery_failures: Counter,
+    links_stored: Family<StateLabel, Gauge>,
+    outbox_depth: Gauge,
 }
 
 impl Default for Metrics {
@@ -53,6 +62,8 @@ impl Metrics {
         let alerts_queued = Family::<StageLabel, Counter>::default();
         let alerts_delivered = Family::<StageLabel, Counter>::default();
         let delivery_failures = Counter::default();
+        let links_stored = Family::<StateLabel, Gauge>::default();
+        let outbox_depth = Gauge::default();
         registry.register("polls", "Polls per source", polls.clone());
         registry.register(
             "fetch_errors",
@@ -90,7 +101,19 @@ impl Metrics {
             "Failed delivery attempts",
             delivery_failures.clone(),
         );
+        registry.register(
+            "links_stored",
+            "Links in the store by state (candidate, confirmed, rejected)",
+            links_stored.clone(),
+        );
+        registry.register(
+            "outbox_depth",
+            "Alerts waiting in the outbox",
+            outbox_depth.clone(),
+        );
         Metrics {
+            links_stored,
+            outbox_depth,
             registry,
             polls,
             fetch_errors,
@@ -117,6 +140,11 @@ impl Metrics {
 
     pub fn processed(&self, events: &[Event]) {
         self.items.inc();
+        self.counted(events);
+    }
+
+    /// Counts decisions: the pipeline's, and people's through the API and pages.
+    pub fn counted(&self, events: &[Event]) {
         for event in events {
             match event {
                 Event::Mention { .. } => self.mentions.inc(),
@@ -141,6 +169,27 @@ impl Metrics {
 
     pub fn delivery_failed(&self) {
         self.delivery_failures.inc();
+    }
+
+    /// Sets the gauges read from the store. States without links read 0.
+    pub fn observe_store(&self, stats: &StoreStats) {
+        for state in [
+            LinkState::Candidate,
+            LinkState::Confirmed,
+            LinkState::Rejected,
+        ] {
+            let count = stats
+                .links
+                .iter()
+                .find(|(s, _)| *s == state)
+                .map_or(0, |(_, n)| *n);
+            self.links_stored
+                .get_or_create(&StateLabel {
+                    state: state.as_str().to_string(),
+                })
+                .set(count);
+        }
+        self.outbox_depth.set(stats.outbox_depth);
     }
 
     /// The Prometheus text exposition.

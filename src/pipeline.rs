@@ -19,6 +19,9 @@ use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet, VecDeque};
 use tracing::{debug, info, info_span};
 
+mod review;
+pub use review::ReviewError;
+
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
     #[error(transparent)]

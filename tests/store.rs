@@ -7,8 +7,8 @@ use outcry::model::{
     AlertKind, Case, CaseStatus, Channel, Complainant, Engagement, Observation, Stage,
 };
 use outcry::store::{
-    self, AlertStatus, Batch, ItemKey, ItemRef, LinkState, NewAlert, NewItem, NewLink, SharedStore,
-    SourceState,
+    self, AlertStatus, AuditEntry, Batch, ItemKey, ItemQuery, ItemRef, LinkChange, LinkQuery,
+    LinkState, NewAlert, NewItem, NewLink, SharedStore, SourceState,
 };
 
 fn at(text: &str) -> DateTime<FixedOffset> {
@@ -94,6 +94,7 @@ fn first_sighting<'a>(
         new_items: vec![new_item(observation, case_id)],
         observations: vec![(ItemRef::New(0), observation)],
         alerts: alerts.into_iter().map(|a| (ItemRef::New(0), a)).collect(),
+        ..Batch::default()
     }
 }
 
@@ -175,6 +176,7 @@ async fn items_dedupe_keep_observations_and_alert_once(store: SharedStore) {
                 ItemRef::Stored(item.id),
                 alert("C-1", Stage::Surfaced, "2026-03-06T09:00:00+08:00"),
             )],
+            ..Batch::default()
         })
         .await
         .unwrap();
@@ -233,6 +235,7 @@ async fn a_batch_writes_many_items_and_maps_alerts_back(store: SharedStore) {
                 alert("C-2", Stage::Surfaced, "2026-03-05T21:52:00+08:00"),
             ),
         ],
+        ..Batch::default()
     };
     let committed = store.commit(&batch).await.unwrap();
     assert_eq!(committed.new_item_ids.len(), 1200);
@@ -423,6 +426,369 @@ async fn source_state_round_trips(store: SharedStore) {
     };
     store.save_source_state(&cleared).await.unwrap();
     assert_eq!(store.source_state("weibo").await.unwrap(), Some(cleared));
+}
+
+fn audit(action: &str, target: &str) -> AuditEntry {
+    AuditEntry {
+        actor: "lead-wang".into(),
+        action: action.into(),
+        target: target.into(),
+        detail: serde_json::json!({"note": "审核"}),
+        at: Utc::now(),
+    }
+}
+
+/// Stores items wb-0 .. wb-2 for C-1: a confirmed link, a candidate, and a mention without
+/// a link; returns their ids.
+async fn three_items(store: &SharedStore, observations: &[Observation]) -> Vec<i64> {
+    let mut batch = Batch::default();
+    for (n, obs) in observations.iter().enumerate() {
+        let mut item = new_item(obs, "C-1");
+        match n {
+            0 => {}
+            1 => item.links[0].state = LinkState::Candidate,
+            _ => item.links.clear(),
+        }
+        batch.new_items.push(item);
+        batch.observations.push((ItemRef::New(n), obs));
+    }
+    store.commit(&batch).await.unwrap().new_item_ids
+}
+
+async fn items_and_links_are_found_by_filters(store: SharedStore) {
+    store
+        .upsert_case(&case("C-1", CaseStatus::Open), Utc::now())
+        .await
+        .unwrap();
+    let mut observations: Vec<Observation> = (0..3)
+        .map(|n| observation(&format!("wb-{n}"), "2026-03-05T21:52:00+08:00", n))
+        .collect();
+    observations[1].fetched_at = at("2026-03-06T10:00:00+08:00");
+    observations[2].body = Some("星驰 100%_退款 <b>真的</b>".into());
+    observations[2].fetched_at = at("2026-03-07T10:00:00+00:00");
+    let ids = three_items(&store, &observations).await;
+    let later = observation("wb-0", "2026-03-08T10:00:00+08:00", 50);
+    store
+        .commit(&Batch {
+            observations: vec![(ItemRef::Stored(ids[0]), &later)],
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+
+    let find = |query: ItemQuery| {
+        let store = store.clone();
+        async move {
+            store
+                .find_items(&ItemQuery {
+                    limit: if query.limit == 0 { 100 } else { query.limit },
+                    ..query
+                })
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|i| i.guid)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(find(ItemQuery::default()).await, ["wb-2", "wb-1", "wb-0"]);
+    assert_eq!(
+        find(ItemQuery {
+            limit: 1,
+            ..ItemQuery::default()
+        })
+        .await
+        .len(),
+        1
+    );
+    let brand = Some("星驰汽车".to_string());
+    assert_eq!(
+        find(ItemQuery {
+            brand: Some("别的牌子".into()),
+            ..ItemQuery::default()
+        })
+        .await
+        .len(),
+        0
+    );
+    assert_eq!(
+        find(ItemQuery {
+            brand,
+            case_id: Some("C-1".into()),
+            ..ItemQuery::default()
+        })
+        .await,
+        ["wb-1", "wb-0"]
+    );
+    // LIKE's wildcards are taken literally.
+    assert_eq!(
+        find(ItemQuery {
+            text: Some("100%_退".into()),
+            ..ItemQuery::default()
+        })
+        .await,
+        ["wb-2"]
+    );
+    assert!(find(ItemQuery {
+        text: Some("1%0".into()),
+        ..ItemQuery::default()
+    })
+    .await
+    .is_empty());
+    assert_eq!(
+        find(ItemQuery {
+            text: Some("小王".into()),
+            ..ItemQuery::default()
+        })
+        .await
+        .len(),
+        3,
+        "author text matches"
+    );
+    // First sightings at 13:52Z on the 5th, 02:00Z on the 6th, 10:00Z on the 7th: the
+    // window compares instants, not the texts with their different offsets.
+    let utc = |t: &str| at(t).with_timezone(&Utc);
+    assert_eq!(
+        find(ItemQuery {
+            since: Some(utc("2026-03-06T02:00:00Z")),
+            until: Some(utc("2026-03-07T10:00:00Z")),
+            ..ItemQuery::default()
+        })
+        .await,
+        ["wb-1"]
+    );
+    assert_eq!(
+        find(ItemQuery {
+            ids: vec![ids[2], ids[0]],
+            ..ItemQuery::default()
+        })
+        .await,
+        ["wb-2", "wb-0"]
+    );
+    let rows = store
+        .find_items(&ItemQuery {
+            ids: vec![ids[1]],
+            limit: 10,
+            ..ItemQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(rows[0].links, [("C-1".to_string(), LinkState::Candidate)]);
+    assert_eq!(rows[0].brand, "星驰汽车");
+    assert_eq!(rows[0].first_seen_at, at("2026-03-06T10:00:00+08:00"));
+
+    let sightings = store.sightings(&[ids[0], ids[2]]).await.unwrap();
+    let likes: Vec<Option<i64>> = sightings[&ids[0]]
+        .iter()
+        .map(|s| s.engagement.likes)
+        .collect();
+    assert_eq!(likes, [Some(0), Some(50)]);
+    assert_eq!(sightings[&ids[2]].len(), 1);
+
+    let links = store
+        .find_links(&LinkQuery {
+            state: Some(LinkState::Candidate),
+            limit: 10,
+            ..LinkQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(links.len(), 1);
+    assert_eq!(
+        (links[0].item_id, links[0].case_id.as_str()),
+        (ids[1], "C-1")
+    );
+    assert_eq!(links[0].evidence, ["identifier order:XC-2026-00871"]);
+    assert_eq!(links[0].decided_by, None);
+    for query in [
+        LinkQuery {
+            case_id: Some("C-1".into()),
+            ..LinkQuery::default()
+        },
+        LinkQuery {
+            brand: Some("星驰汽车".into()),
+            ..LinkQuery::default()
+        },
+    ] {
+        let found = store
+            .find_links(&LinkQuery { limit: 10, ..query })
+            .await
+            .unwrap();
+        assert_eq!(found.len(), 2);
+    }
+    let found = store
+        .find_links(&LinkQuery {
+            item_id: Some(ids[0]),
+            limit: 10,
+            ..LinkQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(found[0].state, LinkState::Confirmed);
+    assert!(store
+        .find_links(&LinkQuery {
+            brand: Some("别的牌子".into()),
+            limit: 10,
+            ..LinkQuery::default()
+        })
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+async fn review_writes_are_atomic_with_their_audit(store: SharedStore) {
+    store
+        .upsert_case(&case("C-1", CaseStatus::Open), Utc::now())
+        .await
+        .unwrap();
+    let observations: Vec<Observation> = (0..3)
+        .map(|n| observation(&format!("wb-{n}"), "2026-03-05T21:52:00+08:00", n))
+        .collect();
+    let ids = three_items(&store, &observations).await;
+    let revision = store.cases_revision().await.unwrap();
+    let mut updated = case("C-1", CaseStatus::Open);
+    updated.complainant.handles.push("douyin:王女士".into());
+    let now = Utc::now();
+    let proposed = |item_id: i64, state: LinkState| LinkChange::Propose {
+        item_id,
+        link: NewLink {
+            case_id: "C-1".into(),
+            state,
+            score: 0.97,
+            evidence: vec!["author is the complainant's handle douyin:王女士".into()],
+        },
+        at: now,
+    };
+    let committed = store
+        .commit(&Batch {
+            cases: vec![(updated.clone(), now)],
+            link_changes: vec![
+                LinkChange::Decide {
+                    item_id: ids[1],
+                    case_id: "C-1".into(),
+                    state: LinkState::Rejected,
+                    actor: "lead-wang".into(),
+                    at: now,
+                },
+                // Re-linking never revives a rejected link, and adds a missing one.
+                proposed(ids[1], LinkState::Confirmed),
+                proposed(ids[2], LinkState::Candidate),
+            ],
+            audit: vec![
+                audit("case.update", "case:C-1"),
+                audit("link.reject", "link"),
+            ],
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+    assert!(committed.new_item_ids.is_empty());
+    assert!(store.cases_revision().await.unwrap() > revision);
+    assert_eq!(store.case("C-1").await.unwrap(), Some(updated));
+    let state_of = |item_id: i64| {
+        let store = store.clone();
+        async move {
+            store
+                .find_links(&LinkQuery {
+                    item_id: Some(item_id),
+                    limit: 10,
+                    ..LinkQuery::default()
+                })
+                .await
+                .unwrap()
+                .remove(0)
+        }
+    };
+    let rejected = state_of(ids[1]).await;
+    assert_eq!(rejected.state, LinkState::Rejected);
+    assert_eq!(rejected.decided_by.as_deref(), Some("lead-wang"));
+    assert!(rejected.decided_at.is_some());
+    assert_eq!(state_of(ids[2]).await.state, LinkState::Candidate);
+    // A proposal upgrades an undecided candidate to confirmed, and never downgrades.
+    store
+        .commit(&Batch {
+            link_changes: vec![
+                proposed(ids[2], LinkState::Confirmed),
+                proposed(ids[0], LinkState::Candidate),
+            ],
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(state_of(ids[2]).await.state, LinkState::Confirmed);
+    assert_eq!(state_of(ids[0]).await.state, LinkState::Confirmed);
+
+    let log = store.audit_log(10).await.unwrap();
+    let actions: Vec<&str> = log.iter().map(|r| r.entry.action.as_str()).collect();
+    assert_eq!(actions, ["link.reject", "case.update"], "newest first");
+    assert_eq!(log[1].entry.actor, "lead-wang");
+    assert_eq!(log[1].entry.detail["note"], "审核");
+    assert_eq!(store.audit_log(1).await.unwrap().len(), 1);
+
+    // A failing batch writes neither the change nor its audit row.
+    let failing = store
+        .commit(&Batch {
+            link_changes: vec![LinkChange::Decide {
+                item_id: ids[0],
+                case_id: "C-1".into(),
+                state: LinkState::Rejected,
+                actor: "x".into(),
+                at: now,
+            }],
+            audit: vec![audit("link.reject", "again")],
+            alerts: vec![(
+                ItemRef::Stored(9_999_999),
+                alert("C-1", Stage::Viral, "2026-03-05T21:52:00+08:00"),
+            )],
+            ..Batch::default()
+        })
+        .await;
+    assert!(failing.is_err());
+    assert_eq!(state_of(ids[0]).await.state, LinkState::Confirmed);
+    assert_eq!(store.audit_log(10).await.unwrap().len(), 2);
+}
+
+async fn alerts_are_resent_and_counted(store: SharedStore) {
+    store
+        .upsert_case(&case("C-1", CaseStatus::Open), Utc::now())
+        .await
+        .unwrap();
+    let obs = observation("wb-1", "2026-03-05T21:52:00+08:00", 1);
+    let mut batch = first_sighting(
+        &obs,
+        "C-1",
+        vec![alert("C-1", Stage::Surfaced, "2026-03-05T21:52:00+08:00")],
+    );
+    batch.new_items[0].links[0].state = LinkState::Candidate;
+    store.commit(&batch).await.unwrap();
+    let stats = store.stats().await.unwrap();
+    assert_eq!(stats.links, [(LinkState::Candidate, 1)]);
+    assert_eq!(stats.outbox_depth, 1);
+
+    let now = Utc::now();
+    let claimed = store
+        .claim_alerts(now, now + Duration::seconds(60), 10)
+        .await
+        .unwrap();
+    store.mark_alert_sent(claimed[0].id, now).await.unwrap();
+    assert_eq!(store.stats().await.unwrap().outbox_depth, 0);
+    store
+        .commit(&Batch {
+            alert_resends: vec![(claimed[0].id, now)],
+            audit: vec![audit("alert.resend", "alert")],
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+    let row = &store.alerts().await.unwrap()[0];
+    assert_eq!(row.status, AlertStatus::Pending);
+    assert_eq!(row.sent_at, None);
+    assert_eq!(store.stats().await.unwrap().outbox_depth, 1);
+    let again = store
+        .claim_alerts(now, now + Duration::seconds(60), 10)
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 1, "a resent alert is due at once");
 }
 
 async fn source_leases_exclude_take_over_and_keep_the_interval(store: SharedStore) {
@@ -632,6 +998,21 @@ macro_rules! behaviours {
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn racing() {
                 racing_claims_and_commits_never_share($open.await).await;
+            }
+
+            #[tokio::test]
+            async fn item_and_link_queries() {
+                items_and_links_are_found_by_filters($open.await).await;
+            }
+
+            #[tokio::test]
+            async fn review_writes() {
+                review_writes_are_atomic_with_their_audit($open.await).await;
+            }
+
+            #[tokio::test]
+            async fn resend_and_stats() {
+                alerts_are_resent_and_counted($open.await).await;
             }
         }
     };

@@ -123,7 +123,7 @@ fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-fn truncate(text: &str, max: usize) -> String {
+pub fn truncate(text: &str, max: usize) -> String {
     let mut chars = text.chars();
     let head: String = chars.by_ref().take(max).collect();
     if chars.next().is_some() {
@@ -148,7 +148,7 @@ pub fn escape_html(text: &str) -> String {
     out
 }
 
-fn is_web_url(url: &str) -> bool {
+pub fn is_web_url(url: &str) -> bool {
     let lower = url.trim().to_ascii_lowercase();
     (lower.starts_with("http://") || lower.starts_with("https://"))
         && !url.contains(char::is_whitespace)
@@ -299,7 +299,7 @@ fn mark_text(quote: &str, marks: &[String]) -> String {
 
 /// Escapes the quote and wraps every occurrence of a mark in <mark>, working on the raw text
 /// so that a mark can never split an escape sequence.
-fn mark_html(quote: &str, marks: &[String]) -> String {
+pub fn mark_html(quote: &str, marks: &[String]) -> String {
     let mut out = String::new();
     let mut rest = quote;
     loop {

@@ -107,8 +107,9 @@ pub struct Linker {
     linked_urls: HashMap<String, usize>,
     /// Authors whose posts are confirmed for cases: the public voices of those stories.
     voices: HashMap<String, Vec<usize>>,
-    /// Voice names by their first two characters, to find them in running text in one pass.
-    voice_heads: HashMap<(char, char), Vec<String>>,
+    /// The byte lengths of voice names by their first two characters, to find the names in
+    /// running text in one pass: many handles share a head ("车主…"), few share a length too.
+    voice_heads: HashMap<(char, char), Vec<usize>>,
 }
 
 /// Why a post fits one case, and how well.
@@ -346,9 +347,9 @@ impl Linker {
                 return;
             }
             if let (Some(a), Some(b)) = (chars.next(), chars.next()) {
-                let names = self.voice_heads.entry((a, b)).or_default();
-                if !names.contains(&name) {
-                    names.push(name);
+                let lengths = self.voice_heads.entry((a, b)).or_default();
+                if !lengths.contains(&name.len()) {
+                    lengths.push(name.len());
                 }
             }
         }
@@ -369,17 +370,21 @@ impl Linker {
                 );
             }
         }
-        let chars: Vec<(usize, char)> = item.folded.char_indices().collect();
+        let text = item.folded;
         let mut named: Vec<(&str, bool)> = Vec::new();
-        for pair in chars.windows(2) {
-            let [(start, a), (_, b)] = pair else { continue };
-            for name in self.voice_heads.get(&(*a, *b)).into_iter().flatten() {
-                let at_sign = item.folded[..*start].ends_with('@');
-                if item.folded[*start..].starts_with(name.as_str())
-                    && own.as_deref() != Some(name.as_str())
-                    && !named.contains(&(name.as_str(), at_sign))
+        let mut chars = text.char_indices().peekable();
+        while let Some((start, a)) = chars.next() {
+            let Some(&(_, b)) = chars.peek() else { break };
+            for &length in self.voice_heads.get(&(a, b)).into_iter().flatten() {
+                let Some(name) = text.get(start..start + length) else {
+                    continue;
+                };
+                let at_sign = text[..start].ends_with('@');
+                if self.voices.contains_key(name)
+                    && own.as_deref() != Some(name)
+                    && !named.contains(&(name, at_sign))
                 {
-                    named.push((name.as_str(), at_sign));
+                    named.push((name, at_sign));
                 }
             }
         }

@@ -4,6 +4,7 @@
 
 mod postgres;
 mod rows;
+mod shared;
 mod sqlite;
 
 pub use postgres::PostgresStore;
@@ -126,6 +127,122 @@ pub struct Batch<'a> {
     pub new_items: Vec<NewItem<'a>>,
     pub observations: Vec<(ItemRef, &'a Observation)>,
     pub alerts: Vec<(ItemRef, NewAlert)>,
+    /// Cases inserted or replaced, with when.
+    pub cases: Vec<(Case, DateTime<Utc>)>,
+    /// Links of stored items: people's decisions and re-linking's proposals.
+    pub link_changes: Vec<LinkChange>,
+    /// Outbox rows to deliver again, with when.
+    pub alert_resends: Vec<(i64, DateTime<Utc>)>,
+    /// Who asked for the writes above.
+    pub audit: Vec<AuditEntry>,
+}
+
+/// A change to the links of an item already stored.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LinkChange {
+    /// A person confirms or rejects an existing link.
+    Decide {
+        item_id: i64,
+        case_id: String,
+        state: LinkState,
+        actor: String,
+        at: DateTime<Utc>,
+    },
+    /// Linking again (after a case learned a handle or identifier) proposes a link. It is
+    /// written when the item has no link to that case, or upgrades a candidate to confirmed;
+    /// a rejected or decided link is never touched.
+    Propose {
+        item_id: i64,
+        link: NewLink,
+        at: DateTime<Utc>,
+    },
+}
+
+/// One write through the API or the web pages: who, what, when.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEntry {
+    /// The name of the token that asked.
+    pub actor: String,
+    /// `case.create`, `link.confirm`, `alert.resend`, ...
+    pub action: String,
+    /// What was written: `case:C-1042`, `link:17:C-1042`, `alert:3`.
+    pub target: String,
+    pub detail: serde_json::Value,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditRow {
+    pub id: i64,
+    pub entry: AuditEntry,
+}
+
+/// Ids one [`ItemQuery`] takes.
+pub const MAX_QUERY_IDS: usize = 500;
+
+/// Which stored items to list; empty fields do not filter. Newest first.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ItemQuery {
+    /// At most [`MAX_QUERY_IDS`] ids; more are ignored.
+    pub ids: Vec<i64>,
+    pub brand: Option<String>,
+    /// Items linked to this case (rejected links included).
+    pub case_id: Option<String>,
+    /// A substring of the title, body or author.
+    pub text: Option<String>,
+    /// First seen at or after.
+    pub since: Option<DateTime<Utc>>,
+    /// First seen before.
+    pub until: Option<DateTime<Utc>>,
+    pub limit: i64,
+}
+
+/// A stored item as listed for people, with its links.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItemRow {
+    pub id: i64,
+    pub source: String,
+    pub guid: String,
+    pub channel: Channel,
+    pub url: Option<String>,
+    pub title: Option<String>,
+    pub body: Option<String>,
+    pub author: Option<String>,
+    pub brand: String,
+    pub published_at: Option<DateTime<FixedOffset>>,
+    pub first_seen_at: DateTime<FixedOffset>,
+    pub links: Vec<(String, LinkState)>,
+}
+
+/// Which links to list; empty fields do not filter. Best score first.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LinkQuery {
+    pub state: Option<LinkState>,
+    pub case_id: Option<String>,
+    pub item_id: Option<i64>,
+    /// The brand of the linked item.
+    pub brand: Option<String>,
+    pub limit: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinkRow {
+    pub item_id: i64,
+    pub case_id: String,
+    pub state: LinkState,
+    pub score: f64,
+    pub evidence: Vec<String>,
+    pub created_at: String,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<String>,
+}
+
+/// Counts for /metrics, read from the store so they hold across restarts and instances.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StoreStats {
+    pub links: Vec<(LinkState, i64)>,
+    /// Pending alerts in the outbox.
+    pub outbox_depth: i64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -358,6 +475,14 @@ pub trait Store: Send + Sync {
     ) -> Result<u64, StoreError>;
     /// Gives up every lease of `owner` (on shutdown), so other instances take over at once.
     async fn release_leases(&self, owner: &str) -> Result<(), StoreError>;
+
+    async fn find_items(&self, query: &ItemQuery) -> Result<Vec<ItemRow>, StoreError>;
+    /// Every sighting of each of these items, oldest first.
+    async fn sightings(&self, item_ids: &[i64]) -> Result<HashMap<i64, Vec<Sighting>>, StoreError>;
+    async fn find_links(&self, query: &LinkQuery) -> Result<Vec<LinkRow>, StoreError>;
+    /// The newest `limit` audit rows, newest first.
+    async fn audit_log(&self, limit: i64) -> Result<Vec<AuditRow>, StoreError>;
+    async fn stats(&self) -> Result<StoreStats, StoreError>;
 }
 
 pub type SharedStore = Arc<dyn Store>;
@@ -401,6 +526,16 @@ fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
 }
 
+/// A LIKE pattern matching `text` anywhere, with LIKE's wildcards taken literally (`ESCAPE
+/// '\\'`).
+fn contains_pattern(text: &str) -> String {
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
 fn from_ms(what: &'static str, ms: i64) -> Result<DateTime<Utc>, StoreError> {
     DateTime::from_timestamp_millis(ms).ok_or_else(|| corrupt(what, ms))
 }
@@ -416,40 +551,6 @@ fn inserted_alerts(batch: &Batch<'_>, mut inserted_keys: HashSet<String>) -> Vec
         .filter(|(_, (_, alert))| inserted_keys.remove(&alert.dedupe_key))
         .map(|(i, _)| i)
         .collect()
-}
-
-// Lease bookkeeping that is the same SQL on every backend; texts bind first, then numbers.
-const RECORD_POLL: &str =
-    "UPDATE source_leases SET polled_ms = $3 WHERE name = $1 AND owner = $2 RETURNING name";
-const RENEW_LEASES: &str = "UPDATE source_leases SET expires_ms = $3
-     WHERE owner = $1 AND expires_ms >= $2 RETURNING name";
-// Expired at once, but polled_ms stays so the next holder keeps the source's interval.
-const RELEASE_LEASES: &str =
-    "UPDATE source_leases SET expires_ms = 0 WHERE owner = $1 RETURNING name";
-
-/// Runs one of the shared lease statements; returns how many leases it touched.
-async fn lease_statement<DB>(
-    pool: &sqlx::Pool<DB>,
-    sql: &'static str,
-    texts: &[&str],
-    numbers: &[i64],
-) -> Result<u64, StoreError>
-where
-    DB: sqlx::Database,
-    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
-    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
-{
-    let mut query = sqlx::query::<DB>(sql);
-    for text in texts {
-        query = query.bind(*text);
-    }
-    for number in numbers {
-        query = query.bind(*number);
-    }
-    let rows = query.fetch_all(pool).await?;
-    Ok(u64::try_from(rows.len()).unwrap_or(u64::MAX))
 }
 
 fn corrupt(what: &'static str, detail: impl ToString) -> StoreError {

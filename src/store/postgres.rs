@@ -5,9 +5,16 @@
 
 use super::*;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgPool, Row};
+use sqlx::{PgPool, Postgres, Row};
 use std::str::FromStr;
 use std::time::Duration;
+
+/// Revisions come from a sequence: concurrent imports by several instances never share one.
+const UPSERT_CASE: &str = "INSERT INTO cases (id, brand, status, record, revision, updated_at)
+     VALUES ($1, $2, $3, $4, nextval('cases_revision'), $5)
+     ON CONFLICT (id) DO UPDATE SET brand = EXCLUDED.brand, status = EXCLUDED.status,
+         record = EXCLUDED.record, revision = EXCLUDED.revision,
+         updated_at = EXCLUDED.updated_at";
 
 pub struct PostgresStore {
     pool: PgPool,
@@ -39,22 +46,8 @@ impl Store for PostgresStore {
     }
 
     async fn upsert_case(&self, case: &Case, now: DateTime<Utc>) -> Result<(), StoreError> {
-        let record = serde_json::to_string(case).map_err(|e| corrupt("case record", e))?;
-        sqlx::query(
-            "INSERT INTO cases (id, brand, status, record, revision, updated_at)
-             VALUES ($1, $2, $3, $4, nextval('cases_revision'), $5)
-             ON CONFLICT (id) DO UPDATE SET brand = EXCLUDED.brand, status = EXCLUDED.status,
-                 record = EXCLUDED.record, revision = EXCLUDED.revision,
-                 updated_at = EXCLUDED.updated_at",
-        )
-        .bind(&case.id)
-        .bind(&case.brand)
-        .bind(case.status.as_str())
-        .bind(record)
-        .bind(now.to_rfc3339())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        let mut conn = self.pool.acquire().await?;
+        shared::upsert_case_on::<Postgres>(&mut conn, UPSERT_CASE, case, now).await
     }
 
     async fn case(&self, id: &str) -> Result<Option<Case>, StoreError> {
@@ -319,6 +312,7 @@ impl Store for PostgresStore {
         .await?
         .into_iter()
         .collect();
+        shared::write_review::<Postgres>(&mut tx, UPSERT_CASE, batch).await?;
         tx.commit().await?;
         Ok(Committed {
             new_item_ids,
@@ -570,7 +564,11 @@ impl Store for PostgresStore {
         owner: &str,
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        Ok(lease_statement(&self.pool, RECORD_POLL, &[name, owner], &[ms(at)]).await? > 0)
+        Ok(
+            shared::lease_statement(&self.pool, shared::RECORD_POLL, &[name, owner], &[ms(at)])
+                .await?
+                > 0,
+        )
     }
 
     async fn renew_leases(
@@ -579,11 +577,133 @@ impl Store for PostgresStore {
         now: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
-        lease_statement(&self.pool, RENEW_LEASES, &[owner], &[ms(now), ms(until)]).await
+        shared::lease_statement(
+            &self.pool,
+            shared::RENEW_LEASES,
+            &[owner],
+            &[ms(now), ms(until)],
+        )
+        .await
     }
 
     async fn release_leases(&self, owner: &str) -> Result<(), StoreError> {
-        lease_statement(&self.pool, RELEASE_LEASES, &[owner], &[]).await?;
+        shared::lease_statement(&self.pool, shared::RELEASE_LEASES, &[owner], &[]).await?;
         Ok(())
+    }
+
+    async fn find_items(&self, query: &ItemQuery) -> Result<Vec<ItemRow>, StoreError> {
+        // One static statement: each filter is off when its parameter is NULL (or the id list
+        // empty). Times are compared as milliseconds: stored texts carry different offsets.
+        let ids: Vec<i64> = query.ids.iter().take(MAX_QUERY_IDS).copied().collect();
+        let rows = sqlx::query(
+            "SELECT i.id, i.source, i.guid, i.channel, i.url, i.title, i.body, i.author,
+                    COALESCE(i.brand, '') AS brand, i.published_at, i.first_seen_at,
+                    ARRAY(SELECT l.case_id FROM links l WHERE l.item_id = i.id
+                          ORDER BY l.case_id) AS cases,
+                    ARRAY(SELECT l.state FROM links l WHERE l.item_id = i.id
+                          ORDER BY l.case_id) AS states
+             FROM items i
+             WHERE i.brand IS NOT NULL
+               AND (cardinality($1::bigint[]) = 0 OR i.id = ANY($1))
+               AND ($2::text IS NULL OR i.brand = $2)
+               AND ($3::text IS NULL OR EXISTS (
+                   SELECT 1 FROM links l WHERE l.item_id = i.id AND l.case_id = $3))
+               AND ($4::text IS NULL OR i.title LIKE $4 ESCAPE '\\'
+                    OR i.body LIKE $4 ESCAPE '\\' OR i.author LIKE $4 ESCAPE '\\')
+               AND ($5::bigint IS NULL OR (SELECT MIN(o.fetched_ms) FROM observations o
+                                           WHERE o.item_id = i.id) >= $5)
+               AND ($6::bigint IS NULL OR (SELECT MIN(o.fetched_ms) FROM observations o
+                                           WHERE o.item_id = i.id) < $6)
+             ORDER BY i.id DESC LIMIT $7",
+        )
+        .bind(&ids)
+        .bind(&query.brand)
+        .bind(&query.case_id)
+        .bind(query.text.as_deref().map(contains_pattern))
+        .bind(query.since.map(ms))
+        .bind(query.until.map(ms))
+        .bind(query.limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let mut item = rows::item_row(row)?;
+                let cases: Vec<String> = row.get("cases");
+                let states: Vec<String> = row.get("states");
+                for (case, state) in cases.into_iter().zip(states) {
+                    let state =
+                        LinkState::parse(&state).ok_or_else(|| corrupt("link state", &state))?;
+                    item.links.push((case, state));
+                }
+                Ok(item)
+            })
+            .collect()
+    }
+
+    async fn sightings(&self, item_ids: &[i64]) -> Result<HashMap<i64, Vec<Sighting>>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT item_id, fetched_at, reposts, comments, likes, views, author_followers
+             FROM observations WHERE item_id = ANY($1) ORDER BY fetched_ms, id",
+        )
+        .bind(item_ids)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut found: HashMap<i64, Vec<Sighting>> = HashMap::new();
+        for row in rows {
+            found
+                .entry(row.get("item_id"))
+                .or_default()
+                .push(rows::sighting(&row)?);
+        }
+        Ok(found)
+    }
+
+    async fn find_links(&self, query: &LinkQuery) -> Result<Vec<LinkRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT l.item_id, l.case_id, l.state, l.score, l.evidence, l.created_at,
+                    l.decided_by, l.decided_at
+             FROM links l JOIN items i ON i.id = l.item_id
+             WHERE ($1::text IS NULL OR l.state = $1)
+               AND ($2::text IS NULL OR l.case_id = $2)
+               AND ($3::bigint IS NULL OR l.item_id = $3)
+               AND ($4::text IS NULL OR i.brand = $4)
+             ORDER BY l.score DESC, l.item_id DESC, l.case_id LIMIT $5",
+        )
+        .bind(query.state.map(|s| s.as_str()))
+        .bind(&query.case_id)
+        .bind(query.item_id)
+        .bind(&query.brand)
+        .bind(query.limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(rows::link_row).collect()
+    }
+
+    async fn audit_log(&self, limit: i64) -> Result<Vec<AuditRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, at, actor, action, target, detail FROM audit ORDER BY id DESC LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(rows::audit_row).collect()
+    }
+
+    async fn stats(&self) -> Result<StoreStats, StoreError> {
+        let links =
+            sqlx::query("SELECT state, COUNT(*) AS n FROM links GROUP BY state ORDER BY state")
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(rows::link_count)
+                .collect::<Result<_, _>>()?;
+        let outbox_depth =
+            sqlx::query_scalar("SELECT COUNT(*) FROM alerts WHERE status = 'pending'")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(StoreStats {
+            links,
+            outbox_depth,
+        })
     }
 }

@@ -158,3 +158,57 @@ pub(super) fn source_lease(r: &impl Columns) -> Result<SourceLease, StoreError> 
             .transpose()?,
     })
 }
+
+/// An `items` row as listed for people (brand NULL read as empty); links are added by the
+/// caller.
+pub(super) fn item_row(r: &impl Columns) -> Result<ItemRow, StoreError> {
+    let channel = r.text("channel");
+    Ok(ItemRow {
+        id: r.int("id"),
+        source: r.text("source"),
+        guid: r.text("guid"),
+        channel: Channel::parse(&channel).ok_or_else(|| corrupt("item channel", &channel))?,
+        url: r.text_opt("url"),
+        title: r.text_opt("title"),
+        body: r.text_opt("body"),
+        author: r.text_opt("author"),
+        brand: r.text("brand"),
+        published_at: parse_optional_time("item time", r.text_opt("published_at"))?,
+        first_seen_at: parse_time("item time", &r.text("first_seen_at"))?,
+        links: Vec::new(),
+    })
+}
+
+/// A `links` row.
+pub(super) fn link_row(r: &impl Columns) -> Result<LinkRow, StoreError> {
+    Ok(LinkRow {
+        item_id: r.int("item_id"),
+        case_id: r.text("case_id"),
+        state: link_state(r)?,
+        score: r.float("score"),
+        evidence: evidence_from_json(&r.text("evidence"))?,
+        created_at: r.text("created_at"),
+        decided_by: r.text_opt("decided_by"),
+        decided_at: r.text_opt("decided_at"),
+    })
+}
+
+/// An `audit` row.
+pub(super) fn audit_row(r: &impl Columns) -> Result<AuditRow, StoreError> {
+    Ok(AuditRow {
+        id: r.int("id"),
+        entry: AuditEntry {
+            actor: r.text("actor"),
+            action: r.text("action"),
+            target: r.text("target"),
+            detail: serde_json::from_str(&r.text("detail"))
+                .map_err(|e| corrupt("audit detail", e))?,
+            at: parse_time("audit time", &r.text("at"))?.with_timezone(&Utc),
+        },
+    })
+}
+
+/// `state` and a count `n`.
+pub(super) fn link_count(r: &impl Columns) -> Result<(LinkState, i64), StoreError> {
+    Ok((link_state(r)?, r.int("n")))
+}

@@ -4,7 +4,7 @@
 
 use super::*;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{QueryBuilder, Row, SqlitePool};
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 use std::collections::{BTreeMap, HashSet};
 use std::str::FromStr;
 use std::time::Duration;
@@ -50,6 +50,17 @@ impl SqliteStore {
     }
 }
 
+/// The next revision is one past the highest: SQLite serialises writers, so no two share it.
+const UPSERT_CASE: &str = "INSERT INTO cases (id, brand, status, record, revision, updated_at)
+     VALUES ($1, $2, $3, $4, (SELECT COALESCE(MAX(revision), 0) + 1 FROM cases), $5)
+     ON CONFLICT (id) DO UPDATE SET brand = excluded.brand, status = excluded.status,
+         record = excluded.record, revision = excluded.revision,
+         updated_at = excluded.updated_at";
+
+fn link_state(text: &str) -> Result<LinkState, StoreError> {
+    LinkState::parse(text).ok_or_else(|| corrupt("link state", text))
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     async fn ping(&self) -> Result<(), StoreError> {
@@ -58,22 +69,8 @@ impl Store for SqliteStore {
     }
 
     async fn upsert_case(&self, case: &Case, now: DateTime<Utc>) -> Result<(), StoreError> {
-        let record = serde_json::to_string(case).map_err(|e| corrupt("case record", e))?;
-        sqlx::query(
-            "INSERT INTO cases (id, brand, status, record, revision, updated_at)
-             VALUES (?1, ?2, ?3, ?4, (SELECT COALESCE(MAX(revision), 0) + 1 FROM cases), ?5)
-             ON CONFLICT (id) DO UPDATE SET brand = excluded.brand, status = excluded.status,
-                 record = excluded.record, revision = excluded.revision,
-                 updated_at = excluded.updated_at",
-        )
-        .bind(&case.id)
-        .bind(&case.brand)
-        .bind(case.status.as_str())
-        .bind(record)
-        .bind(now.to_rfc3339())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        let mut conn = self.pool.acquire().await?;
+        shared::upsert_case_on::<Sqlite>(&mut conn, UPSERT_CASE, case, now).await
     }
 
     async fn case(&self, id: &str) -> Result<Option<Case>, StoreError> {
@@ -281,6 +278,7 @@ impl Store for SqliteStore {
                 inserted_keys.insert(row.get::<String, _>("dedupe_key"));
             }
         }
+        shared::write_review::<Sqlite>(&mut tx, UPSERT_CASE, batch).await?;
         tx.commit().await?;
         Ok(Committed {
             new_item_ids,
@@ -493,6 +491,152 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn find_items(&self, query: &ItemQuery) -> Result<Vec<ItemRow>, StoreError> {
+        // Times are compared as milliseconds: stored texts carry different offsets.
+        let mut q = QueryBuilder::new(
+            "SELECT i.id, i.source, i.guid, i.channel, i.url, i.title, i.body, i.author,
+                    COALESCE(i.brand, '') AS brand, i.published_at, i.first_seen_at
+             FROM items i WHERE i.brand IS NOT NULL",
+        );
+        if !query.ids.is_empty() {
+            q.push(" AND i.id IN (");
+            let mut list = q.separated(", ");
+            for id in query.ids.iter().take(MAX_QUERY_IDS) {
+                list.push_bind(*id);
+            }
+            q.push(")");
+        }
+        if let Some(brand) = &query.brand {
+            q.push(" AND i.brand = ").push_bind(brand);
+        }
+        if let Some(case_id) = &query.case_id {
+            q.push(" AND EXISTS (SELECT 1 FROM links l WHERE l.item_id = i.id AND l.case_id = ")
+                .push_bind(case_id)
+                .push(")");
+        }
+        if let Some(text) = &query.text {
+            let pattern = contains_pattern(text);
+            q.push(" AND (i.title LIKE ")
+                .push_bind(pattern.clone())
+                .push(" ESCAPE '\\' OR i.body LIKE ")
+                .push_bind(pattern.clone())
+                .push(" ESCAPE '\\' OR i.author LIKE ")
+                .push_bind(pattern)
+                .push(" ESCAPE '\\')");
+        }
+        let first_seen = "(SELECT MIN(o.fetched_ms) FROM observations o WHERE o.item_id = i.id)";
+        if let Some(since) = query.since {
+            q.push(format!(" AND {first_seen} >= "))
+                .push_bind(ms(since));
+        }
+        if let Some(until) = query.until {
+            q.push(format!(" AND {first_seen} < ")).push_bind(ms(until));
+        }
+        q.push(" ORDER BY i.id DESC LIMIT ").push_bind(query.limit);
+        let mut items = q
+            .build()
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(rows::item_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        let positions: HashMap<i64, usize> =
+            items.iter().enumerate().map(|(p, i)| (i.id, p)).collect();
+        let ids: Vec<i64> = positions.keys().copied().collect();
+        for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+            let mut q =
+                QueryBuilder::new("SELECT item_id, case_id, state FROM links WHERE item_id IN (");
+            let mut list = q.separated(", ");
+            for id in chunk {
+                list.push_bind(*id);
+            }
+            q.push(") ORDER BY case_id");
+            for row in q.build().fetch_all(&self.pool).await? {
+                let state = link_state(row.get("state"))?;
+                if let Some(&p) = positions.get(&row.get::<i64, _>("item_id")) {
+                    items[p].links.push((row.get("case_id"), state));
+                }
+            }
+        }
+        Ok(items)
+    }
+
+    async fn sightings(&self, item_ids: &[i64]) -> Result<HashMap<i64, Vec<Sighting>>, StoreError> {
+        let mut found: HashMap<i64, Vec<Sighting>> = HashMap::new();
+        for chunk in item_ids.chunks(ROWS_PER_STATEMENT) {
+            let mut q = QueryBuilder::new(
+                "SELECT item_id, fetched_at, reposts, comments, likes, views, author_followers
+                 FROM observations WHERE item_id IN (",
+            );
+            let mut list = q.separated(", ");
+            for id in chunk {
+                list.push_bind(*id);
+            }
+            q.push(") ORDER BY fetched_ms, id");
+            for row in q.build().fetch_all(&self.pool).await? {
+                found
+                    .entry(row.get("item_id"))
+                    .or_default()
+                    .push(rows::sighting(&row)?);
+            }
+        }
+        Ok(found)
+    }
+
+    async fn find_links(&self, query: &LinkQuery) -> Result<Vec<LinkRow>, StoreError> {
+        let mut q = QueryBuilder::new(
+            "SELECT l.item_id, l.case_id, l.state, l.score, l.evidence, l.created_at,
+                    l.decided_by, l.decided_at
+             FROM links l JOIN items i ON i.id = l.item_id WHERE 1 = 1",
+        );
+        if let Some(state) = query.state {
+            q.push(" AND l.state = ").push_bind(state.as_str());
+        }
+        if let Some(case_id) = &query.case_id {
+            q.push(" AND l.case_id = ").push_bind(case_id);
+        }
+        if let Some(item_id) = query.item_id {
+            q.push(" AND l.item_id = ").push_bind(item_id);
+        }
+        if let Some(brand) = &query.brand {
+            q.push(" AND i.brand = ").push_bind(brand);
+        }
+        q.push(" ORDER BY l.score DESC, l.item_id DESC, l.case_id LIMIT ")
+            .push_bind(query.limit);
+        q.build()
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(rows::link_row)
+            .collect()
+    }
+
+    async fn audit_log(&self, limit: i64) -> Result<Vec<AuditRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, at, actor, action, target, detail FROM audit ORDER BY id DESC LIMIT ?1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(rows::audit_row).collect()
+    }
+
+    async fn stats(&self) -> Result<StoreStats, StoreError> {
+        let mut stats = StoreStats::default();
+        for row in
+            sqlx::query("SELECT state, COUNT(*) AS n FROM links GROUP BY state ORDER BY state")
+                .fetch_all(&self.pool)
+                .await?
+        {
+            stats.links.push(rows::link_count(&row)?);
+        }
+        stats.outbox_depth =
+            sqlx::query_scalar("SELECT COUNT(*) FROM alerts WHERE status = 'pending'")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(stats)
+    }
+
     async fn lease_source(
         &self,
         name: &str,
@@ -524,7 +668,11 @@ impl Store for SqliteStore {
         owner: &str,
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        Ok(lease_statement(&self.pool, RECORD_POLL, &[name, owner], &[ms(at)]).await? > 0)
+        Ok(
+            shared::lease_statement(&self.pool, shared::RECORD_POLL, &[name, owner], &[ms(at)])
+                .await?
+                > 0,
+        )
     }
 
     async fn renew_leases(
@@ -533,11 +681,17 @@ impl Store for SqliteStore {
         now: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
-        lease_statement(&self.pool, RENEW_LEASES, &[owner], &[ms(now), ms(until)]).await
+        shared::lease_statement(
+            &self.pool,
+            shared::RENEW_LEASES,
+            &[owner],
+            &[ms(now), ms(until)],
+        )
+        .await
     }
 
     async fn release_leases(&self, owner: &str) -> Result<(), StoreError> {
-        lease_statement(&self.pool, RELEASE_LEASES, &[owner], &[]).await?;
+        shared::lease_statement(&self.pool, shared::RELEASE_LEASES, &[owner], &[]).await?;
         Ok(())
     }
 }

@@ -1,0 +1,747 @@
+//! The JSON API under /api/v1. Every route but the description wants a bearer token; reads
+//! need the viewer role, case and link writes the lead role, alert resends the operator
+//! role. Every write is committed together with its audit row.
+
+use super::auth::Principal;
+use super::AppState;
+use crate::cases;
+use crate::config::Role;
+use crate::model::{Case, CaseStatus};
+use crate::pipeline::{Event, ReviewError};
+use crate::store::{
+    AlertRow, AlertStatus, AuditEntry, AuditRow, Batch, ItemQuery, ItemRow, LinkQuery, LinkRow,
+    LinkState, StoreError, MAX_QUERY_IDS,
+};
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, FixedOffset, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use tracing::error;
+
+/// Rows a list returns unless asked for fewer.
+const DEFAULT_LIMIT: i64 = 100;
+const MAX_LIMIT: i64 = 1000;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/cases", get(list_cases).post(create_case))
+        .route("/api/v1/cases/import", post(import_cases))
+        .route("/api/v1/cases/{id}", get(get_case).patch(update_case))
+        .route("/api/v1/cases/{id}/close", post(close_case))
+        .route("/api/v1/links", get(list_links))
+        .route(
+            "/api/v1/links/{item_id}/{case_id}/confirm",
+            post(confirm_link),
+        )
+        .route(
+            "/api/v1/links/{item_id}/{case_id}/reject",
+            post(reject_link),
+        )
+        .route("/api/v1/items", get(list_items))
+        .route("/api/v1/alerts", get(list_alerts))
+        .route("/api/v1/alerts/{id}/resend", post(resend_alert))
+        .route("/api/v1/audit", get(list_audit))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("a bearer token is required")]
+    Unauthenticated,
+    #[error("the {0} role is required")]
+    Forbidden(&'static str),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Review(ReviewError),
+}
+
+impl From<ReviewError> for ApiError {
+    fn from(e: ReviewError) -> Self {
+        match e {
+            ReviewError::NoSuchLink { .. } | ReviewError::NoSuchCase(_) => {
+                ApiError::NotFound(e.to_string())
+            }
+            ReviewError::Rejected { .. } => ApiError::Conflict(e.to_string()),
+            ReviewError::Pipeline(_) => ApiError::Review(e),
+        }
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(e: JsonRejection) -> Self {
+        ApiError::BadRequest(e.body_text())
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(e: QueryRejection) -> Self {
+        ApiError::BadRequest(e.body_text())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Store(_) | ApiError::Review(_) => {
+                error!(error = %self, "api request failed");
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        };
+        let body = Json(json!({ "error": self.to_string() }));
+        if status == StatusCode::UNAUTHORIZED {
+            (status, [(header::WWW_AUTHENTICATE, "Bearer")], body).into_response()
+        } else {
+            (status, body).into_response()
+        }
+    }
+}
+
+/// The holder of the request's bearer token.
+pub struct Caller(pub Principal);
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let secret = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or(ApiError::Unauthenticated)?;
+        state
+            .auth
+            .by_token(secret)
+            .map(Caller)
+            .ok_or(ApiError::Unauthenticated)
+    }
+}
+
+impl Caller {
+    fn require(&self, role: Role) -> Result<&Principal, ApiError> {
+        if self.0.may(role) {
+            Ok(&self.0)
+        } else {
+            Err(ApiError::Forbidden(role.as_str()))
+        }
+    }
+
+    fn audit(&self, action: &str, target: String, detail: Value) -> AuditEntry {
+        AuditEntry {
+            actor: self.0.name.clone(),
+            action: action.to_string(),
+            target,
+            detail,
+            at: Utc::now(),
+        }
+    }
+}
+
+fn limit(asked: Option<i64>) -> i64 {
+    asked.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT)
+}
+
+type ApiResult = Result<Response, ApiError>;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CaseFilter {
+    status: Option<CaseStatus>,
+    brand: Option<String>,
+    /// A substring of the id, summary, demand or notes.
+    q: Option<String>,
+}
+
+async fn list_cases(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: Result<Query<CaseFilter>, QueryRejection>,
+) -> ApiResult {
+    caller.require(Role::Viewer)?;
+    let Query(filter) = query?;
+    let cases: Vec<Case> = state
+        .store
+        .cases(filter.status)
+        .await?
+        .into_iter()
+        .filter(|c| filter.brand.as_ref().is_none_or(|b| &c.brand == b))
+        .filter(|c| {
+            filter.q.as_ref().is_none_or(|q| {
+                [&c.id, &c.summary, &c.demand, &c.notes]
+                    .iter()
+                    .any(|text| text.contains(q.as_str()))
+            })
+        })
+        .collect();
+    Ok(Json(cases).into_response())
+}
+
+async fn get_case(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult {
+    caller.require(Role::Viewer)?;
+    let case = state
+        .store
+        .case(&id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no case has id {id}")))?;
+    let evidence = state.store.case_evidence(std::slice::from_ref(&id)).await?;
+    let stage = evidence.get(&id).and_then(|e| e.stage);
+    Ok(Json(json!({ "case": case, "stage": stage })).into_response())
+}
+
+async fn create_case(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Result<Json<Case>, JsonRejection>,
+) -> ApiResult {
+    caller.require(Role::Lead)?;
+    let Json(case) = body?;
+    cases::check(&case).map_err(ApiError::BadRequest)?;
+    if state.store.case(&case.id).await?.is_some() {
+        return Err(ApiError::Conflict(format!(
+            "case {} exists; PATCH /api/v1/cases/{} updates it",
+            case.id, case.id
+        )));
+    }
+    let audit = caller.audit("case.create", format!("case:{}", case.id), json!({}));
+    write_cases(&state, vec![case.clone()], audit).await?;
+    Ok((StatusCode::CREATED, Json(case)).into_response())
+}
+
+/// Changes to a case; fields left out stay as they are.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct CaseUpdate {
+    summary: Option<String>,
+    demand: Option<String>,
+    notes: Option<String>,
+    severity: Option<String>,
+    channel: Option<String>,
+    /// `platform:handle` pairs the complainant is known by.
+    #[serde(default)]
+    add_handles: Vec<String>,
+    #[serde(default)]
+    remove_handles: Vec<String>,
+    /// `kind:value` pairs (order numbers, VINs, plates).
+    #[serde(default)]
+    add_identifiers: Vec<String>,
+    #[serde(default)]
+    remove_identifiers: Vec<String>,
+}
+
+fn add_all(list: &mut Vec<String>, added: &[String]) -> bool {
+    let mut grew = false;
+    for value in added.iter().map(|v| v.trim()).filter(|v| !v.is_empty()) {
+        if !list.iter().any(|v| v == value) {
+            list.push(value.to_string());
+            grew = true;
+        }
+    }
+    grew
+}
+
+async fn update_case(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Result<Json<CaseUpdate>, JsonRejection>,
+) -> ApiResult {
+    caller.require(Role::Lead)?;
+    let Json(update) = body?;
+    let mut case = state
+        .store
+        .case(&id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no case has id {id}")))?;
+    for (field, value) in [
+        (&mut case.summary, &update.summary),
+        (&mut case.demand, &update.demand),
+        (&mut case.notes, &update.notes),
+    ] {
+        if let Some(value) = value {
+            value.clone_into(field);
+        }
+    }
+    if update.severity.is_some() {
+        case.severity.clone_from(&update.severity);
+    }
+    if update.channel.is_some() {
+        case.channel.clone_from(&update.channel);
+    }
+    case.complainant
+        .handles
+        .retain(|h| !update.remove_handles.contains(h));
+    case.identifiers
+        .retain(|i| !update.remove_identifiers.contains(i));
+    let learned = add_all(&mut case.complainant.handles, &update.add_handles)
+        | add_all(&mut case.identifiers, &update.add_identifiers);
+    let detail = serde_json::to_value(&update).unwrap_or(Value::Null);
+    let audit = caller.audit("case.update", format!("case:{id}"), detail);
+    write_cases(&state, vec![case.clone()], audit).await?;
+    let events = if learned {
+        relink(&state, &caller, &id).await?
+    } else {
+        Vec::new()
+    };
+    Ok(Json(json!({ "case": case, "relinked": events })).into_response())
+}
+
+async fn close_case(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult {
+    caller.require(Role::Lead)?;
+    let mut case = state
+        .store
+        .case(&id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no case has id {id}")))?;
+    case.status = CaseStatus::Closed;
+    let audit = caller.audit("case.close", format!("case:{id}"), json!({}));
+    write_cases(&state, vec![case.clone()], audit).await?;
+    Ok(Json(case).into_response())
+}
+
+/// cases.jsonl in the body. Good lines are written (all in one transaction), bad ones are
+/// reported by number; cases that gained a handle or identifier are linked again.
+async fn import_cases(State(state): State<AppState>, caller: Caller, body: String) -> ApiResult {
+    caller.require(Role::Lead)?;
+    let (good, problems) = cases::parse(&body);
+    let mut learned = Vec::new();
+    for (_, case) in &good {
+        if let Some(before) = state.store.case(&case.id).await? {
+            let grew =
+                |after: &[String], before: &[String]| after.iter().any(|v| !before.contains(v));
+            if grew(&case.complainant.handles, &before.complainant.handles)
+                || grew(&case.identifiers, &before.identifiers)
+            {
+                learned.push(case.id.clone());
+            }
+        }
+    }
+    let ids: Vec<&str> = good.iter().map(|(_, c)| c.id.as_str()).collect();
+    let audit = caller.audit(
+        "case.import",
+        format!("cases:{}", good.len()),
+        json!({ "ids": ids, "bad_lines": problems.iter().map(|p| p.line).collect::<Vec<_>>() }),
+    );
+    let imported = good.len();
+    if imported > 0 {
+        write_cases(&state, good.into_iter().map(|(_, c)| c).collect(), audit).await?;
+    }
+    let mut relinked = Vec::new();
+    for id in learned {
+        relinked.extend(relink(&state, &caller, &id).await?);
+    }
+    let problems: Vec<Value> = problems
+        .iter()
+        .map(|p| json!({ "line": p.line, "message": p.message }))
+        .collect();
+    Ok(
+        Json(json!({ "imported": imported, "problems": problems, "relinked": relinked }))
+            .into_response(),
+    )
+}
+
+async fn write_cases(
+    state: &AppState,
+    cases: Vec<Case>,
+    audit: AuditEntry,
+) -> Result<(), ApiError> {
+    let at = audit.at;
+    state
+        .store
+        .commit(&Batch {
+            cases: cases.into_iter().map(|c| (c, at)).collect(),
+            audit: vec![audit],
+            ..Batch::default()
+        })
+        .await?;
+    Ok(())
+}
+
+async fn relink(state: &AppState, caller: &Caller, case_id: &str) -> Result<Vec<Event>, ApiError> {
+    let window = chrono::Duration::from_std(state.review.relink_window)
+        .unwrap_or(chrono::Duration::days(14));
+    let audit = caller.audit(
+        "case.relink",
+        format!("case:{case_id}"),
+        json!({ "window_seconds": window.num_seconds() }),
+    );
+    let since = audit.at - window;
+    let events = state
+        .poller
+        .pipeline
+        .lock()
+        .await
+        .relink_recent(case_id, since, audit)
+        .await?;
+    state.decided(&events);
+    Ok(events)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LinkFilter {
+    state: Option<String>,
+    case: Option<String>,
+    brand: Option<String>,
+    item: Option<i64>,
+    limit: Option<i64>,
+}
+
+/// A link with the post it links, for review.
+#[derive(Debug, Serialize)]
+struct LinkView {
+    item_id: i64,
+    case_id: String,
+    state: &'static str,
+    score: f64,
+    evidence: Vec<String>,
+    created_at: String,
+    decided_by: Option<String>,
+    decided_at: Option<String>,
+    item: Option<ItemView>,
+}
+
+#[derive(Debug, Serialize)]
+struct ItemView {
+    id: i64,
+    source: String,
+    guid: String,
+    channel: &'static str,
+    url: Option<String>,
+    title: Option<String>,
+    body: Option<String>,
+    author: Option<String>,
+    brand: String,
+    published_at: Option<DateTime<FixedOffset>>,
+    first_seen_at: DateTime<FixedOffset>,
+    links: Vec<Value>,
+}
+
+impl From<ItemRow> for ItemView {
+    fn from(i: ItemRow) -> Self {
+        ItemView {
+            id: i.id,
+            source: i.source,
+            guid: i.guid,
+            channel: i.channel.as_str(),
+            url: i.url,
+            title: i.title,
+            body: i.body,
+            author: i.author,
+            brand: i.brand,
+            published_at: i.published_at,
+            first_seen_at: i.first_seen_at,
+            links: i
+                .links
+                .into_iter()
+                .map(|(case, state)| json!({ "case_id": case, "state": state.as_str() }))
+                .collect(),
+        }
+    }
+}
+
+async fn list_links(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: Result<Query<LinkFilter>, QueryRejection>,
+) -> ApiResult {
+    caller.require(Role::Viewer)?;
+    let Query(filter) = query?;
+    let link_state = filter
+        .state
+        .as_deref()
+        .map(|s| {
+            LinkState::parse(s).ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "state `{s}` is not one of candidate, confirmed, rejected"
+                ))
+            })
+        })
+        .transpose()?;
+    let links = state
+        .store
+        .find_links(&LinkQuery {
+            state: link_state,
+            case_id: filter.case,
+            item_id: filter.item,
+            brand: filter.brand,
+            limit: limit(filter.limit),
+        })
+        .await?;
+    Ok(Json(with_items(&state, links).await?).into_response())
+}
+
+async fn with_items(state: &AppState, links: Vec<LinkRow>) -> Result<Vec<LinkView>, ApiError> {
+    let mut ids: Vec<i64> = links.iter().map(|l| l.item_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut items: HashMap<i64, ItemRow> = HashMap::new();
+    for chunk in ids.chunks(MAX_QUERY_IDS) {
+        for item in state
+            .store
+            .find_items(&ItemQuery {
+                ids: chunk.to_vec(),
+                limit: MAX_LIMIT,
+                ..ItemQuery::default()
+            })
+            .await?
+        {
+            items.insert(item.id, item);
+        }
+    }
+    Ok(links
+        .into_iter()
+        .map(|l| LinkView {
+            item: items.get(&l.item_id).cloned().map(ItemView::from),
+            item_id: l.item_id,
+            case_id: l.case_id,
+            state: l.state.as_str(),
+            score: l.score,
+            evidence: l.evidence,
+            created_at: l.created_at,
+            decided_by: l.decided_by,
+            decided_at: l.decided_at,
+        })
+        .collect())
+}
+
+async fn confirm_link(
+    state: State<AppState>,
+    caller: Caller,
+    path: Path<(i64, String)>,
+) -> ApiResult {
+    decide(state, caller, path, LinkState::Confirmed).await
+}
+
+async fn reject_link(
+    state: State<AppState>,
+    caller: Caller,
+    path: Path<(i64, String)>,
+) -> ApiResult {
+    decide(state, caller, path, LinkState::Rejected).await
+}
+
+async fn decide(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((item_id, case_id)): Path<(i64, String)>,
+    decision: LinkState,
+) -> ApiResult {
+    caller.require(Role::Lead)?;
+    let action = match decision {
+        LinkState::Confirmed => "link.confirm",
+        _ => "link.reject",
+    };
+    let audit = caller.audit(action, format!("link:{item_id}:{case_id}"), json!({}));
+    let events = decide_link(&state, item_id, &case_id, decision, audit).await?;
+    let link = state
+        .store
+        .find_links(&LinkQuery {
+            item_id: Some(item_id),
+            case_id: Some(case_id),
+            limit: 1,
+            ..LinkQuery::default()
+        })
+        .await?;
+    let link = with_items(&state, link).await?.pop();
+    Ok(Json(json!({ "link": link, "events": events })).into_response())
+}
+
+/// A lead's decision through the pipeline, shared by the API and the pages.
+pub(super) async fn decide_link(
+    state: &AppState,
+    item_id: i64,
+    case_id: &str,
+    decision: LinkState,
+    audit: AuditEntry,
+) -> Result<Vec<Event>, ApiError> {
+    let events = state
+        .poller
+        .pipeline
+        .lock()
+        .await
+        .decide_link(item_id, case_id, decision, audit)
+        .await?;
+    state.decided(&events);
+    Ok(events)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ItemFilter {
+    brand: Option<String>,
+    case: Option<String>,
+    /// A substring of the title, body or author.
+    q: Option<String>,
+    /// First seen at or after (RFC 3339).
+    since: Option<DateTime<FixedOffset>>,
+    /// First seen before (RFC 3339).
+    until: Option<DateTime<FixedOffset>>,
+    limit: Option<i64>,
+}
+
+async fn list_items(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: Result<Query<ItemFilter>, QueryRejection>,
+) -> ApiResult {
+    caller.require(Role::Viewer)?;
+    let Query(filter) = query?;
+    let items = state
+        .store
+        .find_items(&ItemQuery {
+            ids: Vec::new(),
+            brand: filter.brand,
+            case_id: filter.case,
+            text: filter.q.filter(|q| !q.is_empty()),
+            since: filter.since.map(|t| t.with_timezone(&Utc)),
+            until: filter.until.map(|t| t.with_timezone(&Utc)),
+            limit: limit(filter.limit),
+        })
+        .await?;
+    let items: Vec<ItemView> = items.into_iter().map(ItemView::from).collect();
+    Ok(Json(items).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AlertFilter {
+    status: Option<String>,
+    case: Option<String>,
+    limit: Option<i64>,
+}
+
+fn alert_json(a: &AlertRow) -> Value {
+    json!({
+        "id": a.id,
+        "stage": a.kind.as_str(),
+        "case_id": a.case_id,
+        "brand": a.brand,
+        "subject": a.subject,
+        "status": a.status.as_str(),
+        "attempts": a.attempts,
+        "last_error": a.last_error,
+        "created_at": a.created_at,
+        "sent_at": a.sent_at,
+    })
+}
+
+async fn list_alerts(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: Result<Query<AlertFilter>, QueryRejection>,
+) -> ApiResult {
+    caller.require(Role::Viewer)?;
+    let Query(filter) = query?;
+    let status = filter
+        .status
+        .as_deref()
+        .map(|s| {
+            AlertStatus::parse(s).ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "status `{s}` is not one of pending, sent, cancelled"
+                ))
+            })
+        })
+        .transpose()?;
+    let alerts: Vec<Value> = state
+        .store
+        .alerts()
+        .await?
+        .iter()
+        .rev()
+        .filter(|a| status.is_none_or(|s| a.status == s))
+        .filter(|a| filter.case.is_none() || a.case_id == filter.case)
+        .take(limit(filter.limit) as usize)
+        .map(alert_json)
+        .collect();
+    Ok(Json(alerts).into_response())
+}
+
+async fn resend_alert(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> ApiResult {
+    caller.require(Role::Operator)?;
+    let alerts = state.store.alerts().await?;
+    let alert = alerts
+        .iter()
+        .find(|a| a.id == id)
+        .ok_or_else(|| ApiError::NotFound(format!("no alert has id {id}")))?;
+    let audit = caller.audit(
+        "alert.resend",
+        format!("alert:{id}"),
+        json!({ "was": alert.status.as_str() }),
+    );
+    let at = audit.at;
+    state
+        .store
+        .commit(&Batch {
+            alert_resends: vec![(id, at)],
+            audit: vec![audit],
+            ..Batch::default()
+        })
+        .await?;
+    state.poller.alert_queued.notify_one();
+    let mut resent = alert.clone();
+    resent.status = AlertStatus::Pending;
+    Ok(Json(alert_json(&resent)).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditFilter {
+    limit: Option<i64>,
+}
+
+async fn list_audit(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: Result<Query<AuditFilter>, QueryRejection>,
+) -> ApiResult {
+    caller.require(Role::Operator)?;
+    let Query(filter) = query?;
+    let rows: Vec<Value> = state
+        .store
+        .audit_log(limit(filter.limit))
+        .await?
+        .into_iter()
+        .map(|AuditRow { id, entry }| {
+            json!({
+                "id": id,
+                "at": entry.at.to_rfc3339(),
+                "actor": entry.actor,
+                "action": entry.action,
+                "target": entry.target,
+                "detail": entry.detail,
+            })
+        })
+        .collect();
+    Ok(Json(rows).into_response())
+}

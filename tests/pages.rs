@@ -1,0 +1,232 @@
+//! The web pages over real HTTP: sign-in, CSRF, roles, and scraped text that tries to be
+//! HTML staying inert on every page.
+
+mod support;
+
+use outcry::model::Observation;
+use outcry::store::{LinkQuery, LinkState};
+use support::app::{case, post, seed, App};
+
+/// Raw markup, and markup entity-encoded in the feed (which decodes to markup as text).
+const PAYLOADS: [&str; 6] = [
+    "&lt;script&gt;alert(6)&lt;/script&gt;",
+    "<script>alert(1)</script>",
+    "<img src=x onerror=alert(2)>",
+    "\"><svg onload=alert(3)>",
+    "<a href=\"javascript:alert(4)\">点我</a>",
+    "</textarea><iframe src=//evil.example>",
+];
+
+/// Markup that must never reach a page unescaped.
+const FORBIDDEN: [&str; 7] = [
+    "<script>alert",
+    "<img src=x",
+    "<svg onload",
+    "href=\"javascript:",
+    "<iframe",
+    "onerror=alert(2)>",
+    "<b>坏人</b>",
+];
+
+fn hostile(guid: &str) -> Observation {
+    let mut obs = post(guid, &PAYLOADS.join(" 星驰漏油 "), "<b>坏人</b>", 1);
+    obs.title = Some(format!("{} 星驰", PAYLOADS[0]));
+    obs.url = Some("javascript:alert(5)".into());
+    obs
+}
+
+async fn candidate_state(app: &App, item_id: i64) -> LinkState {
+    app.store
+        .find_links(&LinkQuery {
+            item_id: Some(item_id),
+            limit: 1,
+            ..LinkQuery::default()
+        })
+        .await
+        .unwrap()[0]
+        .state
+}
+
+fn csrf_of(page: &str) -> String {
+    let at = page.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
+    page[at..at + 64].to_string()
+}
+
+#[tokio::test]
+async fn scraped_html_stays_inert_on_every_page_and_chinese_renders() {
+    let app = App::spawn().await;
+    let mut hostile_case = case("C-1");
+    hostile_case.summary = "<img src=x onerror=alert(2)> 新车发动机漏油".into();
+    hostile_case.complainant.handles = vec!["weibo:\"><svg onload=alert(3)>".into()];
+    app.store
+        .upsert_case(&hostile_case, chrono::Utc::now())
+        .await
+        .unwrap();
+    let ids = seed(
+        &app.store,
+        &[
+            (hostile("wb-1"), Some(("C-1", LinkState::Candidate))),
+            (hostile("wb-2"), Some(("C-1", LinkState::Confirmed))),
+        ],
+    )
+    .await;
+    let cookie = app.sign_in(&app.lead).await;
+    for path in [
+        "/review",
+        "/cases/C-1",
+        "/brands",
+        "/review?brand=%3Cscript%3E",
+    ] {
+        let (status, content_type, page) = app.page(path, &cookie).await;
+        assert_eq!(status, 200, "{path}");
+        assert_eq!(content_type, "text/html; charset=utf-8", "{path}");
+        assert!(page.contains("<meta charset=\"utf-8\">"), "{path}");
+        for bad in FORBIDDEN {
+            assert!(!page.contains(bad), "{path} carries {bad}");
+        }
+        assert!(page.contains("星驰"), "{path} shows Chinese as written");
+    }
+    let (_, _, review) = app.page("/review", &cookie).await;
+    // Markup in a scraped body is read as markup and shown as its text; text that only
+    // looks like markup is shown escaped; what leads typed is escaped too.
+    assert!(
+        review.contains("&lt;script&gt;alert(6)&lt;/script&gt;"),
+        "escaped, not dropped"
+    );
+    assert!(review.contains("&lt;img src=x onerror=alert(2)&gt; 新车发动机漏油"));
+    assert!(review.contains("&lt;b&gt;坏人&lt;/b&gt;"));
+    assert!(review.contains(&format!("data-item=\"{}\"", ids[0])));
+    let (_, _, case_page) = app.page("/cases/C-1", &cookie).await;
+    assert!(
+        case_page.contains("<svg"),
+        "the engagement chart is inline SVG"
+    );
+    assert!(
+        case_page.contains("javascript:alert(5)"),
+        "shown as text, never a link"
+    );
+
+    // The API hands scraped text back as data, JSON-encoded, never as HTML.
+    let response = app.get("/api/v1/links", Some(&app.viewer)).await;
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let csp = response.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(csp.contains("default-src 'none'"), "{csp}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn forms_need_a_session_its_csrf_token_and_the_lead_role() {
+    let app = App::spawn().await;
+    app.store
+        .upsert_case(&case("C-1"), chrono::Utc::now())
+        .await
+        .unwrap();
+    let ids = seed(
+        &app.store,
+        &[(
+            post("wb-1", "星驰漏油", "甲", 1),
+            Some(("C-1", LinkState::Candidate)),
+        )],
+    )
+    .await;
+    let form = |csrf: &str| {
+        vec![
+            ("csrf", csrf.to_string()),
+            ("item_id", ids[0].to_string()),
+            ("case_id", "C-1".to_string()),
+            ("decision", "confirm".to_string()),
+            ("back", "case".to_string()),
+        ]
+    };
+
+    // Pages send strangers to the sign-in page; a wrong token does not sign in.
+    let (status, _, _) = app.page("/review", "outcry_session=forged").await;
+    assert_eq!(status, 303);
+    let wrong = app
+        .http
+        .post(app.url("/login"))
+        .form(&[("token", "guess")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    assert!(wrong.headers().get("set-cookie").is_none());
+
+    // A viewer sees the queue without the buttons, and cannot decide even with its token.
+    let viewer = app.sign_in(&app.viewer).await;
+    let (_, _, page) = app.page("/review", &viewer).await;
+    assert!(!page.contains("class=\"confirm\""));
+    let csrf = csrf_of(&page);
+    let response = app
+        .http
+        .post(app.url("/review/decide"))
+        .header("cookie", &viewer)
+        .form(&form(&csrf))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+
+    // A lead's form without the session's token (a forged cross-site post) is refused.
+    let lead = app.sign_in(&app.lead).await;
+    let (_, _, page) = app.page("/review", &lead).await;
+    assert!(page.contains("class=\"confirm\""));
+    let response = app
+        .http
+        .post(app.url("/review/decide"))
+        .header("cookie", &lead)
+        .form(&form(&csrf))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403, "another session's token");
+    let response = app
+        .http
+        .post(app.url("/review/decide"))
+        .form(&form(&csrf_of(&page)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303, "no cookie: to the sign-in page");
+    assert_eq!(response.headers()["location"], "/login");
+    assert_eq!(candidate_state(&app, ids[0]).await, LinkState::Candidate);
+
+    // With its own token the click confirms, lands on the case page and is audited.
+    let response = app
+        .http
+        .post(app.url("/review/decide"))
+        .header("cookie", &lead)
+        .form(&form(&csrf_of(&page)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    assert_eq!(response.headers()["location"], "/cases/C-1");
+    assert_eq!(candidate_state(&app, ids[0]).await, LinkState::Confirmed);
+    let (_, _, case_page) = app.page("/cases/C-1", &lead).await;
+    assert!(case_page.contains("<span class=\"stage\" id=\"stage\">surfaced</span>"));
+    let audit = app.store.audit_log(1).await.unwrap();
+    assert_eq!(
+        (
+            audit[0].entry.actor.as_str(),
+            audit[0].entry.action.as_str()
+        ),
+        ("wang", "link.confirm")
+    );
+
+    // Signing out ends the session.
+    let response = app
+        .http
+        .post(app.url("/logout"))
+        .header("cookie", &lead)
+        .form(&[("csrf", csrf_of(&page))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    assert_eq!(app.page("/review", &lead).await.0, 303);
+    app.stop().await;
+}
