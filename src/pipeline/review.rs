@@ -135,7 +135,8 @@ impl Pipeline {
         for item in items {
             let text =
                 PreparedText::new(&self.detector, item.title.as_deref(), item.body.as_deref());
-            let item_text = text.item_text(item.author.as_deref(), item.url.as_deref());
+            let item_text =
+                text.item_text(&self.detector, item.author.as_deref(), item.url.as_deref());
             let Some(link) = self.linker.link(&brand, &item_text) else {
                 continue;
             };
@@ -194,7 +195,7 @@ impl Pipeline {
         let text = PreparedText::new(&self.detector, item.title.as_deref(), item.body.as_deref());
         self.linker.learn(
             case_id,
-            &text.item_text(item.author.as_deref(), item.url.as_deref()),
+            &text.item_text(&self.detector, item.author.as_deref(), item.url.as_deref()),
         );
     }
 
