@@ -2,8 +2,9 @@
 //! checks serde cannot express. Every problem names its file and field.
 
 use crate::model::Channel;
+use chrono::{DateTime, FixedOffset, NaiveTime, Utc};
 use serde::{Deserialize, Deserializer};
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -25,9 +26,14 @@ pub struct Config {
     #[serde(default)]
     pub fetch: FetchConfig,
     #[serde(default)]
+    pub operator: OperatorConfig,
+    #[serde(default)]
     pub linking: LinkingConfig,
     #[serde(default)]
     pub assess: AssessConfig,
+    /// Without this section no digest is sent.
+    #[serde(default)]
+    pub digest: Option<DigestConfig>,
     #[serde(default)]
     pub cluster: ClusterConfig,
     #[serde(default)]
@@ -92,12 +98,56 @@ impl Default for ReviewConfig {
     }
 }
 
+/// The daily digest email (README.md, "The daily digest").
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DigestConfig {
+    /// The time of day it goes out, "HH:MM" in `time_zone`.
+    #[serde(default = "default_digest_at", deserialize_with = "time_of_day")]
+    pub at: NaiveTime,
+    /// A fixed UTC offset such as "+08:00"; the digest's day runs in it.
+    #[serde(default = "default_time_zone", deserialize_with = "utc_offset")]
+    pub time_zone: FixedOffset,
+    /// Recipients; `[alerts].to` when empty.
+    #[serde(default)]
+    pub to: Vec<String>,
+}
+
+impl Default for DigestConfig {
+    fn default() -> Self {
+        DigestConfig {
+            at: default_digest_at(),
+            time_zone: default_time_zone(),
+            to: Vec::new(),
+        }
+    }
+}
+
 fn default_relink_window() -> Duration {
     Duration::from_secs(14 * 24 * 3600)
 }
 
 fn default_session_ttl() -> Duration {
     Duration::from_secs(12 * 3600)
+}
+
+/// Checked when compiling: the constants below are valid.
+const NINE_AM: NaiveTime = match NaiveTime::from_hms_opt(9, 0, 0) {
+    Some(t) => t,
+    None => panic!("09:00 is a time"),
+};
+/// China Standard Time: the channels outcry reads are Chinese.
+const CHINA: FixedOffset = match FixedOffset::east_opt(8 * 3600) {
+    Some(o) => o,
+    None => panic!("+08:00 is an offset"),
+};
+
+fn default_digest_at() -> NaiveTime {
+    NINE_AM
+}
+
+fn default_time_zone() -> FixedOffset {
+    CHINA
 }
 
 /// When a case moves up a stage (README.md, "Stages"). Counts are over the case's confirmed
@@ -367,16 +417,31 @@ fn default_listen() -> SocketAddr {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FetchConfig {
-    #[serde(default = "default_user_agent")]
-    pub user_agent: String,
+    /// The whole User-Agent, when the default (`outcry/VERSION (+contact)`) will not do. It
+    /// must still name outcry, so that a site can tell who polls it.
+    #[serde(default)]
+    pub user_agent: Option<String>,
+    /// Where a site's webmaster reaches the operator (`mailto:ops@example.com` or a URL);
+    /// goes into the default User-Agent.
+    #[serde(default)]
+    pub contact: Option<String>,
     #[serde(default = "default_connect_timeout", deserialize_with = "duration")]
     pub connect_timeout: Duration,
     #[serde(default = "default_total_timeout", deserialize_with = "duration")]
     pub timeout: Duration,
+    /// Longest wait for the next byte; a server that stalls is cut off before `timeout`.
+    #[serde(default = "default_idle_timeout", deserialize_with = "duration")]
+    pub idle_timeout: Duration,
     #[serde(default = "default_max_body_bytes")]
     pub max_body_bytes: usize,
     #[serde(default = "default_max_redirects")]
     pub max_redirects: usize,
+    /// Requests in flight to one host (name and port) at a time, over all sources.
+    #[serde(default = "default_per_host_concurrency")]
+    pub per_host_concurrency: usize,
+    /// Least time between the starts of two requests to one host.
+    #[serde(default = "default_per_host_delay", deserialize_with = "duration")]
+    pub per_host_delay: Duration,
     /// Upper bound of the per-source exponential back-off after failed polls.
     #[serde(default = "default_backoff_max", deserialize_with = "duration")]
     pub backoff_max: Duration,
@@ -385,12 +450,29 @@ pub struct FetchConfig {
 impl Default for FetchConfig {
     fn default() -> Self {
         FetchConfig {
-            user_agent: default_user_agent(),
+            user_agent: None,
+            contact: None,
             connect_timeout: default_connect_timeout(),
             timeout: default_total_timeout(),
+            idle_timeout: default_idle_timeout(),
             max_body_bytes: default_max_body_bytes(),
             max_redirects: default_max_redirects(),
+            per_host_concurrency: default_per_host_concurrency(),
+            per_host_delay: default_per_host_delay(),
             backoff_max: default_backoff_max(),
+        }
+    }
+}
+
+impl FetchConfig {
+    /// The User-Agent every request carries.
+    pub fn user_agent(&self) -> String {
+        match (&self.user_agent, &self.contact) {
+            (Some(agent), _) => agent.clone(),
+            (None, Some(contact)) => {
+                format!("outcry/{} (+{})", env!("CARGO_PKG_VERSION"), contact.trim())
+            }
+            (None, None) => default_user_agent(),
         }
     }
 }
@@ -410,6 +492,18 @@ fn default_total_timeout() -> Duration {
     Duration::from_secs(30)
 }
 
+fn default_idle_timeout() -> Duration {
+    Duration::from_secs(15)
+}
+
+fn default_per_host_concurrency() -> usize {
+    2
+}
+
+fn default_per_host_delay() -> Duration {
+    Duration::from_secs(1)
+}
+
 fn default_max_body_bytes() -> usize {
     8 * 1024 * 1024
 }
@@ -419,6 +513,32 @@ fn default_max_redirects() -> usize {
 }
 
 fn default_backoff_max() -> Duration {
+    Duration::from_secs(3600)
+}
+
+/// Who hears about the daemon's own troubles (a source failing or blind for long), apart
+/// from the PR team, who only get alerts about cases.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorConfig {
+    /// No addresses: source trouble shows in `outcry sources` and the logs only.
+    #[serde(default)]
+    pub to: Vec<String>,
+    /// A source failing or blind for this long sends one email; its recovery sends another.
+    #[serde(default = "default_source_down_after", deserialize_with = "duration")]
+    pub source_down_after: Duration,
+}
+
+impl Default for OperatorConfig {
+    fn default() -> Self {
+        OperatorConfig {
+            to: Vec::new(),
+            source_down_after: default_source_down_after(),
+        }
+    }
+}
+
+fn default_source_down_after() -> Duration {
     Duration::from_secs(3600)
 }
 
@@ -459,9 +579,135 @@ pub struct SourceConfig {
     /// CSS selectors of an `html` source.
     #[serde(default)]
     pub selectors: Option<HtmlSelectors>,
+    /// The zone the site prints its times in; the daemon's local zone otherwise.
+    #[serde(default, deserialize_with = "optional_zone")]
+    pub timezone: Option<Zone>,
+    /// An HTTP(S) proxy for this source only.
+    #[serde(default)]
+    pub proxy: Option<String>,
+    /// Extra request headers with literal values (Referer, Accept-Language). Secrets go in
+    /// `headers_env`.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Request headers whose values come from environment variables (header → variable),
+    /// for cookies and tokens: they never appear in files or logs.
+    #[serde(default)]
+    pub headers_env: BTreeMap<String, String>,
+    /// Pages to read per poll when `selectors.next_page` is set (default 3).
+    #[serde(default)]
+    pub max_pages: Option<usize>,
+    /// Phrases that mark a page the source cannot see through (a login wall, a captcha), on
+    /// top of the built-in ones.
+    #[serde(default)]
+    pub blind_markers: Vec<String>,
+    /// Zero items after a poll that had some is normal here (not a sign of blindness).
+    #[serde(default)]
+    pub allow_empty: bool,
+    /// Re-fetch the pages of items linked to cases to follow their engagement.
+    #[serde(default)]
+    pub item_page: Option<ItemPageConfig>,
     /// The file this source was read from, for messages.
     #[serde(skip)]
     pub file: PathBuf,
+}
+
+impl SourceConfig {
+    /// A source's settings with everything optional left out, for tests and tools.
+    pub fn new(name: &str, kind: SourceKind, url: &str, channel: Channel) -> SourceConfig {
+        SourceConfig {
+            name: name.to_string(),
+            kind,
+            url: url.to_string(),
+            channel,
+            interval: None,
+            selectors: None,
+            timezone: None,
+            proxy: None,
+            headers: BTreeMap::new(),
+            headers_env: BTreeMap::new(),
+            max_pages: None,
+            blind_markers: Vec::new(),
+            allow_empty: false,
+            item_page: None,
+            file: PathBuf::new(),
+        }
+    }
+
+    /// Now, in the zone the site prints its times in.
+    pub fn now(&self) -> DateTime<FixedOffset> {
+        match self.timezone {
+            Some(zone) => zone.now(),
+            None => chrono::Local::now().fixed_offset(),
+        }
+    }
+
+    /// How many list pages one poll reads.
+    pub fn pages(&self) -> usize {
+        let paged = self
+            .selectors
+            .as_ref()
+            .is_some_and(|s| s.next_page.is_some());
+        match (paged, self.max_pages) {
+            (false, _) => 1,
+            (true, Some(n)) => n,
+            (true, None) => 3,
+        }
+    }
+}
+
+/// A site's time zone: an IANA name (`Asia/Shanghai`) or a fixed offset (`+08:00`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Zone {
+    Fixed(FixedOffset),
+    Named(chrono_tz::Tz),
+}
+
+impl Zone {
+    pub fn parse(text: &str) -> Result<Zone, String> {
+        let text = text.trim();
+        if let Ok(tz) = text.parse::<chrono_tz::Tz>() {
+            return Ok(Zone::Named(tz));
+        }
+        text.parse::<FixedOffset>().map(Zone::Fixed).map_err(|_| {
+            format!("`{text}` is neither a time zone name like \"Asia/Shanghai\" nor an offset like \"+08:00\"")
+        })
+    }
+
+    /// Now in this zone, with the offset in force now (relative times are read with it).
+    pub fn now(&self) -> DateTime<FixedOffset> {
+        let now = Utc::now();
+        match self {
+            Zone::Fixed(offset) => now.with_timezone(offset),
+            Zone::Named(tz) => now.with_timezone(tz).fixed_offset(),
+        }
+    }
+}
+
+/// Where to read a linked item's current engagement on its own page. Every selector is
+/// applied to the whole page; the first match counts.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ItemPageConfig {
+    /// Time between two fetches of one item's page.
+    #[serde(default = "default_item_page_interval", deserialize_with = "duration")]
+    pub interval: Duration,
+    /// Items first seen longer ago than this are no longer followed.
+    #[serde(default = "default_item_page_max_age", deserialize_with = "duration")]
+    pub max_age: Duration,
+    pub reposts: Option<String>,
+    pub comments: Option<String>,
+    pub likes: Option<String>,
+    pub views: Option<String>,
+    /// The author's follower count.
+    pub followers: Option<String>,
+}
+
+fn default_item_page_interval() -> Duration {
+    Duration::from_secs(30 * 60)
+}
+
+fn default_item_page_max_age() -> Duration {
+    Duration::from_secs(3 * 24 * 3600)
 }
 
 /// CSS selectors that turn a page into items (sources/README.md documents each).
@@ -476,6 +722,8 @@ pub struct HtmlSelectors {
     pub link_attr: Option<String>,
     pub body: Option<String>,
     pub author: Option<String>,
+    /// The author's follower count.
+    pub followers: Option<String>,
     pub time: Option<String>,
     /// An element whose attribute (e.g. `data-id`) gives a stable id; the link otherwise.
     pub guid: Option<String>,
@@ -484,6 +732,8 @@ pub struct HtmlSelectors {
     pub comments: Option<String>,
     pub likes: Option<String>,
     pub views: Option<String>,
+    /// Applied to the whole page: the link (`href`) to the next page of the list.
+    pub next_page: Option<String>,
 }
 
 /// A validated configuration with every path resolved against the config file's folder.
@@ -693,13 +943,21 @@ fn check_config(config: &Config, file: &Path, problems: &mut Problems) {
             );
         }
     }
-    for (i, to) in config.alerts.to.iter().enumerate() {
+    let digest_to = config.digest.iter().flat_map(|d| d.to.iter());
+    let recipients = config
+        .alerts
+        .to
+        .iter()
+        .enumerate()
+        .map(|(i, to)| (format!("alerts.to[{i}]"), to))
+        .chain(
+            digest_to
+                .enumerate()
+                .map(|(i, to)| (format!("digest.to[{i}]"), to)),
+        );
+    for (field, to) in recipients {
         if to.parse::<lettre::message::Mailbox>().is_err() {
-            problems.push(
-                file,
-                format!("alerts.to[{i}]"),
-                format!("`{to}` is not a mail address"),
-            );
+            problems.push(file, field, format!("`{to}` is not a mail address"));
         }
     }
     if config.alerts.retry_initial.is_zero()
@@ -740,8 +998,18 @@ fn check_config(config: &Config, file: &Path, problems: &mut Problems) {
     if !(0.0..=1.0).contains(&linking.margin) {
         problems.push(file, "linking.margin", "must be between 0 and 1");
     }
-    if config.fetch.max_body_bytes == 0 {
-        problems.push(file, "fetch.max_body_bytes", "must be above zero");
+    check_fetch(&config.fetch, file, problems);
+    for (i, to) in config.operator.to.iter().enumerate() {
+        if to.parse::<lettre::message::Mailbox>().is_err() {
+            problems.push(
+                file,
+                format!("operator.to[{i}]"),
+                format!("`{to}` is not a mail address"),
+            );
+        }
+    }
+    if config.operator.source_down_after < Duration::from_secs(1) {
+        problems.push(file, "operator.source_down_after", "must be at least 1s");
     }
     check_tokens(&config.http.tokens, file, problems);
     check_brands(&config.brands, file, problems);
@@ -771,6 +1039,40 @@ fn check_tokens(tokens: &[TokenConfig], file: &Path, problems: &mut Problems) {
                 }
             }
             Err(message) => problems.push(file, format!("http.tokens[{i}].token_env"), message),
+        }
+    }
+}
+
+fn check_fetch(fetch: &FetchConfig, file: &Path, problems: &mut Problems) {
+    if fetch.max_body_bytes == 0 {
+        problems.push(file, "fetch.max_body_bytes", "must be above zero");
+    }
+    if fetch.per_host_concurrency == 0 {
+        problems.push(file, "fetch.per_host_concurrency", "must be at least 1");
+    }
+    if fetch.idle_timeout.is_zero() || fetch.timeout.is_zero() {
+        problems.push(file, "fetch.timeout", "timeouts must be above zero");
+    }
+    if let Some(agent) = &fetch.user_agent {
+        let header_ok = reqwest::header::HeaderValue::from_str(agent).is_ok();
+        if !header_ok || !agent.to_lowercase().contains("outcry") {
+            problems.push(
+                file,
+                "fetch.user_agent",
+                "must be one line that names outcry, so that sites can tell who polls them",
+            );
+        }
+    }
+    if let Some(contact) = &fetch.contact {
+        let contact = contact.trim();
+        let url_ok = url::Url::parse(contact)
+            .is_ok_and(|u| matches!(u.scheme(), "mailto" | "http" | "https"));
+        if !url_ok || reqwest::header::HeaderValue::from_str(contact).is_err() {
+            problems.push(
+                file,
+                "fetch.contact",
+                format!("`{contact}` is neither mailto:ADDRESS nor an http(s) URL"),
+            );
         }
     }
 }
@@ -874,32 +1176,155 @@ fn check_source(source: &SourceConfig, problems: &mut Problems) {
         (SourceKind::Html, Some(selectors)) => check_selectors(selectors, file, problems),
         (SourceKind::Feed, None) => {}
     }
+    if let Some(proxy) = &source.proxy {
+        match url::Url::parse(proxy) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+            _ => problems.push(
+                file,
+                "proxy",
+                format!("`{proxy}` is not an http:// or https:// proxy URL"),
+            ),
+        }
+    }
+    for (name, value) in &source.headers {
+        check_header_name(name, &format!("headers.{name}"), file, problems);
+        if is_secret_header(name) {
+            problems.push(
+                file,
+                format!("headers.{name}"),
+                "holds a secret: name an environment variable in headers_env instead",
+            );
+        } else if reqwest::header::HeaderValue::from_str(value).is_err() {
+            problems.push(
+                file,
+                format!("headers.{name}"),
+                "is not a valid header value (one line of visible characters)",
+            );
+        }
+    }
+    for (name, variable) in &source.headers_env {
+        check_header_name(name, &format!("headers_env.{name}"), file, problems);
+        let valid_variable = variable
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && variable
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid_variable {
+            problems.push(
+                file,
+                format!("headers_env.{name}"),
+                format!("`{variable}` is not an environment variable name"),
+            );
+        }
+    }
+    if let Some(pages) = source.max_pages {
+        let paged = source
+            .selectors
+            .as_ref()
+            .is_some_and(|s| s.next_page.is_some());
+        if !(1..=MAX_PAGES).contains(&pages) {
+            problems.push(
+                file,
+                "max_pages",
+                format!("must be between 1 and {MAX_PAGES}"),
+            );
+        } else if pages > 1 && !paged {
+            problems.push(
+                file,
+                "max_pages",
+                "needs selectors.next_page to find the next page",
+            );
+        }
+    }
+    for (i, marker) in source.blind_markers.iter().enumerate() {
+        if marker.trim().is_empty() {
+            problems.push(file, format!("blind_markers[{i}]"), "is empty");
+        }
+    }
+    if let Some(item_page) = &source.item_page {
+        check_item_page(item_page, file, problems);
+    }
+}
+
+/// More pages than this per poll is a crawl, not a poll.
+const MAX_PAGES: usize = 20;
+
+fn is_secret_header(name: &str) -> bool {
+    ["cookie", "authorization", "proxy-authorization"].contains(&name.to_lowercase().as_str())
+}
+
+fn check_header_name(name: &str, field: &str, file: &Path, problems: &mut Problems) {
+    if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+        problems.push(file, field, format!("`{name}` is not a header name"));
+    }
+}
+
+fn check_item_page(item_page: &ItemPageConfig, file: &Path, problems: &mut Problems) {
+    if item_page.interval < Duration::from_secs(1) {
+        problems.push(file, "item_page.interval", "must be at least 1s");
+    }
+    let fields = [
+        ("reposts", &item_page.reposts),
+        ("comments", &item_page.comments),
+        ("likes", &item_page.likes),
+        ("views", &item_page.views),
+        ("followers", &item_page.followers),
+    ];
+    if fields.iter().all(|(_, s)| s.is_none()) {
+        problems.push(
+            file,
+            "item_page",
+            "names no selector (reposts, comments, likes, views or followers)",
+        );
+    }
+    for (name, selector) in fields {
+        check_selector(
+            selector.as_deref(),
+            &format!("item_page.{name}"),
+            file,
+            problems,
+        );
+    }
+}
+
+fn check_selector(selector: Option<&str>, field: &str, file: &Path, problems: &mut Problems) {
+    if let Some(selector) = selector {
+        if let Err(e) = scraper::Selector::parse(selector) {
+            problems.push(
+                file,
+                field,
+                format!("`{selector}` is not a CSS selector: {e}"),
+            );
+        }
+    }
 }
 
 fn check_selectors(selectors: &HtmlSelectors, file: &Path, problems: &mut Problems) {
-    let fields = [
-        ("item", Some(&selectors.item)),
-        ("title", selectors.title.as_ref()),
-        ("link", selectors.link.as_ref()),
-        ("body", selectors.body.as_ref()),
-        ("author", selectors.author.as_ref()),
-        ("time", selectors.time.as_ref()),
-        ("guid", selectors.guid.as_ref()),
-        ("reposts", selectors.reposts.as_ref()),
-        ("comments", selectors.comments.as_ref()),
-        ("likes", selectors.likes.as_ref()),
-        ("views", selectors.views.as_ref()),
-    ];
-    for (name, selector) in fields {
-        if let Some(selector) = selector {
-            if let Err(e) = scraper::Selector::parse(selector) {
-                problems.push(
-                    file,
-                    format!("selectors.{name}"),
-                    format!("`{selector}` is not a CSS selector: {e}"),
-                );
-            }
-        }
+    for (name, selector) in selectors.fields() {
+        check_selector(selector, &format!("selectors.{name}"), file, problems);
+    }
+}
+
+impl HtmlSelectors {
+    /// Every selector by its field name, `item` first; unset ones as None.
+    pub fn fields(&self) -> [(&'static str, Option<&str>); 13] {
+        [
+            ("item", Some(self.item.as_str())),
+            ("title", self.title.as_deref()),
+            ("link", self.link.as_deref()),
+            ("body", self.body.as_deref()),
+            ("author", self.author.as_deref()),
+            ("followers", self.followers.as_deref()),
+            ("time", self.time.as_deref()),
+            ("guid", self.guid.as_deref()),
+            ("reposts", self.reposts.as_deref()),
+            ("comments", self.comments.as_deref()),
+            ("likes", self.likes.as_deref()),
+            ("views", self.views.as_deref()),
+            ("next_page", self.next_page.as_deref()),
+        ]
     }
 }
 
@@ -916,6 +1341,53 @@ fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
 
 fn optional_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
     duration(d).map(Some)
+}
+
+fn optional_zone<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Zone>, D::Error> {
+    let text = String::deserialize(d)?;
+    Zone::parse(&text)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
+}
+
+/// "09:00" or "21:30".
+pub fn parse_time_of_day(text: &str) -> Result<NaiveTime, String> {
+    NaiveTime::parse_from_str(text.trim(), "%H:%M")
+        .map_err(|_| format!("`{text}` is not a time of day like \"09:00\""))
+}
+
+/// "+08:00", "-05:30", "+0800", "UTC" or "Z".
+pub fn parse_utc_offset(text: &str) -> Result<FixedOffset, String> {
+    let bad = || format!("`{text}` is not a UTC offset like \"+08:00\" or \"UTC\"");
+    let trimmed = text.trim();
+    if trimmed.eq_ignore_ascii_case("utc") || trimmed == "Z" {
+        return FixedOffset::east_opt(0).ok_or_else(bad);
+    }
+    let (sign, rest) = match trimmed.split_at_checked(1) {
+        Some(("+", rest)) => (1, rest),
+        Some(("-", rest)) => (-1, rest),
+        _ => return Err(bad()),
+    };
+    let digits: String = rest.chars().filter(|c| *c != ':').collect();
+    if digits.len() != 4 || !digits.chars().all(|c| c.is_ascii_digit()) || rest.len() > 5 {
+        return Err(bad());
+    }
+    let hours: i32 = digits[..2].parse().map_err(|_| bad())?;
+    let minutes: i32 = digits[2..].parse().map_err(|_| bad())?;
+    if hours > 14 || minutes > 59 {
+        return Err(bad());
+    }
+    FixedOffset::east_opt(sign * (hours * 3600 + minutes * 60)).ok_or_else(bad)
+}
+
+fn time_of_day<'de, D: Deserializer<'de>>(d: D) -> Result<NaiveTime, D::Error> {
+    let text = String::deserialize(d)?;
+    parse_time_of_day(&text).map_err(serde::de::Error::custom)
+}
+
+fn utc_offset<'de, D: Deserializer<'de>>(d: D) -> Result<FixedOffset, D::Error> {
+    let text = String::deserialize(d)?;
+    parse_utc_offset(&text).map_err(serde::de::Error::custom)
 }
 
 #[cfg(test)]
@@ -1099,6 +1571,72 @@ mod tests {
     }
 
     #[test]
+    fn new_source_fields_are_checked_with_file_and_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), "outcry.toml", MINIMAL);
+        write(
+            dir.path(),
+            "sources/a.toml",
+            "name = \"a\"\nkind = \"html\"\nurl = \"http://127.0.0.1/a\"\nchannel = \"forum\"\n\
+             proxy = \"socks5://127.0.0.1:1080\"\nmax_pages = 4\nheaders = { Cookie = \"SUB=x\" }\n\
+             headers_env = { \"X-Token\" = \"1BAD\" }\n[selectors]\nitem = \"li\"\nfollowers = \"span[\"\n\
+             [item_page]\ninterval = \"30m\"\n",
+        );
+        write(
+            dir.path(),
+            "sources/b.toml",
+            "name = \"b\"\nkind = \"feed\"\nurl = \"http://127.0.0.1/b\"\nchannel = \"news\"\ntimezone = \"Mars/Base\"\n",
+        );
+        let shown = load(&path).unwrap_err().to_string();
+        for expected in [
+            "a.toml: proxy: `socks5://127.0.0.1:1080` is not an http:// or https:// proxy URL",
+            "a.toml: max_pages: needs selectors.next_page",
+            "a.toml: headers.Cookie: holds a secret: name an environment variable in headers_env",
+            "a.toml: headers_env.X-Token: `1BAD` is not an environment variable name",
+            "a.toml: selectors.followers: `span[` is not a CSS selector",
+            "a.toml: item_page: names no selector",
+            "b.toml: timezone: `Mars/Base` is neither a time zone name",
+        ] {
+            assert!(shown.contains(expected), "{expected}\n{shown}");
+        }
+    }
+
+    #[test]
+    fn fetch_and_operator_settings_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("sources")).unwrap();
+        let text = format!(
+            "[fetch]\nuser_agent = \"Mozilla/5.0\"\ncontact = \"ops at example\"\nper_host_concurrency = 0\n\
+             [operator]\nto = [\"not an address\"]\n{MINIMAL}"
+        );
+        let path = write(dir.path(), "outcry.toml", &text);
+        let shown = load(&path).unwrap_err().to_string();
+        for expected in [
+            "fetch.user_agent: must be one line that names outcry",
+            "fetch.contact: `ops at example` is neither mailto:ADDRESS nor an http(s) URL",
+            "fetch.per_host_concurrency: must be at least 1",
+            "operator.to[0]: `not an address` is not a mail address",
+        ] {
+            assert!(shown.contains(expected), "{expected}\n{shown}");
+        }
+        let ok = format!(
+            "[fetch]\ncontact = \"mailto:ops@example.com\"\nper_host_delay = \"0s\"\n\
+             [operator]\nto = [\"ops@example.com\"]\nsource_down_after = \"30m\"\n{MINIMAL}"
+        );
+        let path = write(dir.path(), "outcry.toml", &ok);
+        let loaded = load(&path).unwrap();
+        assert_eq!(
+            loaded.config.operator.source_down_after,
+            Duration::from_secs(1800)
+        );
+        assert!(loaded
+            .config
+            .fetch
+            .user_agent()
+            .ends_with("(+mailto:ops@example.com)"));
+    }
+
+    #[test]
     fn relative_sqlite_path_is_resolved_beside_the_config() {
         let base = Path::new("/etc/outcry");
         assert_eq!(
@@ -1113,5 +1651,67 @@ mod tests {
             resolve_storage_url(Some("postgres://u@h/db"), base),
             "postgres://u@h/db"
         );
+    }
+
+    #[test]
+    fn digest_is_off_by_default_and_takes_documented_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("sources")).unwrap();
+        let path = write(dir.path(), "outcry.toml", MINIMAL);
+        assert!(load(&path).unwrap().config.digest.is_none());
+        let path = write(dir.path(), "outcry.toml", &format!("[digest]\n{MINIMAL}"));
+        assert_eq!(
+            load(&path).unwrap().config.digest,
+            Some(DigestConfig::default())
+        );
+        assert_eq!(DigestConfig::default().at.to_string(), "09:00:00");
+        assert_eq!(DigestConfig::default().time_zone.to_string(), "+08:00");
+        let text = format!(
+            "[digest]\nat = \"18:30\"\ntime_zone = \"-05:00\"\nto = [\"lead@example.com\"]\n{MINIMAL}"
+        );
+        let path = write(dir.path(), "outcry.toml", &text);
+        let digest = load(&path).unwrap().config.digest.unwrap();
+        assert_eq!(digest.at.to_string(), "18:30:00");
+        assert_eq!(digest.time_zone.local_minus_utc(), -5 * 3600);
+        assert_eq!(digest.to, ["lead@example.com"]);
+    }
+
+    #[test]
+    fn digest_problems_name_the_field() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("sources")).unwrap();
+        for (line, expected) in [
+            ("at = \"9am\"", "digest.at: `9am` is not a time of day"),
+            (
+                "time_zone = \"Asia/Shanghai\"",
+                "digest.time_zone: `Asia/Shanghai` is not a UTC offset",
+            ),
+            (
+                "to = [\"nobody\"]",
+                "digest.to[0]: `nobody` is not a mail address",
+            ),
+            ("when = \"09:00\"", "digest.when: unknown field `when`"),
+        ] {
+            let path = write(
+                dir.path(),
+                "outcry.toml",
+                &format!("[digest]\n{line}\n{MINIMAL}"),
+            );
+            let shown = load(&path).unwrap_err().to_string();
+            assert!(shown.contains(expected), "{shown}");
+        }
+    }
+
+    #[test]
+    fn utc_offsets_in_the_forms_people_write() {
+        let secs = |t: &str| parse_utc_offset(t).map(|o| o.local_minus_utc());
+        assert_eq!(secs("+08:00"), Ok(8 * 3600));
+        assert_eq!(secs("+0530"), Ok(5 * 3600 + 1800));
+        assert_eq!(secs("-03:00"), Ok(-3 * 3600));
+        assert_eq!(secs("UTC"), Ok(0));
+        assert_eq!(secs("Z"), Ok(0));
+        for bad in ["8", "+8", "+25:00", "+08:61", "CST", "", "+08:00:00"] {
+            assert!(parse_utc_offset(bad).is_err(), "{bad}");
+        }
     }
 }

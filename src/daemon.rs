@@ -1,6 +1,7 @@
 //! `outcry run`: wires store, pipeline, poller, delivery worker and HTTP server together and
 //! shuts them down in order when asked.
 
+use crate::alert::digest::Digest;
 use crate::alert::mailer::{Mailer, MailerError};
 use crate::alert::outbox::Delivery;
 use crate::config::Loaded;
@@ -77,6 +78,8 @@ pub async fn run_on(
         backoff_max: config.fetch.backoff_max,
         instance: instance.clone(),
         lease: config.cluster.source_lease,
+        source_down_after: (!config.operator.to.is_empty())
+            .then_some(config.operator.source_down_after),
     });
 
     info!(
@@ -95,6 +98,11 @@ pub async fn run_on(
         .map(|s| (s.clone(), loaded.interval_of(s)))
         .collect();
     let mut pollers = poller.spawn(sources, shutdown.clone());
+
+    let digest_task = config.digest.clone().map(|digest| {
+        let digest = Digest::new(store.clone(), digest, config.assess, alert_queued.clone());
+        tokio::spawn(digest.run(shutdown.clone()))
+    });
 
     let delivery = Delivery {
         store: store.clone(),
@@ -126,6 +134,11 @@ pub async fn run_on(
     info!("shutting down");
     while pollers.join_next().await.is_some() {}
     poller.release_leases().await;
+    if let Some(task) = digest_task {
+        if let Err(e) = task.await {
+            error!(error = %e, "digest task ended abnormally");
+        }
+    }
     if let Err(e) = delivery_task.await {
         error!(error = %e, "delivery worker ended abnormally");
     }

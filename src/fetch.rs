@@ -1,15 +1,24 @@
-//! Polite HTTP fetching: conditional GET, time, size and redirect limits, and the server's
-//! Retry-After passed on so that the scheduler can back off.
+//! Polite HTTP fetching: per-host concurrency and spacing, conditional GET, time, idle, size
+//! and redirect limits, per-source proxies and headers, and the server's Retry-After honoured
+//! for the whole host and passed on so that the scheduler can back off.
 
-use crate::config::FetchConfig;
+use crate::config::{FetchConfig, SourceConfig};
 use chrono::{DateTime, Utc};
-use reqwest::header::{self, HeaderMap, HeaderValue};
+use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
 use reqwest::StatusCode;
-use std::time::Duration;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// A Retry-After beyond this is treated as this: a server asking for a month's pause (or a
 /// broken date) should not silence a source until an operator happens to notice.
 const RETRY_AFTER_CAP: Duration = Duration::from_secs(24 * 3600);
+
+/// How much of an error page is kept to tell a login wall or "Cookies expired" from an
+/// outage.
+const ERROR_SNIPPET_BYTES: usize = 16 * 1024;
 
 /// Feeds first, pages next; anything else is still accepted.
 const ACCEPT: &str = "application/rss+xml, application/atom+xml, application/feed+json, \
@@ -21,19 +30,26 @@ pub struct FetchLimits {
     pub connect_timeout: Duration,
     /// From connecting until the last body byte.
     pub timeout: Duration,
+    /// Longest silence while reading.
+    pub idle_timeout: Duration,
     /// Counted on the decompressed body.
     pub max_body_bytes: usize,
     pub max_redirects: usize,
+    pub per_host_concurrency: usize,
+    pub per_host_delay: Duration,
 }
 
 impl From<&FetchConfig> for FetchLimits {
     fn from(c: &FetchConfig) -> Self {
         FetchLimits {
-            user_agent: c.user_agent.clone(),
+            user_agent: c.user_agent(),
             connect_timeout: c.connect_timeout,
             timeout: c.timeout,
+            idle_timeout: c.idle_timeout,
             max_body_bytes: c.max_body_bytes,
             max_redirects: c.max_redirects,
+            per_host_concurrency: c.per_host_concurrency.max(1),
+            per_host_delay: c.per_host_delay,
         }
     }
 }
@@ -43,6 +59,60 @@ impl From<&FetchConfig> for FetchLimits {
 pub struct Validators {
     pub etag: Option<String>,
     pub last_modified: Option<String>,
+}
+
+/// What one source adds to its requests: its own proxy and extra headers. Header values
+/// from the environment are marked sensitive, and Debug shows header names only, so that a
+/// cookie never reaches a log.
+#[derive(Clone, Default)]
+pub struct RequestOptions {
+    pub proxy: Option<String>,
+    headers: HeaderMap,
+}
+
+impl fmt::Debug for RequestOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequestOptions")
+            .field("proxy", &self.proxy.is_some())
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl RequestOptions {
+    /// The source's proxy and headers, with `headers_env` read from the environment now.
+    pub fn for_source(source: &SourceConfig) -> Result<RequestOptions, FetchError> {
+        let mut headers = HeaderMap::new();
+        let name_of = |field: &str, name: &str| {
+            HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| FetchError::Config(format!("{field}: `{name}` is not a header name")))
+        };
+        for (name, value) in &source.headers {
+            let field = format!("headers.{name}");
+            let value = HeaderValue::from_str(value)
+                .map_err(|_| FetchError::Config(format!("{field}: not a valid header value")))?;
+            headers.insert(name_of(&field, name)?, value);
+        }
+        for (name, variable) in &source.headers_env {
+            let field = format!("headers_env.{name}");
+            let text = std::env::var(variable).map_err(|_| {
+                FetchError::Config(format!(
+                    "{field}: environment variable `{variable}` is not set"
+                ))
+            })?;
+            let mut value = HeaderValue::from_str(text.trim()).map_err(|_| {
+                FetchError::Config(format!(
+                    "{field}: environment variable `{variable}` is not a valid header value"
+                ))
+            })?;
+            value.set_sensitive(true);
+            headers.insert(name_of(&field, name)?, value);
+        }
+        Ok(RequestOptions {
+            proxy: source.proxy.clone(),
+            headers,
+        })
+    }
 }
 
 #[derive(Debug)]
@@ -65,23 +135,42 @@ pub struct Fetched {
 
 #[derive(thiserror::Error, Debug)]
 pub enum FetchError {
-    #[error("timed out (fetch.connect_timeout or fetch.timeout reached before the response was complete)")]
-    Timeout,
+    #[error("{}", timeout_message(*.idle))]
+    Timeout {
+        /// Cut off for silence (fetch.idle_timeout or connect_timeout) rather than for the
+        /// total time.
+        idle: bool,
+    },
     #[error("response body exceeds the limit of {limit} bytes (fetch.max_body_bytes, counted after decompression)")]
     TooLarge { limit: usize },
     #[error("server answered HTTP {status}{}{}", reason(*.status), retry_note(.retry_after))]
     Status {
         status: u16,
         retry_after: Option<Duration>,
+        /// The start of the error page, decoded leniently; never shown (it is the site's
+        /// text), only searched for signs of a login wall.
+        snippet: String,
     },
+    #[error("host {host} asked us to wait (Retry-After); {}s left", .remaining.as_secs())]
+    HostPaused { host: String, remaining: Duration },
     #[error("too many redirects (more than fetch.max_redirects)")]
     TooManyRedirects,
     #[error("network error: {0}")]
     Network(String),
     #[error("invalid URL: {0}")]
     InvalidUrl(String),
+    #[error("source settings: {0}")]
+    Config(String),
     #[error("cannot set up the HTTP client: {0}")]
     Client(String),
+}
+
+fn timeout_message(idle: bool) -> &'static str {
+    if idle {
+        "timed out: the server sent nothing for fetch.idle_timeout (or did not connect within fetch.connect_timeout)"
+    } else {
+        "timed out: the response was not complete within fetch.timeout"
+    }
 }
 
 fn reason(status: u16) -> String {
@@ -100,18 +189,22 @@ fn retry_note(retry_after: &Option<Duration>) -> String {
 }
 
 impl FetchError {
-    /// How long the server asked us to wait, if it did.
+    /// How long the server (or its host, earlier) asked us to wait, if it did.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             FetchError::Status { retry_after, .. } => *retry_after,
+            FetchError::HostPaused { remaining, .. } => Some(*remaining),
             _ => None,
         }
     }
 
-    fn from_reqwest(e: reqwest::Error) -> FetchError {
+    fn from_reqwest(e: reqwest::Error, elapsed: Duration, total: Duration) -> FetchError {
         let message = error_chain(&e);
         if e.is_timeout() {
-            FetchError::Timeout
+            // The total timeout fires at `total`; anything well before it was a silence.
+            FetchError::Timeout {
+                idle: elapsed + Duration::from_millis(100) < total,
+            }
         } else if e.is_redirect() && message.contains("too many redirects") {
             FetchError::TooManyRedirects
         } else if e.is_builder() {
@@ -138,36 +231,82 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     message
 }
 
-/// One HTTP client for all sources, so that connections are pooled per host.
-#[derive(Debug, Clone)]
+/// One host's share of politeness: how many requests may be in flight, when the next may
+/// start, and until when the host asked everyone to stay away.
+struct HostGate {
+    permits: Arc<Semaphore>,
+    next_start: tokio::sync::Mutex<Instant>,
+    paused_until: Mutex<Option<Instant>>,
+}
+
+/// One HTTP client for all sources (one more per distinct proxy), so that connections are
+/// pooled per host, and one gate per host shared by every source that polls it.
+#[derive(Clone)]
 pub struct Fetcher {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    limits: FetchLimits,
     client: reqwest::Client,
-    max_body_bytes: usize,
+    proxied: Mutex<HashMap<String, reqwest::Client>>,
+    hosts: Mutex<HashMap<String, Arc<HostGate>>>,
+}
+
+impl fmt::Debug for Fetcher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Fetcher")
+            .field("limits", &self.inner.limits)
+            .finish()
+    }
+}
+
+/// Host name and port: what "one site" means for politeness.
+fn host_key(url: &url::Url) -> String {
+    format!(
+        "{}:{}",
+        url.host_str().unwrap_or_default(),
+        url.port_or_known_default().unwrap_or_default()
+    )
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // The maps hold no invariant a panicking holder could break halfway.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Fetcher {
     pub fn new(limits: FetchLimits) -> Result<Fetcher, FetchError> {
-        let client = reqwest::Client::builder()
-            .user_agent(limits.user_agent)
-            .connect_timeout(limits.connect_timeout)
-            .timeout(limits.timeout)
-            .redirect(reqwest::redirect::Policy::limited(limits.max_redirects))
-            .gzip(true)
-            .brotli(true)
-            .deflate(true)
-            .build()
-            .map_err(|e| FetchError::Client(error_chain(&e)))?;
+        let client = build_client(&limits, None)?;
         Ok(Fetcher {
-            client,
-            max_body_bytes: limits.max_body_bytes,
+            inner: Arc::new(Inner {
+                limits,
+                client,
+                proxied: Mutex::new(HashMap::new()),
+                hosts: Mutex::new(HashMap::new()),
+            }),
         })
     }
 
-    /// GETs `url`, conditionally when `validators` hold anything.
+    /// GETs `url` with no per-source settings.
     pub async fn fetch(
         &self,
         url: &str,
         validators: &Validators,
+    ) -> Result<FetchOutcome, FetchError> {
+        self.fetch_with(url, validators, &RequestOptions::default())
+            .await
+    }
+
+    /// GETs `url`, conditionally when `validators` hold anything, once the host's gate lets
+    /// it through.
+    pub async fn fetch_with(
+        &self,
+        url: &str,
+        validators: &Validators,
+        options: &RequestOptions,
     ) -> Result<FetchOutcome, FetchError> {
         let parsed =
             url::Url::parse(url).map_err(|e| FetchError::InvalidUrl(format!("`{url}`: {e}")))?;
@@ -177,11 +316,97 @@ impl Fetcher {
                 parsed.scheme()
             )));
         }
+        let client = self.client_for(options)?;
+        let host = host_key(&parsed);
+        let gate = self.gate(&host);
+        let _permit = self.enter(&host, &gate).await?;
+        let result = self.request(&client, parsed, validators, options).await;
+        if let Err(FetchError::Status {
+            status: 429 | 503,
+            retry_after: Some(delay),
+            ..
+        }) = &result
+        {
+            // The server spoke for the whole host, not for this one URL.
+            let until = Instant::now() + *delay;
+            let mut paused = lock(&gate.paused_until);
+            *paused = Some(paused.map_or(until, |p| p.max(until)));
+        }
+        result
+    }
 
-        let mut request = self
-            .client
-            .get(parsed)
-            .header(header::ACCEPT, HeaderValue::from_static(ACCEPT));
+    fn client_for(&self, options: &RequestOptions) -> Result<reqwest::Client, FetchError> {
+        let Some(proxy) = &options.proxy else {
+            return Ok(self.inner.client.clone());
+        };
+        let mut clients = lock(&self.inner.proxied);
+        if let Some(client) = clients.get(proxy) {
+            return Ok(client.clone());
+        }
+        let client = build_client(&self.inner.limits, Some(proxy))?;
+        clients.insert(proxy.clone(), client.clone());
+        Ok(client)
+    }
+
+    fn gate(&self, host: &str) -> Arc<HostGate> {
+        let mut hosts = lock(&self.inner.hosts);
+        hosts
+            .entry(host.to_string())
+            .or_insert_with(|| {
+                Arc::new(HostGate {
+                    permits: Arc::new(Semaphore::new(self.inner.limits.per_host_concurrency)),
+                    next_start: tokio::sync::Mutex::new(Instant::now()),
+                    paused_until: Mutex::new(None),
+                })
+            })
+            .clone()
+    }
+
+    /// Waits for a slot on the host and for its spacing; refuses at once while the host
+    /// asked us to stay away, so that the caller backs off instead of sleeping here.
+    async fn enter(&self, host: &str, gate: &HostGate) -> Result<OwnedSemaphorePermit, FetchError> {
+        let paused = |gate: &HostGate| {
+            let until = (*lock(&gate.paused_until))?;
+            let remaining = until.saturating_duration_since(Instant::now());
+            (!remaining.is_zero()).then(|| FetchError::HostPaused {
+                host: host.to_string(),
+                remaining,
+            })
+        };
+        if let Some(e) = paused(gate) {
+            return Err(e);
+        }
+        let permit = gate
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| FetchError::Client(e.to_string()))?;
+        let mut next_start = gate.next_start.lock().await;
+        tokio::time::sleep_until((*next_start).into()).await;
+        // A pause may have begun while we queued.
+        if let Some(e) = paused(gate) {
+            return Err(e);
+        }
+        *next_start = Instant::now() + self.inner.limits.per_host_delay;
+        Ok(permit)
+    }
+
+    async fn request(
+        &self,
+        client: &reqwest::Client,
+        url: url::Url,
+        validators: &Validators,
+        options: &RequestOptions,
+    ) -> Result<FetchOutcome, FetchError> {
+        let limits = &self.inner.limits;
+        let started = Instant::now();
+        let failed =
+            |e: reqwest::Error| FetchError::from_reqwest(e, started.elapsed(), limits.timeout);
+        let mut request = client
+            .get(url)
+            .header(header::ACCEPT, HeaderValue::from_static(ACCEPT))
+            .headers(options.headers.clone());
         // A stored validator that is not a valid header value (it came from some server)
         // costs us the conditional GET, not the fetch.
         if let Some(v) = validators
@@ -199,19 +424,30 @@ impl Fetcher {
             request = request.header(header::IF_MODIFIED_SINCE, v);
         }
 
-        let mut response = request.send().await.map_err(FetchError::from_reqwest)?;
+        let mut response = request.send().await.map_err(failed)?;
         let status = response.status();
         if status == StatusCode::NOT_MODIFIED {
             return Ok(FetchOutcome::NotModified);
         }
         if !status.is_success() {
+            let retry_after = retry_after(response.headers(), Utc::now());
+            let mut snippet = Vec::new();
+            // A broken error body still tells its status; what was read is enough.
+            while let Ok(Some(chunk)) = response.chunk().await {
+                snippet.extend_from_slice(&chunk);
+                if snippet.len() >= ERROR_SNIPPET_BYTES {
+                    break;
+                }
+            }
+            snippet.truncate(ERROR_SNIPPET_BYTES);
             return Err(FetchError::Status {
                 status: status.as_u16(),
-                retry_after: retry_after(response.headers(), Utc::now()),
+                retry_after,
+                snippet: String::from_utf8_lossy(&snippet).into_owned(),
             });
         }
 
-        let limit = self.max_body_bytes;
+        let limit = limits.max_body_bytes;
         // Content-Length (when the body is not compressed) lets us refuse before reading.
         if response
             .content_length()
@@ -230,7 +466,7 @@ impl Fetcher {
         // Chunks arrive already decompressed, so the cap bounds memory even for a gzip
         // bomb: we stop pulling (and so stop inflating) as soon as it is passed.
         let mut bytes = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(FetchError::from_reqwest)? {
+        while let Some(chunk) = response.chunk().await.map_err(failed)? {
             if bytes.len() + chunk.len() > limit {
                 return Err(FetchError::TooLarge { limit });
             }
@@ -245,6 +481,26 @@ impl Fetcher {
     }
 }
 
+fn build_client(limits: &FetchLimits, proxy: Option<&str>) -> Result<reqwest::Client, FetchError> {
+    let mut builder = reqwest::Client::builder()
+        .user_agent(limits.user_agent.clone())
+        .connect_timeout(limits.connect_timeout)
+        .timeout(limits.timeout)
+        .read_timeout(limits.idle_timeout)
+        .redirect(reqwest::redirect::Policy::limited(limits.max_redirects))
+        .gzip(true)
+        .brotli(true)
+        .deflate(true);
+    if let Some(proxy) = proxy {
+        let proxy = reqwest::Proxy::all(proxy)
+            .map_err(|e| FetchError::Config(format!("proxy: {}", error_chain(&e))))?;
+        builder = builder.proxy(proxy);
+    }
+    builder
+        .build()
+        .map_err(|e| FetchError::Client(error_chain(&e)))
+}
+
 fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<String> {
     headers
         .get(name)
@@ -253,7 +509,6 @@ fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<String> 
         .filter(|v| !v.is_empty())
         .map(str::to_string)
 }
-
 /// Retry-After as delay-seconds or as an HTTP date (RFC 7231 §7.1.3), capped.
 fn retry_after(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Duration> {
     let value = headers.get(header::RETRY_AFTER)?.to_str().ok()?.trim();
@@ -306,8 +561,11 @@ mod tests {
             user_agent: "outcry-test/1".into(),
             connect_timeout: Duration::from_secs(2),
             timeout,
+            idle_timeout: Duration::from_secs(5),
             max_body_bytes: CAP,
             max_redirects: 3,
+            per_host_concurrency: 4,
+            per_host_delay: Duration::ZERO,
         }
     }
 
@@ -355,6 +613,38 @@ mod tests {
             Some((Ok::<_, Infallible>(Bytes::from_static(b"x")), n + 1))
         });
         Body::from_stream(stream)
+    }
+
+    /// A few bytes, then silence far longer than any test waits.
+    fn stall() -> Body {
+        let stream = futures::stream::unfold(0u32, |n| async move {
+            if n > 0 {
+                tokio::time::sleep(Duration::from_secs(60)).await;
+            }
+            Some((Ok::<_, Infallible>(Bytes::from_static(b"<rss>")), n + 1))
+        });
+        Body::from_stream(stream)
+    }
+
+    /// The request headers as "name: value" lines.
+    async fn echo(headers: AxHeaders) -> String {
+        headers
+            .iter()
+            .map(|(k, v)| format!("{k}: {}\n", v.to_str().unwrap_or("?")))
+            .collect()
+    }
+
+    static IN_FLIGHT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    static MOST_IN_FLIGHT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+    /// Holds each request a while, counting how many overlap.
+    async fn slow() -> &'static str {
+        use std::sync::atomic::Ordering::SeqCst;
+        let now = IN_FLIGHT.fetch_add(1, SeqCst) + 1;
+        MOST_IN_FLIGHT.fetch_max(now, SeqCst);
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        IN_FLIGHT.fetch_sub(1, SeqCst);
+        "ok"
     }
 
     async fn serve() -> String {
@@ -412,7 +702,21 @@ mod tests {
                 get(|| async { (AxStatus::TOO_MANY_REQUESTS, [("retry-after", "7")]) }),
             )
             .route("/gone", get(|| async { AxStatus::SERVICE_UNAVAILABLE }))
-            .route("/trickle", get(|| async { trickle() }));
+            .route(
+                "/unavailable",
+                get(|| async {
+                    (
+                        AxStatus::SERVICE_UNAVAILABLE,
+                        [("retry-after", "5")],
+                        "Error: Cookies expired",
+                    )
+                }),
+            )
+            .route("/trickle", get(|| async { trickle() }))
+            .route("/stall", get(|| async { stall() }))
+            .route("/echo", get(echo))
+            .route("/proxied", get(|| async { "via proxy" }))
+            .route("/slow", get(slow));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -527,7 +831,7 @@ mod tests {
             .await
             .unwrap_err();
         assert!(
-            matches!(err, FetchError::Status { status: 429, retry_after: Some(d) } if d == Duration::from_secs(7)),
+            matches!(err, FetchError::Status { status: 429, retry_after: Some(d), .. } if d == Duration::from_secs(7)),
             "{err:?}"
         );
         assert_eq!(err.retry_after(), Some(Duration::from_secs(7)));
@@ -535,7 +839,17 @@ mod tests {
             err.to_string(),
             "server answered HTTP 429 Too Many Requests and asked to retry after 7s"
         );
+        // The server spoke for its whole host: another URL there is not even requested.
         let err = f
+            .fetch(&format!("{base}/etag"), &Validators::default())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, FetchError::HostPaused { remaining, .. } if remaining <= Duration::from_secs(7) && remaining > Duration::from_secs(5)),
+            "{err:?}"
+        );
+        assert!(err.retry_after().is_some());
+        let err = fetcher()
             .fetch(&format!("{base}/gone"), &Validators::default())
             .await
             .unwrap_err();
@@ -544,11 +858,146 @@ mod tests {
                 err,
                 FetchError::Status {
                     status: 503,
-                    retry_after: None
+                    retry_after: None,
+                    ..
                 }
             ),
             "{err:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_stalled_server_hits_the_idle_timeout_before_the_total_one() {
+        let base = serve().await;
+        let f = Fetcher::new(FetchLimits {
+            idle_timeout: Duration::from_millis(500),
+            ..limits(Duration::from_secs(30))
+        })
+        .unwrap();
+        let started = std::time::Instant::now();
+        let err = f
+            .fetch(&format!("{base}/stall"), &Validators::default())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, FetchError::Timeout { idle: true }), "{err:?}");
+        assert!(err.to_string().contains("fetch.idle_timeout"), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+
+    #[tokio::test]
+    async fn one_host_gets_a_limited_number_of_spaced_requests() {
+        use std::sync::atomic::Ordering::SeqCst;
+        let base = serve().await;
+        let f = Fetcher::new(FetchLimits {
+            per_host_concurrency: 2,
+            per_host_delay: Duration::from_millis(20),
+            ..limits(Duration::from_secs(30))
+        })
+        .unwrap();
+        let started = std::time::Instant::now();
+        let fetches = (0..6).map(|_| {
+            let f = f.clone();
+            let url = format!("{base}/slow");
+            async move { f.fetch(&url, &Validators::default()).await }
+        });
+        for result in futures::future::join_all(fetches).await {
+            assert!(matches!(result, Ok(FetchOutcome::Fetched(_))), "{result:?}");
+        }
+        assert_eq!(MOST_IN_FLIGHT.load(SeqCst), 2, "two at a time, not more");
+        // Six requests, two at a time, 150 ms each: at least three rounds, and five gaps.
+        assert!(started.elapsed() >= Duration::from_millis(450));
+    }
+
+    #[tokio::test]
+    async fn source_headers_are_sent_and_secret_ones_never_shown() {
+        let base = serve().await;
+        let mut source = SourceConfig::new(
+            "s",
+            crate::config::SourceKind::Feed,
+            &format!("{base}/echo"),
+            crate::model::Channel::Social,
+        );
+        source
+            .headers
+            .insert("Referer".into(), "https://s.weibo.com/".into());
+        source
+            .headers_env
+            .insert("Cookie".into(), "OUTCRY_TEST_FETCH_COOKIE".into());
+        let err = RequestOptions::for_source(&source).unwrap_err();
+        assert!(
+            err.to_string().contains(
+                "headers_env.Cookie: environment variable `OUTCRY_TEST_FETCH_COOKIE` is not set"
+            ),
+            "{err}"
+        );
+        std::env::set_var("OUTCRY_TEST_FETCH_COOKIE", "SUB=secret-token-123");
+        let options = RequestOptions::for_source(&source).unwrap();
+        assert!(
+            !format!("{options:?}").contains("secret-token"),
+            "{options:?}"
+        );
+        let outcome = fetcher()
+            .fetch_with(&source.url, &Validators::default(), &options)
+            .await
+            .unwrap();
+        let FetchOutcome::Fetched(fetched) = outcome else {
+            panic!("expected a body");
+        };
+        let echoed = String::from_utf8(fetched.bytes).unwrap();
+        assert!(echoed.contains("cookie: SUB=secret-token-123"), "{echoed}");
+        assert!(echoed.contains("referer: https://s.weibo.com/"), "{echoed}");
+        assert!(echoed.contains("user-agent: outcry-test/1"), "{echoed}");
+    }
+
+    #[tokio::test]
+    async fn a_source_proxy_carries_its_requests() {
+        let proxy = serve().await;
+        let options = RequestOptions {
+            proxy: Some(proxy.clone()),
+            ..RequestOptions::default()
+        };
+        // No such host exists: only the proxy can answer.
+        let outcome = fetcher()
+            .fetch_with(
+                "http://forum.invalid/proxied",
+                &Validators::default(),
+                &options,
+            )
+            .await
+            .unwrap();
+        let FetchOutcome::Fetched(fetched) = outcome else {
+            panic!("expected a body");
+        };
+        assert_eq!(fetched.bytes, b"via proxy");
+    }
+
+    #[tokio::test]
+    async fn a_503_with_retry_after_pauses_the_host_and_keeps_its_page() {
+        let base = serve().await;
+        let f = fetcher();
+        let err = f
+            .fetch(&format!("{base}/unavailable"), &Validators::default())
+            .await
+            .unwrap_err();
+        let FetchError::Status {
+            status: 503,
+            retry_after: Some(delay),
+            ref snippet,
+        } = err
+        else {
+            panic!("{err:?}");
+        };
+        assert_eq!(delay, Duration::from_secs(5));
+        assert_eq!(snippet, "Error: Cookies expired");
+        assert!(
+            !err.to_string().contains("Cookies"),
+            "the site's text is not shown: {err}"
+        );
+        let err = f
+            .fetch(&format!("{base}/etag"), &Validators::default())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, FetchError::HostPaused { .. }), "{err:?}");
     }
 
     #[tokio::test]
@@ -560,7 +1009,10 @@ mod tests {
             .fetch(&format!("{base}/trickle"), &Validators::default())
             .await
             .unwrap_err();
-        assert!(matches!(err, FetchError::Timeout), "{err:?}");
+        assert!(
+            matches!(err, FetchError::Timeout { idle: false }),
+            "{err:?}"
+        );
         assert!(started.elapsed() < Duration::from_secs(5));
     }
 
@@ -647,6 +1099,18 @@ mod tests {
         assert_eq!(l.max_body_bytes, config.max_body_bytes);
         assert_eq!(l.max_redirects, config.max_redirects);
         assert_eq!(l.timeout, config.timeout);
-        assert_eq!(l.user_agent, config.user_agent);
+        assert_eq!(l.user_agent, config.user_agent());
+        assert!(l.user_agent.starts_with("outcry/"), "{}", l.user_agent);
+        let with_contact = FetchConfig {
+            contact: Some("mailto:ops@example.com".into()),
+            ..FetchConfig::default()
+        };
+        assert_eq!(
+            with_contact.user_agent(),
+            format!(
+                "outcry/{} (+mailto:ops@example.com)",
+                env!("CARGO_PKG_VERSION")
+            )
+        );
     }
 }

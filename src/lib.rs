@@ -11,6 +11,7 @@ pub mod demo;
 pub mod detect;
 pub mod extract;
 pub mod fetch;
+pub mod health;
 pub mod http;
 pub mod link;
 pub mod metrics;

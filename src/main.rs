@@ -2,9 +2,12 @@
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
+use outcry::config::SourceConfig;
 use outcry::config::{self, Loaded};
-use outcry::fetch::{FetchLimits, FetchOutcome, Fetcher, Validators};
-use outcry::{cases, daemon, demo, extract, replay, store};
+use outcry::fetch::{FetchLimits, Fetcher, Validators};
+use outcry::schedule::{read_source, PollError, SourceRead};
+use outcry::store::SourceState;
+use outcry::{cases, daemon, demo, replay, store};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -50,6 +53,8 @@ enum Command {
         #[command(subcommand)]
         command: SourceCommand,
     },
+    /// Show every source's health: ok, failing or blind, with its last success and error.
+    Sources,
     /// Import, list and close complaint cases.
     Cases {
         #[command(subcommand)]
@@ -70,7 +75,8 @@ enum Command {
 
 #[derive(Subcommand)]
 enum SourceCommand {
-    /// Fetch a source once and print the items it extracts.
+    /// Fetch a source once and print every field of every item it extracts, and which
+    /// selectors matched nothing.
     Test { file: PathBuf },
 }
 
@@ -145,6 +151,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Source {
             command: SourceCommand::Test { file },
         } => source_test(&cli.config, &file).await,
+        Command::Sources => sources(&cli.config).await,
         Command::Cases { command } => cases_command(&cli.config, command).await,
         Command::Replay { set } => {
             let stdout = std::io::stdout();
@@ -218,37 +225,57 @@ async fn source_test(config_path: &Path, file: &Path) -> Result<ExitCode> {
         .map(|l| l.config.fetch)
         .unwrap_or_default();
     let fetcher = Fetcher::new(FetchLimits::from(&fetch_config))?;
-    let fetched = match fetcher.fetch(&source.url, &Validators::default()).await? {
-        FetchOutcome::Fetched(fetched) => fetched,
-        FetchOutcome::NotModified => bail!(
+    let read = match read_source(&fetcher, &source, &Validators::default(), None).await {
+        Ok(read) => read,
+        Err(PollError::Blind { reason, .. }) => {
+            bail!("{}: the source is blind: {reason}", source.name)
+        }
+        // PollError's Display already carries its cause; anyhow's chain would repeat it.
+        Err(e) => bail!("{}: {}: {e}", source.name, source.url),
+    };
+    if read.not_modified {
+        bail!(
             "{}: server answered 304 to an unconditional request",
             source.url
-        ),
-    };
-    let extraction = extract::extract(
-        &source,
-        &fetched.bytes,
-        fetched.content_type.as_deref(),
-        &fetched.final_url,
-    )
-    .with_context(|| format!("{}: {}", source.name, source.url))?;
+        );
+    }
+    print_read(&source, &read);
+    if let Some(reason) = &read.blind {
+        bail!("{}: the source is blind: {reason}", source.name);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_read(source: &SourceConfig, read: &SourceRead) {
     println!(
-        "{}: {} items (charset {}{})",
+        "{}: {} items from {} page(s)",
         source.name,
-        extraction.items.len(),
-        extraction.encoding.name(),
-        if extraction.decode_errors {
-            ", with undecodable bytes"
-        } else {
-            ""
-        }
+        read.items.len(),
+        read.pages.len()
     );
-    for item in &extraction.items {
+    for (i, page) in read.pages.iter().enumerate() {
+        println!(
+            "page {}: {} ({} items, charset {}{})",
+            i + 1,
+            page.url,
+            page.items,
+            page.encoding.name(),
+            if page.decode_errors {
+                ", with undecodable bytes"
+            } else {
+                ""
+            }
+        );
+    }
+    let show = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_else(|| "-".into());
+    let text = |v: Option<&str>| v.unwrap_or("-").to_string();
+    for item in &read.items {
         println!("---");
         println!("guid:      {}", item.guid);
-        println!("url:       {}", item.url.as_deref().unwrap_or("-"));
-        println!("title:     {}", item.title.as_deref().unwrap_or("-"));
-        println!("author:    {}", item.author.as_deref().unwrap_or("-"));
+        println!("url:       {}", text(item.url.as_deref()));
+        println!("title:     {}", text(item.title.as_deref()));
+        println!("author:    {}", text(item.author.as_deref()));
+        println!("followers: {}", show(item.author_followers));
         println!(
             "published: {}",
             item.published_at
@@ -256,21 +283,98 @@ async fn source_test(config_path: &Path, file: &Path) -> Result<ExitCode> {
                 .unwrap_or_else(|| "-".into())
         );
         let e = &item.engagement;
-        let show = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_else(|| "-".into());
-        println!(
-            "engagement: reposts {} comments {} likes {} views {}",
-            show(e.reposts),
-            show(e.comments),
-            show(e.likes),
-            show(e.views)
-        );
+        println!("reposts:   {}", show(e.reposts));
+        println!("comments:  {}", show(e.comments));
+        println!("likes:     {}", show(e.likes));
+        println!("views:     {}", show(e.views));
         let body = item
             .body
             .as_deref()
             .map(outcry::normalize::html_to_text)
-            .unwrap_or_default();
-        let preview: String = body.chars().take(200).collect();
-        println!("body:      {preview}");
+            .unwrap_or_else(|| "-".into());
+        println!("body:      {body}");
+    }
+    println!("---");
+    // Plainly, per selector: an operator adapting a source to a site's markup needs exactly
+    // this.
+    if let (Some(selectors), Some(first)) = (&source.selectors, read.pages.first()) {
+        let configured = selectors.fields();
+        for field in &first.unmatched {
+            let selector = configured
+                .iter()
+                .find(|(name, _)| name == field)
+                .and_then(|(_, s)| *s)
+                .unwrap_or_default();
+            let note = match *field {
+                "item" => " (no items: wrong selector, or not the page you expect)",
+                "next_page" => " (fine on a last page)",
+                _ => "",
+            };
+            println!("selector {field} = `{selector}` matched nothing{note}");
+        }
+        if first.unmatched.is_empty() {
+            println!("every selector matched");
+        }
+    }
+    if source.kind == config::SourceKind::Feed && !read.items.is_empty() {
+        let counted = read.items.iter().any(|i| {
+            let e = &i.engagement;
+            e.reposts.or(e.comments).or(e.likes).or(e.views).is_some()
+        });
+        if !counted {
+            println!("no item carries engagement counts (an item_page table can read them)");
+        }
+    }
+}
+
+async fn sources(config_path: &Path) -> Result<ExitCode> {
+    let loaded = load(config_path)?;
+    let store = store::open(&loaded.storage_url).await?;
+    let mut stored: std::collections::BTreeMap<String, SourceState> = store
+        .source_states()
+        .await?
+        .into_iter()
+        .map(|s| (s.name.clone(), s))
+        .collect();
+    let mut states: Vec<(String, Option<SourceState>)> = loaded
+        .sources
+        .iter()
+        .map(|s| (s.name.clone(), stored.remove(&s.name)))
+        .collect();
+    // State of sources no longer configured is history, but still worth seeing.
+    states.extend(
+        stored
+            .into_iter()
+            .map(|(name, state)| (format!("{name} (not configured)"), Some(state))),
+    );
+    println!("source\thealth\tfailures\titems seen\tlast items\tlast success\tlast poll\tdown since\tlast error");
+    for (name, state) in states {
+        let Some(state) = state else {
+            println!("{name}\tnever polled\t-\t-\t-\t-\t-\t-\t-");
+            continue;
+        };
+        let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
+            t.map(|t| t.format("%Y-%m-%d %H:%M:%SZ").to_string())
+                .unwrap_or_else(|| "-".into())
+        };
+        println!(
+            "{name}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            state.health.as_str(),
+            state.consecutive_failures,
+            state.items_seen,
+            state
+                .last_items
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| "-".into()),
+            time(state.last_success_at),
+            time(state.last_poll_at),
+            time(state.failing_since),
+            state
+                .last_error
+                .as_deref()
+                .map(|e| e.replace(['\t', '\n'], " "))
+                .unwrap_or_else(|| "-".into()),
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -179,7 +179,9 @@ impl fmt::Display for Stage {
     }
 }
 
-/// What an alert is about: a case reaching a stage, or a public complaint matching no case.
+/// What an outbox email is about: a case reaching a stage, a public complaint matching no
+/// case, the daily digest, or (for the operator, not the PR team) a source that went down or
+/// came back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AlertKind {
@@ -187,6 +189,11 @@ pub enum AlertKind {
     Spreading,
     Viral,
     Unlinked,
+    #[serde(rename = "source-down")]
+    SourceDown,
+    #[serde(rename = "source-up")]
+    SourceUp,
+    Digest,
 }
 
 impl AlertKind {
@@ -196,7 +203,15 @@ impl AlertKind {
             AlertKind::Spreading => "spreading",
             AlertKind::Viral => "viral",
             AlertKind::Unlinked => "unlinked",
+            AlertKind::SourceDown => "source-down",
+            AlertKind::SourceUp => "source-up",
+            AlertKind::Digest => "digest",
         }
+    }
+
+    /// Alerts about outcry's own sources, which go to `[operator].to`.
+    pub fn is_operator(self) -> bool {
+        matches!(self, AlertKind::SourceDown | AlertKind::SourceUp)
     }
 
     pub fn parse(s: &str) -> Option<AlertKind> {
@@ -205,6 +220,9 @@ impl AlertKind {
             "spreading" => AlertKind::Spreading,
             "viral" => AlertKind::Viral,
             "unlinked" => AlertKind::Unlinked,
+            "source-down" => AlertKind::SourceDown,
+            "source-up" => AlertKind::SourceUp,
+            "digest" => AlertKind::Digest,
             _ => return None,
         })
     }

@@ -409,7 +409,7 @@ impl Pipeline {
                 evidence: vec!["no open case fits".into()],
             },
         );
-        let mut evidence = evidence_of(&item);
+        let mut evidence = Evidence::of(&item);
         evidence.link_score = None;
         let content = AlertContent {
             kind: AlertKind::Unlinked,
@@ -429,7 +429,7 @@ impl Pipeline {
 }
 
 /// Title and body as plain text, the way matching and quoting see an item.
-fn plain_text(title: Option<&str>, body: Option<&str>) -> String {
+pub fn plain_text(title: Option<&str>, body: Option<&str>) -> String {
     let title = title.map(html_to_text).unwrap_or_default();
     let body = body.map(html_to_text).unwrap_or_default();
     match (title.is_empty(), body.is_empty()) {
@@ -473,7 +473,7 @@ fn case_alert(
             std::cmp::Reverse(i.first_seen_at),
         )
     });
-    let evidence = ordered.into_iter().map(evidence_of).collect();
+    let evidence = ordered.into_iter().map(Evidence::of).collect();
     let content = AlertContent {
         kind,
         brand: case.brand.clone(),
@@ -518,44 +518,6 @@ fn message_id(dedupe_key: &str, kind: AlertKind) -> String {
 fn headline(obs: &Observation) -> String {
     let text = plain_text(obs.title.as_deref(), obs.body.as_deref());
     text.lines().next().unwrap_or_default().trim().to_string()
-}
-
-fn evidence_of(item: &CaseItem) -> Evidence {
-    let text = [item.title.as_deref(), item.body.as_deref()]
-        .into_iter()
-        .flatten()
-        .map(|t| html_to_text(t).into_owned())
-        .collect::<Vec<_>>()
-        .join("\n");
-    let (seen_at, engagement) = item
-        .sightings
-        .last()
-        .map_or((item.first_seen_at, Default::default()), |s| {
-            (s.at, s.engagement)
-        });
-    Evidence {
-        source: item.source.clone(),
-        channel: item.channel,
-        author: item.author.clone(),
-        url: item.url.clone(),
-        title: item.title.as_deref().map(|t| html_to_text(t).into_owned()),
-        text,
-        published_at: item.published_at,
-        seen_at,
-        engagement,
-        link_score: Some(item.link_score),
-        link_evidence: item.link_evidence.clone(),
-        marks: marks_of(&item.link_evidence),
-    }
-}
-
-/// The matched identifier values, to mark in the quote.
-fn marks_of(link_evidence: &[String]) -> Vec<String> {
-    link_evidence
-        .iter()
-        .filter_map(|e| e.strip_prefix("identifier "))
-        .map(|id| id.split_once(':').map_or(id, |(_, v)| v).to_string())
-        .collect()
 }
 
 /// Stages only move up; a case never alerts twice for one stage.

@@ -1,20 +1,25 @@
 //! The poller: one task per source, each on its own interval with jitter, so a slow or
-//! failing source never delays another. A failing source backs off exponentially up to a
-//! cap and keeps trying; it is never dropped.
+//! failing source never delays another. A failing or blind source backs off exponentially up
+//! to a cap and keeps trying; it is never dropped. Its health is recorded after every poll
+//! (crate::health), and sources with an `item_page` get a second task that re-reads the
+//! pages of their items linked to open cases, so that engagement growth is seen.
 //!
-//! Instances sharing a store poll a source only while they hold its lease; a heartbeat
-//! renews this instance's leases, and one whose holder died expires and is taken over,
-//! keeping the source's interval from its last poll by whichever instance made it.
+//! Instances sharing a store poll a source (and follow its item pages) only while they hold
+//! its lease; a heartbeat renews this instance's leases, and one whose holder died expires
+//! and is taken over, keeping the source's interval from its last poll by whichever
+//! instance made it.
 
-use crate::config::SourceConfig;
-use crate::extract::{extract, ExtractError};
-use crate::fetch::{backoff, FetchError, FetchOutcome, Fetcher, Validators};
+use crate::config::{ItemPageConfig, SourceConfig};
+use crate::extract::{decode, extract, html, ExtractError, ExtractedItem};
+use crate::fetch::{backoff, FetchError, FetchOutcome, Fetcher, RequestOptions, Validators};
+use crate::health::{self, Notice, PollResult};
 use crate::metrics::Metrics;
 use crate::model::Observation;
 use crate::pipeline::{Event, Pipeline, PipelineError};
 use crate::store::{SharedStore, SourceState, StoreError};
 use chrono::Utc;
 use rand::Rng;
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,6 +27,10 @@ use tokio::sync::{Mutex, Notify};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, info_span, warn, Instrument};
+
+/// Item pages re-read per source and round, at most: the per-host spacing makes each one
+/// cost a delay, and only the newest linked items matter for growth.
+const MAX_FOLLOWED: usize = 50;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PollError {
@@ -33,12 +42,19 @@ pub enum PollError {
     Pipeline(#[from] PipelineError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The site answered, but with no content for us (crate::health).
+    #[error("blind: {reason}")]
+    Blind {
+        reason: String,
+        retry_after: Option<Duration>,
+    },
 }
 
 impl PollError {
     fn retry_after(&self) -> Option<Duration> {
         match self {
             PollError::Fetch(e) => e.retry_after(),
+            PollError::Blind { retry_after, .. } => *retry_after,
             _ => None,
         }
     }
@@ -49,7 +65,136 @@ impl PollError {
 pub struct PollReport {
     pub not_modified: bool,
     pub items: usize,
+    pub pages: usize,
     pub alerts: usize,
+}
+
+/// One page a read fetched.
+#[derive(Debug, Clone)]
+pub struct PageRead {
+    pub url: url::Url,
+    pub items: usize,
+    pub encoding: &'static encoding_rs::Encoding,
+    pub decode_errors: bool,
+    /// Selectors that matched in no item on this page.
+    pub unmatched: Vec<&'static str>,
+}
+
+/// What reading a source once (all its pages) gave, before the pipeline.
+#[derive(Debug, Default)]
+pub struct SourceRead {
+    pub not_modified: bool,
+    /// Every page's items, each guid once.
+    pub items: Vec<ExtractedItem>,
+    /// The first page's validators, for the next conditional GET.
+    pub validators: Validators,
+    pub pages: Vec<PageRead>,
+    /// Why the source looks blind (a login wall on the page, or suddenly no items).
+    pub blind: Option<String>,
+}
+
+/// Fetches a source's first page (conditionally, with `validators`) and, when it has a
+/// `next_page` selector, the following pages of the same host up to its page cap.
+/// `previous_items` (what the last read found) tells sudden emptiness from a quiet source.
+pub async fn read_source(
+    fetcher: &Fetcher,
+    source: &SourceConfig,
+    validators: &Validators,
+    previous_items: Option<i64>,
+) -> Result<SourceRead, PollError> {
+    let options = RequestOptions::for_source(source)?;
+    let mut read = SourceRead::default();
+    let mut url = source.url.clone();
+    let mut seen_pages = HashSet::new();
+    let mut seen_guids = HashSet::new();
+    for page in 0..source.pages() {
+        let first = page == 0;
+        let conditional = if first {
+            validators.clone()
+        } else {
+            Validators::default()
+        };
+        let fetched = match fetcher.fetch_with(&url, &conditional, &options).await {
+            Ok(FetchOutcome::Fetched(fetched)) => fetched,
+            Ok(FetchOutcome::NotModified) => {
+                read.not_modified = first;
+                break;
+            }
+            Err(FetchError::Status {
+                status,
+                retry_after,
+                snippet,
+            }) if first => {
+                return Err(
+                    match health::blind_status(status, &snippet, &source.blind_markers) {
+                        Some(reason) => PollError::Blind {
+                            reason,
+                            retry_after,
+                        },
+                        None => PollError::Fetch(FetchError::Status {
+                            status,
+                            retry_after,
+                            snippet,
+                        }),
+                    },
+                );
+            }
+            Err(e) if first => return Err(e.into()),
+            Err(e) => {
+                // The first page decides the source's health; a later one failing only
+                // shortens this read.
+                warn!(page = page + 1, error = %e, "next page not read");
+                break;
+            }
+        };
+        seen_pages.insert(fetched.final_url.clone());
+        let extraction = extract(
+            source,
+            &fetched.bytes,
+            fetched.content_type.as_deref(),
+            &fetched.final_url,
+        )?;
+        if extraction.decode_errors {
+            warn!(
+                encoding = extraction.encoding.name(),
+                "page text had bytes that do not decode; some characters are replaced"
+            );
+        }
+        if first {
+            read.validators = fetched.validators;
+            read.blind = match (&extraction.blind_marker, extraction.items.len()) {
+                (Some(marker), 0) => Some(format!("the page shows \"{marker}\"")),
+                (None, 0) if !source.allow_empty => previous_items
+                    .filter(|n| *n > 0)
+                    .map(|n| format!("no items, where the last read found {n}")),
+                _ => None,
+            };
+        }
+        read.pages.push(PageRead {
+            url: fetched.final_url.clone(),
+            items: extraction.items.len(),
+            encoding: extraction.encoding,
+            decode_errors: extraction.decode_errors,
+            unmatched: extraction.unmatched,
+        });
+        read.items.extend(
+            extraction
+                .items
+                .into_iter()
+                .filter(|item| seen_guids.insert(item.guid.clone())),
+        );
+        // Only onward on the same site, and never back to a page already read.
+        match extraction.next_page {
+            Some(next)
+                if next.host_str() == fetched.final_url.host_str()
+                    && !seen_pages.contains(&next) =>
+            {
+                url = next.to_string();
+            }
+            _ => break,
+        }
+    }
+    Ok(read)
 }
 
 /// Everything the source tasks share.
@@ -63,6 +208,9 @@ pub struct Poller {
     /// Unix seconds of the last sign of life of any source task, for /healthz.
     pub heartbeat: AtomicI64,
     pub backoff_max: Duration,
+    /// How long a source may fail or be blind before the operator is mailed; `None` when no
+    /// operator address is configured.
+    pub source_down_after: Option<Duration>,
     /// This instance's name on its source leases.
     pub instance: String,
     /// How long a lease outlives this instance's last heartbeat.
@@ -81,9 +229,17 @@ impl Poller {
     ) -> JoinSet<()> {
         let mut tasks = JoinSet::new();
         for (source, interval) in sources {
+            let span = info_span!("source", source = %source.name);
+            if let Some(item_page) = source.item_page.clone() {
+                let (poller, source, shutdown) =
+                    (Arc::clone(self), source.clone(), shutdown.clone());
+                tasks.spawn(
+                    async move { poller.follow_items(source, item_page, shutdown).await }
+                        .instrument(span.clone()),
+                );
+            }
             let poller = Arc::clone(self);
             let shutdown = shutdown.clone();
-            let span = info_span!("source", source = %source.name);
             tasks.spawn(
                 async move { poller.run_source(source, interval, shutdown).await }.instrument(span),
             );
@@ -195,8 +351,8 @@ impl Poller {
         }
     }
 
-    /// Polls once and records the outcome in the source's state. Returns the back-off delay
-    /// on failure.
+    /// Polls once and records the outcome and the source's health. Returns the back-off
+    /// delay on failure.
     async fn poll_and_record(&self, source: &SourceConfig) -> Result<(), Duration> {
         let started = Instant::now();
         let mut state = match self.store.source_state(&source.name).await {
@@ -215,10 +371,15 @@ impl Poller {
             started.elapsed().as_secs_f64(),
             result.is_ok(),
         );
-        let outcome = match &result {
+        let (outcome, health) = match &result {
             Ok(report) => {
                 if report.items > 0 || report.alerts > 0 {
-                    info!(items = report.items, alerts = report.alerts, "polled");
+                    info!(
+                        items = report.items,
+                        pages = report.pages,
+                        alerts = report.alerts,
+                        "polled"
+                    );
                 }
                 // Only successes count towards the interval: a failing source keeps its
                 // back-off, which may be shorter.
@@ -231,33 +392,86 @@ impl Poller {
                     Ok(false) => warn!("lease lost during the poll"),
                     Err(e) => error!(error = %e, "cannot record the poll"),
                 }
-                state.consecutive_failures = 0;
-                state.last_success_at = Some(Utc::now());
-                Ok(())
+                let items = (!report.not_modified).then_some(report.items);
+                (Ok(()), PollResult::Ok { items })
             }
             Err(e) => {
-                state.consecutive_failures += 1;
-                state.last_error = Some(e.to_string());
-                state.last_error_at = Some(Utc::now());
-                let failures = u32::try_from(state.consecutive_failures).unwrap_or(u32::MAX);
+                let failures =
+                    u32::try_from(state.consecutive_failures.saturating_add(1)).unwrap_or(u32::MAX);
                 let delay = backoff(
                     failures,
                     Duration::from_secs(5),
                     self.backoff_max,
                     e.retry_after(),
                 );
-                warn!(error = %e, failures, retry_in = ?delay, "poll failed");
-                Err(delay)
+                let health = match e {
+                    PollError::Blind { reason, .. } => {
+                        warn!(reason = %reason, failures, retry_in = ?delay, "source is blind");
+                        PollResult::Blind(reason.clone())
+                    }
+                    _ => {
+                        warn!(error = %e, failures, retry_in = ?delay, "poll failed");
+                        PollResult::Failed(e.to_string())
+                    }
+                };
+                (Err(delay), health)
             }
         };
-        if let Err(e) = self.store.save_source_state(&state).await {
-            error!(error = %e, "cannot save source state");
-        }
+        self.record_health(source, &mut state, &health).await;
         outcome
     }
 
-    /// Fetches, extracts and processes one source. Validators are only advanced after every
-    /// item went through, so a crash mid-poll refetches the same items next time.
+    /// Saves the source's new state; when the change of health calls for an operator email,
+    /// queues it in the same transaction.
+    async fn record_health(
+        &self,
+        source: &SourceConfig,
+        state: &mut SourceState,
+        result: &PollResult,
+    ) {
+        let now = Utc::now();
+        let outage_start = state.failing_since;
+        let notice = health::apply(
+            state,
+            result,
+            now,
+            self.source_down_after.unwrap_or(Duration::MAX),
+            self.source_down_after.is_some(),
+        );
+        let alert = notice.and_then(|notice| {
+            let start = match notice {
+                Notice::Down => state.failing_since,
+                Notice::Recovered => outage_start,
+            }?;
+            Some(health::operator_alert(
+                notice,
+                state,
+                &source.url,
+                start,
+                now,
+            ))
+        });
+        let saved = match &alert {
+            Some(alert) => self
+                .store
+                .save_source_state_with_alert(state, alert)
+                .await
+                .map(|queued| {
+                    if queued {
+                        info!(kind = %alert.kind, "operator alert queued");
+                        self.alert_queued.notify_one();
+                    }
+                }),
+            None => self.store.save_source_state(state).await,
+        };
+        if let Err(e) = saved {
+            error!(error = %e, "cannot save source state");
+        }
+    }
+
+    /// Reads, extracts and processes one source. Validators are only advanced after every
+    /// item went through (and never to a blind page), so a crash mid-poll refetches the same
+    /// items next time.
     pub async fn poll(
         &self,
         source: &SourceConfig,
@@ -267,33 +481,26 @@ impl Poller {
             etag: state.etag.clone(),
             last_modified: state.last_modified.clone(),
         };
-        let fetched = match self.fetcher.fetch(&source.url, &validators).await? {
-            FetchOutcome::NotModified => {
-                return Ok(PollReport {
-                    not_modified: true,
-                    ..PollReport::default()
-                })
-            }
-            FetchOutcome::Fetched(fetched) => fetched,
-        };
-        let extraction = extract(
-            source,
-            &fetched.bytes,
-            fetched.content_type.as_deref(),
-            &fetched.final_url,
-        )?;
-        if extraction.decode_errors {
-            warn!(
-                encoding = extraction.encoding.name(),
-                "page text had bytes that do not decode; some characters are replaced"
-            );
+        let read = read_source(&self.fetcher, source, &validators, state.last_items).await?;
+        if read.not_modified {
+            return Ok(PollReport {
+                not_modified: true,
+                ..PollReport::default()
+            });
+        }
+        if let Some(reason) = read.blind {
+            return Err(PollError::Blind {
+                reason,
+                retry_after: None,
+            });
         }
         let fetched_at = Utc::now().fixed_offset();
         let mut report = PollReport {
-            items: extraction.items.len(),
+            items: read.items.len(),
+            pages: read.pages.len(),
             ..PollReport::default()
         };
-        let observations: Vec<Observation> = extraction
+        let observations: Vec<Observation> = read
             .items
             .into_iter()
             .map(|item| Observation {
@@ -310,23 +517,132 @@ impl Poller {
                 engagement: item.engagement,
             })
             .collect();
-        {
+        report.alerts = self.process(&observations).await?;
+        state.etag = read.validators.etag;
+        state.last_modified = read.validators.last_modified;
+        Ok(report)
+    }
+
+    /// Runs observations through the pipeline; returns how many alerts they queued.
+    async fn process(&self, observations: &[Observation]) -> Result<usize, PollError> {
+        let alerts = {
             let mut pipeline = self.pipeline.lock().await;
             pipeline.refresh_cases().await?;
-            let events = pipeline.process_batch(&observations).await?;
+            let events = pipeline.process_batch(observations).await?;
             self.metrics.processed(&events);
-            report.alerts = events
+            events
                 .iter()
                 .filter(|e| matches!(e, Event::Alert { .. }))
-                .count();
-        }
-        if report.alerts > 0 {
+                .count()
+        };
+        if alerts > 0 {
             self.alert_queued.notify_one();
         }
-        state.etag = fetched.validators.etag;
-        state.last_modified = fetched.validators.last_modified;
-        state.items_seen += i64::try_from(report.items).unwrap_or(i64::MAX);
-        Ok(report)
+        Ok(alerts)
+    }
+
+    /// Every `item_page.interval`, re-reads the pages of the source's items linked to open
+    /// cases and records their engagement as new observations.
+    async fn follow_items(
+        &self,
+        source: SourceConfig,
+        item_page: ItemPageConfig,
+        shutdown: CancellationToken,
+    ) {
+        loop {
+            let wait = item_page
+                .interval
+                .mul_f64(1.0 + rand::thread_rng().gen_range(-0.1..0.1));
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(wait) => {}
+            }
+            // Item pages go with the source: only its lease holder reads them.
+            if self.take_turn(&source, Duration::ZERO).await.is_err() {
+                continue;
+            }
+            match self.refresh_item_pages(&source, &item_page).await {
+                Ok((read, alerts)) if read > 0 => info!(items = read, alerts, "item pages read"),
+                Ok(_) => {}
+                Err(e) => warn!(error = %e, "item pages not read"),
+            }
+        }
+    }
+
+    /// One round of [`Poller::follow_items`]; returns the pages read and the alerts queued.
+    pub async fn refresh_item_pages(
+        &self,
+        source: &SourceConfig,
+        item_page: &ItemPageConfig,
+    ) -> Result<(usize, usize), PollError> {
+        let max_age =
+            chrono::Duration::from_std(item_page.max_age).unwrap_or(chrono::Duration::MAX);
+        let since = Utc::now()
+            .checked_sub_signed(max_age)
+            .unwrap_or(chrono::DateTime::<Utc>::MIN_UTC);
+        let mut followed = self.store.followed_items(&source.name, since).await?;
+        // The newest items matter most for growth.
+        let skip = followed.len().saturating_sub(MAX_FOLLOWED);
+        followed.drain(..skip);
+        let options = RequestOptions::for_source(source)?;
+        let mut observations = Vec::new();
+        for item in followed {
+            let span = info_span!("item_page", guid = %item.guid);
+            let counts = async {
+                let fetched = match self
+                    .fetcher
+                    .fetch_with(&item.url, &Validators::default(), &options)
+                    .await?
+                {
+                    FetchOutcome::Fetched(fetched) => fetched,
+                    FetchOutcome::NotModified => return Ok(None),
+                };
+                let text = decode(&fetched.bytes, fetched.content_type.as_deref()).text;
+                Ok::<_, PollError>(Some(html::extract_counts(&text, item_page)?))
+            }
+            .instrument(span.clone())
+            .await;
+            let observation = span.in_scope(|| match counts {
+                Ok(Some((engagement, followers)))
+                    if engagement.reposts.is_some()
+                        || engagement.comments.is_some()
+                        || engagement.likes.is_some()
+                        || engagement.views.is_some()
+                        || followers.is_some() =>
+                {
+                    Some(Observation {
+                        source: source.name.clone(),
+                        channel: source.channel,
+                        guid: item.guid,
+                        url: Some(item.url),
+                        title: item.title,
+                        body: item.body,
+                        author: item.author,
+                        author_followers: followers,
+                        published_at: item.published_at,
+                        fetched_at: Utc::now().fixed_offset(),
+                        engagement,
+                    })
+                }
+                Ok(Some(_)) => {
+                    warn!("no item_page selector matched on the item's page");
+                    None
+                }
+                Ok(None) => None,
+                Err(e) => {
+                    warn!(error = %e, "item page not read");
+                    None
+                }
+            });
+            observations.extend(observation);
+        }
+        let read = observations.len();
+        let alerts = if read > 0 {
+            self.process(&observations).await?
+        } else {
+            0
+        };
+        Ok((read, alerts))
     }
 }
 

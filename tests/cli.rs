@@ -238,3 +238,45 @@ fn replay_names_the_file_and_line_of_a_bad_observation() {
         "one-line reason: {stderr}"
     );
 }
+
+#[test]
+fn the_example_sources_pass_check_and_are_not_polled_by_default() {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("sources/examples");
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "outcry.toml",
+        &format!(
+            "[sources]\ndir = \"{}\"\n\n[[brands]]\nname = \"星驰汽车\"\n",
+            examples.display()
+        ),
+    );
+    let config = dir.path().join("outcry.toml");
+    let output = outcry(&["check", "--config", config.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let count = std::fs::read_dir(&examples)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "toml")
+        })
+        .count();
+    assert!(count >= 12, "{count}");
+    assert!(stdout.contains(&format!("{count} sources")), "{stdout}");
+    // sources/ itself holds no source: a config pointing at it polls nothing by accident.
+    let top = Path::new(env!("CARGO_MANIFEST_DIR")).join("sources");
+    let loose: Vec<_> = std::fs::read_dir(&top)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    assert!(loose.is_empty(), "{loose:?}");
+}

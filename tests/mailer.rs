@@ -12,7 +12,7 @@ fn config(smtp_port: Option<u16>) -> Config {
     let smtp = smtp_port
         .map(|port| format!("[smtp]\nhost = \"127.0.0.1\"\nport = {port}\nfrom = \"outcry <alerts@example.com>\"\ntimeout = \"3s\"\n"))
         .unwrap_or_default();
-    let text = format!("{smtp}[alerts]\nto = [\"pr@example.com\", \"crisis@example.com\"]\n[[brands]]\nname = \"星驰汽车\"\n");
+    let text = format!("{smtp}[alerts]\nto = [\"pr@example.com\", \"crisis@example.com\"]\n[operator]\nto = [\"ops@example.com\"]\n[[brands]]\nname = \"星驰汽车\"\n");
     toml::from_str(&text).unwrap()
 }
 
@@ -21,6 +21,7 @@ fn mail(kind: AlertKind, case: Option<&str>) -> OutgoingMail {
         message_id: "<outcry.abc123.surfaced@outcry.local>".into(),
         kind,
         case_id: case.map(str::to_string),
+        source: None,
         subject: "[outcry] SURFACED: 星驰汽车 C-1042 — 提车就漏油".into(),
         text: "纯文本 body".into(),
         html: "<p>HTML body</p>".into(),
@@ -98,4 +99,76 @@ async fn eml_folder_keeps_one_file_per_alert_even_when_resent() {
         eml.contains("Message-ID: <outcry.abc123.surfaced@outcry.local>"),
         "{eml}"
     );
+}
+
+#[tokio::test]
+async fn source_alerts_go_to_the_operator_only_and_name_the_source() {
+    let server = SmtpServer::start().await;
+    let mailer =
+        Mailer::from_config(&config(Some(server.port())), std::path::Path::new("unused")).unwrap();
+    let down = OutgoingMail {
+        message_id: "<outcry.source.abc@outcry.local>".into(),
+        source: Some("weibo-search".into()),
+        subject: "[outcry] source weibo-search is blind (for 1h)".into(),
+        ..mail(AlertKind::SourceDown, None)
+    };
+    mailer.send(&down).await.unwrap();
+    let received = server.wait_for(1, Duration::from_secs(5)).await;
+    assert_eq!(received.len(), 1);
+    let mail = &received[0];
+    assert_eq!(mail.to, ["ops@example.com"], "never to the PR team");
+    assert_eq!(
+        mail.header("X-Outcry-Source").as_deref(),
+        Some("weibo-search")
+    );
+    assert_eq!(
+        mail.header("X-Outcry-Alert").as_deref(),
+        Some("source-down")
+    );
+    assert_eq!(mail.header("X-Outcry-Stage"), None);
+    assert_eq!(mail.header("X-Outcry-Case"), None);
+
+    // Without an operator address a source alert is refused (and so kept for a retry), not
+    // sent to the PR team.
+    let no_operator: Config = toml::from_str(&format!(
+        "[smtp]\nhost = \"127.0.0.1\"\nport = {}\nfrom = \"outcry <alerts@example.com>\"\n[alerts]\nto = [\"pr@example.com\"]\n[[brands]]\nname = \"星驰汽车\"\n",
+        server.port()
+    ))
+    .unwrap();
+    let mailer = Mailer::from_config(&no_operator, std::path::Path::new("unused")).unwrap();
+    let error = mailer.send(&down).await.unwrap_err();
+    assert!(matches!(error, MailerError::Permanent(_)), "{error:?}");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(server.messages().len(), 1);
+}
+
+#[tokio::test]
+async fn the_digest_goes_to_its_own_recipients_or_else_the_alerts_ones() {
+    let server = SmtpServer::start().await;
+    let mut with_own = config(Some(server.port()));
+    with_own.digest = Some(outcry::config::DigestConfig {
+        to: vec!["leads@example.com".into()],
+        ..Default::default()
+    });
+    let mailer = Mailer::from_config(&with_own, std::path::Path::new("unused")).unwrap();
+    mailer.send(&mail(AlertKind::Digest, None)).await.unwrap();
+    mailer
+        .send(&mail(AlertKind::Viral, Some("C-1042")))
+        .await
+        .unwrap();
+    let mut falls_back = config(Some(server.port()));
+    falls_back.digest = Some(Default::default());
+    let mailer = Mailer::from_config(&falls_back, std::path::Path::new("unused")).unwrap();
+    mailer.send(&mail(AlertKind::Digest, None)).await.unwrap();
+    let received = server.wait_for(3, Duration::from_secs(5)).await;
+    assert_eq!(received.len(), 3);
+    assert_eq!(received[0].to, ["leads@example.com"]);
+    // The digest is not an alert: X-Outcry-Stage stays the PR team's alert filter.
+    assert_eq!(received[0].header("X-Outcry-Stage"), None);
+    assert_eq!(
+        received[0].header("X-Outcry-Alert").as_deref(),
+        Some("digest")
+    );
+    assert_eq!(received[1].to, ["pr@example.com", "crisis@example.com"]);
+    assert_eq!(received[2].to, ["pr@example.com", "crisis@example.com"]);
 }

@@ -8,7 +8,7 @@ use outcry::model::{
 };
 use outcry::store::{
     self, AlertStatus, AuditEntry, Batch, ItemKey, ItemQuery, ItemRef, LinkChange, LinkQuery,
-    LinkState, NewAlert, NewItem, NewLink, SharedStore, SourceState,
+    LinkState, NewAlert, NewItem, NewLink, SharedStore, SourceHealth, SourceState,
 };
 
 fn at(text: &str) -> DateTime<FixedOffset> {
@@ -413,6 +413,19 @@ async fn source_state_round_trips(store: SharedStore) {
         last_error: Some("timeout".into()),
         last_error_at: None,
         items_seen: 42,
+        health: SourceHealth::Blind,
+        failing_since: Some(
+            DateTime::parse_from_rfc3339("2026-03-02T09:00:00Z")
+                .unwrap()
+                .with_timezone(&Utc),
+        ),
+        down_alerted: true,
+        last_items: Some(12),
+        last_poll_at: Some(
+            DateTime::parse_from_rfc3339("2026-03-02T11:00:00Z")
+                .unwrap()
+                .with_timezone(&Utc),
+        ),
     };
     store.save_source_state(&state).await.unwrap();
     assert_eq!(
@@ -422,10 +435,145 @@ async fn source_state_round_trips(store: SharedStore) {
     let cleared = SourceState {
         consecutive_failures: 0,
         last_error: None,
+        health: SourceHealth::Ok,
+        failing_since: None,
+        down_alerted: false,
         ..state
     };
     store.save_source_state(&cleared).await.unwrap();
-    assert_eq!(store.source_state("weibo").await.unwrap(), Some(cleared));
+    assert_eq!(
+        store.source_state("weibo").await.unwrap(),
+        Some(cleared.clone())
+    );
+    let forum = SourceState {
+        name: "forum".into(),
+        ..SourceState::default()
+    };
+    store.save_source_state(&forum).await.unwrap();
+    assert_eq!(store.source_states().await.unwrap(), [forum, cleared]);
+}
+
+fn source_alert(kind: AlertKind, key: &str) -> NewAlert {
+    NewAlert {
+        kind,
+        case_id: None,
+        brand: String::new(),
+        dedupe_key: key.into(),
+        message_id: format!("<{key}@test>"),
+        subject: format!("source {key}"),
+        text: "text".into(),
+        html: "<p>html</p>".into(),
+        created_at: at("2026-03-05T21:52:00+08:00"),
+    }
+}
+
+async fn source_alerts_are_saved_with_the_state_once_per_key(store: SharedStore) {
+    let state = SourceState {
+        name: "weibo".into(),
+        health: SourceHealth::Failing,
+        down_alerted: true,
+        consecutive_failures: 9,
+        ..SourceState::default()
+    };
+    let down = source_alert(AlertKind::SourceDown, "source:weibo:down:1");
+    assert!(store
+        .save_source_state_with_alert(&state, &down)
+        .await
+        .unwrap());
+    assert_eq!(
+        store.source_state("weibo").await.unwrap(),
+        Some(state.clone())
+    );
+    // The same outage again (a retry after a crash, another instance): no second alert, but
+    // the state is still written.
+    let later = SourceState {
+        consecutive_failures: 10,
+        ..state
+    };
+    assert!(!store
+        .save_source_state_with_alert(&later, &down)
+        .await
+        .unwrap());
+    assert_eq!(
+        store.source_state("weibo").await.unwrap(),
+        Some(later.clone())
+    );
+    let up = source_alert(AlertKind::SourceUp, "source:weibo:up:1");
+    assert!(store
+        .save_source_state_with_alert(&later, &up)
+        .await
+        .unwrap());
+
+    let now = Utc::now();
+    let claimed = store
+        .claim_alerts(now, now + Duration::seconds(60), 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 2);
+    assert_eq!(claimed[0].kind, AlertKind::SourceDown);
+    assert_eq!(claimed[1].kind, AlertKind::SourceUp);
+    for alert in &claimed {
+        assert_eq!(alert.source.as_deref(), Some("weibo"));
+        assert_eq!(alert.case_id, None);
+        assert!(alert.case_open, "no case to be closed");
+    }
+    let rows = store.alerts().await.unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0].kind, AlertKind::SourceDown);
+}
+
+async fn followed_items_are_recent_items_linked_to_open_cases(store: SharedStore) {
+    for (id, status) in [("C-1", CaseStatus::Open), ("C-2", CaseStatus::Closed)] {
+        store
+            .upsert_case(&case(id, status), Utc::now())
+            .await
+            .unwrap();
+    }
+    let linked = observation("wb-1", "2026-03-05T21:52:00+08:00", 1);
+    let closed = observation("wb-2", "2026-03-05T21:53:00+08:00", 1);
+    let old = observation("wb-3", "2026-02-01T10:00:00+08:00", 1);
+    let rejected = observation("wb-4", "2026-03-05T21:54:00+08:00", 1);
+    let mut other_source = observation("x-1", "2026-03-05T21:55:00+08:00", 1);
+    other_source.source = "forum".into();
+    let mut no_url = observation("wb-5", "2026-03-05T21:56:00+08:00", 1);
+    no_url.url = None;
+    let mut rejected_item = new_item(&rejected, "C-1");
+    rejected_item.links[0].state = LinkState::Rejected;
+    let new_items = vec![
+        new_item(&linked, "C-1"),
+        new_item(&closed, "C-2"),
+        new_item(&old, "C-1"),
+        rejected_item,
+        new_item(&other_source, "C-1"),
+        new_item(&no_url, "C-1"),
+    ];
+    let observations = [&linked, &closed, &old, &rejected, &other_source, &no_url]
+        .into_iter()
+        .enumerate()
+        .map(|(i, o)| (ItemRef::New(i), o))
+        .collect();
+    store
+        .commit(&Batch {
+            new_items,
+            observations,
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+    let since = at("2026-03-01T00:00:00Z").with_timezone(&Utc);
+    let followed = store.followed_items("weibo", since).await.unwrap();
+    let guids: Vec<&str> = followed.iter().map(|i| i.guid.as_str()).collect();
+    assert_eq!(guids, ["wb-1"]);
+    let item = &followed[0];
+    assert_eq!(item.url, "https://weibo.example/wb-1");
+    assert_eq!(item.author.as_deref(), Some("小王爱吃梨"));
+    assert_eq!(item.first_seen_at, at("2026-03-05T21:52:00+08:00"));
+    assert_eq!(item.published_at, Some(at("2026-03-05T21:40:00+08:00")));
+    let all_time = store
+        .followed_items("weibo", at("2026-01-01T00:00:00Z").with_timezone(&Utc))
+        .await
+        .unwrap();
+    assert_eq!(all_time.len(), 2, "the old one too, once its age allows");
 }
 
 fn audit(action: &str, target: &str) -> AuditEntry {
@@ -791,6 +939,220 @@ async fn alerts_are_resent_and_counted(store: SharedStore) {
     assert_eq!(again.len(), 1, "a resent alert is due at once");
 }
 
+fn digest_alert(day: &str, created_at: &str) -> NewAlert {
+    NewAlert {
+        kind: AlertKind::Digest,
+        case_id: None,
+        brand: String::new(),
+        dedupe_key: format!("digest:{day}"),
+        message_id: format!("<digest.{day}@test>"),
+        subject: format!("digest {day}"),
+        text: "text".into(),
+        html: "<p>html</p>".into(),
+        created_at: at(created_at),
+    }
+}
+
+async fn a_standalone_alert_is_queued_once_per_key(store: SharedStore) {
+    assert_eq!(store.last_alert_at(AlertKind::Digest).await.unwrap(), None);
+    let digest = digest_alert("2026-03-05", "2026-03-05T09:00:10+08:00");
+    // Two instances racing for the same day: exactly one queues it.
+    let (a, b) = tokio::join!(store.queue_alert(&digest), store.queue_alert(&digest));
+    assert!(
+        a.unwrap() ^ b.unwrap(),
+        "exactly one of two racing inserts wins"
+    );
+    assert!(!store.queue_alert(&digest).await.unwrap());
+    assert!(store
+        .queue_alert(&digest_alert("2026-03-06", "2026-03-06T09:00:03+08:00"))
+        .await
+        .unwrap());
+    assert_eq!(
+        store.last_alert_at(AlertKind::Digest).await.unwrap(),
+        Some(at("2026-03-06T09:00:03+08:00"))
+    );
+    assert_eq!(store.last_alert_at(AlertKind::Viral).await.unwrap(), None);
+    let now = Utc::now();
+    let claimed = store
+        .claim_alerts(now, now + Duration::seconds(60), 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 2);
+    assert_eq!(claimed[0].kind, AlertKind::Digest);
+    assert_eq!(claimed[0].case_id, None);
+    assert!(
+        claimed[0].case_open,
+        "a digest belongs to no case and goes out"
+    );
+}
+
+fn unlinked_alert(guid: &str, created_at: &str) -> NewAlert {
+    NewAlert {
+        kind: AlertKind::Unlinked,
+        case_id: None,
+        brand: "星驰汽车".into(),
+        dedupe_key: format!("item:weibo:{guid}:unlinked"),
+        message_id: format!("<{guid}.unlinked@test>"),
+        subject: format!("unlinked {guid}"),
+        text: "text".into(),
+        html: "<p>html</p>".into(),
+        created_at: at(created_at),
+    }
+}
+
+async fn digest_lists_links_to_review_unlinked_items_and_case_standings(store: SharedStore) {
+    for (id, status) in [
+        ("C-1", CaseStatus::Open),
+        ("C-2", CaseStatus::Open),
+        ("C-3", CaseStatus::Closed),
+    ] {
+        store
+            .upsert_case(&case(id, status), Utc::now())
+            .await
+            .unwrap();
+    }
+    let linked = observation("wb-1", "2026-03-05T10:00:00+08:00", 10);
+    let candidate = observation("wb-2", "2026-03-05T11:00:00+08:00", 20);
+    let candidate_again = observation("wb-2", "2026-03-05T12:00:00+08:00", 220);
+    let closed_candidate = observation("wb-3", "2026-03-05T11:00:00+08:00", 1);
+    let alerted = observation("wb-4", "2026-03-05T12:00:00+08:00", 5);
+    let held = observation("wb-5", "2026-03-05T05:00:00+00:00", 6);
+    let before_window = observation("wb-6", "2026-03-04T08:00:00+08:00", 7);
+    let candidate_link = |case_id: &str, score: f64| NewLink {
+        case_id: case_id.into(),
+        state: LinkState::Candidate,
+        score,
+        evidence: vec!["retells the case (text 0.41, public story 0.00)".into()],
+    };
+    let unlinked_item = |o| NewItem {
+        observation: o,
+        brand: "星驰汽车".into(),
+        links: vec![],
+    };
+    let batch = Batch {
+        new_items: vec![
+            new_item(&linked, "C-1"),
+            NewItem {
+                observation: &candidate,
+                brand: "星驰汽车".into(),
+                links: vec![candidate_link("C-2", 0.45), candidate_link("C-1", 0.4)],
+            },
+            NewItem {
+                observation: &closed_candidate,
+                brand: "星驰汽车".into(),
+                links: vec![candidate_link("C-3", 0.5)],
+            },
+            unlinked_item(&alerted),
+            unlinked_item(&held),
+            unlinked_item(&before_window),
+        ],
+        observations: vec![
+            (ItemRef::New(0), &linked),
+            (ItemRef::New(1), &candidate),
+            (ItemRef::New(1), &candidate_again),
+            (ItemRef::New(2), &closed_candidate),
+            (ItemRef::New(3), &alerted),
+            (ItemRef::New(4), &held),
+            (ItemRef::New(5), &before_window),
+        ],
+        alerts: vec![
+            (
+                ItemRef::New(0),
+                alert("C-1", Stage::Surfaced, "2026-03-05T10:00:00+08:00"),
+            ),
+            (
+                ItemRef::New(0),
+                alert("C-1", Stage::Spreading, "2026-03-05T12:30:00+08:00"),
+            ),
+            (
+                ItemRef::New(3),
+                unlinked_alert("wb-4", "2026-03-05T12:00:00+08:00"),
+            ),
+        ],
+        ..Batch::default()
+    };
+    store.commit(&batch).await.unwrap();
+
+    let (links, total) = store.review_links(10).await.unwrap();
+    let listed: Vec<(&str, &str, f64)> = links
+        .iter()
+        .map(|l| (l.case_id.as_str(), l.item.guid.as_str(), l.item.link_score))
+        .collect();
+    assert_eq!(
+        listed,
+        [("C-2", "wb-2", 0.45), ("C-1", "wb-2", 0.4)],
+        "open cases' candidates, best first"
+    );
+    assert_eq!(total, 2);
+    assert_eq!(links[0].item.link_state, LinkState::Candidate);
+    assert_eq!(
+        links[0].item.link_evidence,
+        ["retells the case (text 0.41, public story 0.00)"]
+    );
+    let likes: Vec<Option<i64>> = links[1]
+        .item
+        .sightings
+        .iter()
+        .map(|s| s.engagement.likes)
+        .collect();
+    assert_eq!(likes, [Some(20), Some(220)]);
+    let (first, total) = store.review_links(1).await.unwrap();
+    assert_eq!((first.len(), total), (1, 2));
+
+    let since = at("2026-03-05T00:00:00+08:00").with_timezone(&Utc);
+    let until = at("2026-03-06T00:00:00+08:00").with_timezone(&Utc);
+    let unlinked = store.unlinked_items(since, until, 10).await.unwrap();
+    let listed: Vec<(&str, bool)> = unlinked
+        .iter()
+        .map(|u| (u.item.guid.as_str(), u.alerted))
+        .collect();
+    // wb-5 was seen at 13:00 +08:00, written in UTC: the window compares instants.
+    assert_eq!(listed, [("wb-5", false), ("wb-4", true)], "newest first");
+    assert_eq!(unlinked[0].brand, "星驰汽车");
+    assert_eq!(unlinked[0].item.sightings.len(), 1);
+    assert_eq!(unlinked[0].item.link_evidence, Vec::<String>::new());
+    let newest = store.unlinked_items(since, until, 1).await.unwrap();
+    assert_eq!(newest.len(), 1);
+    assert_eq!(newest[0].item.guid, "wb-5");
+    let utc = |t: &str| at(t).with_timezone(&Utc);
+    let window = store
+        .unlinked_items(utc("2026-03-05T12:00:00+08:00"), until, 10)
+        .await
+        .unwrap();
+    assert_eq!(window.len(), 2, "the window's start is inclusive");
+    let window = store
+        .unlinked_items(
+            utc("2026-03-05T12:30:00+08:00"),
+            utc("2026-03-05T13:00:00+08:00"),
+            10,
+        )
+        .await
+        .unwrap();
+    assert!(window.is_empty(), "and its end exclusive");
+
+    let standings = store.case_standings().await.unwrap();
+    let shown: Vec<(&str, Option<Stage>, i64, i64)> = standings
+        .iter()
+        .map(|s| {
+            (
+                s.case.id.as_str(),
+                s.stage.map(|(stage, _)| stage),
+                s.confirmed_items,
+                s.candidate_items,
+            )
+        })
+        .collect();
+    assert_eq!(
+        shown,
+        [("C-1", Some(Stage::Spreading), 1, 1), ("C-2", None, 0, 1),],
+        "open cases only"
+    );
+    assert_eq!(
+        standings[0].stage.map(|(_, at)| at),
+        Some(at("2026-03-05T12:30:00+08:00"))
+    );
+}
+
 async fn source_leases_exclude_take_over_and_keep_the_interval(store: SharedStore) {
     let t0 = Utc::now();
     let ttl = Duration::seconds(10);
@@ -1013,6 +1375,26 @@ macro_rules! behaviours {
             #[tokio::test]
             async fn resend_and_stats() {
                 alerts_are_resent_and_counted($open.await).await;
+            }
+
+            #[tokio::test]
+            async fn source_alerts() {
+                source_alerts_are_saved_with_the_state_once_per_key($open.await).await;
+            }
+
+            #[tokio::test]
+            async fn followed_items() {
+                followed_items_are_recent_items_linked_to_open_cases($open.await).await;
+            }
+
+            #[tokio::test]
+            async fn standalone_alert() {
+                a_standalone_alert_is_queued_once_per_key($open.await).await;
+            }
+
+            #[tokio::test]
+            async fn digest_queries() {
+                digest_lists_links_to_review_unlinked_items_and_case_standings($open.await).await;
             }
         }
     };

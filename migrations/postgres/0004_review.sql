@@ -1,5 +1,4 @@
--- Mirrors migrations/sqlite/0004_review.sql (issue 6). 0003 is taken by work on another
--- branch; both backends keep the same numbers.
+-- Mirrors migrations/sqlite/0004_review.sql (issue 6).
 ALTER TABLE links ADD COLUMN decided_by TEXT;
 ALTER TABLE links ADD COLUMN decided_at TEXT;
 CREATE INDEX links_state ON links (state);

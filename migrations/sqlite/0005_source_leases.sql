@@ -1,7 +1,6 @@
 -- Which instance polls which source. A lease is held until expires_ms and renewed by its
 -- owner's heartbeat; once expired any instance may take it. polled_ms is the last poll by
 -- whichever instance held it, so a new holder keeps the source's interval.
--- (0003 is taken by work on another branch.)
 CREATE TABLE source_leases (
     name        TEXT PRIMARY KEY,
     owner       TEXT NOT NULL,

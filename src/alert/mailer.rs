@@ -19,6 +19,8 @@ pub struct OutgoingMail {
     pub message_id: String,
     pub kind: AlertKind,
     pub case_id: Option<String>,
+    /// The source an operator alert is about.
+    pub source: Option<String>,
     pub subject: String,
     pub text: String,
     pub html: String,
@@ -38,17 +40,43 @@ pub enum MailerError {
     Io(#[from] std::io::Error),
 }
 
+/// Who gets what: case alerts go to the PR team, the digest to `[digest].to` (else the
+/// team), source alerts to the operator.
+#[derive(Debug, Clone)]
+pub struct Recipients {
+    from: Mailbox,
+    team: Vec<Mailbox>,
+    digest: Vec<Mailbox>,
+    operator: Vec<Mailbox>,
+}
+
+impl Recipients {
+    fn of(&self, kind: AlertKind) -> Result<&[Mailbox], MailerError> {
+        if kind == AlertKind::Digest {
+            return Ok(&self.digest);
+        }
+        if !kind.is_operator() {
+            return Ok(&self.team);
+        }
+        if self.operator.is_empty() {
+            // Kept and retried, never dropped: an operator address may be added.
+            return Err(MailerError::Permanent(
+                "no [operator].to address for a source alert".into(),
+            ));
+        }
+        Ok(&self.operator)
+    }
+}
+
 pub enum Mailer {
     Smtp {
         transport: AsyncSmtpTransport<Tokio1Executor>,
-        from: Mailbox,
-        to: Vec<Mailbox>,
+        recipients: Recipients,
         describe: String,
     },
     EmlDir {
         dir: PathBuf,
-        from: Mailbox,
-        to: Vec<Mailbox>,
+        recipients: Recipients,
     },
 }
 
@@ -75,27 +103,43 @@ macro_rules! outcry_header {
 
 outcry_header!(StageHeader, "X-Outcry-Stage");
 outcry_header!(CaseHeader, "X-Outcry-Case");
+outcry_header!(AlertHeader, "X-Outcry-Alert");
+outcry_header!(SourceHeader, "X-Outcry-Source");
 
 fn mailbox(field: &str, text: &str) -> Result<Mailbox, MailerError> {
     text.parse()
         .map_err(|e| MailerError::Config(format!("{field}: `{text}` is not a mail address: {e}")))
 }
 
-fn recipients(config: &Config, fallback: Option<&str>) -> Result<Vec<Mailbox>, MailerError> {
-    let mut to = config
-        .alerts
-        .to
-        .iter()
+fn mailboxes(field: &str, list: &[String]) -> Result<Vec<Mailbox>, MailerError> {
+    list.iter()
         .enumerate()
-        .map(|(i, t)| mailbox(&format!("alerts.to[{i}]"), t))
-        .collect::<Result<Vec<_>, _>>()?;
-    if to.is_empty() {
+        .map(|(i, t)| mailbox(&format!("{field}[{i}]"), t))
+        .collect()
+}
+
+fn recipients(
+    config: &Config,
+    from: Mailbox,
+    fallback: Option<&str>,
+) -> Result<Recipients, MailerError> {
+    let mut team = mailboxes("alerts.to", &config.alerts.to)?;
+    if team.is_empty() {
         match fallback {
-            Some(fallback) => to.push(mailbox("alerts.to", fallback)?),
+            Some(fallback) => team.push(mailbox("alerts.to", fallback)?),
             None => return Err(MailerError::Config("alerts.to: names no recipient".into())),
         }
     }
-    Ok(to)
+    let digest = match &config.digest {
+        Some(digest) if !digest.to.is_empty() => mailboxes("digest.to", &digest.to)?,
+        _ => team.clone(),
+    };
+    Ok(Recipients {
+        from,
+        team,
+        digest,
+        operator: mailboxes("operator.to", &config.operator.to)?,
+    })
 }
 
 impl Mailer {
@@ -105,8 +149,7 @@ impl Mailer {
             std::fs::create_dir_all(outbox_dir)?;
             return Ok(Mailer::EmlDir {
                 dir: outbox_dir.to_path_buf(),
-                from: mailbox("smtp.from", EML_FROM)?,
-                to: recipients(config, Some(EML_TO))?,
+                recipients: recipients(config, mailbox("smtp.from", EML_FROM)?, Some(EML_TO))?,
             });
         };
         let builder = match smtp.security {
@@ -129,8 +172,7 @@ impl Mailer {
         }
         Ok(Mailer::Smtp {
             transport: builder.build(),
-            from: mailbox("smtp.from", &smtp.from)?,
-            to: recipients(config, None)?,
+            recipients: recipients(config, mailbox("smtp.from", &smtp.from)?, None)?,
             describe: format!("smtp://{}:{}", smtp.host, smtp.port),
         })
     }
@@ -146,11 +188,10 @@ impl Mailer {
         match self {
             Mailer::Smtp {
                 transport,
-                from,
-                to,
+                recipients,
                 ..
             } => {
-                let message = build(mail, from, to)?;
+                let message = build(mail, recipients)?;
                 transport.send(message).await.map(|_| ()).map_err(|e| {
                     if e.is_permanent() {
                         MailerError::Permanent(e.to_string())
@@ -159,25 +200,34 @@ impl Mailer {
                     }
                 })
             }
-            Mailer::EmlDir { dir, from, to } => {
-                let message = build(mail, from, to)?;
+            Mailer::EmlDir { dir, recipients } => {
+                let message = build(mail, recipients)?;
                 write_eml(dir, &mail.message_id, &message.formatted())
             }
         }
     }
 }
 
-fn build(mail: &OutgoingMail, from: &Mailbox, to: &[Mailbox]) -> Result<Message, MailerError> {
+fn build(mail: &OutgoingMail, recipients: &Recipients) -> Result<Message, MailerError> {
     let mut builder = Message::builder()
-        .from(from.clone())
+        .from(recipients.from.clone())
         .subject(mail.subject.clone())
-        .message_id(Some(mail.message_id.clone()))
-        .header(StageHeader(mail.kind.as_str().to_string()));
-    for recipient in to {
+        .message_id(Some(mail.message_id.clone()));
+    // X-Outcry-Stage is the PR team's filter for alerts (CONTRACT.md); the digest and
+    // operator mail must not trip it, so they say what they are in X-Outcry-Alert.
+    builder = if mail.kind.is_operator() || mail.kind == AlertKind::Digest {
+        builder.header(AlertHeader(mail.kind.as_str().to_string()))
+    } else {
+        builder.header(StageHeader(mail.kind.as_str().to_string()))
+    };
+    for recipient in recipients.of(mail.kind)? {
         builder = builder.to(recipient.clone());
     }
     if let Some(case) = &mail.case_id {
         builder = builder.header(CaseHeader(case.clone()));
+    }
+    if let Some(source) = &mail.source {
+        builder = builder.header(SourceHeader(source.clone()));
     }
     builder
         .multipart(MultiPart::alternative_plain_html(

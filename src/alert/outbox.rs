@@ -76,6 +76,7 @@ impl Delivery {
             message_id: alert.message_id.clone(),
             kind: alert.kind,
             case_id: alert.case_id.clone(),
+            source: alert.source.clone(),
             subject: alert.subject.clone(),
             text: alert.text.clone(),
             html: alert.html.clone(),

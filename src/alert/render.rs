@@ -2,14 +2,32 @@
 //! scraped or typed string is untrusted: escaped in HTML, bounded in size, and links are
 //! only emitted for http(s) URLs.
 
+use crate::assess::Lexicon;
 use crate::model::{AlertKind, Case, Channel, Engagement};
+use crate::normalize::{fold, html_to_text};
+use crate::store::CaseItem;
 use chrono::{DateTime, FixedOffset};
 use std::fmt::Write;
+use std::ops::Range;
+use std::sync::LazyLock;
 
 const HEADLINE_CHARS: usize = 40;
 const QUOTE_CHARS: usize = 280;
 const EVIDENCE_SHOWN: usize = 10;
 const FIELD_CHARS: usize = 2000;
+/// Reasons quote authors and terms from scraped posts.
+const REASON_CHARS: usize = 300;
+const AUTHOR_CHARS: usize = 60;
+const LINK_EVIDENCE_CHARS: usize = 400;
+/// Longer URLs are not linked: no real post needs one, and a mail client may choke.
+const URL_CHARS: usize = 2048;
+/// Timeline rows kept from the start of the story and from its latest turn.
+const TIMELINE_HEAD: usize = 4;
+const TIMELINE_TAIL: usize = 8;
+
+/// The words that made a post read as a complaint (threats, rage, safety), marked in quotes
+/// along with the identifiers and handles that linked it.
+static LEXICON: LazyLock<Lexicon> = LazyLock::new(Lexicon::new);
 
 /// Everything an alert says.
 #[derive(Debug, Clone)]
@@ -38,12 +56,62 @@ pub struct Evidence {
     /// Plain text, markup already stripped.
     pub text: String,
     pub published_at: Option<DateTime<FixedOffset>>,
+    pub first_seen_at: DateTime<FixedOffset>,
+    /// The latest sighting, whose counts `engagement` holds.
     pub seen_at: DateTime<FixedOffset>,
     pub engagement: Engagement,
+    /// Interactions gained per hour between the last two sightings; None when seen once.
+    pub growth_per_hour: Option<f64>,
+    /// The author's followers where the source shows them: the channel's reach.
+    pub author_followers: Option<i64>,
     pub link_score: Option<f64>,
     pub link_evidence: Vec<String>,
-    /// Words to mark in the quote (a matched identifier, alias).
+    /// Words to mark in the quote besides the lexicon's (a matched identifier, a handle).
     pub marks: Vec<String>,
+}
+
+impl Evidence {
+    /// A stored item as alert and digest show it: plain text, its latest counts and growth,
+    /// and the identifiers and handles that linked it marked.
+    pub fn of(item: &CaseItem) -> Evidence {
+        let text = [item.title.as_deref(), item.body.as_deref()]
+            .into_iter()
+            .flatten()
+            .map(|t| html_to_text(t).into_owned())
+            .collect::<Vec<_>>()
+            .join("\n");
+        let latest = item.sightings.last();
+        Evidence {
+            source: item.source.clone(),
+            channel: item.channel,
+            author: item.author.clone(),
+            url: item.url.clone(),
+            title: item.title.as_deref().map(|t| html_to_text(t).into_owned()),
+            text,
+            published_at: item.published_at,
+            first_seen_at: item.first_seen_at,
+            seen_at: latest.map_or(item.first_seen_at, |s| s.at),
+            engagement: latest.map(|s| s.engagement).unwrap_or_default(),
+            growth_per_hour: item.growth_per_hour(),
+            author_followers: latest.and_then(|s| s.author_followers),
+            link_score: Some(item.link_score),
+            link_evidence: item.link_evidence.clone(),
+            marks: marks_of(&item.link_evidence),
+        }
+    }
+}
+
+/// The matched identifier values and handles, to mark in the quote.
+fn marks_of(link_evidence: &[String]) -> Vec<String> {
+    link_evidence
+        .iter()
+        .filter_map(|e| {
+            e.strip_prefix("identifier ")
+                .or_else(|| e.strip_prefix("author is the complainant's handle "))
+                .or_else(|| e.strip_prefix("mentions the complainant's handle "))
+        })
+        .map(|id| id.split_once(':').map_or(id, |(_, v)| v).to_string())
+        .collect()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,7 +187,7 @@ pub fn mask_phone(phone: &str) -> String {
     }
 }
 
-fn one_line(text: &str) -> String {
+pub fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
@@ -131,6 +199,11 @@ pub fn truncate(text: &str, max: usize) -> String {
     } else {
         head
     }
+}
+
+/// One line, bounded: how every scraped string is shown.
+pub fn clip(text: &str, max: usize) -> String {
+    truncate(&one_line(text), max)
 }
 
 pub fn escape_html(text: &str) -> String {
@@ -148,23 +221,41 @@ pub fn escape_html(text: &str) -> String {
     out
 }
 
-pub fn is_web_url(url: &str) -> bool {
-    let lower = url.trim().to_ascii_lowercase();
-    (lower.starts_with("http://") || lower.starts_with("https://"))
+/// The URL when it may be linked: http(s), no whitespace, bounded.
+pub fn web_url(url: Option<&str>) -> Option<&str> {
+    let url = url?.trim();
+    let lower = url.to_ascii_lowercase();
+    ((lower.starts_with("http://") || lower.starts_with("https://"))
         && !url.contains(char::is_whitespace)
+        && url.len() <= URL_CHARS)
+        .then_some(url)
+}
+
+pub fn is_web_url(url: &str) -> bool {
+    web_url(Some(url)).is_some()
+}
+
+/// Escapes `text` and wraps every occurrence of a mark in <mark>.
+pub fn mark_html(text: &str, marks: &[String]) -> String {
+    Quote::words(text, marks).html()
+}
+
+/// A time as people read it: to the minute, in the offset it was recorded in.
+pub fn when(t: DateTime<FixedOffset>) -> String {
+    t.format("%Y-%m-%d %H:%M %:z").to_string()
 }
 
 pub fn subject(content: &AlertContent) -> String {
-    let headline = truncate(&one_line(&content.headline), HEADLINE_CHARS);
-    let brand = truncate(&one_line(&content.brand), 40);
+    let headline = clip(&content.headline, HEADLINE_CHARS);
+    let brand = clip(&content.brand, 40);
     let subject = match (&content.kind, &content.case) {
-        (AlertKind::Unlinked, _) | (_, None) => {
+        (AlertKind::Unlinked | AlertKind::Digest, _) | (_, None) => {
             format!("[outcry] UNLINKED: {brand} — possible new public complaint — {headline}")
         }
         (kind, Some(case)) => format!(
             "[outcry] {}: {brand} {} — {headline}",
             kind.as_str().to_uppercase(),
-            truncate(&one_line(&case.id), 40)
+            clip(&case.id, 40)
         ),
     };
     subject.replace(['\r', '\n'], " ")
@@ -178,11 +269,8 @@ pub fn render(content: &AlertContent) -> RenderedEmail {
     }
 }
 
-fn quote(evidence: &Evidence) -> String {
-    truncate(&one_line(&evidence.text), QUOTE_CHARS)
-}
-
-fn engagement_line(e: &Engagement) -> String {
+/// Counts as the source showed them.
+pub fn counts(e: &Engagement) -> String {
     let parts: Vec<String> = [
         ("reposts", e.reposts),
         ("comments", e.comments),
@@ -207,10 +295,7 @@ fn case_fields(case: &Case) -> Vec<(&'static str, String)> {
         ("Brand", case.brand.clone()),
         ("Status", case.status.as_str().to_string()),
         ("Severity", case.severity.clone().unwrap_or_default()),
-        (
-            "Opened",
-            case.opened_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
-        ),
+        ("Opened", case.opened_at.map(when).unwrap_or_default()),
         ("Channel", case.channel.clone().unwrap_or_default()),
         ("Summary", case.summary.clone()),
         ("Demand", case.demand.clone()),
@@ -231,12 +316,253 @@ fn case_fields(case: &Case) -> Vec<(&'static str, String)> {
     fields
 }
 
+/// A quote and the byte ranges in it to mark.
+pub struct Quote {
+    pub text: String,
+    pub marks: Vec<Range<usize>>,
+}
+
+impl Quote {
+    /// Bounded, on one line, with the lexicon's words and `extra` words marked wherever
+    /// their folded forms occur (so "ＸＣ－２０２６" and Traditional script are found too).
+    pub fn new(text: &str, extra: &[String]) -> Quote {
+        Quote::marking(clip(text, QUOTE_CHARS), extra, true)
+    }
+
+    /// `text` as it is, with only `words` marked (in any script or width).
+    pub fn words(text: &str, words: &[String]) -> Quote {
+        Quote::marking(text.to_string(), words, false)
+    }
+
+    fn marking(text: String, extra: &[String], lexicon: bool) -> Quote {
+        // Folded char by char, remembering where each folded byte came from.
+        let mut folded = String::with_capacity(text.len());
+        let mut origin: Vec<Range<usize>> = Vec::with_capacity(text.len());
+        for (at, c) in text.char_indices() {
+            let f = fold(c.encode_utf8(&mut [0; 4]));
+            origin.extend(std::iter::repeat_n(at..at + c.len_utf8(), f.len()));
+            folded.push_str(&f);
+        }
+        let mut words: Vec<String> = extra
+            .iter()
+            .map(|w| fold(w))
+            .filter(|w| !w.is_empty())
+            .collect();
+        if lexicon {
+            words.extend(
+                LEXICON
+                    .find(&folded)
+                    .into_iter()
+                    .map(|(_, t)| t.to_string()),
+            );
+        }
+        let mut marks: Vec<Range<usize>> = words
+            .iter()
+            .flat_map(|w| {
+                folded
+                    .match_indices(w.as_str())
+                    .map(|(at, m)| at..at + m.len())
+            })
+            .map(|r| origin[r.start].start..origin[r.end - 1].end)
+            .collect();
+        marks.sort_by_key(|r| (r.start, std::cmp::Reverse(r.end)));
+        let mut merged: Vec<Range<usize>> = Vec::with_capacity(marks.len());
+        for r in marks {
+            match merged.last_mut() {
+                Some(last) if r.start < last.end => last.end = last.end.max(r.end),
+                _ => merged.push(r),
+            }
+        }
+        Quote {
+            text,
+            marks: merged,
+        }
+    }
+
+    /// The quote with each mark put between `open` and `close`, and every piece of the
+    /// text passed through `escape`.
+    fn marked(&self, open: &str, close: &str, escape: fn(&str) -> String) -> String {
+        let mut out = String::with_capacity(self.text.len() + 16 * self.marks.len());
+        let mut at = 0;
+        for r in &self.marks {
+            out.push_str(&escape(&self.text[at..r.start]));
+            out.push_str(open);
+            out.push_str(&escape(&self.text[r.clone()]));
+            out.push_str(close);
+            at = r.end;
+        }
+        out.push_str(&escape(&self.text[at..]));
+        out
+    }
+
+    pub fn text(&self) -> String {
+        self.marked("【", "】", str::to_string)
+    }
+
+    pub fn html(&self) -> String {
+        self.marked("<mark>", "</mark>", escape_html)
+    }
+}
+
+/// One evidence item's facts as plain strings; the text and HTML parts show the same.
+struct EvidenceLines<'a> {
+    byline: String,
+    url: Option<&'a str>,
+    title: Option<String>,
+    quote: Quote,
+    engagement: String,
+    link: Option<String>,
+}
+
+fn evidence_lines(e: &Evidence) -> EvidenceLines<'_> {
+    let reach = e
+        .author_followers
+        .map(|f| format!(" ({f} followers)"))
+        .unwrap_or_default();
+    let published = e.published_at.map_or("?".into(), when);
+    let mut byline = format!(
+        "[{}] {} by {}{reach} — published {published}, first seen {}",
+        e.channel,
+        clip(&e.source, 60),
+        clip(
+            e.author.as_deref().unwrap_or("unknown author"),
+            AUTHOR_CHARS
+        ),
+        when(e.first_seen_at),
+    );
+    if e.seen_at != e.first_seen_at {
+        let _ = write!(byline, ", last seen {}", when(e.seen_at));
+    }
+    let mut engagement = counts(&e.engagement);
+    if let Some(growth) = e.growth_per_hour {
+        let _ = write!(engagement, "; growing {growth:.0} interactions per hour");
+    }
+    EvidenceLines {
+        byline,
+        url: web_url(e.url.as_deref()),
+        title: e
+            .title
+            .as_deref()
+            .map(|t| clip(t, 120))
+            .filter(|t| !t.is_empty()),
+        quote: Quote::new(&e.text, &e.marks),
+        engagement,
+        link: e.link_score.map(|score| {
+            format!(
+                "linked (score {score:.2}): {}",
+                clip(&e.link_evidence.join("; "), LINK_EVIDENCE_CHARS)
+            )
+        }),
+    }
+}
+
+/// One public item as a numbered plain-text entry, its lines indented under the number,
+/// after a `heading` line when given.
+pub fn evidence_text(number: usize, e: &Evidence, heading: Option<&str>) -> String {
+    let lines = evidence_lines(e);
+    let mut t = match heading {
+        Some(heading) => format!("{number}. {heading}\n   {}\n", lines.byline),
+        None => format!("{number}. {}\n", lines.byline),
+    };
+    if let Some(url) = lines.url {
+        let _ = writeln!(t, "   {url}");
+    }
+    if let Some(title) = &lines.title {
+        let _ = writeln!(t, "   {title}");
+    }
+    let _ = writeln!(t, "   \"{}\"", lines.quote.text());
+    let _ = writeln!(t, "   engagement: {}", lines.engagement);
+    if let Some(link) = &lines.link {
+        let _ = writeln!(t, "   {link}");
+    }
+    t
+}
+
+/// One public item as an HTML list entry, every scraped string escaped, after a bold
+/// `heading` when given.
+pub fn evidence_html(item: &Evidence, heading: Option<&str>) -> String {
+    let e = escape_html;
+    let lines = evidence_lines(item);
+    let mut h = String::from("<li style=\"margin-bottom:12px\">");
+    if let Some(heading) = heading {
+        let _ = write!(h, "<b>{}</b><br>", e(heading));
+    }
+    let _ = write!(h, "{}<br>", e(&lines.byline));
+    if let Some(url) = lines.url {
+        let _ = write!(h, "{}<br>", html_link(url));
+    }
+    if let Some(title) = &lines.title {
+        let _ = write!(h, "<b>{}</b><br>", e(title));
+    }
+    let _ = write!(
+        h,
+        "<blockquote style=\"border-left:3px solid #ccc;margin:4px 0;padding-left:8px\">{}</blockquote>",
+        lines.quote.html()
+    );
+    let _ = write!(h, "engagement: {}", e(&lines.engagement));
+    if let Some(link) = &lines.link {
+        let _ = write!(h, "<br>{}", e(link));
+    }
+    h.push_str("</li>");
+    h
+}
+
+/// The story so far, oldest first: the case's opening, each public item, this alert. A long
+/// story keeps its start and its latest turns.
+fn timeline(content: &AlertContent) -> Vec<(DateTime<FixedOffset>, String)> {
+    let mut rows = Vec::new();
+    if let Some(opened) = content.case.as_ref().and_then(|c| c.opened_at) {
+        let via = content
+            .case
+            .as_ref()
+            .and_then(|c| c.channel.as_deref())
+            .map(|c| format!(" (via {})", clip(c, 40)))
+            .unwrap_or_default();
+        rows.push((opened, format!("case opened{via}")));
+    }
+    for e in &content.evidence {
+        let at = e.published_at.unwrap_or(e.first_seen_at);
+        let mut row = format!(
+            "{} post by {} on {}",
+            e.channel,
+            clip(
+                e.author.as_deref().unwrap_or("an unknown author"),
+                AUTHOR_CHARS
+            ),
+            clip(&e.source, 60)
+        );
+        if e.seen_at != e.first_seen_at {
+            let _ = write!(
+                row,
+                "; {} interactions when last seen {}",
+                e.engagement.interactions(),
+                when(e.seen_at)
+            );
+        }
+        rows.push((at, row));
+    }
+    rows.sort_by_key(|(at, _)| *at);
+    if rows.len() > TIMELINE_HEAD + TIMELINE_TAIL {
+        let left_out = rows.len() - TIMELINE_HEAD - TIMELINE_TAIL;
+        let tail = rows.split_off(rows.len() - TIMELINE_TAIL);
+        rows.truncate(TIMELINE_HEAD);
+        let gap_at = tail[0].0;
+        rows.push((gap_at, format!("… {left_out} more public items …")));
+        rows.extend(tail);
+    }
+    rows.push((
+        content.created_at,
+        format!("this alert: {}", content.kind.as_str().to_uppercase()),
+    ));
+    rows
+}
+
 fn render_text(content: &AlertContent) -> String {
     let mut t = String::new();
     let _ = writeln!(t, "{}\n", subject(content));
     let _ = writeln!(t, "WHY NOW");
     for reason in &content.reasons {
-        let _ = writeln!(t, "- {}", one_line(reason));
+        let _ = writeln!(t, "- {}", clip(reason, REASON_CHARS));
     }
     if let Some(case) = &content.case {
         let _ = writeln!(t, "\nTHE CASE");
@@ -246,33 +572,7 @@ fn render_text(content: &AlertContent) -> String {
     }
     let _ = writeln!(t, "\nEVIDENCE");
     for (i, e) in content.evidence.iter().take(EVIDENCE_SHOWN).enumerate() {
-        let _ = writeln!(
-            t,
-            "{}. [{}] {} by {} — published {}, seen {}",
-            i + 1,
-            e.channel,
-            one_line(&e.source),
-            one_line(e.author.as_deref().unwrap_or("unknown author")),
-            e.published_at
-                .map(|p| p.to_rfc3339())
-                .unwrap_or_else(|| "?".into()),
-            e.seen_at.to_rfc3339()
-        );
-        if let Some(url) = e.url.as_deref().filter(|u| is_web_url(u)) {
-            let _ = writeln!(t, "   {url}");
-        }
-        if let Some(title) = &e.title {
-            let _ = writeln!(t, "   {}", truncate(&one_line(title), 120));
-        }
-        let _ = writeln!(t, "   \"{}\"", mark_text(&quote(e), &e.marks));
-        let _ = writeln!(t, "   engagement: {}", engagement_line(&e.engagement));
-        if let Some(score) = e.link_score {
-            let _ = writeln!(
-                t,
-                "   linked (score {score:.2}): {}",
-                e.link_evidence.join("; ")
-            );
-        }
+        t.push_str(&evidence_text(i + 1, e, None));
     }
     if content.evidence.len() > EVIDENCE_SHOWN {
         let _ = writeln!(
@@ -281,74 +581,57 @@ fn render_text(content: &AlertContent) -> String {
             content.evidence.len() - EVIDENCE_SHOWN
         );
     }
+    let _ = writeln!(t, "\nTIMELINE");
+    for (at, row) in timeline(content) {
+        let _ = writeln!(t, "{}  {row}", when(at));
+    }
     let _ = writeln!(t, "\nWHAT TO DO NOW");
     for item in checklist(content.kind) {
         let _ = writeln!(t, "[ ] {item}");
     }
-    let _ = writeln!(t, "\n-- outcry, {}", content.created_at.to_rfc3339());
+    let _ = writeln!(t, "\n-- outcry, {}", when(content.created_at));
     t
 }
 
-fn mark_text(quote: &str, marks: &[String]) -> String {
-    let mut out = quote.to_string();
-    for mark in marks.iter().filter(|m| !m.is_empty()) {
-        out = out.replace(mark.as_str(), &format!("【{mark}】"));
-    }
-    out
+/// The document head and the opening of the body, shared by alerts and digests.
+pub fn html_start(title: &str) -> String {
+    format!(
+        "<!DOCTYPE html><html lang=\"zh\"><head><meta charset=\"utf-8\"><title>{}</title></head>\
+         <body style=\"font-family:-apple-system,'PingFang SC','Microsoft YaHei',sans-serif;max-width:720px;margin:auto;color:#111\">",
+        escape_html(title)
+    )
 }
 
-/// Escapes the quote and wraps every occurrence of a mark in <mark>, working on the raw text
-/// so that a mark can never split an escape sequence.
-pub fn mark_html(quote: &str, marks: &[String]) -> String {
-    let mut out = String::new();
-    let mut rest = quote;
-    loop {
-        let next = marks
-            .iter()
-            .filter(|m| !m.is_empty())
-            .filter_map(|m| rest.find(m.as_str()).map(|at| (at, m.len())))
-            .min();
-        match next {
-            Some((at, len)) => {
-                out.push_str(&escape_html(&rest[..at]));
-                out.push_str("<mark>");
-                out.push_str(&escape_html(&rest[at..at + len]));
-                out.push_str("</mark>");
-                rest = &rest[at + len..];
-            }
-            None => {
-                out.push_str(&escape_html(rest));
-                return out;
-            }
-        }
-    }
+/// A link when the URL may be linked, its text bounded.
+pub fn html_link(url: &str) -> String {
+    format!(
+        "<a href=\"{}\">{}</a>",
+        escape_html(url),
+        escape_html(&truncate(url, 100))
+    )
 }
 
 fn render_html(content: &AlertContent) -> String {
     let e = escape_html;
-    let mut h = String::new();
     let color = match content.kind {
         AlertKind::Surfaced => "#b26a00",
         AlertKind::Spreading => "#c2410c",
         AlertKind::Viral => "#b91c1c",
-        AlertKind::Unlinked => "#475569",
+        AlertKind::Unlinked | AlertKind::Digest => "#475569",
+        // Source alerts are rendered by `health`; grey if one ever comes this way.
+        AlertKind::SourceDown | AlertKind::SourceUp => "#6b7280",
     };
-    let _ = write!(
-        h,
-        "<!DOCTYPE html><html lang=\"zh\"><head><meta charset=\"utf-8\"><title>{}</title></head>\
-         <body style=\"font-family:-apple-system,'PingFang SC','Microsoft YaHei',sans-serif;max-width:720px;margin:auto;color:#111\">",
-        e(&subject(content))
-    );
+    let mut h = html_start(&subject(content));
     let _ = write!(
         h,
         "<h2 style=\"color:{color}\">{} — {}</h2><p style=\"font-size:1.1em\">{}</p>",
         e(&content.kind.as_str().to_uppercase()),
-        e(&truncate(&one_line(&content.brand), 40)),
-        e(&truncate(&one_line(&content.headline), 120))
+        e(&clip(&content.brand, 40)),
+        e(&clip(&content.headline, 120))
     );
     h.push_str("<h3>Why now</h3><ul>");
     for reason in &content.reasons {
-        let _ = write!(h, "<li>{}</li>", e(&one_line(reason)));
+        let _ = write!(h, "<li>{}</li>", e(&clip(reason, REASON_CHARS)));
     }
     h.push_str("</ul>");
     if let Some(case) = &content.case {
@@ -365,40 +648,7 @@ fn render_html(content: &AlertContent) -> String {
     }
     h.push_str("<h3>Evidence</h3><ol>");
     for item in content.evidence.iter().take(EVIDENCE_SHOWN) {
-        let _ = write!(
-            h,
-            "<li style=\"margin-bottom:12px\"><b>[{}]</b> {} by <b>{}</b> — published {}, seen {}<br>",
-            e(item.channel.as_str()),
-            e(&one_line(&item.source)),
-            e(&one_line(item.author.as_deref().unwrap_or("unknown author"))),
-            e(&item.published_at.map(|p| p.to_rfc3339()).unwrap_or_else(|| "?".into())),
-            e(&item.seen_at.to_rfc3339())
-        );
-        if let Some(url) = item.url.as_deref().filter(|u| is_web_url(u)) {
-            let _ = write!(
-                h,
-                "<a href=\"{}\">{}</a><br>",
-                e(url.trim()),
-                e(&truncate(url, 100))
-            );
-        }
-        if let Some(title) = &item.title {
-            let _ = write!(h, "<b>{}</b><br>", e(&truncate(&one_line(title), 120)));
-        }
-        let _ = write!(
-            h,
-            "<blockquote style=\"border-left:3px solid #ccc;margin:4px 0;padding-left:8px\">{}</blockquote>",
-            mark_html(&quote(item), &item.marks)
-        );
-        let _ = write!(h, "engagement: {}", e(&engagement_line(&item.engagement)));
-        if let Some(score) = item.link_score {
-            let _ = write!(
-                h,
-                "<br>linked (score {score:.2}): {}",
-                e(&item.link_evidence.join("; "))
-            );
-        }
-        h.push_str("</li>");
+        h.push_str(&evidence_html(item, None));
     }
     h.push_str("</ol>");
     if content.evidence.len() > EVIDENCE_SHOWN {
@@ -408,14 +658,23 @@ fn render_html(content: &AlertContent) -> String {
             content.evidence.len() - EVIDENCE_SHOWN
         );
     }
-    h.push_str("<h3>What to do now</h3><ul>");
+    h.push_str("<h3>Timeline</h3><table style=\"border-collapse:collapse\">");
+    for (at, row) in timeline(content) {
+        let _ = write!(
+            h,
+            "<tr><td style=\"padding:2px 8px;white-space:nowrap;vertical-align:top\">{}</td><td style=\"padding:2px 8px\">{}</td></tr>",
+            e(&when(at)),
+            e(&row)
+        );
+    }
+    h.push_str("</table><h3>What to do now</h3><ul>");
     for item in checklist(content.kind) {
         let _ = write!(h, "<li>☐ {}</li>", e(item));
     }
     let _ = write!(
         h,
         "</ul><p style=\"color:#666;font-size:0.9em\">outcry, {}</p></body></html>",
-        e(&content.created_at.to_rfc3339())
+        e(&when(content.created_at))
     );
     h
 }
@@ -463,18 +722,21 @@ mod tests {
                 title: Some(payload.into()),
                 text: format!("订单号 XC-2026-00871 漏油 {payload}"),
                 published_at: Some(at("2026-03-05T21:40:00+08:00")),
-                seen_at: at("2026-03-05T21:52:00+08:00"),
+                first_seen_at: at("2026-03-05T21:52:00+08:00"),
+                seen_at: at("2026-03-05T23:52:00+08:00"),
                 engagement: Engagement {
                     reposts: Some(12),
                     comments: Some(30),
                     likes: Some(85),
                     views: None,
                 },
+                growth_per_hour: Some(36.6),
+                author_followers: Some(1520),
                 link_score: Some(1.0),
                 link_evidence: vec!["identifier order:XC-2026-00871".into()],
                 marks: vec!["XC-2026-00871".into()],
             }],
-            created_at: at("2026-03-05T21:52:00+08:00"),
+            created_at: at("2026-03-05T23:52:00+08:00"),
         }
     }
 
@@ -543,5 +805,106 @@ mod tests {
         assert!(rendered
             .html
             .contains(&escape_html(checklist(AlertKind::Viral)[0])));
+    }
+
+    #[test]
+    fn evidence_shows_channel_author_reach_times_link_counts_and_growth_in_both_parts() {
+        let rendered = render(&content(AlertKind::Spreading, ""));
+        for part in [&rendered.text, &rendered.html] {
+            assert!(
+                part.contains("[social] weibo by 小王 (1520 followers)"),
+                "{part}"
+            );
+            assert!(
+                part.contains("published 2026-03-05 21:40 +08:00, first seen 2026-03-05 21:52 +08:00, last seen 2026-03-05 23:52 +08:00"),
+                "{part}"
+            );
+            assert!(
+                part.contains(
+                    "reposts 12, comments 30, likes 85; growing 37 interactions per hour"
+                ),
+                "{part}"
+            );
+            assert!(part.contains("linked (score 1.00): identifier order:XC-2026-00871"));
+        }
+        // A javascript: URL is never linked.
+        assert!(!rendered.html.contains("javascript:"));
+    }
+
+    #[test]
+    fn timeline_runs_from_the_case_opening_to_this_alert() {
+        let rendered = render(&content(AlertKind::Spreading, ""));
+        let text = &rendered.text;
+        let timeline = &text[text.find("TIMELINE").unwrap()..text.find("WHAT TO DO NOW").unwrap()];
+        let rows: Vec<&str> = timeline.lines().skip(1).filter(|l| !l.is_empty()).collect();
+        assert_eq!(
+            rows,
+            [
+                "2026-03-02 09:14 +08:00  case opened (via hotline)",
+                "2026-03-05 21:40 +08:00  social post by 小王 on weibo; 127 interactions when last seen 2026-03-05 23:52 +08:00",
+                "2026-03-05 23:52 +08:00  this alert: SPREADING",
+            ]
+        );
+        assert!(rendered.html.contains("<h3>Timeline</h3>"));
+        assert!(rendered.html.contains("case opened (via hotline)"));
+    }
+
+    #[test]
+    fn a_long_timeline_keeps_its_start_and_latest_turns() {
+        let mut long = content(AlertKind::Viral, "");
+        let first = long.evidence[0].clone();
+        long.evidence = (0..30)
+            .map(|n| Evidence {
+                author: Some(format!("author-{n:02}")),
+                published_at: Some(at("2026-03-05T00:00:00+08:00") + chrono::Duration::minutes(n)),
+                ..first.clone()
+            })
+            .collect();
+        let rows = timeline(&long);
+        assert_eq!(rows.len(), TIMELINE_HEAD + 1 + TIMELINE_TAIL + 1);
+        let shown: String = rows
+            .iter()
+            .map(|(_, r)| r.as_str())
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(
+            shown.contains("author-00") && shown.contains("author-29"),
+            "{shown}"
+        );
+        assert!(!shown.contains("author-10"), "{shown}");
+        assert!(shown.contains("more public items"), "{shown}");
+    }
+
+    #[test]
+    fn lexicon_words_are_marked_in_any_script_and_width() {
+        let quote = Quote::new(
+            "客戶說要曝光, 訂單 ＸＣ－２０２６－００８７１",
+            &["XC-2026-00871".into()],
+        );
+        assert_eq!(
+            quote.text(),
+            "客戶說要【曝光】, 訂單 【ＸＣ－２０２６－００８７１】"
+        );
+        let quote = Quote::new("<b>要找媒体</b> & 漏油", &[]);
+        assert_eq!(
+            quote.html(),
+            "&lt;b&gt;要<mark>找媒体</mark>&lt;/b&gt; &amp; <mark>漏油</mark>"
+        );
+        // A mark never splits what escaping produces.
+        let quote = Quote::new("a<b", &["<".into()]);
+        assert_eq!(quote.html(), "a<mark>&lt;</mark>b");
+    }
+
+    #[test]
+    fn scraped_strings_are_bounded() {
+        let mut huge = content(AlertKind::Surfaced, "");
+        huge.evidence[0].author = Some("长".repeat(10_000));
+        huge.evidence[0].text = "字".repeat(100_000);
+        huge.evidence[0].url = Some(format!("https://x.example/{}", "a".repeat(5000)));
+        huge.reasons = vec!["理由".repeat(10_000)];
+        let rendered = render(&huge);
+        assert!(rendered.html.len() < 20_000, "{}", rendered.html.len());
+        assert!(rendered.text.len() < 20_000, "{}", rendered.text.len());
+        assert!(!rendered.html.contains("<a href"));
     }
 }

@@ -3,12 +3,24 @@
 //! "3分钟前"), since no markup standard carries them.
 
 use super::{content_guid, ExtractError, ExtractedItem};
-use crate::config::HtmlSelectors;
+use crate::config::{HtmlSelectors, ItemPageConfig};
 use crate::model::Engagement;
 use chrono::{
     DateTime, Datelike, Duration, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone,
 };
 use scraper::{ElementRef, Html, Node, Selector};
+use std::collections::HashSet;
+
+/// What one HTML page gave.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HtmlPage {
+    pub items: Vec<ExtractedItem>,
+    /// Configured selectors (by field name) that matched in no item; `item` when no item
+    /// was found at all. An operator's first clue that the site's markup changed.
+    pub unmatched: Vec<&'static str>,
+    /// Where `next_page` points, resolved against the page.
+    pub next_page: Option<url::Url>,
+}
 
 /// Reads an HTML page into items. `now` anchors relative times and supplies the offset for
 /// times that carry none.
@@ -17,21 +29,29 @@ pub fn extract_html(
     selectors: &HtmlSelectors,
     page_url: &url::Url,
     now: DateTime<FixedOffset>,
-) -> Result<Vec<ExtractedItem>, ExtractError> {
+) -> Result<HtmlPage, ExtractError> {
     let compiled = Compiled::new(selectors)?;
     let document = Html::parse_document(text);
     let link_attr = selectors.link_attr.as_deref().unwrap_or("href");
 
+    let mut matched: HashSet<&'static str> = HashSet::new();
     let mut items = Vec::new();
     for item in document.select(&compiled.item) {
-        let title = compiled.title.as_ref().and_then(|s| first_text(item, s));
-        let body = compiled.body.as_ref().and_then(|s| first_text(item, s));
+        matched.insert("item");
+        for (field, selector) in &compiled.inner {
+            if item.select(selector).next().is_some() {
+                matched.insert(field);
+            }
+        }
+        let text_of = |field: &str| compiled.get(field).and_then(|s| first_text(item, s));
+        let title = text_of("title");
+        let body = text_of("body");
         if title.is_none() && body.is_none() {
             // Ads, separators and "load more" rows often match the item selector too.
             continue;
         }
         // Without a link selector the item itself may be the link (`<a class="card">`).
-        let link_element = match &compiled.link {
+        let link_element = match compiled.get("link") {
             Some(s) => item.select(s).next(),
             None => Some(item),
         };
@@ -39,7 +59,7 @@ pub fn extract_html(
             .and_then(|e| e.value().attr(link_attr))
             .and_then(|href| resolve_link(page_url, href));
         // Likewise the id often sits on the item element itself (`<li data-id="...">`).
-        let guid = match (&compiled.guid, selectors.guid_attr.as_deref()) {
+        let guid = match (compiled.get("guid"), selectors.guid_attr.as_deref()) {
             (Some(s), Some(attr)) => item
                 .select(s)
                 .next()
@@ -52,76 +72,118 @@ pub fn extract_html(
         let guid = guid
             .or_else(|| url.clone())
             .unwrap_or_else(|| content_guid(title.as_deref(), body.as_deref()));
-        let author = compiled.author.as_ref().and_then(|s| first_text(item, s));
         let published_at = compiled
-            .time
-            .as_ref()
+            .get("time")
             .and_then(|s| item.select(s).next())
             .and_then(|e| element_time(e, now));
-        let count = |s: &Option<Selector>| {
-            s.as_ref()
-                .and_then(|s| first_text(item, s))
-                .and_then(|t| parse_count(&t))
-        };
-        let engagement = Engagement {
-            reposts: count(&compiled.reposts),
-            comments: count(&compiled.comments),
-            likes: count(&compiled.likes),
-            views: count(&compiled.views),
-        };
+        let count = |field: &str| text_of(field).and_then(|t| parse_count(&t));
         items.push(ExtractedItem {
             guid,
             url,
             title,
             body,
-            author,
-            author_followers: None,
+            author: text_of("author"),
+            author_followers: count("followers"),
             published_at,
-            engagement,
+            engagement: Engagement {
+                reposts: count("reposts"),
+                comments: count("comments"),
+                likes: count("likes"),
+                views: count("views"),
+            },
         });
     }
-    Ok(items)
+    let next_page = match &compiled.next_page {
+        Some(s) => document.select(s).next().and_then(|e| {
+            matched.insert("next_page");
+            let href = e.value().attr("href")?;
+            url::Url::parse(&resolve_link(page_url, href)?).ok()
+        }),
+        None => None,
+    };
+    let unmatched = selectors
+        .fields()
+        .into_iter()
+        .filter(|(field, selector)| selector.is_some() && !matched.contains(field))
+        .map(|(field, _)| field)
+        .collect();
+    Ok(HtmlPage {
+        items,
+        unmatched,
+        next_page,
+    })
 }
 
+/// Reads engagement counts and the author's followers from an item's own page: the first
+/// match of each selector in the whole page.
+pub fn extract_counts(
+    text: &str,
+    selectors: &ItemPageConfig,
+) -> Result<(Engagement, Option<i64>), ExtractError> {
+    let document = Html::parse_document(text);
+    let count = |field: &'static str, selector: &Option<String>| {
+        let Some(selector) = selector else {
+            return Ok(None);
+        };
+        let selector = compile(field, selector)?;
+        Ok(document
+            .select(&selector)
+            .next()
+            .map(element_text)
+            .and_then(|t| parse_count(&t)))
+    };
+    let engagement = Engagement {
+        reposts: count("reposts", &selectors.reposts)?,
+        comments: count("comments", &selectors.comments)?,
+        likes: count("likes", &selectors.likes)?,
+        views: count("views", &selectors.views)?,
+    };
+    Ok((engagement, count("followers", &selectors.followers)?))
+}
+
+fn compile(field: &'static str, selector: &str) -> Result<Selector, ExtractError> {
+    Selector::parse(selector).map_err(|e| ExtractError::Selector {
+        field,
+        selector: selector.to_string(),
+        message: e.to_string(),
+    })
+}
+
+/// The item selector, the selectors applied inside each item, and the page-wide next-page
+/// selector, compiled once per page.
 struct Compiled {
     item: Selector,
-    title: Option<Selector>,
-    link: Option<Selector>,
-    body: Option<Selector>,
-    author: Option<Selector>,
-    time: Option<Selector>,
-    guid: Option<Selector>,
-    reposts: Option<Selector>,
-    comments: Option<Selector>,
-    likes: Option<Selector>,
-    views: Option<Selector>,
+    inner: Vec<(&'static str, Selector)>,
+    next_page: Option<Selector>,
 }
 
 impl Compiled {
     fn new(s: &HtmlSelectors) -> Result<Compiled, ExtractError> {
-        fn compile(field: &'static str, selector: &str) -> Result<Selector, ExtractError> {
-            Selector::parse(selector).map_err(|e| ExtractError::Selector {
-                field,
-                selector: selector.to_string(),
-                message: e.to_string(),
-            })
+        let mut item = None;
+        let mut inner = Vec::new();
+        let mut next_page = None;
+        for (field, selector) in s.fields() {
+            let Some(selector) = selector else { continue };
+            let compiled = compile(field, selector)?;
+            match field {
+                "item" => item = Some(compiled),
+                "next_page" => next_page = Some(compiled),
+                _ => inner.push((field, compiled)),
+            }
         }
-        let opt = |field: &'static str, selector: &Option<String>| {
-            selector.as_deref().map(|s| compile(field, s)).transpose()
-        };
+        let item = item.ok_or_else(|| ExtractError::Html("selectors.item is missing".into()))?;
         Ok(Compiled {
-            item: compile("item", &s.item)?,
-            title: opt("title", &s.title)?,
-            link: opt("link", &s.link)?,
-            body: opt("body", &s.body)?,
-            author: opt("author", &s.author)?,
-            time: opt("time", &s.time)?,
-            guid: opt("guid", &s.guid)?,
-            reposts: opt("reposts", &s.reposts)?,
-            comments: opt("comments", &s.comments)?,
-            likes: opt("likes", &s.likes)?,
-            views: opt("views", &s.views)?,
+            item,
+            inner,
+            next_page,
         })
+    }
+
+    fn get(&self, field: &str) -> Option<&Selector> {
+        self.inner
+            .iter()
+            .find(|(name, _)| *name == field)
+            .map(|(_, s)| s)
     }
 }
 

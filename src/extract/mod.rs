@@ -35,6 +35,13 @@ pub struct Extraction {
     pub encoding: &'static encoding_rs::Encoding,
     /// Some bytes did not decode and were replaced by U+FFFD.
     pub decode_errors: bool,
+    /// Selectors that matched in no item (html sources; see [`html::HtmlPage`]).
+    pub unmatched: Vec<&'static str>,
+    /// The next list page (html sources with `selectors.next_page`).
+    pub next_page: Option<url::Url>,
+    /// When no item was found: the sign of a login wall, captcha or expired cookie that the
+    /// page shows, if any.
+    pub blind_marker: Option<String>,
 }
 
 #[derive(thiserror::Error, Debug)]
@@ -59,8 +66,12 @@ pub fn extract(
     page_url: &url::Url,
 ) -> Result<Extraction, ExtractError> {
     let decoded = decode(bytes, content_type);
-    let items = match source.kind {
-        SourceKind::Feed => feed::extract_feed(&decoded.text, page_url)?,
+    let page = match source.kind {
+        SourceKind::Feed => html::HtmlPage {
+            items: feed::extract_feed(&decoded.text, page_url)?,
+            unmatched: Vec::new(),
+            next_page: None,
+        },
         SourceKind::Html => {
             let selectors = source.selectors.as_ref().ok_or_else(|| {
                 ExtractError::Html(format!(
@@ -68,16 +79,24 @@ pub fn extract(
                     source.name
                 ))
             })?;
-            // Relative times ("3分钟前") are read in the daemon's local time zone; run it with
-            // TZ set to the sites' zone (e.g. Asia/Shanghai) when the host runs in UTC.
-            let now = chrono::Local::now().fixed_offset();
-            html::extract_html(&decoded.text, selectors, page_url, now)?
+            // Relative times ("3分钟前") are read in the source's `timezone`.
+            html::extract_html(&decoded.text, selectors, page_url, source.now())?
         }
     };
+    // Pages that list items legitimately say "登录" in their header; only a page without
+    // items is judged by its text.
+    let blind_marker = if page.items.is_empty() {
+        crate::health::blind_marker(&decoded.text, &source.blind_markers)
+    } else {
+        None
+    };
     Ok(Extraction {
-        items,
+        items: page.items,
         encoding: decoded.encoding,
         decode_errors: decoded.had_errors,
+        unmatched: page.unmatched,
+        next_page: page.next_page,
+        blind_marker,
     })
 }
 
@@ -112,13 +131,8 @@ mod tests {
 
     fn source(kind: SourceKind, selectors: Option<HtmlSelectors>) -> SourceConfig {
         SourceConfig {
-            name: "test".into(),
-            kind,
-            url: "http://bbs.example.cn/feed".into(),
-            channel: Channel::Forum,
-            interval: None,
             selectors,
-            file: "sources/test.toml".into(),
+            ..SourceConfig::new("test", kind, "http://bbs.example.cn/feed", Channel::Forum)
         }
     }
 
@@ -345,6 +359,7 @@ mod tests {
             comments: Some(".comments".into()),
             likes: Some(".likes".into()),
             views: Some(".views".into()),
+            ..HtmlSelectors::default()
         }
     }
 
@@ -353,7 +368,9 @@ mod tests {
         let text = include_str!("../../tests/fixtures/html/list-page.html");
         let now = at("2026-11-21T10:00:00+08:00");
         let page = url("https://bbs.example.cn/forum/list?page=1");
-        let items = html::extract_html(text, &list_selectors(), &page, now).unwrap();
+        let items = html::extract_html(text, &list_selectors(), &page, now)
+            .unwrap()
+            .items;
         assert_eq!(
             items.len(),
             3,
@@ -405,7 +422,9 @@ mod tests {
             ..HtmlSelectors::default()
         };
         let now = at("2026-11-21T10:00:00+08:00");
-        let items = html::extract_html(text, &selectors, &url("http://x.cn/list"), now).unwrap();
+        let items = html::extract_html(text, &selectors, &url("http://x.cn/list"), now)
+            .unwrap()
+            .items;
         assert_eq!(items[0].guid, "77");
         assert_eq!(items[0].url.as_deref(), Some("http://x.cn/p/1"));
         assert_eq!(items[1].guid, "http://x.cn/p/2");

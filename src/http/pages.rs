@@ -597,7 +597,10 @@ async fn brands(State(state): State<AppState>, signed_in: SignedIn) -> Response 
                             AlertKind::Surfaced => 1,
                             AlertKind::Spreading => 2,
                             AlertKind::Viral => 3,
-                            AlertKind::Unlinked => 0,
+                            AlertKind::Unlinked
+                            | AlertKind::Digest
+                            | AlertKind::SourceDown
+                            | AlertKind::SourceUp => 0,
                         })
                         .map(|k| k.as_str())
                         .unwrap_or("not public");

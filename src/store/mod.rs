@@ -299,6 +299,49 @@ impl CaseItem {
             guid: self.guid.clone(),
         }
     }
+
+    /// Interactions gained per hour between the last two sightings (at least six minutes
+    /// apart as far as the rate goes, so that two quick polls do not read as an explosion);
+    /// None for an item seen once.
+    pub fn growth_per_hour(&self) -> Option<f64> {
+        let [.., s0, s1] = self.sightings.as_slice() else {
+            return None;
+        };
+        let hours = ((s1.at - s0.at).num_seconds() as f64 / 3600.0).max(0.1);
+        let gained = (s1.engagement.interactions() - s0.engagement.interactions()).max(0);
+        Some(gained as f64 / hours)
+    }
+}
+
+/// A link waiting for a complaint lead's review.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReviewLink {
+    pub case_id: String,
+    /// The linked item, with the link's score and evidence and every sighting.
+    pub item: CaseItem,
+}
+
+/// A public item about a watched brand that is linked to no case.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnlinkedItem {
+    pub brand: String,
+    /// The item with every sighting; its link fields are empty (state candidate, score 0,
+    /// no evidence), since nothing links it.
+    pub item: CaseItem,
+    /// Whether an `unlinked` alert was queued for it; one that was not waited for the digest
+    /// (over the hourly cap) or did not read as a complaint.
+    pub alerted: bool,
+}
+
+/// An open case and how far its story has gone public.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseStanding {
+    pub case: Case,
+    /// The highest stage it has alerted for, and when that alert was queued.
+    pub stage: Option<(Stage, DateTime<FixedOffset>)>,
+    pub confirmed_items: i64,
+    /// Candidate links waiting for review.
+    pub candidate_items: i64,
 }
 
 /// A case's public record: the items linked to it (rejected links left out) and the highest
@@ -333,6 +376,8 @@ pub struct ClaimedAlert {
     pub text: String,
     pub html: String,
     pub attempts: i64,
+    /// The source an operator alert is about.
+    pub source: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -376,6 +421,34 @@ pub struct AlertRow {
     pub sent_at: Option<String>,
 }
 
+/// Whether a source sees its site (crate::health explains blindness).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SourceHealth {
+    #[default]
+    Ok,
+    Failing,
+    Blind,
+}
+
+impl SourceHealth {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceHealth::Ok => "ok",
+            SourceHealth::Failing => "failing",
+            SourceHealth::Blind => "blind",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<SourceHealth> {
+        Some(match s {
+            "ok" => SourceHealth::Ok,
+            "failing" => SourceHealth::Failing,
+            "blind" => SourceHealth::Blind,
+            _ => return None,
+        })
+    }
+}
+
 /// What the scheduler remembers about a source between polls and restarts.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SourceState {
@@ -387,6 +460,26 @@ pub struct SourceState {
     pub last_error: Option<String>,
     pub last_error_at: Option<DateTime<Utc>>,
     pub items_seen: i64,
+    pub health: SourceHealth,
+    /// When the current run of failed or blind polls began.
+    pub failing_since: Option<DateTime<Utc>>,
+    /// Whether the operator was mailed about the current outage (so its end is mailed too).
+    pub down_alerted: bool,
+    /// Items the last poll that read a page found (a 304 leaves it alone).
+    pub last_items: Option<i64>,
+    pub last_poll_at: Option<DateTime<Utc>>,
+}
+
+/// A public item linked to an open case, whose own page a source re-reads for engagement.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FollowedItem {
+    pub guid: String,
+    pub url: String,
+    pub title: Option<String>,
+    pub body: Option<String>,
+    pub author: Option<String>,
+    pub published_at: Option<DateTime<FixedOffset>>,
+    pub first_seen_at: DateTime<FixedOffset>,
 }
 
 /// A source lease held by the caller.
@@ -483,6 +576,45 @@ pub trait Store: Send + Sync {
     /// The newest `limit` audit rows, newest first.
     async fn audit_log(&self, limit: i64) -> Result<Vec<AuditRow>, StoreError>;
     async fn stats(&self) -> Result<StoreStats, StoreError>;
+    /// Saves a source's state and, in the same transaction, queues an operator alert about
+    /// it (tagged with the source's name) unless its dedupe key exists. True when the alert
+    /// was new.
+    async fn save_source_state_with_alert(
+        &self,
+        state: &SourceState,
+        alert: &NewAlert,
+    ) -> Result<bool, StoreError>;
+    /// Every source's state, by name.
+    async fn source_states(&self) -> Result<Vec<SourceState>, StoreError>;
+    /// The items of `source` with a URL that are linked (not rejected) to an open case and
+    /// were first seen at or after `since`, oldest first.
+    async fn followed_items(
+        &self,
+        source: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<FollowedItem>, StoreError>;
+
+    /// Queues an alert that belongs to no item (the daily digest); false when an alert with
+    /// its dedupe key exists already, so two instances or a restart never queue it twice.
+    async fn queue_alert(&self, alert: &NewAlert) -> Result<bool, StoreError>;
+    /// When the newest alert of this kind was created.
+    async fn last_alert_at(
+        &self,
+        kind: AlertKind,
+    ) -> Result<Option<DateTime<FixedOffset>>, StoreError>;
+    /// Candidate links of open cases, best score first, at most `limit` of them, and how many
+    /// there are in all.
+    async fn review_links(&self, limit: i64) -> Result<(Vec<ReviewLink>, i64), StoreError>;
+    /// Items that mention a brand and link to no case, first seen in `[since, until)`,
+    /// newest first, at most `limit` of them.
+    async fn unlinked_items(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<UnlinkedItem>, StoreError>;
+    /// Every open case with its stage and the count of its linked items, by case id.
+    async fn case_standings(&self) -> Result<Vec<CaseStanding>, StoreError>;
 }
 
 pub type SharedStore = Arc<dyn Store>;

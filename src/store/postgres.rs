@@ -3,6 +3,7 @@
 //! size; outbox and source claims use `FOR UPDATE SKIP LOCKED`, so instances never wait on
 //! each other's rows and never claim the same one.
 
+use super::shared::{with_sightings, Sql, RECORD_POLL, RELEASE_LEASES, RENEW_LEASES};
 use super::*;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres, Row};
@@ -18,6 +19,12 @@ const UPSERT_CASE: &str = "INSERT INTO cases (id, brand, status, record, revisio
 
 pub struct PostgresStore {
     pool: PgPool,
+}
+
+impl PostgresStore {
+    fn sql(&self) -> Sql<'_, Postgres> {
+        Sql(&self.pool)
+    }
 }
 
 impl PostgresStore {
@@ -47,7 +54,7 @@ impl Store for PostgresStore {
 
     async fn upsert_case(&self, case: &Case, now: DateTime<Utc>) -> Result<(), StoreError> {
         let mut conn = self.pool.acquire().await?;
-        shared::upsert_case_on::<Postgres>(&mut conn, UPSERT_CASE, case, now).await
+        Sql::<Postgres>::upsert_case_on(&mut conn, UPSERT_CASE, case, now).await
     }
 
     async fn case(&self, id: &str) -> Result<Option<Case>, StoreError> {
@@ -312,7 +319,7 @@ impl Store for PostgresStore {
         .await?
         .into_iter()
         .collect();
-        shared::write_review::<Postgres>(&mut tx, UPSERT_CASE, batch).await?;
+        Sql::<Postgres>::write_review(&mut tx, UPSERT_CASE, batch).await?;
         tx.commit().await?;
         Ok(Committed {
             new_item_ids,
@@ -356,7 +363,7 @@ impl Store for PostgresStore {
         let mut items_by_id: HashMap<i64, Vec<(String, usize)>> = HashMap::new();
         for row in rows {
             let case_id: String = row.get("case_id");
-            let item = rows::case_item(&row)?;
+            let item = rows::case_item(&row, true)?;
             if let Some(record) = evidence.get_mut(&case_id) {
                 items_by_id
                     .entry(item.item_id)
@@ -413,7 +420,7 @@ impl Store for PostgresStore {
                  FOR UPDATE SKIP LOCKED)
              UPDATE alerts a SET lease_until_ms = $2 FROM due WHERE a.id = due.id
              RETURNING a.id, a.kind, a.case_id, a.message_id, a.subject, a.body_text,
-                 a.body_html, a.attempts,
+                 a.body_html, a.attempts, a.source,
                  COALESCE((SELECT c.status = 'open' FROM cases c WHERE c.id = a.case_id), TRUE)
                      AS case_open",
         )
@@ -487,35 +494,79 @@ impl Store for PostgresStore {
     }
 
     async fn source_state(&self, name: &str) -> Result<Option<SourceState>, StoreError> {
-        let row = sqlx::query("SELECT * FROM source_state WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(rows::source_state).transpose()
+        Ok(self.sql().source_states(Some(name)).await?.pop())
     }
 
     async fn save_source_state(&self, state: &SourceState) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO source_state AS s (name, etag, last_modified, consecutive_failures,
-                 last_success_at, last_error, last_error_at, items_seen)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-             ON CONFLICT (name) DO UPDATE SET (etag, last_modified, consecutive_failures,
-                 last_success_at, last_error, last_error_at, items_seen) =
-                 ROW(EXCLUDED.etag, EXCLUDED.last_modified, EXCLUDED.consecutive_failures,
-                     EXCLUDED.last_success_at, EXCLUDED.last_error, EXCLUDED.last_error_at,
-                     EXCLUDED.items_seen)",
-        )
-        .bind(&state.name)
-        .bind(&state.etag)
-        .bind(&state.last_modified)
-        .bind(state.consecutive_failures)
-        .bind(state.last_success_at.map(|t| t.to_rfc3339()))
-        .bind(&state.last_error)
-        .bind(state.last_error_at.map(|t| t.to_rfc3339()))
-        .bind(state.items_seen)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        let mut conn = self.pool.acquire().await?;
+        Sql::<Postgres>::upsert_source_state(&mut conn, state).await
+    }
+
+    async fn save_source_state_with_alert(
+        &self,
+        state: &SourceState,
+        alert: &NewAlert,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        Sql::<Postgres>::upsert_source_state(&mut tx, state).await?;
+        let inserted =
+            Sql::<Postgres>::insert_loose_alert(&mut tx, alert, Some(&state.name)).await?;
+        tx.commit().await?;
+        Ok(inserted)
+    }
+
+    async fn source_states(&self) -> Result<Vec<SourceState>, StoreError> {
+        self.sql().source_states(None).await
+    }
+
+    async fn followed_items(
+        &self,
+        source: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<FollowedItem>, StoreError> {
+        self.sql().followed_items(source, since).await
+    }
+
+    async fn queue_alert(&self, alert: &NewAlert) -> Result<bool, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        Sql::<Postgres>::insert_loose_alert(&mut conn, alert, None).await
+    }
+
+    async fn last_alert_at(
+        &self,
+        kind: AlertKind,
+    ) -> Result<Option<DateTime<FixedOffset>>, StoreError> {
+        self.sql().last_alert_at(kind).await
+    }
+
+    async fn review_links(&self, limit: i64) -> Result<(Vec<ReviewLink>, i64), StoreError> {
+        let (mut links, total) = self.sql().review_links(limit).await?;
+        let ids: Vec<i64> = links.iter().map(|l| l.item.item_id).collect();
+        with_sightings(
+            self.sightings(&ids).await?,
+            links.iter_mut().map(|l| &mut l.item),
+        );
+        Ok((links, total))
+    }
+
+    async fn unlinked_items(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<UnlinkedItem>, StoreError> {
+        let mut items = self.sql().unlinked_items(since, until, limit).await?;
+        let ids: Vec<i64> = items.iter().map(|u| u.item.item_id).collect();
+        with_sightings(
+            self.sightings(&ids).await?,
+            items.iter_mut().map(|u| &mut u.item),
+        );
+        Ok(items)
+    }
+
+    async fn case_standings(&self) -> Result<Vec<CaseStanding>, StoreError> {
+        let open = self.cases(Some(CaseStatus::Open)).await?;
+        self.sql().case_standings(open).await
     }
 
     async fn lease_source(
@@ -564,11 +615,11 @@ impl Store for PostgresStore {
         owner: &str,
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        Ok(
-            shared::lease_statement(&self.pool, shared::RECORD_POLL, &[name, owner], &[ms(at)])
-                .await?
-                > 0,
-        )
+        Ok(self
+            .sql()
+            .leases(RECORD_POLL, &[name, owner], &[ms(at)])
+            .await?
+            > 0)
     }
 
     async fn renew_leases(
@@ -577,17 +628,13 @@ impl Store for PostgresStore {
         now: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
-        shared::lease_statement(
-            &self.pool,
-            shared::RENEW_LEASES,
-            &[owner],
-            &[ms(now), ms(until)],
-        )
-        .await
+        self.sql()
+            .leases(RENEW_LEASES, &[owner], &[ms(now), ms(until)])
+            .await
     }
 
     async fn release_leases(&self, owner: &str) -> Result<(), StoreError> {
-        shared::lease_statement(&self.pool, shared::RELEASE_LEASES, &[owner], &[]).await?;
+        self.sql().leases(RELEASE_LEASES, &[owner], &[]).await?;
         Ok(())
     }
 

@@ -53,7 +53,8 @@ fn link_state(r: &impl Columns) -> Result<LinkState, StoreError> {
     LinkState::parse(&state).ok_or_else(|| corrupt("link state", &state))
 }
 
-/// id, kind, case_id, case_open, message_id, subject, body_text, body_html, attempts.
+/// id, kind, case_id, case_open, message_id, subject, body_text, body_html, attempts,
+/// source.
 pub(super) fn claimed_alert(r: &impl Columns) -> Result<ClaimedAlert, StoreError> {
     Ok(ClaimedAlert {
         id: r.int("id"),
@@ -65,6 +66,7 @@ pub(super) fn claimed_alert(r: &impl Columns) -> Result<ClaimedAlert, StoreError
         text: r.text("body_text"),
         html: r.text("body_html"),
         attempts: r.int("attempts"),
+        source: r.text_opt("source"),
     })
 }
 
@@ -99,13 +101,30 @@ pub(super) fn source_state(r: &impl Columns) -> Result<SourceState, StoreError> 
         last_error: r.text_opt("last_error"),
         last_error_at: utc("source error time", "last_error_at")?,
         items_seen: r.int("items_seen"),
+        health: {
+            let health = r.text("health");
+            SourceHealth::parse(&health).ok_or_else(|| corrupt("source health", &health))?
+        },
+        failing_since: utc("source outage time", "failing_since")?,
+        down_alerted: r.int("down_alerted") != 0,
+        last_items: r.int_opt("last_items"),
+        last_poll_at: utc("source poll time", "last_poll_at")?,
     })
 }
 
-/// An item joined with its link: the item's columns (its id as `id`) and the link's state,
-/// score and evidence. Sightings are added by the caller.
-pub(super) fn case_item(r: &impl Columns) -> Result<CaseItem, StoreError> {
+/// An item (its id as `id`), with its link's state, score and evidence when `linked`.
+/// Sightings are added by the caller.
+pub(super) fn case_item(r: &impl Columns, linked: bool) -> Result<CaseItem, StoreError> {
     let channel = r.text("channel");
+    let (link_state, link_score, link_evidence) = if linked {
+        (
+            link_state(r)?,
+            r.float("score"),
+            evidence_from_json(&r.text("evidence"))?,
+        )
+    } else {
+        (LinkState::Candidate, 0.0, Vec::new())
+    };
     Ok(CaseItem {
         item_id: r.int("id"),
         source: r.text("source"),
@@ -117,9 +136,9 @@ pub(super) fn case_item(r: &impl Columns) -> Result<CaseItem, StoreError> {
         author: r.text_opt("author"),
         published_at: parse_optional_time("item time", r.text_opt("published_at"))?,
         first_seen_at: parse_time("item time", &r.text("first_seen_at"))?,
-        link_state: link_state(r)?,
-        link_score: r.float("score"),
-        link_evidence: evidence_from_json(&r.text("evidence"))?,
+        link_state,
+        link_score,
+        link_evidence,
         sightings: Vec::new(),
     })
 }

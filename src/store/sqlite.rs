@@ -2,6 +2,9 @@
 //! replay). SQLite has no SKIP LOCKED; outbox claims are single UPDATE ... RETURNING
 //! statements, which SQLite serialises.
 
+use super::shared::{
+    with_sightings, Sql, ITEM_COLUMNS, LINK_COLUMNS, RECORD_POLL, RELEASE_LEASES, RENEW_LEASES,
+};
 use super::*;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
@@ -50,6 +53,10 @@ impl SqliteStore {
     }
 }
 
+fn link_state(text: &str) -> Result<LinkState, StoreError> {
+    LinkState::parse(text).ok_or_else(|| corrupt("link state", text))
+}
+
 /// The next revision is one past the highest: SQLite serialises writers, so no two share it.
 const UPSERT_CASE: &str = "INSERT INTO cases (id, brand, status, record, revision, updated_at)
      VALUES ($1, $2, $3, $4, (SELECT COALESCE(MAX(revision), 0) + 1 FROM cases), $5)
@@ -57,8 +64,10 @@ const UPSERT_CASE: &str = "INSERT INTO cases (id, brand, status, record, revisio
          record = excluded.record, revision = excluded.revision,
          updated_at = excluded.updated_at";
 
-fn link_state(text: &str) -> Result<LinkState, StoreError> {
-    LinkState::parse(text).ok_or_else(|| corrupt("link state", text))
+impl SqliteStore {
+    fn sql(&self) -> Sql<'_, Sqlite> {
+        Sql(&self.pool)
+    }
 }
 
 #[async_trait]
@@ -70,7 +79,7 @@ impl Store for SqliteStore {
 
     async fn upsert_case(&self, case: &Case, now: DateTime<Utc>) -> Result<(), StoreError> {
         let mut conn = self.pool.acquire().await?;
-        shared::upsert_case_on::<Sqlite>(&mut conn, UPSERT_CASE, case, now).await
+        Sql::<Sqlite>::upsert_case_on(&mut conn, UPSERT_CASE, case, now).await
     }
 
     async fn case(&self, id: &str) -> Result<Option<Case>, StoreError> {
@@ -278,7 +287,7 @@ impl Store for SqliteStore {
                 inserted_keys.insert(row.get::<String, _>("dedupe_key"));
             }
         }
-        shared::write_review::<Sqlite>(&mut tx, UPSERT_CASE, batch).await?;
+        Sql::<Sqlite>::write_review(&mut tx, UPSERT_CASE, batch).await?;
         tx.commit().await?;
         Ok(Committed {
             new_item_ids,
@@ -314,12 +323,11 @@ impl Store for SqliteStore {
             }
 
             // Item ids grow in the order items were first seen.
-            let mut query = QueryBuilder::new(
-                "SELECT l.case_id, i.id, i.source, i.guid, i.channel, i.url, i.title, i.body,
-                        i.author, i.published_at, i.first_seen_at, l.state, l.score, l.evidence
+            let mut query = QueryBuilder::new(format!(
+                "SELECT {ITEM_COLUMNS}, {LINK_COLUMNS}
                  FROM links l JOIN items i ON i.id = l.item_id
-                 WHERE l.state <> 'rejected' AND l.case_id IN (",
-            );
+                 WHERE l.state <> 'rejected' AND l.case_id IN ("
+            ));
             let mut list = query.separated(", ");
             for id in chunk {
                 list.push_bind(id);
@@ -327,10 +335,11 @@ impl Store for SqliteStore {
             query.push(") ORDER BY i.id");
             for row in query.build().fetch_all(&self.pool).await? {
                 let case_id: String = row.get("case_id");
-                let item = rows::case_item(&row)?;
+                let item = rows::case_item(&row, true)?;
+                let item_id = item.item_id;
                 if let Some(record) = evidence.get_mut(&case_id) {
                     items_by_id
-                        .entry(item.item_id)
+                        .entry(item_id)
                         .or_default()
                         .push((case_id, record.items.len()));
                     record.items.push(item);
@@ -338,23 +347,12 @@ impl Store for SqliteStore {
             }
         }
         let item_ids: Vec<i64> = items_by_id.keys().copied().collect();
-        for chunk in item_ids.chunks(ROWS_PER_STATEMENT) {
-            let mut query = QueryBuilder::new(
-                "SELECT item_id, fetched_at, reposts, comments, likes, views, author_followers
-                 FROM observations WHERE item_id IN (",
-            );
-            let mut list = query.separated(", ");
-            for id in chunk {
-                list.push_bind(*id);
-            }
-            query.push(") ORDER BY fetched_ms, id");
-            for row in query.build().fetch_all(&self.pool).await? {
-                let sighting = rows::sighting(&row)?;
-                let item_id: i64 = row.get("item_id");
-                for (case_id, position) in items_by_id.get(&item_id).into_iter().flatten() {
-                    if let Some(record) = evidence.get_mut(case_id) {
-                        record.items[*position].sightings.push(sighting);
-                    }
+        let mut sightings = self.sightings(&item_ids).await?;
+        for (item_id, places) in items_by_id {
+            let history = sightings.remove(&item_id).unwrap_or_default();
+            for (case_id, position) in places {
+                if let Some(record) = evidence.get_mut(&case_id) {
+                    record.items[position].sightings = history.clone();
                 }
             }
         }
@@ -363,7 +361,8 @@ impl Store for SqliteStore {
 
     async fn confirmed_link_texts(&self) -> Result<Vec<LinkedText>, StoreError> {
         let rows = sqlx::query(
-            "SELECT l.case_id, i.title, i.body, i.url, i.author FROM links l JOIN items i ON i.id = l.item_id
+            "SELECT l.case_id, i.title, i.body, i.url, i.author
+             FROM links l JOIN items i ON i.id = l.item_id
              WHERE l.state = 'confirmed' ORDER BY i.id",
         )
         .fetch_all(&self.pool)
@@ -383,7 +382,8 @@ impl Store for SqliteStore {
                           WHERE status = 'pending' AND next_attempt_ms <= ?1
                             AND (lease_until_ms IS NULL OR lease_until_ms < ?1)
                           ORDER BY id LIMIT ?3)
-             RETURNING id, kind, case_id, message_id, subject, body_text, body_html, attempts,
+             RETURNING id, kind, case_id, source, message_id, subject, body_text, body_html,
+                 attempts,
                  COALESCE((SELECT status = 'open' FROM cases WHERE cases.id = alerts.case_id), 1)
                      AS case_open",
         )
@@ -447,7 +447,8 @@ impl Store for SqliteStore {
 
     async fn alerts(&self) -> Result<Vec<AlertRow>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, kind, case_id, brand, subject, status, attempts, last_error, created_at, sent_at
+            "SELECT id, kind, case_id, brand, subject, status, attempts, last_error, created_at,
+                 sent_at
              FROM alerts ORDER BY id",
         )
         .fetch_all(&self.pool)
@@ -456,39 +457,36 @@ impl Store for SqliteStore {
     }
 
     async fn source_state(&self, name: &str) -> Result<Option<SourceState>, StoreError> {
-        let row = sqlx::query(
-            "SELECT name, etag, last_modified, consecutive_failures, last_success_at, last_error,
-                    last_error_at, items_seen
-             FROM source_state WHERE name = ?1",
-        )
-        .bind(name)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(rows::source_state).transpose()
+        Ok(self.sql().source_states(Some(name)).await?.pop())
     }
 
     async fn save_source_state(&self, state: &SourceState) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO source_state (name, etag, last_modified, consecutive_failures,
-                 last_success_at, last_error, last_error_at, items_seen)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-             ON CONFLICT (name) DO UPDATE SET etag = excluded.etag,
-                 last_modified = excluded.last_modified,
-                 consecutive_failures = excluded.consecutive_failures,
-                 last_success_at = excluded.last_success_at, last_error = excluded.last_error,
-                 last_error_at = excluded.last_error_at, items_seen = excluded.items_seen",
-        )
-        .bind(&state.name)
-        .bind(&state.etag)
-        .bind(&state.last_modified)
-        .bind(state.consecutive_failures)
-        .bind(state.last_success_at.map(|t| t.to_rfc3339()))
-        .bind(&state.last_error)
-        .bind(state.last_error_at.map(|t| t.to_rfc3339()))
-        .bind(state.items_seen)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        let mut conn = self.pool.acquire().await?;
+        Sql::<Sqlite>::upsert_source_state(&mut conn, state).await
+    }
+
+    async fn save_source_state_with_alert(
+        &self,
+        state: &SourceState,
+        alert: &NewAlert,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        Sql::<Sqlite>::upsert_source_state(&mut tx, state).await?;
+        let inserted = Sql::<Sqlite>::insert_loose_alert(&mut tx, alert, Some(&state.name)).await?;
+        tx.commit().await?;
+        Ok(inserted)
+    }
+
+    async fn source_states(&self) -> Result<Vec<SourceState>, StoreError> {
+        self.sql().source_states(None).await
+    }
+
+    async fn followed_items(
+        &self,
+        source: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<FollowedItem>, StoreError> {
+        self.sql().followed_items(source, since).await
     }
 
     async fn find_items(&self, query: &ItemQuery) -> Result<Vec<ItemRow>, StoreError> {
@@ -637,6 +635,48 @@ impl Store for SqliteStore {
         Ok(stats)
     }
 
+    async fn queue_alert(&self, alert: &NewAlert) -> Result<bool, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        Sql::<Sqlite>::insert_loose_alert(&mut conn, alert, None).await
+    }
+
+    async fn last_alert_at(
+        &self,
+        kind: AlertKind,
+    ) -> Result<Option<DateTime<FixedOffset>>, StoreError> {
+        self.sql().last_alert_at(kind).await
+    }
+
+    async fn review_links(&self, limit: i64) -> Result<(Vec<ReviewLink>, i64), StoreError> {
+        let (mut links, total) = self.sql().review_links(limit).await?;
+        let ids: Vec<i64> = links.iter().map(|l| l.item.item_id).collect();
+        with_sightings(
+            self.sightings(&ids).await?,
+            links.iter_mut().map(|l| &mut l.item),
+        );
+        Ok((links, total))
+    }
+
+    async fn unlinked_items(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<UnlinkedItem>, StoreError> {
+        let mut items = self.sql().unlinked_items(since, until, limit).await?;
+        let ids: Vec<i64> = items.iter().map(|u| u.item.item_id).collect();
+        with_sightings(
+            self.sightings(&ids).await?,
+            items.iter_mut().map(|u| &mut u.item),
+        );
+        Ok(items)
+    }
+
+    async fn case_standings(&self) -> Result<Vec<CaseStanding>, StoreError> {
+        let open = self.cases(Some(CaseStatus::Open)).await?;
+        self.sql().case_standings(open).await
+    }
+
     async fn lease_source(
         &self,
         name: &str,
@@ -668,11 +708,11 @@ impl Store for SqliteStore {
         owner: &str,
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        Ok(
-            shared::lease_statement(&self.pool, shared::RECORD_POLL, &[name, owner], &[ms(at)])
-                .await?
-                > 0,
-        )
+        Ok(self
+            .sql()
+            .leases(RECORD_POLL, &[name, owner], &[ms(at)])
+            .await?
+            > 0)
     }
 
     async fn renew_leases(
@@ -681,17 +721,13 @@ impl Store for SqliteStore {
         now: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
-        shared::lease_statement(
-            &self.pool,
-            shared::RENEW_LEASES,
-            &[owner],
-            &[ms(now), ms(until)],
-        )
-        .await
+        self.sql()
+            .leases(RENEW_LEASES, &[owner], &[ms(now), ms(until)])
+            .await
     }
 
     async fn release_leases(&self, owner: &str) -> Result<(), StoreError> {
-        shared::lease_statement(&self.pool, shared::RELEASE_LEASES, &[owner], &[]).await?;
+        self.sql().leases(RELEASE_LEASES, &[owner], &[]).await?;
         Ok(())
     }
 }

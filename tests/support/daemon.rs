@@ -18,6 +18,7 @@ pub struct TestApp {
     pub log_filter: String,
     child: Option<Child>,
     runs: usize,
+    env: Vec<(String, String)>,
 }
 
 pub const BRANDS: &str = r#"
@@ -39,15 +40,29 @@ impl TestApp {
     /// A configuration with the given sources, mailing to `smtp_port` (or writing .eml files
     /// when None), with fast retries.
     pub fn new(sources: &[Source<'_>], smtp_port: Option<u16>) -> TestApp {
-        TestApp::with_storage(sources, smtp_port, None)
+        TestApp::with_config(sources, smtp_port, "", "")
     }
 
     /// As `new`, on the store `storage_url` names (a SQLite file in the app's folder when
-    /// None). Leases are short so that tests see takeovers within seconds.
+    /// None).
     pub fn with_storage(
         sources: &[Source<'_>],
         smtp_port: Option<u16>,
         storage_url: Option<&str>,
+    ) -> TestApp {
+        let storage = storage_url
+            .map(|url| format!("[storage]\nurl = \"{url}\"\n"))
+            .unwrap_or_default();
+        TestApp::with_config(sources, smtp_port, "", &storage)
+    }
+
+    /// Like [`TestApp::new`], with more `[fetch]` lines and more sections (`[operator]`,
+    /// `[storage]`). Leases are short so that tests see takeovers within seconds.
+    pub fn with_config(
+        sources: &[Source<'_>],
+        smtp_port: Option<u16>,
+        fetch_extra: &str,
+        sections: &str,
     ) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let http_port = free_port();
@@ -57,12 +72,8 @@ impl TestApp {
             ),
             None => String::new(),
         };
-        let storage = match storage_url {
-            Some(url) => format!("[storage]\nurl = \"{url}\"\n\n"),
-            None => String::new(),
-        };
         let config = format!(
-            "{storage}[cluster]\nsource_lease = \"2s\"\nalert_lease = \"3s\"\n\n[sources]\ndir = \"sources\"\ndefault_interval = \"1s\"\n\n{smtp}\n[alerts]\nto = [\"pr-team@example.com\"]\nretry_initial = \"1s\"\nretry_max = \"2s\"\n\n[http]\nlisten = \"127.0.0.1:{http_port}\"\n\n[fetch]\ntimeout = \"5s\"\nbackoff_max = \"2s\"\n{BRANDS}"
+            "[cluster]\nsource_lease = \"2s\"\nalert_lease = \"3s\"\n\n[sources]\ndir = \"sources\"\ndefault_interval = \"1s\"\n\n{smtp}\n[alerts]\nto = [\"pr-team@example.com\"]\nretry_initial = \"1s\"\nretry_max = \"2s\"\n\n[http]\nlisten = \"127.0.0.1:{http_port}\"\n\n[fetch]\ntimeout = \"5s\"\nbackoff_max = \"2s\"\n{fetch_extra}\n{sections}\n{BRANDS}"
         );
         std::fs::write(dir.path().join("outcry.toml"), config).unwrap();
         std::fs::create_dir(dir.path().join("sources")).unwrap();
@@ -85,7 +96,36 @@ impl TestApp {
             log_filter: "outcry=debug,info".to_string(),
             child: None,
             runs: 0,
+            env: Vec::new(),
         }
+    }
+
+    /// Appends TOML tables (`[assess]`, `[digest]`, ...) to outcry.toml; takes effect at the
+    /// next start.
+    pub fn add_config(&self, toml: &str) {
+        let path = self.config_path();
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push('\n');
+        text.push_str(toml);
+        std::fs::write(path, text).unwrap();
+    }
+
+    /// Writes (or replaces) sources/NAME.toml; the daemon reads it at its next start.
+    pub fn write_source(&self, name: &str, text: &str) {
+        std::fs::write(
+            self.dir.path().join("sources").join(format!("{name}.toml")),
+            text,
+        )
+        .unwrap();
+    }
+
+    /// Starts `outcry run` with extra environment variables.
+    pub async fn start_with_env(&mut self, env: &[(&str, &str)]) {
+        self.env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        self.start().await;
     }
 
     pub fn config_path(&self) -> PathBuf {
@@ -131,6 +171,7 @@ impl TestApp {
             .arg("--config")
             .arg(self.config_path())
             .env("OUTCRY_LOG", &self.log_filter)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

@@ -1,6 +1,6 @@
 //! A real HTTP server on 127.0.0.1 whose documents tests change while the daemon polls it.
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
@@ -9,12 +9,24 @@ use axum::Router;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+/// How a document is served, for servers that misbehave on purpose.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Behaviour {
+    Normal,
+    /// The body one byte at a time, 200 ms apart.
+    Trickle,
+    /// The body gzip-compressed, with Content-Encoding: gzip.
+    Gzip,
+}
+
 #[derive(Clone)]
 struct Document {
     status: u16,
     content_type: String,
     body: Vec<u8>,
     etag: String,
+    headers: Vec<(String, String)>,
+    behaviour: Behaviour,
 }
 
 #[derive(Default)]
@@ -22,6 +34,8 @@ struct Shared {
     documents: HashMap<String, Document>,
     requests: HashMap<String, usize>,
     arrivals: HashMap<String, Vec<std::time::Instant>>,
+    not_modified: HashMap<String, usize>,
+    last_headers: HashMap<String, HeaderMap>,
     version: u64,
 }
 
@@ -65,6 +79,19 @@ impl FeedServer {
         content_type: &str,
         body: impl Into<Vec<u8>>,
     ) {
+        self.set_full(path, status, content_type, body, &[], Behaviour::Normal);
+    }
+
+    /// Serves `body` with `status`, extra response headers and a behaviour.
+    pub fn set_full(
+        &self,
+        path: &str,
+        status: u16,
+        content_type: &str,
+        body: impl Into<Vec<u8>>,
+        headers: &[(&str, &str)],
+        behaviour: Behaviour,
+    ) {
         let mut shared = self.shared.lock().unwrap();
         shared.version += 1;
         let etag = format!("\"v{}\"", shared.version);
@@ -75,8 +102,32 @@ impl FeedServer {
                 content_type: content_type.to_string(),
                 body: body.into(),
                 etag,
+                headers: headers
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                behaviour,
             },
         );
+    }
+
+    /// How many requests to `path` were answered 304.
+    pub fn not_modified(&self, path: &str) -> usize {
+        let shared = self.shared.lock().unwrap();
+        shared
+            .not_modified
+            .get(path.trim_start_matches('/'))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// The headers of the last request for `path`.
+    pub fn last_request_headers(&self, path: &str) -> Option<HeaderMap> {
+        let shared = self.shared.lock().unwrap();
+        shared
+            .last_headers
+            .get(path.trim_start_matches('/'))
+            .cloned()
     }
 
     pub fn requests(&self, path: &str) -> usize {
@@ -125,6 +176,7 @@ async fn serve(
             .entry(path.clone())
             .or_default()
             .push(std::time::Instant::now());
+        shared.last_headers.insert(path.clone(), headers.clone());
         shared.documents.get(&path).cloned()
     };
     let Some(document) = document else {
@@ -138,18 +190,56 @@ async fn serve(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v == document.etag);
     if not_modified && document.status == 200 {
+        *shared
+            .lock()
+            .unwrap()
+            .not_modified
+            .entry(path.clone())
+            .or_default() += 1;
         return Response::builder()
             .status(StatusCode::NOT_MODIFIED)
             .header(header::ETAG, document.etag)
             .body(Body::empty())
             .unwrap();
     }
-    Response::builder()
+    let mut response = Response::builder()
         .status(document.status)
         .header(header::CONTENT_TYPE, document.content_type)
-        .header(header::ETAG, document.etag)
-        .body(Body::from(document.body))
-        .unwrap()
+        .header(header::ETAG, document.etag);
+    for (name, value) in &document.headers {
+        response = response.header(name.as_str(), value.as_str());
+    }
+    let body = match document.behaviour {
+        Behaviour::Normal => Body::from(document.body),
+        Behaviour::Gzip => {
+            response = response.header(header::CONTENT_ENCODING, "gzip");
+            Body::from(gzip(&document.body))
+        }
+        Behaviour::Trickle => {
+            let bytes = document.body;
+            let stream = futures::stream::unfold(0usize, move |i| {
+                let byte = bytes.get(i).copied();
+                async move {
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                    byte.map(|b| {
+                        (
+                            Ok::<_, std::convert::Infallible>(Bytes::from(vec![b])),
+                            i + 1,
+                        )
+                    })
+                }
+            });
+            Body::from_stream(stream)
+        }
+    };
+    response.body(body).unwrap()
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
 }
 
 /// An RSS 2.0 document from owned (guid, title, body, author) items.

@@ -1,0 +1,358 @@
+//! Source health: whether each source still sees its site. A source is `ok`, `failing` (it
+//! gets errors) or `blind`: it gets answers, but they are a login wall, a captcha, an
+//! expired-cookie notice (Weibo answers 432, or 503 "Cookies expired") or suddenly no items
+//! at all. Blind is worse than quiet, because it looks like quiet. A source failing or blind
+//! for longer than `[operator].source_down_after` queues one operator email, and its recovery
+//! one more; both go through the alert outbox, keyed by the start of the outage, so they are
+//! neither lost nor sent twice.
+
+use crate::alert::render::escape_html;
+use crate::model::AlertKind;
+use crate::store::{NewAlert, SourceHealth, SourceState};
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+use std::fmt::Write;
+use std::time::Duration;
+
+/// Phrases that sites put on the page instead of content when they will not show it to us.
+/// A source's `blind_markers` add to these.
+pub const BUILTIN_BLIND_MARKERS: &[&str] = &[
+    "cookies expired",
+    "cookie expired",
+    "cookie已过期",
+    "cookie 已过期",
+    "cookie已失效",
+    "请先登录",
+    "请登录",
+    "登录后查看",
+    "登录后可查看",
+    "扫码登录",
+    "验证码",
+    "安全验证",
+    "人机验证",
+    "滑动验证",
+    "captcha",
+    "sina visitor system",
+    "访问过于频繁",
+    "访问异常",
+];
+
+/// The first blindness marker `text` contains, matched without regard to letter case.
+pub fn blind_marker(text: &str, extra: &[String]) -> Option<String> {
+    let text = text.to_lowercase();
+    BUILTIN_BLIND_MARKERS
+        .iter()
+        .map(|m| m.to_string())
+        .chain(extra.iter().map(|m| m.trim().to_string()))
+        .find(|m| !m.is_empty() && text.contains(&m.to_lowercase()))
+}
+
+/// Whether an error status means the site refuses to show us anything (rather than being
+/// down), and why.
+pub fn blind_status(status: u16, snippet: &str, extra: &[String]) -> Option<String> {
+    match status {
+        432 => Some("HTTP 432: the site refuses this client (on Weibo: the cookie expired)".into()),
+        401 | 403 => Some(format!(
+            "HTTP {status}: the site refuses access (a login or a fresh cookie may be needed)"
+        )),
+        _ => blind_marker(snippet, extra)
+            .map(|m| format!("HTTP {status} with a page saying \"{m}\"")),
+    }
+}
+
+/// What one poll of a source came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PollResult {
+    /// Items read (`None`: the server said 304, nothing changed).
+    Ok {
+        items: Option<usize>,
+    },
+    Blind(String),
+    Failed(String),
+}
+
+/// The operator email a change of health calls for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notice {
+    Down,
+    Recovered,
+}
+
+/// Applies one poll's result to the source's state and says which operator email, if any,
+/// it calls for. `notify` is false when no operator address is configured: then nothing is
+/// announced and nothing is owed later.
+pub fn apply(
+    state: &mut SourceState,
+    result: &PollResult,
+    now: DateTime<Utc>,
+    down_after: Duration,
+    notify: bool,
+) -> Option<Notice> {
+    state.last_poll_at = Some(now);
+    match result {
+        PollResult::Ok { items } => {
+            state.health = SourceHealth::Ok;
+            state.consecutive_failures = 0;
+            state.last_success_at = Some(now);
+            if let Some(items) = items {
+                let items = i64::try_from(*items).unwrap_or(i64::MAX);
+                state.last_items = Some(items);
+                state.items_seen = state.items_seen.saturating_add(items);
+            }
+            let notice = state.down_alerted.then_some(Notice::Recovered);
+            state.failing_since = None;
+            state.down_alerted = false;
+            notice
+        }
+        PollResult::Blind(reason) | PollResult::Failed(reason) => {
+            let blind = matches!(result, PollResult::Blind(_));
+            state.health = if blind {
+                SourceHealth::Blind
+            } else {
+                SourceHealth::Failing
+            };
+            state.consecutive_failures = state.consecutive_failures.saturating_add(1);
+            state.last_error = Some(if blind {
+                format!("blind: {reason}")
+            } else {
+                reason.clone()
+            });
+            state.last_error_at = Some(now);
+            let since = *state.failing_since.get_or_insert(now);
+            let long_enough = (now - since).to_std().unwrap_or_default() >= down_after;
+            if notify && long_enough && !state.down_alerted {
+                state.down_alerted = true;
+                Some(Notice::Down)
+            } else {
+                None
+            }
+        }
+    }
+}
+
+/// The operator email for `notice`, rendered. `state` is the state after [`apply`]; for a
+/// recovery, `outage_start` is when the outage began (the state no longer holds it).
+pub fn operator_alert(
+    notice: Notice,
+    state: &SourceState,
+    url: &str,
+    outage_start: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> NewAlert {
+    let (kind, what) = match notice {
+        Notice::Down => (AlertKind::SourceDown, "down"),
+        Notice::Recovered => (AlertKind::SourceUp, "up"),
+    };
+    let dedupe_key = format!(
+        "source:{}:{what}:{}",
+        state.name,
+        outage_start.timestamp_millis()
+    );
+    let digest = Sha256::digest(dedupe_key.as_bytes());
+    let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+    let lasted = humantime::format_duration(Duration::from_secs(
+        (now - outage_start).num_seconds().max(0).unsigned_abs(),
+    ));
+    let subject = match notice {
+        Notice::Down => format!(
+            "[outcry] source {} is {} (for {lasted})",
+            state.name,
+            state.health.as_str()
+        ),
+        Notice::Recovered => format!("[outcry] source {} recovered after {lasted}", state.name),
+    };
+    let time =
+        |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339()).unwrap_or_else(|| "never".into());
+    let advice = match (notice, state.health) {
+        (Notice::Recovered, _) => "Nothing to do: the source reads its site again.",
+        (_, SourceHealth::Blind) => {
+            "The site answers but shows no content: renew the cookie in the environment \
+             variable the source's headers_env names, or check its selectors with \
+             `outcry source test FILE`. While it is blind, complaints there go unseen."
+        }
+        _ => {
+            "The source keeps failing and backs off; it is never dropped. Check the site, \
+             the network and the source file (`outcry source test FILE`)."
+        }
+    };
+    let fields = [
+        ("Source", state.name.clone()),
+        ("URL", url.to_string()),
+        ("Health", state.health.as_str().to_string()),
+        ("Outage since", outage_start.to_rfc3339()),
+        (
+            "Consecutive failures",
+            state.consecutive_failures.to_string(),
+        ),
+        (
+            "Last error",
+            state.last_error.clone().unwrap_or_else(|| "-".into()),
+        ),
+        ("Last success", time(state.last_success_at)),
+        ("Items seen", state.items_seen.to_string()),
+    ];
+    let mut text = format!("{subject}\n\n");
+    let mut html = format!(
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{}</title></head><body>\
+         <h2>{}</h2><table>",
+        escape_html(&subject),
+        escape_html(&subject)
+    );
+    for (name, value) in &fields {
+        let _ = writeln!(text, "{name}: {value}");
+        let _ = write!(
+            html,
+            "<tr><th align=\"left\">{}</th><td>{}</td></tr>",
+            escape_html(name),
+            escape_html(value)
+        );
+    }
+    let _ = write!(text, "\n{advice}\n");
+    let _ = write!(html, "</table><p>{}</p></body></html>", escape_html(advice));
+    NewAlert {
+        kind,
+        case_id: None,
+        brand: String::new(),
+        dedupe_key,
+        message_id: format!("<outcry.source.{hex}@outcry.local>"),
+        subject,
+        text,
+        html,
+        created_at: now.fixed_offset(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(minute: i64) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-11-20T08:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
+            + chrono::Duration::minutes(minute)
+    }
+
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    #[test]
+    fn markers_are_found_in_any_letter_case_and_extra_ones_count() {
+        assert_eq!(
+            blind_marker("<p>Cookies Expired</p>", &[]).as_deref(),
+            Some("cookies expired")
+        );
+        assert_eq!(
+            blind_marker("<div>请登录后继续</div>", &[]).as_deref(),
+            Some("请登录")
+        );
+        assert_eq!(blind_marker("<p>星驰汽车</p>", &[]), None);
+        let extra = vec!["会员专享".to_string(), " ".to_string()];
+        assert_eq!(
+            blind_marker("本帖为会员专享", &extra).as_deref(),
+            Some("会员专享")
+        );
+    }
+
+    #[test]
+    fn weibo_refusals_and_login_pages_are_blind_but_outages_are_not() {
+        assert!(blind_status(432, "", &[]).unwrap().contains("432"));
+        assert!(blind_status(403, "", &[]).is_some());
+        let cookie = blind_status(503, "Error: Cookies expired, please renew", &[]).unwrap();
+        assert!(cookie.contains("cookies expired"), "{cookie}");
+        assert_eq!(blind_status(503, "Service Unavailable", &[]), None);
+        assert_eq!(blind_status(500, "", &[]), None);
+    }
+
+    #[test]
+    fn one_down_notice_after_the_threshold_and_one_recovery() {
+        let mut state = SourceState {
+            name: "weibo".into(),
+            ..SourceState::default()
+        };
+        let failed = PollResult::Failed("refused".into());
+        assert_eq!(apply(&mut state, &failed, at(0), HOUR, true), None);
+        assert_eq!(state.health, SourceHealth::Failing);
+        assert_eq!(state.failing_since, Some(at(0)));
+        assert_eq!(apply(&mut state, &failed, at(30), HOUR, true), None);
+        assert_eq!(
+            apply(&mut state, &failed, at(61), HOUR, true),
+            Some(Notice::Down)
+        );
+        // Still failing: no second email.
+        assert_eq!(apply(&mut state, &failed, at(90), HOUR, true), None);
+        assert_eq!(state.consecutive_failures, 4);
+        assert_eq!(state.failing_since, Some(at(0)));
+        let ok = PollResult::Ok { items: Some(5) };
+        assert_eq!(
+            apply(&mut state, &ok, at(95), HOUR, true),
+            Some(Notice::Recovered)
+        );
+        assert_eq!(state.health, SourceHealth::Ok);
+        assert_eq!(state.consecutive_failures, 0);
+        assert_eq!(state.failing_since, None);
+        assert_eq!(state.items_seen, 5);
+        assert_eq!(state.last_items, Some(5));
+        assert_eq!(apply(&mut state, &ok, at(96), HOUR, true), None);
+    }
+
+    #[test]
+    fn short_outages_and_unconfigured_operators_send_nothing() {
+        let mut state = SourceState::default();
+        let blind = PollResult::Blind("login page".into());
+        assert_eq!(apply(&mut state, &blind, at(0), HOUR, true), None);
+        assert_eq!(state.health, SourceHealth::Blind);
+        assert_eq!(state.last_error.as_deref(), Some("blind: login page"));
+        let not_modified = PollResult::Ok { items: None };
+        assert_eq!(apply(&mut state, &not_modified, at(10), HOUR, true), None);
+        assert_eq!(state.last_items, None, "a 304 counts no items");
+
+        let mut state = SourceState::default();
+        assert_eq!(apply(&mut state, &blind, at(0), HOUR, false), None);
+        assert_eq!(apply(&mut state, &blind, at(120), HOUR, false), None);
+        assert!(!state.down_alerted);
+        assert_eq!(
+            apply(
+                &mut state,
+                &PollResult::Ok { items: Some(1) },
+                at(121),
+                HOUR,
+                false
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn operator_alerts_are_keyed_by_the_outage_and_escape_what_they_quote() {
+        let state = SourceState {
+            name: "forum".into(),
+            health: SourceHealth::Blind,
+            consecutive_failures: 7,
+            last_error: Some("blind: page saying \"<b>请登录</b>\"".into()),
+            ..SourceState::default()
+        };
+        let down = operator_alert(Notice::Down, &state, "http://x/", at(0), at(70));
+        assert_eq!(down.kind, AlertKind::SourceDown);
+        assert_eq!(down.case_id, None);
+        assert!(down.dedupe_key.starts_with("source:forum:down:"));
+        assert_eq!(
+            down,
+            operator_alert(Notice::Down, &state, "http://x/", at(0), at(70)),
+            "the same outage gives the same alert"
+        );
+        assert!(down.subject.contains("forum is blind"), "{}", down.subject);
+        assert!(down.subject.contains("1h 10m"), "{}", down.subject);
+        assert!(down.html.contains("&lt;b&gt;请登录"), "{}", down.html);
+        assert!(!down.html.contains("<b>请登录"));
+        assert!(down.text.contains("Consecutive failures: 7"));
+        let up = operator_alert(Notice::Recovered, &state, "http://x/", at(0), at(70));
+        assert_eq!(up.kind, AlertKind::SourceUp);
+        assert_ne!(up.dedupe_key, down.dedupe_key);
+        assert_ne!(up.message_id, down.message_id);
+        let later = operator_alert(Notice::Down, &state, "http://x/", at(500), at(600));
+        assert_ne!(
+            later.dedupe_key, down.dedupe_key,
+            "a new outage mails again"
+        );
+    }
+}
