@@ -44,7 +44,8 @@ impl TestApp {
     }
 
     /// As `new`, on the store `storage_url` names (a SQLite file in the app's folder when
-    /// None).
+    /// None), without per-host spacing: every test feed is on one local host, and spacing
+    /// there would hide what the source leases do.
     pub fn with_storage(
         sources: &[Source<'_>],
         smtp_port: Option<u16>,
@@ -53,7 +54,7 @@ impl TestApp {
         let storage = storage_url
             .map(|url| format!("[storage]\nurl = \"{url}\"\n"))
             .unwrap_or_default();
-        TestApp::with_config(sources, smtp_port, "", &storage)
+        TestApp::with_config(sources, smtp_port, "per_host_delay = \"0s\"\n", &storage)
     }
 
     /// Like [`TestApp::new`], with more `[fetch]` lines and more sections (`[operator]`,
