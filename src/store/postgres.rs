@@ -30,12 +30,13 @@ impl PostgresStore {
 impl PostgresStore {
     pub async fn open(url: &str) -> Result<PostgresStore, StoreError> {
         let options = PgConnectOptions::from_str(url)?;
-        // A connection the server dropped (restart, pg_terminate_backend) is replaced by the
-        // next acquire; the failed statement's caller retries on its own schedule.
+        // No ping before each use: it would double the round trips of every statement. A
+        // connection the server dropped (restart) fails its next statement and is replaced;
+        // every caller retries on its own schedule (polls back off, deliveries are retried).
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(10))
-            .test_before_acquire(true)
+            .test_before_acquire(false)
             .idle_timeout(Some(Duration::from_secs(600)))
             .max_lifetime(Some(Duration::from_secs(3600)))
             .connect_with(options)
@@ -576,21 +577,9 @@ impl Store for PostgresStore {
         now: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<Option<SourceLease>, StoreError> {
-        // A source nobody has leased yet: the first instance to insert its row holds it.
-        let fresh = sqlx::query(
-            "INSERT INTO source_leases (name, owner, expires_ms) VALUES ($1, $2, $3)
-             ON CONFLICT (name) DO NOTHING RETURNING polled_ms",
-        )
-        .bind(name)
-        .bind(owner)
-        .bind(ms(until))
-        .fetch_optional(&self.pool)
-        .await?;
-        if let Some(row) = fresh {
-            return rows::source_lease(&row).map(Some);
-        }
-        // Otherwise the row is ours to take only if expired or already ours; a row another
-        // instance is taking at this moment is skipped rather than waited for.
+        // The row is ours to take only if expired or already ours; a row another instance
+        // is taking at this moment is skipped rather than waited for. Held sources (the
+        // common case) cost this one statement.
         let row = sqlx::query(
             "WITH free AS (
                  SELECT name FROM source_leases
@@ -603,6 +592,19 @@ impl Store for PostgresStore {
         .bind(name)
         .bind(owner)
         .bind(ms(now))
+        .bind(ms(until))
+        .fetch_optional(&self.pool)
+        .await?;
+        if let Some(row) = row {
+            return rows::source_lease(&row).map(Some);
+        }
+        // A source nobody has leased yet: the first instance to insert its row holds it.
+        let row = sqlx::query(
+            "INSERT INTO source_leases (name, owner, expires_ms) VALUES ($1, $2, $3)
+             ON CONFLICT (name) DO NOTHING RETURNING polled_ms",
+        )
+        .bind(name)
+        .bind(owner)
         .bind(ms(until))
         .fetch_optional(&self.pool)
         .await?;
