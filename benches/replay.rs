@@ -204,7 +204,7 @@ fn main() {
         let began = Instant::now();
         let (mut mentions, mut links, mut alerts) = (0, 0, 0);
         // Batches as `outcry replay` makes them.
-        for batch in observations.chunks(256) {
+        for batch in observations.chunks(outcry::replay::BATCH) {
             for event in pipeline.process_batch(batch).await.expect("process") {
                 match event {
                     Event::Mention { .. } => mentions += 1,

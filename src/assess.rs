@@ -9,7 +9,10 @@ use crate::model::{Case, Channel, Stage};
 use crate::normalize::{fold, html_to_text};
 use crate::store::{CaseItem, LinkState};
 use aho_corasick::AhoCorasick;
+use rustc_hash::{FxHashMap, FxHasher};
 use std::collections::BTreeSet;
+use std::hash::{Hash, Hasher};
+use std::sync::Mutex;
 
 const LEXICON: &str = include_str!("../data/lexicon.txt");
 const NEGATIONS: &[&str] = &["不会", "并未", "没有", "不", "没", "未", "别", "无"];
@@ -80,14 +83,56 @@ impl Lexicon {
 
     /// The terms found in folded text, negated ones left out.
     pub fn find<'a>(&'a self, folded: &str) -> Vec<(Category, &'a str)> {
+        self.find_indices(folded)
+            .into_iter()
+            .map(|index| self.term(index))
+            .collect()
+    }
+
+    fn find_indices(&self, folded: &str) -> Vec<usize> {
         self.automaton
             .find_overlapping_iter(folded)
             .filter(|m| !negated(folded, m.start()))
-            .map(|m| {
-                let (category, term) = &self.terms[m.pattern().as_usize()];
-                (*category, term.as_str())
-            })
+            .map(|m| m.pattern().as_usize())
             .collect()
+    }
+
+    fn term(&self, index: usize) -> (Category, &str) {
+        let (category, term) = &self.terms[index];
+        (*category, term.as_str())
+    }
+}
+
+/// The lexicon terms of items already read, by a hash of the item's source and guid. An
+/// item's text never changes, and a case is reassessed at every sighting of any of its
+/// items, so without this each assessment would fold and scan every item again.
+#[derive(Default)]
+struct ItemTerms {
+    by_item: Mutex<FxHashMap<u64, Vec<usize>>>,
+}
+
+/// Enough for the items of every case a team follows at once; past it the memo starts over
+/// rather than grow without bound.
+const ITEM_TERMS_CAPACITY: usize = 200_000;
+
+impl ItemTerms {
+    fn of(&self, lexicon: &Lexicon, item: &CaseItem) -> Vec<usize> {
+        let mut hasher = FxHasher::default();
+        (item.source.as_str(), item.guid.as_str()).hash(&mut hasher);
+        let key = hasher.finish();
+        // A poisoned lock only loses the memo, never the answer.
+        let mut memo = self.by_item.lock().ok();
+        if let Some(found) = memo.as_ref().and_then(|m| m.get(&key)) {
+            return found.clone();
+        }
+        let found = lexicon.find_indices(&item_text(item));
+        if let Some(memo) = memo.as_mut() {
+            if memo.len() >= ITEM_TERMS_CAPACITY {
+                memo.clear();
+            }
+            memo.insert(key, found.clone());
+        }
+        found
     }
 }
 
@@ -135,6 +180,7 @@ pub struct Assessment {
 pub struct Assessor {
     lexicon: Lexicon,
     config: AssessConfig,
+    item_terms: ItemTerms,
 }
 
 fn item_text(item: &CaseItem) -> String {
@@ -148,6 +194,7 @@ impl Assessor {
         Assessor {
             lexicon: Lexicon::new(),
             config,
+            item_terms: ItemTerms::default(),
         }
     }
 
@@ -200,7 +247,8 @@ impl Assessor {
                     (s1.engagement.interactions() - s0.engagement.interactions()).max(0) as f64
                         / hours;
             }
-            for (category, term) in self.lexicon.find(&item_text(item)) {
+            for index in self.item_terms.of(&self.lexicon, item) {
+                let (category, term) = self.lexicon.term(index);
                 match category {
                     Category::Threat => {
                         signals.threats.insert(term.to_string());

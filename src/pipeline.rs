@@ -10,13 +10,14 @@ use crate::link::{ItemText, LinkError, Linker};
 use crate::model::{AlertKind, Case, Observation, Stage};
 use crate::normalize::{fold, html_to_text, urls_in};
 use crate::store::{
-    Batch, CaseItem, ItemKey, ItemRef, LinkState, NewAlert, NewItem, NewLink, SharedStore,
-    Sighting, StoreError,
+    Batch, CaseEvidence, CaseItem, EvidenceScope, ItemKey, ItemRef, LinkState, NewAlert, NewItem,
+    NewLink, SharedStore, Sighting, StoreError,
 };
 use chrono::{DateTime, FixedOffset};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::time::Instant;
 use tracing::{debug, info, info_span};
 
 mod review;
@@ -67,6 +68,43 @@ pub struct Pipeline {
     /// memory: after a restart the hour starts afresh.
     recent_unlinked: VecDeque<DateTime<FixedOffset>>,
     cases_revision: Option<i64>,
+    evidence: EvidenceCache,
+}
+
+/// How long a case's record read from the store is trusted. Other instances may add to a
+/// case as well; what they add is seen within this time.
+const EVIDENCE_FRESH: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Case records kept between batches with the moment they were read, so that a case touched
+/// batch after batch is not read from the store each time. A record holds what this
+/// pipeline committed since, and is dropped whenever that may not be so.
+#[derive(Default)]
+struct EvidenceCache {
+    records: HashMap<String, (Instant, CaseEvidence)>,
+}
+
+impl EvidenceCache {
+    /// Takes out the fresh records among `case_ids`; the caller puts them back after a
+    /// successful commit, so a failed batch leaves nothing half-applied behind.
+    fn take_fresh(&mut self, case_ids: &[String]) -> HashMap<String, (Instant, CaseEvidence)> {
+        case_ids
+            .iter()
+            .filter_map(|id| self.records.remove_entry(id))
+            .filter(|(_, (read_at, _))| read_at.elapsed() < EVIDENCE_FRESH)
+            .collect()
+    }
+
+    fn keep(&mut self, records: HashMap<String, (Instant, CaseEvidence)>) {
+        self.records.extend(records);
+    }
+
+    fn forget(&mut self, case_id: &str) {
+        self.records.remove(case_id);
+    }
+
+    fn clear(&mut self) {
+        self.records.clear();
+    }
 }
 
 /// One observation of a batch and what was decided about it.
@@ -160,6 +198,7 @@ impl Pipeline {
             unlinked_per_hour: assess.unlinked_per_hour,
             recent_unlinked: VecDeque::new(),
             cases_revision: None,
+            evidence: EvidenceCache::default(),
         };
         pipeline.refresh_cases().await?;
         Ok(pipeline)
@@ -193,6 +232,7 @@ impl Pipeline {
             );
         }
         self.cases_revision = Some(revision);
+        self.evidence.clear();
         debug!(revision, cases = count, "case index rebuilt");
         Ok(())
     }
@@ -208,6 +248,7 @@ impl Pipeline {
             // The linker may have learned from posts that were not committed: relearn from
             // the store before the next batch.
             self.cases_revision = None;
+            self.evidence.clear();
         }
         result
     }
@@ -254,9 +295,11 @@ impl Pipeline {
             steps.push(step);
         }
 
-        self.assess_cases(&mut steps, &mut batch).await?;
+        let mut records = self.case_records(&steps).await?;
+        self.assess_cases(&mut steps, &mut batch, &mut records);
 
         let committed = self.store.commit(&batch).await?;
+        self.evidence.keep(records);
         let inserted: HashSet<usize> = committed.inserted_alerts.into_iter().collect();
         let mut events = Vec::new();
         for step in steps {
@@ -326,33 +369,52 @@ impl Pipeline {
         Some(step)
     }
 
-    /// Assesses, in observation order, every case a step's item is linked to, against the
-    /// case's stored record plus what the batch added before that step.
-    async fn assess_cases<'a>(
-        &self,
-        steps: &mut [Step<'a>],
-        batch: &mut Batch<'a>,
-    ) -> Result<(), PipelineError> {
+    /// The records of the cases the steps reach through confirmed links (only those count
+    /// towards a stage, so a case touched through a candidate alone cannot move): fresh
+    /// ones from the cache, the rest from the store.
+    async fn case_records(
+        &mut self,
+        steps: &[Step<'_>],
+    ) -> Result<HashMap<String, (Instant, CaseEvidence)>, PipelineError> {
         let mut case_ids: Vec<String> = steps
             .iter()
             .flat_map(|s| s.linked.iter())
-            .filter(|(_, state)| *state != LinkState::Rejected)
+            .filter(|(_, state)| *state == LinkState::Confirmed)
             .map(|(case, _)| case.clone())
             .collect();
-        if case_ids.is_empty() {
-            return Ok(());
-        }
         case_ids.sort();
         case_ids.dedup();
-        let mut records = self.store.case_evidence(&case_ids).await?;
+        let mut records = self.evidence.take_fresh(&case_ids);
+        let missing: Vec<String> = case_ids
+            .into_iter()
+            .filter(|id| !records.contains_key(id))
+            .collect();
+        if !missing.is_empty() {
+            let read_at = Instant::now();
+            let loaded = self
+                .store
+                .case_evidence(&missing, EvidenceScope::Confirmed)
+                .await?;
+            records.extend(loaded.into_iter().map(|(id, r)| (id, (read_at, r))));
+        }
+        Ok(records)
+    }
+
+    /// Assesses, in observation order, every case a step's item is confirmed for, against
+    /// the case's record plus what the batch added before that step.
+    fn assess_cases<'a>(
+        &self,
+        steps: &mut [Step<'a>],
+        batch: &mut Batch<'a>,
+        records: &mut HashMap<String, (Instant, CaseEvidence)>,
+    ) {
         for step in steps.iter_mut() {
             let obs = step.observation;
-            let key = ItemKey::of(obs);
             for (case_id, state) in &step.linked {
-                if *state == LinkState::Rejected {
+                if *state != LinkState::Confirmed {
                     continue;
                 }
-                let (Some(case), Some(record)) =
+                let (Some(case), Some((_, record))) =
                     (self.linker.case(case_id), records.get_mut(case_id))
                 else {
                     continue;
@@ -363,7 +425,11 @@ impl Pipeline {
                 match step.links.iter().find(|l| &l.case_id == case_id) {
                     Some(link) if step.first => record.items.push(pending_item(obs, link)),
                     _ => {
-                        if let Some(item) = record.items.iter_mut().find(|i| i.key() == key) {
+                        if let Some(item) = record
+                            .items
+                            .iter_mut()
+                            .find(|i| i.source == obs.source && i.guid == obs.guid)
+                        {
                             item.sightings.push(Sighting::of(obs));
                         }
                     }
@@ -382,7 +448,6 @@ impl Pipeline {
                 }
             }
         }
-        Ok(())
     }
 
     /// A public complaint about a watched brand that matches no case: news in itself, since
@@ -523,4 +588,141 @@ fn headline(obs: &Observation) -> String {
 /// Stages only move up; a case never alerts twice for one stage.
 fn is_step_up(current: Option<Stage>, next: Stage) -> bool {
     current.is_none_or(|c| next > c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{CaseStatus, Channel, Complainant, Engagement};
+    use crate::store::open_in_memory;
+
+    fn case() -> Case {
+        Case {
+            id: "C-1".into(),
+            brand: "星驰汽车".into(),
+            status: CaseStatus::Open,
+            opened_at: None,
+            channel: None,
+            severity: None,
+            complainant: Complainant {
+                name: None,
+                phone: None,
+                email: None,
+                handles: vec![],
+            },
+            summary: "车机经常黑屏".into(),
+            demand: "退车".into(),
+            identifiers: vec!["order:XC-2026-00871".into()],
+            notes: String::new(),
+        }
+    }
+
+    fn sighting(guid: &str, hour: i64, likes: i64) -> Observation {
+        let start = DateTime::parse_from_rfc3339("2026-03-05T09:00:00+08:00").unwrap();
+        Observation {
+            source: "weibo".into(),
+            channel: Channel::Social,
+            guid: guid.into(),
+            url: None,
+            title: None,
+            body: Some("星驰的车有问题, 订单 XC-2026-00871".into()),
+            author: Some(format!("车主{guid}")),
+            author_followers: None,
+            published_at: None,
+            fetched_at: start + chrono::Duration::hours(hour),
+            engagement: Engagement {
+                likes: Some(likes),
+                ..Engagement::default()
+            },
+        }
+    }
+
+    fn stages(events: &[Event]) -> Vec<AlertKind> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Alert { stage, .. } => Some(*stage),
+                _ => None,
+            })
+            .collect()
+    }
+
+    async fn pipeline() -> Pipeline {
+        let store = open_in_memory().await.unwrap();
+        store
+            .upsert_case(&case(), chrono::Utc::now())
+            .await
+            .unwrap();
+        let brands = [BrandConfig {
+            name: "星驰汽车".into(),
+            aliases: vec!["星驰".into()],
+            exclude: vec![],
+        }];
+        Pipeline::new(
+            store,
+            &brands,
+            LinkingConfig::default(),
+            AssessConfig::default(),
+        )
+        .await
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_case_record_carries_what_earlier_batches_added() {
+        let mut pipeline = pipeline().await;
+        // Each batch sees what the ones before it added: the item and its sightings from the
+        // kept record, the new author's post on top.
+        let first = pipeline
+            .process_batch(&[sighting("a", 0, 10)])
+            .await
+            .unwrap();
+        assert_eq!(stages(&first), [AlertKind::Surfaced]);
+        let growing = pipeline
+            .process_batch(&[sighting("a", 1, 60), sighting("b", 1, 10)])
+            .await
+            .unwrap();
+        assert!(stages(&growing).is_empty(), "{growing:?}");
+        let spread = pipeline
+            .process_batch(&[sighting("c", 2, 10), sighting("a", 2, 900)])
+            .await
+            .unwrap();
+        assert_eq!(stages(&spread), [AlertKind::Spreading]);
+        // The kept record agrees with a pipeline that reads everything from the store.
+        let kept = pipeline.evidence.records["C-1"].1.clone();
+        let read = pipeline
+            .store
+            .case_evidence(&["C-1".into()], EvidenceScope::Confirmed)
+            .await
+            .unwrap()
+            .remove("C-1")
+            .unwrap();
+        let sightings = |e: &CaseEvidence| -> Vec<(String, usize)> {
+            e.items
+                .iter()
+                .map(|i| (i.guid.clone(), i.sightings.len()))
+                .collect()
+        };
+        assert_eq!(sightings(&kept), sightings(&read));
+        assert_eq!(kept.stage, read.stage);
+    }
+
+    #[tokio::test]
+    async fn a_change_of_cases_drops_the_kept_records() {
+        let mut pipeline = pipeline().await;
+        pipeline
+            .process_batch(&[sighting("a", 0, 10)])
+            .await
+            .unwrap();
+        assert!(pipeline.evidence.records.contains_key("C-1"));
+        let mut updated = case();
+        updated.notes = "客户说要找媒体曝光".into();
+        pipeline
+            .store
+            .upsert_case(&updated, chrono::Utc::now())
+            .await
+            .unwrap();
+        pipeline.refresh_cases().await.unwrap();
+        assert!(pipeline.evidence.records.is_empty());
+    }
 }

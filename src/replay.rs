@@ -8,8 +8,10 @@ use crate::store::{open_in_memory, StoreError};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// Observations per store transaction.
-const BATCH: usize = 256;
+/// Observations per store transaction. Each batch reads the evidence of the cases it
+/// touches once, so larger batches amortise that; a batch decides as if one at a time, so
+/// the output does not depend on this number.
+pub const BATCH: usize = 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {

@@ -7,8 +7,8 @@ use outcry::model::{
     AlertKind, Case, CaseStatus, Channel, Complainant, Engagement, Observation, Stage,
 };
 use outcry::store::{
-    self, AlertStatus, AuditEntry, Batch, ItemKey, ItemQuery, ItemRef, LinkChange, LinkQuery,
-    LinkState, NewAlert, NewItem, NewLink, SharedStore, SourceHealth, SourceState,
+    self, AlertStatus, AuditEntry, Batch, EvidenceScope, ItemKey, ItemQuery, ItemRef, LinkChange,
+    LinkQuery, LinkState, NewAlert, NewItem, NewLink, SharedStore, SourceHealth, SourceState,
 };
 
 fn at(text: &str) -> DateTime<FixedOffset> {
@@ -181,7 +181,10 @@ async fn items_dedupe_keep_observations_and_alert_once(store: SharedStore) {
         .await
         .unwrap();
     assert!(committed.inserted_alerts.is_empty());
-    let evidence = store.case_evidence(&["C-1".into()]).await.unwrap();
+    let evidence = store
+        .case_evidence(&["C-1".into()], EvidenceScope::Confirmed)
+        .await
+        .unwrap();
     let evidence = &evidence["C-1"];
     assert_eq!(evidence.stage, Some(Stage::Surfaced));
     assert_eq!(evidence.items.len(), 1);
@@ -248,7 +251,10 @@ async fn a_batch_writes_many_items_and_maps_alerts_back(store: SharedStore) {
         assert_eq!(items[&keys[n]].id, *id, "ids come back in batch order");
     }
     let evidence = store
-        .case_evidence(&["C-1".into(), "C-2".into(), "C-404".into()])
+        .case_evidence(
+            &["C-1".into(), "C-2".into(), "C-404".into()],
+            EvidenceScope::Confirmed,
+        )
         .await
         .unwrap();
     assert_eq!(evidence["C-1"].items.len(), 600);
@@ -259,6 +265,29 @@ async fn a_batch_writes_many_items_and_maps_alerts_back(store: SharedStore) {
         Some(3)
     );
     assert!(evidence.get("C-404").is_none_or(|e| e.items.is_empty()));
+
+    // A candidate link waits for review: in the reviewers' scope, not in the confirmed one.
+    let maybe = observation("wb-maybe", "2026-03-05T22:00:00+08:00", 1);
+    let mut candidate = new_item(&maybe, "C-1");
+    candidate.links[0].state = LinkState::Candidate;
+    store
+        .commit(&Batch {
+            new_items: vec![candidate],
+            observations: vec![(ItemRef::New(0), &maybe)],
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+    let count = |scope| {
+        let store = store.clone();
+        async move {
+            store.case_evidence(&["C-1".into()], scope).await.unwrap()["C-1"]
+                .items
+                .len()
+        }
+    };
+    assert_eq!(count(EvidenceScope::Confirmed).await, 600);
+    assert_eq!(count(EvidenceScope::Unrejected).await, 601);
     let alert_cases: Vec<Option<String>> = store
         .alerts()
         .await

@@ -363,6 +363,27 @@ mod tests {
     }
 
     #[test]
+    fn undeclared_big5_is_detected() {
+        let text = "星馳汽車引擎漏油，車主要求退車，4S店態度惡劣，已經投訴到消基會。";
+        let d = decode(&BIG5.encode(text).0, None);
+        assert_eq!(d.encoding, BIG5);
+        assert_eq!(d.text, text);
+        assert_eq!(d.declared_by, DeclaredBy::Detected);
+    }
+
+    #[test]
+    fn a_gb2312_prolog_still_reads_characters_only_gb18030_has() {
+        // 䶮 and 𠮷 are outside GB2312 and GBK; sites labelled GB2312 use them anyway.
+        let text = "星驰车主王䶮说𠮷野家门店的车漏油";
+        let mut xml = b"<?xml version=\"1.0\" encoding=\"GB2312\"?><rss>".to_vec();
+        xml.extend(gbk(text));
+        let d = decode(&xml, None);
+        assert_eq!(d.declared_by, DeclaredBy::XmlProlog);
+        assert!(!d.had_errors);
+        assert!(d.text.ends_with(text), "{}", d.text);
+    }
+
+    #[test]
     fn utf8_bytes_labelled_gbk_are_read_as_utf8() {
         let text = "星驰汽车发动机漏油";
         let d = decode(text.as_bytes(), Some("text/html; charset=gbk"));

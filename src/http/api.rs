@@ -9,8 +9,8 @@ use crate::config::Role;
 use crate::model::{Case, CaseStatus};
 use crate::pipeline::{Event, ReviewError};
 use crate::store::{
-    AlertRow, AlertStatus, AuditEntry, AuditRow, Batch, ItemQuery, ItemRow, LinkQuery, LinkRow,
-    LinkState, StoreError, MAX_QUERY_IDS,
+    AlertRow, AlertStatus, AuditEntry, AuditRow, Batch, EvidenceScope, ItemQuery, ItemRow,
+    LinkQuery, LinkRow, LinkState, StoreError, MAX_QUERY_IDS,
 };
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequestParts, Path, Query, State};
@@ -205,7 +205,10 @@ async fn get_case(
         .case(&id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no case has id {id}")))?;
-    let evidence = state.store.case_evidence(std::slice::from_ref(&id)).await?;
+    let evidence = state
+        .store
+        .case_evidence(std::slice::from_ref(&id), EvidenceScope::Unrejected)
+        .await?;
     let stage = evidence.get(&id).and_then(|e| e.stage);
     Ok(Json(json!({ "case": case, "stage": stage })).into_response())
 }

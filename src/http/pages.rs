@@ -12,7 +12,9 @@ use crate::alert::render::mask_phone;
 use crate::config::Role;
 use crate::model::{AlertKind, Case, CaseStatus};
 use crate::normalize::html_to_text;
-use crate::store::{AlertRow, AuditEntry, ItemQuery, ItemRow, LinkQuery, LinkRow, LinkState};
+use crate::store::{
+    AlertRow, AuditEntry, EvidenceScope, ItemQuery, ItemRow, LinkQuery, LinkRow, LinkState,
+};
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
@@ -422,7 +424,7 @@ async fn case_page(
         };
         let record = state
             .store
-            .case_evidence(std::slice::from_ref(&id))
+            .case_evidence(std::slice::from_ref(&id), EvidenceScope::Unrejected)
             .await?
             .remove(&id)
             .unwrap_or_default();

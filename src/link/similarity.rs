@@ -54,6 +54,11 @@ pub struct Similarity {
     pub story: f32,
 }
 
+/// A unit rarer than this is still part of a text's norm, but is not scored along its
+/// postings: nearly every document uses it (rarity 0.1 is about nine in ten), so its
+/// postings are the longest and its weight is near zero.
+const MIN_SCORING_RARITY: f32 = 0.1;
+
 /// BM25's rarity: high for units few documents use, near zero for units all of them use.
 fn rarity(documents: u32, using: u32) -> f32 {
     let (n, df) = (documents as f32, using as f32);
@@ -86,7 +91,7 @@ impl TextIndex {
             if norm == 0.0 {
                 continue;
             }
-            for (unit, count) in doc {
+            for (unit, count) in doc.iter().filter(|(u, _)| idf[u] >= MIN_SCORING_RARITY) {
                 postings
                     .entry((*brand, *unit))
                     .or_default()
@@ -190,39 +195,44 @@ impl TextIndex {
         post: &HashMap<Unit, u32>,
         found: &mut HashMap<usize, Similarity>,
     ) {
-        let post_weights: HashMap<Unit, f32> = post
+        // Each unit's rarity once per post; scores accumulate along the postings, so the
+        // work follows the stories that share a unit, not every story times every unit.
+        let post_weights: Vec<(Unit, f32, f32)> = post
             .iter()
-            .map(|(u, c)| (*u, tf(*c) * self.story_idf(*u)))
+            .map(|(u, c)| {
+                let idf = self.story_idf(*u);
+                (*u, tf(*c) * idf, idf)
+            })
             .collect();
-        let post_norm = post_weights.values().map(|w| w * w).sum::<f32>().sqrt();
+        let post_norm = post_weights
+            .iter()
+            .map(|(_, w, _)| w * w)
+            .sum::<f32>()
+            .sqrt();
         if post_norm == 0.0 {
             return;
         }
-        let mut stories: Vec<u32> = post
-            .keys()
-            .flat_map(|u| {
-                self.story_postings
-                    .get(&(brand, *u))
-                    .into_iter()
-                    .flatten()
-                    .copied()
-            })
-            .collect();
-        stories.sort_unstable();
-        stories.dedup();
-        for case in stories {
-            let story = &self.stories[case as usize];
-            let norm = self.story_norms[case as usize];
-            if norm == 0.0 {
-                continue;
+        let mut dots: HashMap<u32, f32> = HashMap::default();
+        for (unit, post_weight, idf) in post_weights
+            .iter()
+            .filter(|(_, _, idf)| *idf >= MIN_SCORING_RARITY)
+        {
+            for &case in self
+                .story_postings
+                .get(&(brand, *unit))
+                .into_iter()
+                .flatten()
+            {
+                if let Some(count) = self.stories[case as usize].get(unit) {
+                    *dots.entry(case).or_insert(0.0) += post_weight * tf(*count) * idf;
+                }
             }
-            let dot: f32 = post_weights
-                .iter()
-                .filter_map(|(unit, pw)| {
-                    story.get(unit).map(|c| pw * tf(*c) * self.story_idf(*unit))
-                })
-                .sum();
-            found.entry(case as usize).or_default().story = (dot / (post_norm * norm)).min(1.0);
+        }
+        for (case, dot) in dots {
+            let norm = self.story_norms[case as usize];
+            if norm > 0.0 {
+                found.entry(case as usize).or_default().story = (dot / (post_norm * norm)).min(1.0);
+            }
         }
     }
 }

@@ -5,8 +5,8 @@
 use super::{case_alert, is_step_up, Event, Pipeline, PipelineError, PreparedText};
 use crate::model::Observation;
 use crate::store::{
-    AuditEntry, Batch, CaseItem, ItemQuery, ItemRef, ItemRow, LinkChange, LinkQuery, LinkState,
-    NewLink, Sighting, StoreError,
+    AuditEntry, Batch, CaseItem, EvidenceScope, ItemQuery, ItemRef, ItemRow, LinkChange, LinkQuery,
+    LinkState, NewLink, Sighting, StoreError,
 };
 use chrono::{DateTime, Utc};
 use tracing::{info, info_span};
@@ -86,6 +86,8 @@ impl Pipeline {
             self.learn_item(case_id, &item);
             confirmed.push(item);
         }
+        // The case's record changes with this decision; the next batch reads it afresh.
+        self.evidence.forget(case_id);
         let result = self
             .assess_and_commit(case_id, confirmed, Vec::new(), batch, now)
             .await;
@@ -170,6 +172,7 @@ impl Pipeline {
         let mut audit = audit;
         audit.detail["relinked"] = serde_json::json!(batch.link_changes.len());
         batch.audit.push(audit);
+        self.evidence.forget(case_id);
         let result = self
             .assess_and_commit(case_id, confirmed, proposed, batch, now)
             .await;
@@ -212,7 +215,7 @@ impl Pipeline {
     ) -> Result<Vec<Event>, ReviewError> {
         let mut record = self
             .store
-            .case_evidence(&[case_id.to_string()])
+            .case_evidence(&[case_id.to_string()], EvidenceScope::Unrejected)
             .await?
             .remove(case_id)
             .unwrap_or_default();

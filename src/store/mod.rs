@@ -293,13 +293,6 @@ pub struct CaseItem {
 }
 
 impl CaseItem {
-    pub fn key(&self) -> ItemKey {
-        ItemKey {
-            source: self.source.clone(),
-            guid: self.guid.clone(),
-        }
-    }
-
     /// Interactions gained per hour between the last two sightings (at least six minutes
     /// apart as far as the rate goes, so that two quick polls do not read as an explosion);
     /// None for an item seen once.
@@ -344,8 +337,27 @@ pub struct CaseStanding {
     pub candidate_items: i64,
 }
 
-/// A case's public record: the items linked to it (rejected links left out) and the highest
-/// stage it has alerted for.
+/// Which linked items a case's record holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EvidenceScope {
+    /// What counts towards a stage and is shown in an alert.
+    Confirmed,
+    /// Also the candidates waiting for review, for the people reviewing them.
+    Unrejected,
+}
+
+impl EvidenceScope {
+    /// The SQL condition on the link table aliased `l`.
+    fn link_condition(self) -> &'static str {
+        match self {
+            EvidenceScope::Confirmed => "l.state = 'confirmed'",
+            EvidenceScope::Unrejected => "l.state <> 'rejected'",
+        }
+    }
+}
+
+/// A case's public record: the items linked to it in a scope and the highest stage it has
+/// alerted for.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct CaseEvidence {
     pub stage: Option<Stage>,
@@ -518,6 +530,7 @@ pub trait Store: Send + Sync {
     async fn case_evidence(
         &self,
         case_ids: &[String],
+        scope: EvidenceScope,
     ) -> Result<HashMap<String, CaseEvidence>, StoreError>;
     /// Every confirmed link's item text, oldest first.
     async fn confirmed_link_texts(&self) -> Result<Vec<LinkedText>, StoreError>;

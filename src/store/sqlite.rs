@@ -298,6 +298,7 @@ impl Store for SqliteStore {
     async fn case_evidence(
         &self,
         case_ids: &[String],
+        scope: EvidenceScope,
     ) -> Result<HashMap<String, CaseEvidence>, StoreError> {
         let mut evidence: HashMap<String, CaseEvidence> = case_ids
             .iter()
@@ -326,7 +327,8 @@ impl Store for SqliteStore {
             let mut query = QueryBuilder::new(format!(
                 "SELECT {ITEM_COLUMNS}, {LINK_COLUMNS}
                  FROM links l JOIN items i ON i.id = l.item_id
-                 WHERE l.state <> 'rejected' AND l.case_id IN ("
+                 WHERE {} AND l.case_id IN (",
+                scope.link_condition()
             ));
             let mut list = query.separated(", ");
             for id in chunk {
