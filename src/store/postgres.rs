@@ -3,7 +3,9 @@
 //! size; outbox and source claims use `FOR UPDATE SKIP LOCKED`, so instances never wait on
 //! each other's rows and never claim the same one.
 
-use super::shared::{with_sightings, Sql, RECORD_POLL, RELEASE_LEASES, RENEW_LEASES};
+use super::shared::{
+    with_sightings, Sql, ITEM_COLUMNS, LINK_COLUMNS, RECORD_POLL, RELEASE_LEASES, RENEW_LEASES,
+};
 use super::*;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres, Row};
@@ -331,6 +333,7 @@ impl Store for PostgresStore {
     async fn case_evidence(
         &self,
         case_ids: &[String],
+        scope: EvidenceScope,
     ) -> Result<HashMap<String, CaseEvidence>, StoreError> {
         let mut evidence: HashMap<String, CaseEvidence> = case_ids
             .iter()
@@ -351,16 +354,17 @@ impl Store for PostgresStore {
         }
 
         // Item ids grow in the order items were first seen.
-        let rows = sqlx::query(
-            "SELECT l.case_id, i.id, i.source, i.guid, i.channel, i.url, i.title, i.body,
-                    i.author, i.published_at, i.first_seen_at, l.state, l.score, l.evidence
+        let sql = format!(
+            "SELECT {ITEM_COLUMNS}, {LINK_COLUMNS}
              FROM links l JOIN items i ON i.id = l.item_id
-             WHERE l.state <> 'rejected' AND l.case_id = ANY($1)
+             WHERE {} AND l.case_id = ANY($1)
              ORDER BY i.id",
-        )
-        .bind(case_ids)
-        .fetch_all(&self.pool)
-        .await?;
+            scope.link_condition()
+        );
+        let rows = sqlx::query(&sql)
+            .bind(case_ids)
+            .fetch_all(&self.pool)
+            .await?;
         let mut items_by_id: HashMap<i64, Vec<(String, usize)>> = HashMap::new();
         for row in rows {
             let case_id: String = row.get("case_id");
