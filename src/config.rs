@@ -35,8 +35,45 @@ pub struct Config {
     #[serde(default)]
     pub digest: Option<DigestConfig>,
     #[serde(default)]
+    pub cluster: ClusterConfig,
+    #[serde(default)]
     pub review: ReviewConfig,
     pub brands: Vec<BrandConfig>,
+}
+
+/// How instances sharing one database divide the work (docs/scaling.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// This instance's name in leases and logs; unique per process when absent.
+    #[serde(default)]
+    pub instance: Option<String>,
+    /// How long a source lease outlives its holder's last heartbeat: after a crash, its
+    /// sources wait this long before another instance (or the restarted one) takes them.
+    #[serde(default = "default_source_lease", deserialize_with = "duration")]
+    pub source_lease: Duration,
+    /// How long a claimed alert stays with the instance sending it; an instance that dies
+    /// mid-send leaves it to be retried after this. Longer than one SMTP exchange.
+    #[serde(default = "default_alert_lease", deserialize_with = "duration")]
+    pub alert_lease: Duration,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig {
+            instance: None,
+            source_lease: default_source_lease(),
+            alert_lease: default_alert_lease(),
+        }
+    }
+}
+
+fn default_source_lease() -> Duration {
+    Duration::from_secs(30)
+}
+
+fn default_alert_lease() -> Duration {
+    Duration::from_secs(120)
 }
 
 /// What people's decisions set in motion (README.md, "Reviewing links").
@@ -932,6 +969,21 @@ fn check_config(config: &Config, file: &Path, problems: &mut Problems) {
             "must be above zero and not above alerts.retry_max",
         );
     }
+    // Heartbeats come every third of the lease; under a second they would hammer the store.
+    if config.cluster.source_lease < Duration::from_secs(1) {
+        problems.push(file, "cluster.source_lease", "must be at least 1s");
+    }
+    if config.cluster.alert_lease < Duration::from_secs(1) {
+        problems.push(file, "cluster.alert_lease", "must be at least 1s");
+    }
+    if config
+        .cluster
+        .instance
+        .as_deref()
+        .is_some_and(|i| i.trim().is_empty())
+    {
+        problems.push(file, "cluster.instance", "must not be empty");
+    }
     let linking = &config.linking;
     if !(0.0..=1.0).contains(&linking.confirm) {
         problems.push(file, "linking.confirm", "must be between 0 and 1");
@@ -1483,6 +1535,24 @@ mod tests {
         assert!(shown.contains("storage.url"), "{shown}");
         assert!(shown.contains("alerts.to[0]"), "{shown}");
         assert!(shown.contains("brands[0].name: is empty"), "{shown}");
+    }
+
+    #[test]
+    fn cluster_section_reads_leases_and_rejects_bad_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("sources")).unwrap();
+        let good = "[cluster]\ninstance = \"node-a\"\nsource_lease = \"10s\"\nalert_lease = \"1m\"\n[[brands]]\nname = \"X\"\naliases = [\"X\"]\n";
+        let loaded = load(&write(dir.path(), "outcry.toml", good)).unwrap();
+        assert_eq!(loaded.config.cluster.instance.as_deref(), Some("node-a"));
+        assert_eq!(loaded.config.cluster.source_lease, Duration::from_secs(10));
+        assert_eq!(loaded.config.cluster.alert_lease, Duration::from_secs(60));
+
+        let bad = "[cluster]\ninstance = \" \"\nsource_lease = \"0s\"\n[[brands]]\nname = \"X\"\naliases = [\"X\"]\n";
+        let shown = load(&write(dir.path(), "outcry.toml", bad))
+            .unwrap_err()
+            .to_string();
+        assert!(shown.contains("cluster.source_lease"), "{shown}");
+        assert!(shown.contains("cluster.instance"), "{shown}");
     }
 
     #[test]

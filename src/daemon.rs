@@ -62,6 +62,11 @@ pub async fn run_on(
         Pipeline::new(store.clone(), &config.brands, config.linking, config.assess).await?;
     let mailer = Mailer::from_config(config, &loaded.outbox_dir)?;
     let metrics = Arc::new(Metrics::new());
+    let instance = config
+        .cluster
+        .instance
+        .clone()
+        .unwrap_or_else(default_instance);
     let alert_queued = Arc::new(Notify::new());
     let poller = Arc::new(Poller {
         store: store.clone(),
@@ -71,6 +76,8 @@ pub async fn run_on(
         alert_queued: alert_queued.clone(),
         heartbeat: AtomicI64::new(chrono::Utc::now().timestamp()),
         backoff_max: config.fetch.backoff_max,
+        instance: instance.clone(),
+        lease: config.cluster.source_lease,
         source_down_after: (!config.operator.to.is_empty())
             .then_some(config.operator.source_down_after),
     });
@@ -78,7 +85,8 @@ pub async fn run_on(
     info!(
         listen = %listener.local_addr().unwrap_or(config.http.listen),
         tokens = config.http.tokens.len(),
-        storage = %loaded.storage_url,
+        storage = %store::redacted_url(&loaded.storage_url),
+        instance = %instance,
         sources = loaded.sources.len(),
         brands = config.brands.len(),
         "outcry running"
@@ -101,6 +109,7 @@ pub async fn run_on(
         mailer,
         retry_initial: config.alerts.retry_initial,
         retry_max: config.alerts.retry_max,
+        lease: config.cluster.alert_lease,
         metrics: metrics.clone(),
         wake: alert_queued,
     };
@@ -108,7 +117,7 @@ pub async fn run_on(
 
     let app = router(AppState {
         store,
-        poller,
+        poller: poller.clone(),
         metrics,
         auth: Arc::new(auth),
         review: config.review,
@@ -124,6 +133,7 @@ pub async fn run_on(
     shutdown.cancelled().await;
     info!("shutting down");
     while pollers.join_next().await.is_some() {}
+    poller.release_leases().await;
     if let Some(task) = digest_task {
         if let Err(e) = task.await {
             error!(error = %e, "digest task ended abnormally");
@@ -139,4 +149,19 @@ pub async fn run_on(
     }
     info!("stopped");
     Ok(())
+}
+
+/// Host, process and a random tail: unique per process, readable in lease rows and logs.
+fn default_instance() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "outcry".to_string());
+    format!(
+        "{host}-{}-{:04x}",
+        std::process::id(),
+        rand::random::<u16>()
+    )
 }

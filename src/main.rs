@@ -174,7 +174,7 @@ fn check(path: &Path) -> Result<ExitCode> {
                 path.display(),
                 loaded.config.brands.len(),
                 loaded.sources.len(),
-                loaded.storage_url
+                store::redacted_url(&loaded.storage_url)
             );
             Ok(ExitCode::SUCCESS)
         }

@@ -3,6 +3,11 @@
 //! to a cap and keeps trying; it is never dropped. Its health is recorded after every poll
 //! (crate::health), and sources with an `item_page` get a second task that re-reads the
 //! pages of their items linked to open cases, so that engagement growth is seen.
+//!
+//! Instances sharing a store poll a source (and follow its item pages) only while they hold
+//! its lease; a heartbeat renews this instance's leases, and one whose holder died expires
+//! and is taken over, keeping the source's interval from its last poll by whichever
+//! instance made it.
 
 use crate::config::{ItemPageConfig, SourceConfig};
 use crate::extract::{decode, extract, html, ExtractError, ExtractedItem};
@@ -21,7 +26,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Mutex, Notify};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use tracing::{error, info, info_span, warn, Instrument};
+use tracing::{debug, error, info, info_span, warn, Instrument};
 
 /// Item pages re-read per source and round, at most: the per-host spacing makes each one
 /// cost a delay, and only the newest linked items matter for growth.
@@ -206,7 +211,14 @@ pub struct Poller {
     /// How long a source may fail or be blind before the operator is mailed; `None` when no
     /// operator address is configured.
     pub source_down_after: Option<Duration>,
+    /// This instance's name on its source leases.
+    pub instance: String,
+    /// How long a lease outlives this instance's last heartbeat.
+    pub lease: Duration,
 }
+
+/// Interval jitter is ±10%; a poll may come this early after the last one, and no earlier.
+const EARLIEST: f64 = 0.9;
 
 impl Poller {
     /// Starts one task per source; they stop when `shutdown` is cancelled.
@@ -235,15 +247,73 @@ impl Poller {
         let poller = Arc::clone(self);
         tasks.spawn(async move {
             // Beats even with zero sources: "alive" means the runtime schedules our tasks.
+            let mut renewed = Instant::now();
             loop {
                 poller.beat();
+                if renewed.elapsed() >= poller.lease / 3 {
+                    poller.renew_leases().await;
+                    renewed = Instant::now();
+                }
                 tokio::select! {
                     _ = shutdown.cancelled() => break,
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = tokio::time::sleep(Duration::from_secs(1).min(poller.lease / 3)) => {}
                 }
             }
         });
         tasks
+    }
+
+    async fn renew_leases(&self) {
+        let now = Utc::now();
+        if let Err(e) = self
+            .store
+            .renew_leases(&self.instance, now, now + self.lease_delta())
+            .await
+        {
+            error!(error = %e, "cannot renew source leases");
+        }
+    }
+
+    /// Hands this instance's sources to the others at once; for after the source tasks
+    /// stopped.
+    pub async fn release_leases(&self) {
+        if let Err(e) = self.store.release_leases(&self.instance).await {
+            warn!(error = %e, "cannot release source leases; they expire on their own");
+        }
+    }
+
+    fn lease_delta(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.lease).unwrap_or(chrono::Duration::MAX)
+    }
+
+    /// Takes or keeps the source's lease. Ok when this instance may poll now; otherwise how
+    /// long to wait before asking again.
+    async fn take_turn(&self, source: &SourceConfig, interval: Duration) -> Result<(), Duration> {
+        let now = Utc::now();
+        let lease = self
+            .store
+            .lease_source(&source.name, &self.instance, now, now + self.lease_delta())
+            .await;
+        match lease {
+            Ok(Some(lease)) => {
+                let earliest = lease.last_polled.map(|last| {
+                    last + chrono::Duration::from_std(interval.mul_f64(EARLIEST))
+                        .unwrap_or(chrono::Duration::MAX)
+                });
+                match earliest.and_then(|t| (t - now).to_std().ok()) {
+                    Some(wait) if !wait.is_zero() => Err(wait),
+                    _ => Ok(()),
+                }
+            }
+            Ok(None) => {
+                debug!("leased by another instance");
+                Err(self.lease.min(interval))
+            }
+            Err(e) => {
+                error!(error = %e, "cannot lease source");
+                Err(Duration::from_secs(5).min(interval))
+            }
+        }
     }
 
     fn beat(&self) {
@@ -270,6 +340,10 @@ impl Poller {
                 _ = tokio::time::sleep(wait) => {}
             }
             self.beat();
+            if let Err(not_yet) = self.take_turn(&source, interval).await {
+                wait = not_yet;
+                continue;
+            }
             wait = match self.poll_and_record(&source).await {
                 Ok(()) => interval.mul_f64(1.0 + rand::thread_rng().gen_range(-0.1..0.1)),
                 Err(failures_and_delay) => failures_and_delay,
@@ -306,6 +380,17 @@ impl Poller {
                         alerts = report.alerts,
                         "polled"
                     );
+                }
+                // Only successes count towards the interval: a failing source keeps its
+                // back-off, which may be shorter.
+                match self
+                    .store
+                    .record_poll(&source.name, &self.instance, Utc::now())
+                    .await
+                {
+                    Ok(true) => {}
+                    Ok(false) => warn!("lease lost during the poll"),
+                    Err(e) => error!(error = %e, "cannot record the poll"),
                 }
                 let items = (!report.not_modified).then_some(report.items);
                 (Ok(()), PollResult::Ok { items })
@@ -471,6 +556,10 @@ impl Poller {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 _ = tokio::time::sleep(wait) => {}
+            }
+            // Item pages go with the source: only its lease holder reads them.
+            if self.take_turn(&source, Duration::ZERO).await.is_err() {
+                continue;
             }
             match self.refresh_item_pages(&source, &item_page).await {
                 Ok((read, alerts)) if read > 0 => info!(items = read, alerts, "item pages read"),

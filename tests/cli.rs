@@ -1,5 +1,7 @@
 //! The one-shot commands as an operator runs them: `check`, `cases`, `replay`.
 
+mod support;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -91,8 +93,18 @@ fn run_refuses_to_start_on_a_bad_config() {
 
 #[test]
 fn cases_import_reports_bad_lines_by_number_and_keeps_the_rest() {
+    import_list_and_close(CONFIG);
+}
+
+#[tokio::test]
+async fn cases_commands_work_on_postgres() {
+    let url = support::postgres::fresh_url().await;
+    import_list_and_close(&format!("[storage]\nurl = \"{url}\"\n{CONFIG}"));
+}
+
+fn import_list_and_close(config_text: &str) {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "outcry.toml", CONFIG);
+    write(dir.path(), "outcry.toml", config_text);
     std::fs::create_dir(dir.path().join("sources")).unwrap();
     let config = dir.path().join("outcry.toml");
     let config = config.to_str().unwrap();

@@ -1,5 +1,7 @@
 //! The store's behaviour, written once and run against every backend.
 
+mod support;
+
 use chrono::{DateTime, Duration, FixedOffset, Utc};
 use outcry::model::{
     AlertKind, Case, CaseStatus, Channel, Complainant, Engagement, Observation, Stage,
@@ -1180,6 +1182,169 @@ async fn digest_lists_links_to_review_unlinked_items_and_case_standings(store: S
     );
 }
 
+async fn source_leases_exclude_take_over_and_keep_the_interval(store: SharedStore) {
+    let t0 = Utc::now();
+    let ttl = Duration::seconds(10);
+    let a = store
+        .lease_source("weibo", "a", t0, t0 + ttl)
+        .await
+        .unwrap()
+        .expect("a free source is leased");
+    assert_eq!(a.last_polled, None);
+    // Held by a: b is refused, a keeps it.
+    assert!(store
+        .lease_source("weibo", "b", t0, t0 + ttl)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store
+        .lease_source("weibo", "a", t0, t0 + ttl)
+        .await
+        .unwrap()
+        .is_some());
+    let polled = t0 + Duration::seconds(1);
+    assert!(store.record_poll("weibo", "a", polled).await.unwrap());
+    assert!(!store.record_poll("weibo", "b", polled).await.unwrap());
+
+    // The heartbeat keeps a's lease past its first expiry.
+    let t1 = t0 + Duration::seconds(8);
+    assert_eq!(store.renew_leases("a", t1, t1 + ttl).await.unwrap(), 1);
+    let t2 = t0 + Duration::seconds(12);
+    assert!(store
+        .lease_source("weibo", "b", t2, t2 + ttl)
+        .await
+        .unwrap()
+        .is_none());
+
+    // a dies: no more heartbeats, the lease expires and b takes it over, learning when the
+    // source was last polled.
+    let t3 = t1 + ttl + Duration::seconds(1);
+    let b = store
+        .lease_source("weibo", "b", t3, t3 + ttl)
+        .await
+        .unwrap()
+        .expect("an expired lease is taken over");
+    assert_eq!(
+        b.last_polled.map(|t| t.timestamp_millis()),
+        Some(polled.timestamp_millis())
+    );
+    // a comes back late: its heartbeat renews nothing and its polls are refused.
+    assert_eq!(store.renew_leases("a", t3, t3 + ttl).await.unwrap(), 0);
+    assert!(!store.record_poll("weibo", "a", t3).await.unwrap());
+    assert!(store
+        .lease_source("weibo", "a", t3, t3 + ttl)
+        .await
+        .unwrap()
+        .is_none());
+
+    // A clean shutdown hands over at once.
+    store.release_leases("b").await.unwrap();
+    assert!(store
+        .lease_source("weibo", "a", t3, t3 + ttl)
+        .await
+        .unwrap()
+        .is_some());
+}
+
+/// Several claimers at once, as several instances are: every source and every alert goes to
+/// exactly one of them, and racing commits of one decision store one alert.
+async fn racing_claims_and_commits_never_share(store: SharedStore) {
+    let now = Utc::now();
+    let sources: Vec<String> = (0..20).map(|i| format!("s{i}")).collect();
+    let mut tasks = Vec::new();
+    for owner in ["a", "b", "c", "d"] {
+        let store = store.clone();
+        let sources = sources.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut won = Vec::new();
+            for name in &sources {
+                if store
+                    .lease_source(name, owner, now, now + Duration::seconds(30))
+                    .await
+                    .unwrap()
+                    .is_some()
+                {
+                    won.push(name.clone());
+                }
+            }
+            won
+        }));
+    }
+    let mut won: Vec<String> = Vec::new();
+    for task in tasks {
+        won.extend(task.await.unwrap());
+    }
+    won.sort();
+    let mut expected = sources.clone();
+    expected.sort();
+    assert_eq!(won, expected, "each source leased exactly once");
+
+    store
+        .upsert_case(&case("C-1", CaseStatus::Open), Utc::now())
+        .await
+        .unwrap();
+    let observations: Vec<Observation> = (0..8)
+        .map(|i| observation(&format!("wb-{i}"), "2026-03-05T21:52:00+08:00", i))
+        .collect();
+    let mut tasks = Vec::new();
+    for obs in observations {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            // Every item independently decides the same alert for the case.
+            let batch = first_sighting(
+                &obs,
+                "C-1",
+                vec![alert("C-1", Stage::Surfaced, "2026-03-05T21:52:00+08:00")],
+            );
+            store.commit(&batch).await.unwrap().inserted_alerts.len()
+        }));
+    }
+    let mut inserted = 0;
+    for task in tasks {
+        inserted += task.await.unwrap();
+    }
+    assert_eq!(inserted, 1);
+    assert_eq!(store.alerts().await.unwrap().len(), 1);
+
+    for i in 2..=6 {
+        let obs = observation(&format!("more-{i}"), "2026-03-05T21:52:00+08:00", 1);
+        let mut batch = first_sighting(&obs, "C-1", Vec::new());
+        batch.alerts = vec![(
+            ItemRef::New(0),
+            alert(
+                &format!("C-1x{i}"),
+                Stage::Surfaced,
+                "2026-03-05T21:52:00+08:00",
+            ),
+        )];
+        store.commit(&batch).await.unwrap();
+    }
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut ids = Vec::new();
+            loop {
+                let claimed = store
+                    .claim_alerts(now, now + Duration::seconds(60), 1)
+                    .await
+                    .unwrap();
+                if claimed.is_empty() {
+                    return ids;
+                }
+                ids.extend(claimed.into_iter().map(|a| a.id));
+            }
+        }));
+    }
+    let mut claimed = Vec::new();
+    for task in tasks {
+        claimed.extend(task.await.unwrap());
+    }
+    claimed.sort();
+    let all: Vec<i64> = store.alerts().await.unwrap().iter().map(|a| a.id).collect();
+    assert_eq!(claimed, all, "each alert claimed exactly once");
+}
+
 /// Runs every behaviour against fresh stores made by `open`.
 macro_rules! behaviours {
     ($backend:ident, $open:expr) => {
@@ -1214,6 +1379,16 @@ macro_rules! behaviours {
             #[tokio::test]
             async fn source_state() {
                 source_state_round_trips($open.await).await;
+            }
+
+            #[tokio::test]
+            async fn source_leases() {
+                source_leases_exclude_take_over_and_keep_the_interval($open.await).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn racing() {
+                racing_claims_and_commits_never_share($open.await).await;
             }
 
             #[tokio::test]
@@ -1266,5 +1441,12 @@ async fn sqlite_memory() -> SharedStore {
     store::open_in_memory().await.unwrap()
 }
 
+async fn postgres_schema() -> SharedStore {
+    store::open(&support::postgres::fresh_url().await)
+        .await
+        .unwrap()
+}
+
 behaviours!(sqlite, sqlite_file());
 behaviours!(sqlite_in_memory, sqlite_memory());
+behaviours!(postgres, postgres_schema());

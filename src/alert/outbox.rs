@@ -12,8 +12,6 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, info_span, warn, Instrument};
 
-/// How long a claimed alert stays leased to this worker; longer than any one SMTP exchange.
-const LEASE: Duration = Duration::from_secs(120);
 const BATCH: i64 = 20;
 /// How often the worker looks for due alerts when nobody has woken it.
 const IDLE_POLL: Duration = Duration::from_secs(1);
@@ -23,6 +21,8 @@ pub struct Delivery {
     pub mailer: Mailer,
     pub retry_initial: Duration,
     pub retry_max: Duration,
+    /// How long a claimed alert stays leased to this worker; longer than an SMTP exchange.
+    pub lease: Duration,
     pub metrics: Arc<Metrics>,
     /// Woken when an alert is queued, so it goes out at once.
     pub wake: Arc<Notify>,
@@ -53,7 +53,7 @@ impl Delivery {
     /// Sends every alert that is due now; returns how many were claimed.
     pub async fn deliver_due(&self) -> Result<usize, StoreError> {
         let now = Utc::now();
-        let lease_until = now + chrono::Duration::from_std(LEASE).unwrap_or_default();
+        let lease_until = now + chrono::Duration::from_std(self.lease).unwrap_or_default();
         let claimed = self.store.claim_alerts(now, lease_until, BATCH).await?;
         let count = claimed.len();
         for alert in claimed {

@@ -208,6 +208,8 @@ mod tests {
             alert_queued: Arc::new(tokio::sync::Notify::new()),
             heartbeat: AtomicI64::new(now - 2 * HEARTBEAT_LIMIT_SECS),
             backoff_max: std::time::Duration::from_secs(60),
+            instance: "test".into(),
+            lease: std::time::Duration::from_secs(30),
             source_down_after: None,
         });
         let app = router(AppState {

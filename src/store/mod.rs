@@ -2,14 +2,18 @@
 //! with its own SQL (all SQL lives here and in migrations/). Every write that carries a
 //! decision (an item's brand, its links and the alerts they cause) is one transaction.
 
+mod postgres;
+mod rows;
+mod shared;
 mod sqlite;
 
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 use crate::model::{AlertKind, Case, CaseStatus, Channel, Engagement, Observation, Stage};
 use async_trait::async_trait;
 use chrono::{DateTime, FixedOffset, Utc};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
@@ -490,6 +494,13 @@ pub struct FollowedItem {
     pub first_seen_at: DateTime<FixedOffset>,
 }
 
+/// A source lease held by the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SourceLease {
+    /// When any instance last polled the source, so a new holder keeps its interval.
+    pub last_polled: Option<DateTime<Utc>>,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync {
     /// Answers when the database does.
@@ -500,7 +511,14 @@ pub trait Store: Send + Sync {
     async fn case(&self, id: &str) -> Result<Option<Case>, StoreError>;
     async fn cases(&self, status: Option<CaseStatus>) -> Result<Vec<Case>, StoreError>;
     /// False when no case has this id.
-    async fn close_case(&self, id: &str, now: DateTime<Utc>) -> Result<bool, StoreError>;
+    async fn close_case(&self, id: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let Some(mut case) = self.case(id).await? else {
+            return Ok(false);
+        };
+        case.status = CaseStatus::Closed;
+        self.upsert_case(&case, now).await?;
+        Ok(true)
+    }
     /// Changes whenever any case is written.
     async fn cases_revision(&self) -> Result<i64, StoreError>;
 
@@ -536,6 +554,33 @@ pub trait Store: Send + Sync {
 
     async fn source_state(&self, name: &str) -> Result<Option<SourceState>, StoreError>;
     async fn save_source_state(&self, state: &SourceState) -> Result<(), StoreError>;
+
+    /// Takes the lease on source `name` for `owner` until `until`, or extends it when `owner`
+    /// holds it already; None while another owner's lease has not expired at `now`.
+    async fn lease_source(
+        &self,
+        name: &str,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Option<SourceLease>, StoreError>;
+    /// Records that `owner` polled the source at `at`; false when it no longer holds the lease.
+    async fn record_poll(
+        &self,
+        name: &str,
+        owner: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// The heartbeat: extends every lease `owner` still holds at `now` until `until`; returns
+    /// how many.
+    async fn renew_leases(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
+    /// Gives up every lease of `owner` (on shutdown), so other instances take over at once.
+    async fn release_leases(&self, owner: &str) -> Result<(), StoreError>;
 
     async fn find_items(&self, query: &ItemQuery) -> Result<Vec<ItemRow>, StoreError>;
     /// Every sighting of each of these items, oldest first.
@@ -591,14 +636,66 @@ pub type SharedStore = Arc<dyn Store>;
 pub async fn open(url: &str) -> Result<SharedStore, StoreError> {
     if url.starts_with("sqlite:") {
         Ok(Arc::new(SqliteStore::open(url).await?))
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        Ok(Arc::new(PostgresStore::open(url).await?))
     } else {
         Err(StoreError::UnsupportedUrl(url.to_string()))
+    }
+}
+
+/// The URL without its password, for logs and messages.
+pub fn redacted_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_string(),
     }
 }
 
 /// A private in-memory store, as replay uses.
 pub async fn open_in_memory() -> Result<SharedStore, StoreError> {
     Ok(Arc::new(SqliteStore::open("sqlite::memory:").await?))
+}
+
+fn case_from_record(record: &str) -> Result<Case, StoreError> {
+    serde_json::from_str(record).map_err(|e| corrupt("case record", e))
+}
+
+fn evidence_from_json(text: &str) -> Result<Vec<String>, StoreError> {
+    serde_json::from_str(text).map_err(|e| corrupt("link evidence", e))
+}
+
+fn ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+/// A LIKE pattern matching `text` anywhere, with LIKE's wildcards taken literally (`ESCAPE
+/// '\\'`).
+fn contains_pattern(text: &str) -> String {
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+fn from_ms(what: &'static str, ms: i64) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::from_timestamp_millis(ms).ok_or_else(|| corrupt(what, ms))
+}
+
+/// Which of a batch's alerts were stored, given the dedupe keys the insert returned. Rows go
+/// in batch order, so of two alerts sharing a key in one batch the first is the one stored;
+/// removing the key credits it to that one only.
+fn inserted_alerts(batch: &Batch<'_>, mut inserted_keys: HashSet<String>) -> Vec<usize> {
+    batch
+        .alerts
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, alert))| inserted_keys.remove(&alert.dedupe_key))
+        .map(|(i, _)| i)
+        .collect()
 }
 
 fn corrupt(what: &'static str, detail: impl ToString) -> StoreError {
@@ -617,4 +714,22 @@ fn parse_optional_time(
     text: Option<String>,
 ) -> Result<Option<DateTime<FixedOffset>>, StoreError> {
     text.map(|t| parse_time(what, &t)).transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacted_url_hides_only_the_password() {
+        assert_eq!(
+            redacted_url("postgres://outcry:s3cret@db.example.com/outcry"),
+            "postgres://outcry:***@db.example.com/outcry"
+        );
+        assert_eq!(
+            redacted_url("postgres://outcry@db/o"),
+            "postgres://outcry@db/o"
+        );
+        assert_eq!(redacted_url("sqlite://o.db"), "sqlite://o.db");
+    }
 }

@@ -2,10 +2,12 @@
 //! replay). SQLite has no SKIP LOCKED; outbox claims are single UPDATE ... RETURNING
 //! statements, which SQLite serialises.
 
+use super::shared::{
+    with_sightings, Sql, ITEM_COLUMNS, LINK_COLUMNS, RECORD_POLL, RELEASE_LEASES, RENEW_LEASES,
+};
 use super::*;
-use sqlx::sqlite::SqliteRow;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{QueryBuilder, Row, SqliteConnection, SqlitePool};
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 use std::collections::{BTreeMap, HashSet};
 use std::str::FromStr;
 use std::time::Duration;
@@ -51,182 +53,21 @@ impl SqliteStore {
     }
 }
 
-fn case_from_record(record: &str) -> Result<Case, StoreError> {
-    serde_json::from_str(record).map_err(|e| corrupt("case record", e))
-}
-
-fn evidence_from_json(text: &str) -> Result<Vec<String>, StoreError> {
-    serde_json::from_str(text).map_err(|e| corrupt("link evidence", e))
-}
-
-async fn upsert_case_on(
-    conn: &mut SqliteConnection,
-    case: &Case,
-    now: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    let record = serde_json::to_string(case).map_err(|e| corrupt("case record", e))?;
-    sqlx::query(
-        "INSERT INTO cases (id, brand, status, record, revision, updated_at)
-         VALUES (?1, ?2, ?3, ?4, (SELECT COALESCE(MAX(revision), 0) + 1 FROM cases), ?5)
-         ON CONFLICT (id) DO UPDATE SET brand = excluded.brand, status = excluded.status,
-             record = excluded.record, revision = excluded.revision,
-             updated_at = excluded.updated_at",
-    )
-    .bind(&case.id)
-    .bind(&case.brand)
-    .bind(case.status.as_str())
-    .bind(record)
-    .bind(now.to_rfc3339())
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
-
-/// The review writes of a batch: cases, link changes, resends and their audit rows.
-async fn write_review(conn: &mut SqliteConnection, batch: &Batch<'_>) -> Result<(), StoreError> {
-    for (case, at) in &batch.cases {
-        upsert_case_on(conn, case, *at).await?;
-    }
-    for change in &batch.link_changes {
-        match change {
-            LinkChange::Decide {
-                item_id,
-                case_id,
-                state,
-                actor,
-                at,
-            } => {
-                sqlx::query(
-                    "UPDATE links SET state = ?3, decided_by = ?4, decided_at = ?5
-                     WHERE item_id = ?1 AND case_id = ?2",
-                )
-                .bind(item_id)
-                .bind(case_id)
-                .bind(state.as_str())
-                .bind(actor)
-                .bind(at.to_rfc3339())
-                .execute(&mut *conn)
-                .await?;
-            }
-            LinkChange::Propose { item_id, link, at } => {
-                let evidence = serde_json::to_string(&link.evidence)
-                    .map_err(|e| corrupt("link evidence", e))?;
-                sqlx::query(
-                    "INSERT INTO links (item_id, case_id, state, score, evidence, created_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                     ON CONFLICT (item_id, case_id) DO UPDATE SET state = excluded.state,
-                         score = excluded.score, evidence = excluded.evidence
-                     WHERE links.state = 'candidate' AND links.decided_by IS NULL
-                       AND excluded.state = 'confirmed'",
-                )
-                .bind(item_id)
-                .bind(&link.case_id)
-                .bind(link.state.as_str())
-                .bind(link.score)
-                .bind(evidence)
-                .bind(at.to_rfc3339())
-                .execute(&mut *conn)
-                .await?;
-            }
-        }
-    }
-    for (id, at) in &batch.alert_resends {
-        sqlx::query(
-            "UPDATE alerts SET status = 'pending', next_attempt_ms = ?2, lease_until_ms = NULL,
-                 last_error = NULL, sent_at = NULL
-             WHERE id = ?1",
-        )
-        .bind(id)
-        .bind(ms(*at))
-        .execute(&mut *conn)
-        .await?;
-    }
-    for entry in &batch.audit {
-        sqlx::query(
-            "INSERT INTO audit (at, at_ms, actor, action, target, detail)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )
-        .bind(entry.at.to_rfc3339())
-        .bind(ms(entry.at))
-        .bind(&entry.actor)
-        .bind(&entry.action)
-        .bind(&entry.target)
-        .bind(entry.detail.to_string())
-        .execute(&mut *conn)
-        .await?;
-    }
-    Ok(())
-}
-
-fn item_row(row: &SqliteRow) -> Result<ItemRow, StoreError> {
-    let channel: String = row.get("channel");
-    Ok(ItemRow {
-        id: row.get("id"),
-        source: row.get("source"),
-        guid: row.get("guid"),
-        channel: Channel::parse(&channel).ok_or_else(|| corrupt("item channel", &channel))?,
-        url: row.get("url"),
-        title: row.get("title"),
-        body: row.get("body"),
-        author: row.get("author"),
-        brand: row.get("brand"),
-        published_at: parse_optional_time("item time", row.get("published_at"))?,
-        first_seen_at: parse_time("item time", row.get("first_seen_at"))?,
-        links: Vec::new(),
-    })
-}
-
 fn link_state(text: &str) -> Result<LinkState, StoreError> {
     LinkState::parse(text).ok_or_else(|| corrupt("link state", text))
 }
 
-/// A LIKE pattern matching `text` anywhere, with LIKE's wildcards taken literally.
-fn contains_pattern(text: &str) -> String {
-    let escaped = text
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
-    format!("%{escaped}%")
-}
+/// The next revision is one past the highest: SQLite serialises writers, so no two share it.
+const UPSERT_CASE: &str = "INSERT INTO cases (id, brand, status, record, revision, updated_at)
+     VALUES ($1, $2, $3, $4, (SELECT COALESCE(MAX(revision), 0) + 1 FROM cases), $5)
+     ON CONFLICT (id) DO UPDATE SET brand = excluded.brand, status = excluded.status,
+         record = excluded.record, revision = excluded.revision,
+         updated_at = excluded.updated_at";
 
-fn ms(t: DateTime<Utc>) -> i64 {
-    t.timestamp_millis()
-}
-
-/// The columns `case_item` reads, from `items i` (and `links l` when linked).
-const ITEM_COLUMNS: &str = "i.id, i.source, i.guid, i.channel, i.url, i.title, i.body, i.author,
-     i.published_at, i.first_seen_at";
-const LINK_COLUMNS: &str = "l.case_id, l.state, l.score, l.evidence";
-
-/// An item row, with its link when `linked` (sightings are filled in apart).
-fn case_item(row: &SqliteRow, linked: bool) -> Result<CaseItem, StoreError> {
-    let channel: String = row.get("channel");
-    let (link_state, link_score, link_evidence) = if linked {
-        let state: String = row.get("state");
-        (
-            LinkState::parse(&state).ok_or_else(|| corrupt("link state", &state))?,
-            row.get("score"),
-            evidence_from_json(row.get("evidence"))?,
-        )
-    } else {
-        (LinkState::Candidate, 0.0, Vec::new())
-    };
-    Ok(CaseItem {
-        item_id: row.get("id"),
-        source: row.get("source"),
-        guid: row.get("guid"),
-        channel: Channel::parse(&channel).ok_or_else(|| corrupt("item channel", &channel))?,
-        url: row.get("url"),
-        title: row.get("title"),
-        body: row.get("body"),
-        author: row.get("author"),
-        published_at: parse_optional_time("item time", row.get("published_at"))?,
-        first_seen_at: parse_time("item time", row.get("first_seen_at"))?,
-        link_state,
-        link_score,
-        link_evidence,
-        sightings: Vec::new(),
-    })
+impl SqliteStore {
+    fn sql(&self) -> Sql<'_, Sqlite> {
+        Sql(&self.pool)
+    }
 }
 
 #[async_trait]
@@ -238,7 +79,7 @@ impl Store for SqliteStore {
 
     async fn upsert_case(&self, case: &Case, now: DateTime<Utc>) -> Result<(), StoreError> {
         let mut conn = self.pool.acquire().await?;
-        upsert_case_on(&mut conn, case, now).await
+        Sql::<Sqlite>::upsert_case_on(&mut conn, UPSERT_CASE, case, now).await
     }
 
     async fn case(&self, id: &str) -> Result<Option<Case>, StoreError> {
@@ -258,15 +99,6 @@ impl Store for SqliteStore {
         rows.iter()
             .map(|r| case_from_record(r.get("record")))
             .collect()
-    }
-
-    async fn close_case(&self, id: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
-        let Some(mut case) = self.case(id).await? else {
-            return Ok(false);
-        };
-        case.status = CaseStatus::Closed;
-        self.upsert_case(&case, now).await?;
-        Ok(true)
     }
 
     async fn cases_revision(&self) -> Result<i64, StoreError> {
@@ -455,20 +287,11 @@ impl Store for SqliteStore {
                 inserted_keys.insert(row.get::<String, _>("dedupe_key"));
             }
         }
-        write_review(&mut tx, batch).await?;
+        Sql::<Sqlite>::write_review(&mut tx, UPSERT_CASE, batch).await?;
         tx.commit().await?;
-        // Rows go in batch order, so of two alerts sharing a key in one batch the first is
-        // the one stored; removing the key credits it to that one only.
-        let inserted_alerts = batch
-            .alerts
-            .iter()
-            .enumerate()
-            .filter(|(_, (_, alert))| inserted_keys.remove(&alert.dedupe_key))
-            .map(|(i, _)| i)
-            .collect();
         Ok(Committed {
             new_item_ids,
-            inserted_alerts,
+            inserted_alerts: inserted_alerts(batch, inserted_keys),
         })
     }
 
@@ -514,7 +337,7 @@ impl Store for SqliteStore {
             query.push(") ORDER BY i.id");
             for row in query.build().fetch_all(&self.pool).await? {
                 let case_id: String = row.get("case_id");
-                let item = case_item(&row, true)?;
+                let item = rows::case_item(&row, true)?;
                 let item_id = item.item_id;
                 if let Some(record) = evidence.get_mut(&case_id) {
                     items_by_id
@@ -540,21 +363,13 @@ impl Store for SqliteStore {
 
     async fn confirmed_link_texts(&self) -> Result<Vec<LinkedText>, StoreError> {
         let rows = sqlx::query(
-            "SELECT l.case_id, i.title, i.body, i.url, i.author FROM links l JOIN items i ON i.id = l.item_id
+            "SELECT l.case_id, i.title, i.body, i.url, i.author
+             FROM links l JOIN items i ON i.id = l.item_id
              WHERE l.state = 'confirmed' ORDER BY i.id",
         )
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| LinkedText {
-                case_id: r.get("case_id"),
-                title: r.get("title"),
-                body: r.get("body"),
-                url: r.get("url"),
-                author: r.get("author"),
-            })
-            .collect())
+        Ok(rows.iter().map(rows::linked_text).collect())
     }
 
     async fn claim_alerts(
@@ -580,22 +395,8 @@ impl Store for SqliteStore {
         .fetch_all(&self.pool)
         .await?;
         let mut claimed = rows
-            .into_iter()
-            .map(|r| {
-                let kind: String = r.get("kind");
-                Ok(ClaimedAlert {
-                    id: r.get("id"),
-                    kind: AlertKind::parse(&kind).ok_or_else(|| corrupt("alert kind", &kind))?,
-                    case_id: r.get("case_id"),
-                    case_open: r.get::<i64, _>("case_open") != 0,
-                    message_id: r.get("message_id"),
-                    subject: r.get("subject"),
-                    text: r.get("body_text"),
-                    html: r.get("body_html"),
-                    attempts: r.get("attempts"),
-                    source: r.get("source"),
-                })
-            })
+            .iter()
+            .map(rows::claimed_alert)
             .collect::<Result<Vec<_>, StoreError>>()?;
         // RETURNING gives no order guarantee; deliveries go out oldest first.
         claimed.sort_by_key(|a| a.id);
@@ -648,43 +449,22 @@ impl Store for SqliteStore {
 
     async fn alerts(&self) -> Result<Vec<AlertRow>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, kind, case_id, brand, subject, status, attempts, last_error, created_at, sent_at
+            "SELECT id, kind, case_id, brand, subject, status, attempts, last_error, created_at,
+                 sent_at
              FROM alerts ORDER BY id",
         )
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter()
-            .map(|r| {
-                let kind: String = r.get("kind");
-                let status: String = r.get("status");
-                Ok(AlertRow {
-                    id: r.get("id"),
-                    kind: AlertKind::parse(&kind).ok_or_else(|| corrupt("alert kind", &kind))?,
-                    case_id: r.get("case_id"),
-                    brand: r.get("brand"),
-                    subject: r.get("subject"),
-                    status: AlertStatus::parse(&status)
-                        .ok_or_else(|| corrupt("alert status", &status))?,
-                    attempts: r.get("attempts"),
-                    last_error: r.get("last_error"),
-                    created_at: r.get("created_at"),
-                    sent_at: r.get("sent_at"),
-                })
-            })
-            .collect()
+        rows.iter().map(rows::alert_row).collect()
     }
 
     async fn source_state(&self, name: &str) -> Result<Option<SourceState>, StoreError> {
-        let row = sqlx::query(&format!("{SOURCE_STATE_SELECT} WHERE name = ?1"))
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|r| source_state_from_row(&r)).transpose()
+        Ok(self.sql().source_states(Some(name)).await?.pop())
     }
 
     async fn save_source_state(&self, state: &SourceState) -> Result<(), StoreError> {
         let mut conn = self.pool.acquire().await?;
-        upsert_source_state(&mut conn, state).await
+        Sql::<Sqlite>::upsert_source_state(&mut conn, state).await
     }
 
     async fn save_source_state_with_alert(
@@ -693,37 +473,14 @@ impl Store for SqliteStore {
         alert: &NewAlert,
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
-        upsert_source_state(&mut tx, state).await?;
-        let inserted = sqlx::query(
-            "INSERT INTO alerts (kind, case_id, brand, source, dedupe_key, message_id, subject,
-                 body_text, body_html, created_at, next_attempt_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
-             ON CONFLICT (dedupe_key) DO NOTHING",
-        )
-        .bind(alert.kind.as_str())
-        .bind(&alert.case_id)
-        .bind(&alert.brand)
-        .bind(&state.name)
-        .bind(&alert.dedupe_key)
-        .bind(&alert.message_id)
-        .bind(&alert.subject)
-        .bind(&alert.text)
-        .bind(&alert.html)
-        .bind(alert.created_at.to_rfc3339())
-        .bind(alert.created_at.timestamp_millis())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            > 0;
+        Sql::<Sqlite>::upsert_source_state(&mut tx, state).await?;
+        let inserted = Sql::<Sqlite>::insert_loose_alert(&mut tx, alert, Some(&state.name)).await?;
         tx.commit().await?;
         Ok(inserted)
     }
 
     async fn source_states(&self) -> Result<Vec<SourceState>, StoreError> {
-        let rows = sqlx::query(&format!("{SOURCE_STATE_SELECT} ORDER BY name"))
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(source_state_from_row).collect()
+        self.sql().source_states(None).await
     }
 
     async fn followed_items(
@@ -731,36 +488,7 @@ impl Store for SqliteStore {
         source: &str,
         since: DateTime<Utc>,
     ) -> Result<Vec<FollowedItem>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT i.guid, i.url, i.title, i.body, i.author, i.published_at, i.first_seen_at
-             FROM items i
-             WHERE i.source = ?1 AND i.url IS NOT NULL
-               AND EXISTS (SELECT 1 FROM links l JOIN cases c ON c.id = l.case_id
-                           WHERE l.item_id = i.id AND l.state <> 'rejected'
-                             AND c.status = 'open')
-             ORDER BY i.id",
-        )
-        .bind(source)
-        .fetch_all(&self.pool)
-        .await?;
-        let mut items = Vec::new();
-        for r in rows {
-            // Stored times carry their own offsets, so the age is compared here, not in SQL.
-            let first_seen_at = parse_time("item time", r.get("first_seen_at"))?;
-            if first_seen_at < since {
-                continue;
-            }
-            items.push(FollowedItem {
-                guid: r.get("guid"),
-                url: r.get("url"),
-                title: r.get("title"),
-                body: r.get("body"),
-                author: r.get("author"),
-                published_at: parse_optional_time("item time", r.get("published_at"))?,
-                first_seen_at,
-            });
-        }
-        Ok(items)
+        self.sql().followed_items(source, since).await
     }
 
     async fn find_items(&self, query: &ItemQuery) -> Result<Vec<ItemRow>, StoreError> {
@@ -810,7 +538,7 @@ impl Store for SqliteStore {
             .fetch_all(&self.pool)
             .await?
             .iter()
-            .map(item_row)
+            .map(rows::item_row)
             .collect::<Result<Vec<_>, _>>()?;
         let positions: HashMap<i64, usize> =
             items.iter().enumerate().map(|(p, i)| (i.id, p)).collect();
@@ -846,16 +574,10 @@ impl Store for SqliteStore {
             }
             q.push(") ORDER BY fetched_ms, id");
             for row in q.build().fetch_all(&self.pool).await? {
-                found.entry(row.get("item_id")).or_default().push(Sighting {
-                    at: parse_time("observation time", row.get("fetched_at"))?,
-                    engagement: Engagement {
-                        reposts: row.get("reposts"),
-                        comments: row.get("comments"),
-                        likes: row.get("likes"),
-                        views: row.get("views"),
-                    },
-                    author_followers: row.get("author_followers"),
-                });
+                found
+                    .entry(row.get("item_id"))
+                    .or_default()
+                    .push(rows::sighting(&row)?);
             }
         }
         Ok(found)
@@ -885,18 +607,7 @@ impl Store for SqliteStore {
             .fetch_all(&self.pool)
             .await?
             .iter()
-            .map(|row| {
-                Ok(LinkRow {
-                    item_id: row.get("item_id"),
-                    case_id: row.get("case_id"),
-                    state: link_state(row.get("state"))?,
-                    score: row.get("score"),
-                    evidence: evidence_from_json(row.get("evidence"))?,
-                    created_at: row.get("created_at"),
-                    decided_by: row.get("decided_by"),
-                    decided_at: row.get("decided_at"),
-                })
-            })
+            .map(rows::link_row)
             .collect()
     }
 
@@ -907,22 +618,7 @@ impl Store for SqliteStore {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                let detail: String = row.get("detail");
-                Ok(AuditRow {
-                    id: row.get("id"),
-                    entry: AuditEntry {
-                        actor: row.get("actor"),
-                        action: row.get("action"),
-                        target: row.get("target"),
-                        detail: serde_json::from_str(&detail)
-                            .map_err(|e| corrupt("audit detail", e))?,
-                        at: parse_time("audit time", row.get("at"))?.with_timezone(&Utc),
-                    },
-                })
-            })
-            .collect()
+        rows.iter().map(rows::audit_row).collect()
     }
 
     async fn stats(&self) -> Result<StoreStats, StoreError> {
@@ -932,9 +628,7 @@ impl Store for SqliteStore {
                 .fetch_all(&self.pool)
                 .await?
         {
-            stats
-                .links
-                .push((link_state(row.get("state"))?, row.get("n")));
+            stats.links.push(rows::link_count(&row)?);
         }
         stats.outbox_depth =
             sqlx::query_scalar("SELECT COUNT(*) FROM alerts WHERE status = 'pending'")
@@ -944,73 +638,24 @@ impl Store for SqliteStore {
     }
 
     async fn queue_alert(&self, alert: &NewAlert) -> Result<bool, StoreError> {
-        let inserted = sqlx::query(
-            "INSERT INTO alerts (kind, case_id, brand, item_id, dedupe_key, message_id, subject,
-                 body_text, body_html, created_at, next_attempt_ms)
-             VALUES (?1, ?2, ?3, NULL, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-             ON CONFLICT (dedupe_key) DO NOTHING",
-        )
-        .bind(alert.kind.as_str())
-        .bind(&alert.case_id)
-        .bind(&alert.brand)
-        .bind(&alert.dedupe_key)
-        .bind(&alert.message_id)
-        .bind(&alert.subject)
-        .bind(&alert.text)
-        .bind(&alert.html)
-        .bind(alert.created_at.to_rfc3339())
-        .bind(alert.created_at.timestamp_millis())
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        Ok(inserted == 1)
+        let mut conn = self.pool.acquire().await?;
+        Sql::<Sqlite>::insert_loose_alert(&mut conn, alert, None).await
     }
 
     async fn last_alert_at(
         &self,
         kind: AlertKind,
     ) -> Result<Option<DateTime<FixedOffset>>, StoreError> {
-        let created: Option<String> = sqlx::query_scalar(
-            "SELECT created_at FROM alerts WHERE kind = ?1 ORDER BY id DESC LIMIT 1",
-        )
-        .bind(kind.as_str())
-        .fetch_optional(&self.pool)
-        .await?;
-        created.map(|t| parse_time("alert time", &t)).transpose()
+        self.sql().last_alert_at(kind).await
     }
 
     async fn review_links(&self, limit: i64) -> Result<(Vec<ReviewLink>, i64), StoreError> {
-        const OPEN_CANDIDATES: &str = "FROM links l JOIN items i ON i.id = l.item_id
-             JOIN cases c ON c.id = l.case_id
-             WHERE l.state = 'candidate' AND c.status = 'open'";
-        let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) {OPEN_CANDIDATES}"))
-            .fetch_one(&self.pool)
-            .await?;
-        let rows = sqlx::query(&format!(
-            "SELECT {ITEM_COLUMNS}, {LINK_COLUMNS} {OPEN_CANDIDATES}
-             ORDER BY l.score DESC, i.id DESC LIMIT ?1"
-        ))
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        let mut links = rows
-            .iter()
-            .map(|row| {
-                Ok(ReviewLink {
-                    case_id: row.get("case_id"),
-                    item: case_item(row, true)?,
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
+        let (mut links, total) = self.sql().review_links(limit).await?;
         let ids: Vec<i64> = links.iter().map(|l| l.item.item_id).collect();
-        // An item may be a candidate for two cases, so its history is copied, not moved.
-        let sightings = self.sightings(&ids).await?;
-        for link in &mut links {
-            link.item.sightings = sightings
-                .get(&link.item.item_id)
-                .cloned()
-                .unwrap_or_default();
-        }
+        with_sightings(
+            self.sightings(&ids).await?,
+            links.iter_mut().map(|l| &mut l.item),
+        );
         Ok((links, total))
     }
 
@@ -1020,154 +665,71 @@ impl Store for SqliteStore {
         until: DateTime<Utc>,
         limit: i64,
     ) -> Result<Vec<UnlinkedItem>, StoreError> {
-        // The first observation's millisecond clock, not first_seen_at: that text keeps the
-        // offset it was seen in and does not compare as a time.
-        let rows = sqlx::query(&format!(
-            "SELECT {ITEM_COLUMNS}, i.brand,
-                    EXISTS (SELECT 1 FROM alerts a WHERE a.item_id = i.id AND a.kind = 'unlinked')
-                        AS alerted
-             FROM items i
-             JOIN (SELECT item_id, MIN(fetched_ms) AS first_ms FROM observations
-                   GROUP BY item_id) f ON f.item_id = i.id
-             WHERE i.brand IS NOT NULL
-               AND NOT EXISTS (SELECT 1 FROM links l WHERE l.item_id = i.id)
-               AND f.first_ms >= ?1 AND f.first_ms < ?2
-             ORDER BY f.first_ms DESC, i.id DESC LIMIT ?3"
-        ))
-        .bind(ms(since))
-        .bind(ms(until))
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        let mut items = rows
-            .iter()
-            .map(|row| {
-                Ok(UnlinkedItem {
-                    brand: row.get("brand"),
-                    item: case_item(row, false)?,
-                    alerted: row.get::<i64, _>("alerted") != 0,
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
+        let mut items = self.sql().unlinked_items(since, until, limit).await?;
         let ids: Vec<i64> = items.iter().map(|u| u.item.item_id).collect();
-        let mut sightings = self.sightings(&ids).await?;
-        for unlinked in &mut items {
-            unlinked.item.sightings = sightings.remove(&unlinked.item.item_id).unwrap_or_default();
-        }
+        with_sightings(
+            self.sightings(&ids).await?,
+            items.iter_mut().map(|u| &mut u.item),
+        );
         Ok(items)
     }
 
     async fn case_standings(&self) -> Result<Vec<CaseStanding>, StoreError> {
-        let cases = self.cases(Some(CaseStatus::Open)).await?;
-        let mut stages: HashMap<String, (Stage, DateTime<FixedOffset>)> = HashMap::new();
-        let rows = sqlx::query(
-            "SELECT a.case_id, a.kind, a.created_at FROM alerts a JOIN cases c ON c.id = a.case_id
-             WHERE c.status = 'open' AND a.kind IN ('surfaced', 'spreading', 'viral')",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        for row in rows {
-            let kind: String = row.get("kind");
-            let stage = Stage::parse(&kind).ok_or_else(|| corrupt("alert kind", &kind))?;
-            let at = parse_time("alert time", row.get("created_at"))?;
-            let entry = stages.entry(row.get("case_id")).or_insert((stage, at));
-            if stage > entry.0 {
-                *entry = (stage, at);
-            }
-        }
-        let mut counts: HashMap<String, (i64, i64)> = HashMap::new();
-        let rows = sqlx::query(
-            "SELECT l.case_id,
-                    SUM(CASE WHEN l.state = 'confirmed' THEN 1 ELSE 0 END) AS confirmed,
-                    SUM(CASE WHEN l.state = 'candidate' THEN 1 ELSE 0 END) AS candidate
-             FROM links l JOIN cases c ON c.id = l.case_id
-             WHERE c.status = 'open' GROUP BY l.case_id",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        for row in rows {
-            counts.insert(
-                row.get("case_id"),
-                (row.get("confirmed"), row.get("candidate")),
-            );
-        }
-        Ok(cases
-            .into_iter()
-            .map(|case| {
-                let (confirmed_items, candidate_items) =
-                    counts.get(&case.id).copied().unwrap_or_default();
-                CaseStanding {
-                    stage: stages.get(&case.id).copied(),
-                    case,
-                    confirmed_items,
-                    candidate_items,
-                }
-            })
-            .collect())
+        let open = self.cases(Some(CaseStatus::Open)).await?;
+        self.sql().case_standings(open).await
     }
-}
 
-const SOURCE_STATE_SELECT: &str =
-    "SELECT name, etag, last_modified, consecutive_failures, last_success_at, last_error,
-            last_error_at, items_seen, health, failing_since, down_alerted, last_items,
-            last_poll_at
-     FROM source_state";
+    async fn lease_source(
+        &self,
+        name: &str,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Option<SourceLease>, StoreError> {
+        // SQLite has no SKIP LOCKED; it serialises writers, so one conditional upsert is a
+        // claim that two instances cannot both win.
+        let row = sqlx::query(
+            "INSERT INTO source_leases (name, owner, expires_ms) VALUES ($1, $2, $4)
+             ON CONFLICT (name) DO UPDATE SET owner = excluded.owner,
+                 expires_ms = excluded.expires_ms
+             WHERE source_leases.owner = excluded.owner OR source_leases.expires_ms < $3
+             RETURNING polled_ms",
+        )
+        .bind(name)
+        .bind(owner)
+        .bind(ms(now))
+        .bind(ms(until))
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(rows::source_lease).transpose()
+    }
 
-fn source_state_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<SourceState, StoreError> {
-    let utc = |what, v: Option<String>| {
-        parse_optional_time(what, v).map(|t| t.map(|t| t.with_timezone(&Utc)))
-    };
-    let health: String = r.get("health");
-    Ok(SourceState {
-        name: r.get("name"),
-        etag: r.get("etag"),
-        last_modified: r.get("last_modified"),
-        consecutive_failures: r.get("consecutive_failures"),
-        last_success_at: utc("source success time", r.get("last_success_at"))?,
-        last_error: r.get("last_error"),
-        last_error_at: utc("source error time", r.get("last_error_at"))?,
-        items_seen: r.get("items_seen"),
-        health: SourceHealth::parse(&health).ok_or_else(|| corrupt("source health", &health))?,
-        failing_since: utc("source outage time", r.get("failing_since"))?,
-        down_alerted: r.get::<i64, _>("down_alerted") != 0,
-        last_items: r.get("last_items"),
-        last_poll_at: utc("source poll time", r.get("last_poll_at"))?,
-    })
-}
+    async fn record_poll(
+        &self,
+        name: &str,
+        owner: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        Ok(self
+            .sql()
+            .leases(RECORD_POLL, &[name, owner], &[ms(at)])
+            .await?
+            > 0)
+    }
 
-async fn upsert_source_state(
-    conn: &mut sqlx::SqliteConnection,
-    state: &SourceState,
-) -> Result<(), StoreError> {
-    let time = |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339());
-    sqlx::query(
-        "INSERT INTO source_state (name, etag, last_modified, consecutive_failures,
-             last_success_at, last_error, last_error_at, items_seen, health, failing_since,
-             down_alerted, last_items, last_poll_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
-         ON CONFLICT (name) DO UPDATE SET etag = excluded.etag,
-             last_modified = excluded.last_modified,
-             consecutive_failures = excluded.consecutive_failures,
-             last_success_at = excluded.last_success_at, last_error = excluded.last_error,
-             last_error_at = excluded.last_error_at, items_seen = excluded.items_seen,
-             health = excluded.health, failing_since = excluded.failing_since,
-             down_alerted = excluded.down_alerted, last_items = excluded.last_items,
-             last_poll_at = excluded.last_poll_at",
-    )
-    .bind(&state.name)
-    .bind(&state.etag)
-    .bind(&state.last_modified)
-    .bind(state.consecutive_failures)
-    .bind(time(state.last_success_at))
-    .bind(&state.last_error)
-    .bind(time(state.last_error_at))
-    .bind(state.items_seen)
-    .bind(state.health.as_str())
-    .bind(time(state.failing_since))
-    .bind(state.down_alerted)
-    .bind(state.last_items)
-    .bind(time(state.last_poll_at))
-    .execute(conn)
-    .await?;
-    Ok(())
+    async fn renew_leases(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        self.sql()
+            .leases(RENEW_LEASES, &[owner], &[ms(now), ms(until)])
+            .await
+    }
+
+    async fn release_leases(&self, owner: &str) -> Result<(), StoreError> {
+        self.sql().leases(RELEASE_LEASES, &[owner], &[]).await?;
+        Ok(())
+    }
 }

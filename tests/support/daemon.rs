@@ -14,6 +14,8 @@ pub struct Source<'a> {
 pub struct TestApp {
     pub dir: tempfile::TempDir,
     pub http_port: u16,
+    /// `OUTCRY_LOG` for the daemon.
+    pub log_filter: String,
     child: Option<Child>,
     runs: usize,
     env: Vec<(String, String)>,
@@ -41,7 +43,22 @@ impl TestApp {
         TestApp::with_config(sources, smtp_port, "", "")
     }
 
-    /// Like [`TestApp::new`], with more `[fetch]` lines and more sections (`[operator]`).
+    /// As `new`, on the store `storage_url` names (a SQLite file in the app's folder when
+    /// None), without per-host spacing: every test feed is on one local host, and spacing
+    /// there would hide what the source leases do.
+    pub fn with_storage(
+        sources: &[Source<'_>],
+        smtp_port: Option<u16>,
+        storage_url: Option<&str>,
+    ) -> TestApp {
+        let storage = storage_url
+            .map(|url| format!("[storage]\nurl = \"{url}\"\n"))
+            .unwrap_or_default();
+        TestApp::with_config(sources, smtp_port, "per_host_delay = \"0s\"\n", &storage)
+    }
+
+    /// Like [`TestApp::new`], with more `[fetch]` lines and more sections (`[operator]`,
+    /// `[storage]`). Leases are short so that tests see takeovers within seconds.
     pub fn with_config(
         sources: &[Source<'_>],
         smtp_port: Option<u16>,
@@ -57,7 +74,7 @@ impl TestApp {
             None => String::new(),
         };
         let config = format!(
-            "[sources]\ndir = \"sources\"\ndefault_interval = \"1s\"\n\n{smtp}\n[alerts]\nto = [\"pr-team@example.com\"]\nretry_initial = \"1s\"\nretry_max = \"2s\"\n\n[http]\nlisten = \"127.0.0.1:{http_port}\"\n\n[fetch]\ntimeout = \"5s\"\nbackoff_max = \"2s\"\n{fetch_extra}\n{sections}\n{BRANDS}"
+            "[cluster]\nsource_lease = \"2s\"\nalert_lease = \"3s\"\n\n[sources]\ndir = \"sources\"\ndefault_interval = \"1s\"\n\n{smtp}\n[alerts]\nto = [\"pr-team@example.com\"]\nretry_initial = \"1s\"\nretry_max = \"2s\"\n\n[http]\nlisten = \"127.0.0.1:{http_port}\"\n\n[fetch]\ntimeout = \"5s\"\nbackoff_max = \"2s\"\n{fetch_extra}\n{sections}\n{BRANDS}"
         );
         std::fs::write(dir.path().join("outcry.toml"), config).unwrap();
         std::fs::create_dir(dir.path().join("sources")).unwrap();
@@ -77,6 +94,7 @@ impl TestApp {
         TestApp {
             dir,
             http_port,
+            log_filter: "outcry=debug,info".to_string(),
             child: None,
             runs: 0,
             env: Vec::new(),
@@ -153,7 +171,7 @@ impl TestApp {
             .arg("run")
             .arg("--config")
             .arg(self.config_path())
-            .env("OUTCRY_LOG", "outcry=debug,info")
+            .env("OUTCRY_LOG", &self.log_filter)
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(log)
@@ -178,6 +196,30 @@ impl TestApp {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// SIGKILL: the process dies wherever it is, as in a power cut.
+    pub fn kill(&mut self) {
+        let mut child = self.child.take().expect("not running");
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
+    /// Changes one setting of the written outcry.toml, e.g. a lease length.
+    pub fn edit_config(&self, from: &str, to: &str) {
+        let text = std::fs::read_to_string(self.config_path()).unwrap();
+        assert!(text.contains(from), "`{from}` is not in the config");
+        std::fs::write(self.config_path(), text.replace(from, to)).unwrap();
+    }
+
+    /// The running daemon's process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
+    /// The SQLite file the app uses when it was given no storage URL.
+    pub fn sqlite_url(&self) -> String {
+        format!("sqlite://{}", self.dir.path().join("outcry.db").display())
     }
 
     /// SIGTERM, then waits for a clean exit.

@@ -33,6 +33,7 @@ struct Document {
 struct Shared {
     documents: HashMap<String, Document>,
     requests: HashMap<String, usize>,
+    arrivals: HashMap<String, Vec<std::time::Instant>>,
     not_modified: HashMap<String, usize>,
     last_headers: HashMap<String, HeaderMap>,
     version: u64,
@@ -139,6 +140,23 @@ impl FeedServer {
     }
 }
 
+impl FeedServer {
+    /// Requests for every path so far.
+    pub fn total_requests(&self) -> usize {
+        self.shared.lock().unwrap().requests.values().sum()
+    }
+
+    /// When each request for `path` arrived, in order.
+    pub fn arrivals(&self, path: &str) -> Vec<std::time::Instant> {
+        let shared = self.shared.lock().unwrap();
+        shared
+            .arrivals
+            .get(path.trim_start_matches('/'))
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
 impl Drop for FeedServer {
     fn drop(&mut self) {
         self.task.abort();
@@ -153,6 +171,11 @@ async fn serve(
     let document = {
         let mut shared = shared.lock().unwrap();
         *shared.requests.entry(path.clone()).or_default() += 1;
+        shared
+            .arrivals
+            .entry(path.clone())
+            .or_default()
+            .push(std::time::Instant::now());
         shared.last_headers.insert(path.clone(), headers.clone());
         shared.documents.get(&path).cloned()
     };
@@ -217,6 +240,15 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     encoder.write_all(bytes).unwrap();
     encoder.finish().unwrap()
+}
+
+/// An RSS 2.0 document from owned (guid, title, body, author) items.
+pub fn rss_owned(items: &[(String, String, String, String)]) -> String {
+    let refs: Vec<(&str, &str, &str, &str)> = items
+        .iter()
+        .map(|(g, t, b, a)| (g.as_str(), t.as_str(), b.as_str(), a.as_str()))
+        .collect();
+    rss(&refs)
 }
 
 /// An RSS 2.0 document with one item per (guid, title, body, author).

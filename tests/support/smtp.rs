@@ -13,6 +13,8 @@ pub struct ReceivedMail {
     pub from: String,
     pub to: Vec<String>,
     pub data: String,
+    /// When the server accepted it.
+    pub at: Instant,
 }
 
 impl ReceivedMail {
@@ -152,6 +154,7 @@ async fn session(stream: TcpStream, messages: Arc<Mutex<Vec<ReceivedMail>>>) {
                 from: from.clone(),
                 to: to.clone(),
                 data,
+                at: Instant::now(),
             });
             "250 OK queued\r\n".into()
         } else if upper == "RSET" {

@@ -1,0 +1,429 @@
+//! Statements whose SQL is the same on every backend (both accept `$N` placeholders and
+//! standard SQL), written once over sqlx's `Database`, so that a fix reaches SQLite and
+//! PostgreSQL alike. Backend-specific SQL (batch inserts, claims, leases) stays in each
+//! backend's module.
+
+use super::rows::{self, Columns};
+use super::*;
+use sqlx::{Encode, Executor, IntoArguments, Pool, Type};
+
+/// The columns [`rows::case_item`] reads, from `items i` (and `links l` when linked).
+pub(super) const ITEM_COLUMNS: &str =
+    "i.id, i.source, i.guid, i.channel, i.url, i.title, i.body, i.author,
+     i.published_at, i.first_seen_at";
+pub(super) const LINK_COLUMNS: &str = "l.case_id, l.state, l.score, l.evidence";
+
+const SOURCE_STATE_SELECT: &str =
+    "SELECT name, etag, last_modified, consecutive_failures, last_success_at, last_error,
+            last_error_at, items_seen, health, failing_since, down_alerted, last_items,
+            last_poll_at
+     FROM source_state";
+
+/// The shared statements, on a pool of database `DB`.
+pub(super) struct Sql<'p, DB: sqlx::Database>(pub &'p Pool<DB>);
+
+impl<DB> Sql<'_, DB>
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> String: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<String>: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB> + Type<DB>,
+    for<'q> f64: Encode<'q, DB> + Type<DB>,
+    for<'r> Option<String>: sqlx::Decode<'r, DB>,
+    DB::Row: Columns,
+{
+    /// Runs a lease statement (texts bind first, then numbers); returns the rows it touched.
+    pub(super) async fn leases(
+        &self,
+        sql: &'static str,
+        texts: &[&str],
+        numbers: &[i64],
+    ) -> Result<u64, StoreError> {
+        let mut query = sqlx::query::<DB>(sql);
+        for text in texts {
+            query = query.bind(*text);
+        }
+        for number in numbers {
+            query = query.bind(*number);
+        }
+        let rows = query.fetch_all(self.0).await?;
+        Ok(u64::try_from(rows.len()).unwrap_or(u64::MAX))
+    }
+
+    /// Inserts or replaces a case; `sql` is the backend's statement, which differs only in
+    /// how it takes the next revision.
+    pub(super) async fn upsert_case_on(
+        conn: &mut DB::Connection,
+        sql: &'static str,
+        case: &Case,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let record = serde_json::to_string(case).map_err(|e| corrupt("case record", e))?;
+        sqlx::query::<DB>(sql)
+            .bind(case.id.as_str())
+            .bind(case.brand.as_str())
+            .bind(case.status.as_str())
+            .bind(record)
+            .bind(now.to_rfc3339())
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
+    }
+
+    /// The review writes of a batch: cases, link changes, resends and their audit rows.
+    pub(super) async fn write_review(
+        conn: &mut DB::Connection,
+        upsert_case_sql: &'static str,
+        batch: &Batch<'_>,
+    ) -> Result<(), StoreError> {
+        for (case, at) in &batch.cases {
+            Self::upsert_case_on(conn, upsert_case_sql, case, *at).await?;
+        }
+        for change in &batch.link_changes {
+            match change {
+                LinkChange::Decide {
+                    item_id,
+                    case_id,
+                    state,
+                    actor,
+                    at,
+                } => {
+                    sqlx::query::<DB>(
+                        "UPDATE links SET state = $3, decided_by = $4, decided_at = $5
+                         WHERE item_id = $1 AND case_id = $2",
+                    )
+                    .bind(*item_id)
+                    .bind(case_id.as_str())
+                    .bind(state.as_str())
+                    .bind(actor.as_str())
+                    .bind(at.to_rfc3339())
+                    .execute(&mut *conn)
+                    .await?;
+                }
+                LinkChange::Propose { item_id, link, at } => {
+                    let evidence = serde_json::to_string(&link.evidence)
+                        .map_err(|e| corrupt("link evidence", e))?;
+                    sqlx::query::<DB>(
+                        "INSERT INTO links (item_id, case_id, state, score, evidence, created_at)
+                         VALUES ($1, $2, $3, $4, $5, $6)
+                         ON CONFLICT (item_id, case_id) DO UPDATE SET state = excluded.state,
+                             score = excluded.score, evidence = excluded.evidence
+                         WHERE links.state = 'candidate' AND links.decided_by IS NULL
+                           AND excluded.state = 'confirmed'",
+                    )
+                    .bind(*item_id)
+                    .bind(link.case_id.as_str())
+                    .bind(link.state.as_str())
+                    .bind(link.score)
+                    .bind(evidence)
+                    .bind(at.to_rfc3339())
+                    .execute(&mut *conn)
+                    .await?;
+                }
+            }
+        }
+        for (id, at) in &batch.alert_resends {
+            sqlx::query::<DB>(
+                "UPDATE alerts SET status = 'pending', next_attempt_ms = $2,
+                     lease_until_ms = NULL, last_error = NULL, sent_at = NULL
+                 WHERE id = $1",
+            )
+            .bind(*id)
+            .bind(ms(*at))
+            .execute(&mut *conn)
+            .await?;
+        }
+        for entry in &batch.audit {
+            sqlx::query::<DB>(
+                "INSERT INTO audit (at, at_ms, actor, action, target, detail)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(entry.at.to_rfc3339())
+            .bind(ms(entry.at))
+            .bind(entry.actor.as_str())
+            .bind(entry.action.as_str())
+            .bind(entry.target.as_str())
+            .bind(entry.detail.to_string())
+            .execute(&mut *conn)
+            .await?;
+        }
+        Ok(())
+    }
+
+    pub(super) async fn upsert_source_state(
+        conn: &mut DB::Connection,
+        state: &SourceState,
+    ) -> Result<(), StoreError> {
+        let time = |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339());
+        sqlx::query::<DB>(
+            "INSERT INTO source_state (name, etag, last_modified, consecutive_failures,
+                 last_success_at, last_error, last_error_at, items_seen, health, failing_since,
+                 down_alerted, last_items, last_poll_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+             ON CONFLICT (name) DO UPDATE SET etag = excluded.etag,
+                 last_modified = excluded.last_modified,
+                 consecutive_failures = excluded.consecutive_failures,
+                 last_success_at = excluded.last_success_at, last_error = excluded.last_error,
+                 last_error_at = excluded.last_error_at, items_seen = excluded.items_seen,
+                 health = excluded.health, failing_since = excluded.failing_since,
+                 down_alerted = excluded.down_alerted, last_items = excluded.last_items,
+                 last_poll_at = excluded.last_poll_at",
+        )
+        .bind(state.name.as_str())
+        .bind(state.etag.clone())
+        .bind(state.last_modified.clone())
+        .bind(state.consecutive_failures)
+        .bind(time(state.last_success_at))
+        .bind(state.last_error.clone())
+        .bind(time(state.last_error_at))
+        .bind(state.items_seen)
+        .bind(state.health.as_str())
+        .bind(time(state.failing_since))
+        .bind(i64::from(state.down_alerted))
+        .bind(state.last_items)
+        .bind(time(state.last_poll_at))
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
+
+    /// Inserts an alert that belongs to no item, unless its dedupe key exists; `source` names
+    /// the source an operator alert is about. True when it was new.
+    pub(super) async fn insert_loose_alert(
+        conn: &mut DB::Connection,
+        alert: &NewAlert,
+        source: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let inserted = sqlx::query::<DB>(
+            "INSERT INTO alerts (kind, case_id, brand, source, dedupe_key, message_id, subject,
+                 body_text, body_html, created_at, next_attempt_ms)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+             ON CONFLICT (dedupe_key) DO NOTHING
+             RETURNING id",
+        )
+        .bind(alert.kind.as_str())
+        .bind(alert.case_id.clone())
+        .bind(alert.brand.as_str())
+        .bind(source)
+        .bind(alert.dedupe_key.as_str())
+        .bind(alert.message_id.as_str())
+        .bind(alert.subject.as_str())
+        .bind(alert.text.as_str())
+        .bind(alert.html.as_str())
+        .bind(alert.created_at.to_rfc3339())
+        .bind(alert.created_at.timestamp_millis())
+        .fetch_optional(&mut *conn)
+        .await?;
+        Ok(inserted.is_some())
+    }
+
+    /// One source's state, or every source's by name.
+    pub(super) async fn source_states(
+        &self,
+        name: Option<&str>,
+    ) -> Result<Vec<SourceState>, StoreError> {
+        let rows = sqlx::query::<DB>(&format!(
+            "{SOURCE_STATE_SELECT} WHERE $1 IS NULL OR name = $1 ORDER BY name"
+        ))
+        .bind(name)
+        .fetch_all(self.0)
+        .await?;
+        rows.iter().map(rows::source_state).collect()
+    }
+
+    pub(super) async fn followed_items(
+        &self,
+        source: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<FollowedItem>, StoreError> {
+        let rows = sqlx::query::<DB>(
+            "SELECT i.guid, i.url, i.title, i.body, i.author, i.published_at, i.first_seen_at
+             FROM items i
+             WHERE i.source = $1 AND i.url IS NOT NULL
+               AND EXISTS (SELECT 1 FROM links l JOIN cases c ON c.id = l.case_id
+                           WHERE l.item_id = i.id AND l.state <> 'rejected'
+                             AND c.status = 'open')
+             ORDER BY i.id",
+        )
+        .bind(source)
+        .fetch_all(self.0)
+        .await?;
+        let mut items = Vec::new();
+        for r in rows {
+            // Stored times carry their own offsets, so the age is compared here, not in SQL.
+            let first_seen_at = parse_time("item time", &r.text("first_seen_at"))?;
+            if first_seen_at < since {
+                continue;
+            }
+            items.push(FollowedItem {
+                guid: r.text("guid"),
+                url: r.text("url"),
+                title: r.text_opt("title"),
+                body: r.text_opt("body"),
+                author: r.text_opt("author"),
+                published_at: parse_optional_time("item time", r.text_opt("published_at"))?,
+                first_seen_at,
+            });
+        }
+        Ok(items)
+    }
+
+    pub(super) async fn last_alert_at(
+        &self,
+        kind: AlertKind,
+    ) -> Result<Option<DateTime<FixedOffset>>, StoreError> {
+        let row = sqlx::query::<DB>(
+            "SELECT created_at FROM alerts WHERE kind = $1 ORDER BY id DESC LIMIT 1",
+        )
+        .bind(kind.as_str())
+        .fetch_optional(self.0)
+        .await?;
+        row.map(|r| parse_time("alert time", &r.text("created_at")))
+            .transpose()
+    }
+
+    /// Candidate links of open cases without their sightings, and how many there are.
+    pub(super) async fn review_links(
+        &self,
+        limit: i64,
+    ) -> Result<(Vec<ReviewLink>, i64), StoreError> {
+        const OPEN_CANDIDATES: &str = "FROM links l JOIN items i ON i.id = l.item_id
+             JOIN cases c ON c.id = l.case_id
+             WHERE l.state = 'candidate' AND c.status = 'open'";
+        let total = sqlx::query::<DB>(&format!("SELECT COUNT(*) AS n {OPEN_CANDIDATES}"))
+            .fetch_one(self.0)
+            .await?
+            .int("n");
+        let rows = sqlx::query::<DB>(&format!(
+            "SELECT {ITEM_COLUMNS}, {LINK_COLUMNS} {OPEN_CANDIDATES}
+             ORDER BY l.score DESC, i.id DESC LIMIT $1"
+        ))
+        .bind(limit)
+        .fetch_all(self.0)
+        .await?;
+        let links = rows
+            .iter()
+            .map(|row| {
+                Ok(ReviewLink {
+                    case_id: row.text("case_id"),
+                    item: rows::case_item(row, true)?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok((links, total))
+    }
+
+    /// Unlinked items first seen in `[since, until)`, without their sightings.
+    pub(super) async fn unlinked_items(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<UnlinkedItem>, StoreError> {
+        // The first observation's millisecond clock, not first_seen_at: that text keeps the
+        // offset it was seen in and does not compare as a time.
+        let rows = sqlx::query::<DB>(&format!(
+            "SELECT {ITEM_COLUMNS}, i.brand,
+                    EXISTS (SELECT 1 FROM alerts a WHERE a.item_id = i.id AND a.kind = 'unlinked')
+                        AS alerted
+             FROM items i
+             JOIN (SELECT item_id, MIN(fetched_ms) AS first_ms FROM observations
+                   GROUP BY item_id) f ON f.item_id = i.id
+             WHERE i.brand IS NOT NULL
+               AND NOT EXISTS (SELECT 1 FROM links l WHERE l.item_id = i.id)
+               AND f.first_ms >= $1 AND f.first_ms < $2
+             ORDER BY f.first_ms DESC, i.id DESC LIMIT $3"
+        ))
+        .bind(ms(since))
+        .bind(ms(until))
+        .bind(limit)
+        .fetch_all(self.0)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(UnlinkedItem {
+                    brand: row.text("brand"),
+                    item: rows::case_item(row, false)?,
+                    alerted: row.flag("alerted"),
+                })
+            })
+            .collect()
+    }
+
+    /// Each of these open cases with its stage and the count of its linked items.
+    pub(super) async fn case_standings(
+        &self,
+        cases: Vec<Case>,
+    ) -> Result<Vec<CaseStanding>, StoreError> {
+        let mut stages: HashMap<String, (Stage, DateTime<FixedOffset>)> = HashMap::new();
+        let rows = sqlx::query::<DB>(
+            "SELECT a.case_id, a.kind, a.created_at FROM alerts a JOIN cases c ON c.id = a.case_id
+             WHERE c.status = 'open' AND a.kind IN ('surfaced', 'spreading', 'viral')",
+        )
+        .fetch_all(self.0)
+        .await?;
+        for row in rows {
+            let kind = row.text("kind");
+            let stage = Stage::parse(&kind).ok_or_else(|| corrupt("alert kind", &kind))?;
+            let at = parse_time("alert time", &row.text("created_at"))?;
+            let entry = stages.entry(row.text("case_id")).or_insert((stage, at));
+            if stage > entry.0 {
+                *entry = (stage, at);
+            }
+        }
+        let mut counts: HashMap<String, (i64, i64)> = HashMap::new();
+        let rows = sqlx::query::<DB>(
+            "SELECT l.case_id,
+                    COUNT(*) FILTER (WHERE l.state = 'confirmed') AS confirmed,
+                    COUNT(*) FILTER (WHERE l.state = 'candidate') AS candidate
+             FROM links l JOIN cases c ON c.id = l.case_id
+             WHERE c.status = 'open' GROUP BY l.case_id",
+        )
+        .fetch_all(self.0)
+        .await?;
+        for row in rows {
+            counts.insert(
+                row.text("case_id"),
+                (row.int("confirmed"), row.int("candidate")),
+            );
+        }
+        Ok(cases
+            .into_iter()
+            .map(|case| {
+                let (confirmed_items, candidate_items) =
+                    counts.get(&case.id).copied().unwrap_or_default();
+                CaseStanding {
+                    stage: stages.get(&case.id).copied(),
+                    case,
+                    confirmed_items,
+                    candidate_items,
+                }
+            })
+            .collect())
+    }
+}
+
+// Lease bookkeeping that is the same SQL on every backend; texts bind first, then numbers.
+pub(super) const RECORD_POLL: &str =
+    "UPDATE source_leases SET polled_ms = $3 WHERE name = $1 AND owner = $2 RETURNING name";
+pub(super) const RENEW_LEASES: &str = "UPDATE source_leases SET expires_ms = $3
+     WHERE owner = $1 AND expires_ms >= $2 RETURNING name";
+// Expired at once, but polled_ms stays so the next holder keeps the source's interval.
+pub(super) const RELEASE_LEASES: &str =
+    "UPDATE source_leases SET expires_ms = 0 WHERE owner = $1 RETURNING name";
+
+/// Gives each item its history; an item listed twice (a candidate for two cases) gets a copy
+/// each time.
+pub(super) fn with_sightings<'a>(
+    sightings: HashMap<i64, Vec<Sighting>>,
+    items: impl Iterator<Item = &'a mut CaseItem>,
+) {
+    for item in items {
+        item.sightings = sightings.get(&item.item_id).cloned().unwrap_or_default();
+    }
+}
