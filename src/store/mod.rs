@@ -585,6 +585,16 @@ pub trait Store: Send + Sync {
     async fn find_items(&self, query: &ItemQuery) -> Result<Vec<ItemRow>, StoreError>;
     /// Every sighting of each of these items, oldest first.
     async fn sightings(&self, item_ids: &[i64]) -> Result<HashMap<i64, Vec<Sighting>>, StoreError>;
+    /// Fills in every sighting of each of these items, oldest first; an item listed twice (a
+    /// candidate for two cases) gets a copy each time.
+    async fn fill_sightings(&self, items: Vec<&mut CaseItem>) -> Result<(), StoreError> {
+        let ids: Vec<i64> = items.iter().map(|i| i.item_id).collect();
+        let sightings = self.sightings(&ids).await?;
+        for item in items {
+            item.sightings = sightings.get(&item.item_id).cloned().unwrap_or_default();
+        }
+        Ok(())
+    }
     async fn find_links(&self, query: &LinkQuery) -> Result<Vec<LinkRow>, StoreError>;
     /// The newest `limit` audit rows, newest first.
     async fn audit_log(&self, limit: i64) -> Result<Vec<AuditRow>, StoreError>;

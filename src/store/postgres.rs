@@ -3,9 +3,7 @@
 //! size; outbox and source claims use `FOR UPDATE SKIP LOCKED`, so instances never wait on
 //! each other's rows and never claim the same one.
 
-use super::shared::{
-    with_sightings, Sql, ITEM_COLUMNS, LINK_COLUMNS, RECORD_POLL, RELEASE_LEASES, RENEW_LEASES,
-};
+use super::shared::{Sql, ITEM_COLUMNS, LINK_COLUMNS, RECORD_POLL, RELEASE_LEASES, RENEW_LEASES};
 use super::*;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres, Row};
@@ -365,36 +363,20 @@ impl Store for PostgresStore {
             .bind(case_ids)
             .fetch_all(&self.pool)
             .await?;
-        let mut items_by_id: HashMap<i64, Vec<(String, usize)>> = HashMap::new();
         for row in rows {
             let case_id: String = row.get("case_id");
             let item = rows::case_item(&row, true)?;
             if let Some(record) = evidence.get_mut(&case_id) {
-                items_by_id
-                    .entry(item.item_id)
-                    .or_default()
-                    .push((case_id, record.items.len()));
                 record.items.push(item);
             }
         }
-
-        let item_ids: Vec<i64> = items_by_id.keys().copied().collect();
-        let rows = sqlx::query(
-            "SELECT item_id, fetched_at, reposts, comments, likes, views, author_followers
-             FROM observations WHERE item_id = ANY($1) ORDER BY fetched_ms, id",
+        self.fill_sightings(
+            evidence
+                .values_mut()
+                .flat_map(|r| r.items.iter_mut())
+                .collect(),
         )
-        .bind(&item_ids)
-        .fetch_all(&self.pool)
         .await?;
-        for row in rows {
-            let sighting = rows::sighting(&row)?;
-            let item_id: i64 = row.get("item_id");
-            for (case_id, position) in items_by_id.get(&item_id).into_iter().flatten() {
-                if let Some(record) = evidence.get_mut(case_id) {
-                    record.items[*position].sightings.push(sighting);
-                }
-            }
-        }
         Ok(evidence)
     }
 
@@ -546,11 +528,8 @@ impl Store for PostgresStore {
 
     async fn review_links(&self, limit: i64) -> Result<(Vec<ReviewLink>, i64), StoreError> {
         let (mut links, total) = self.sql().review_links(limit).await?;
-        let ids: Vec<i64> = links.iter().map(|l| l.item.item_id).collect();
-        with_sightings(
-            self.sightings(&ids).await?,
-            links.iter_mut().map(|l| &mut l.item),
-        );
+        self.fill_sightings(links.iter_mut().map(|l| &mut l.item).collect())
+            .await?;
         Ok((links, total))
     }
 
@@ -561,11 +540,8 @@ impl Store for PostgresStore {
         limit: i64,
     ) -> Result<Vec<UnlinkedItem>, StoreError> {
         let mut items = self.sql().unlinked_items(since, until, limit).await?;
-        let ids: Vec<i64> = items.iter().map(|u| u.item.item_id).collect();
-        with_sightings(
-            self.sightings(&ids).await?,
-            items.iter_mut().map(|u| &mut u.item),
-        );
+        self.fill_sightings(items.iter_mut().map(|u| &mut u.item).collect())
+            .await?;
         Ok(items)
     }
 

@@ -416,14 +416,3 @@ pub(super) const RENEW_LEASES: &str = "UPDATE source_leases SET expires_ms = $3
 // Expired at once, but polled_ms stays so the next holder keeps the source's interval.
 pub(super) const RELEASE_LEASES: &str =
     "UPDATE source_leases SET expires_ms = 0 WHERE owner = $1 RETURNING name";
-
-/// Gives each item its history; an item listed twice (a candidate for two cases) gets a copy
-/// each time.
-pub(super) fn with_sightings<'a>(
-    sightings: HashMap<i64, Vec<Sighting>>,
-    items: impl Iterator<Item = &'a mut CaseItem>,
-) {
-    for item in items {
-        item.sightings = sightings.get(&item.item_id).cloned().unwrap_or_default();
-    }
-}

@@ -2,9 +2,7 @@
 //! replay). SQLite has no SKIP LOCKED; outbox claims are single UPDATE ... RETURNING
 //! statements, which SQLite serialises.
 
-use super::shared::{
-    with_sightings, Sql, ITEM_COLUMNS, LINK_COLUMNS, RECORD_POLL, RELEASE_LEASES, RENEW_LEASES,
-};
+use super::shared::{Sql, ITEM_COLUMNS, LINK_COLUMNS, RECORD_POLL, RELEASE_LEASES, RENEW_LEASES};
 use super::*;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
@@ -304,7 +302,6 @@ impl Store for SqliteStore {
             .iter()
             .map(|id| (id.clone(), CaseEvidence::default()))
             .collect();
-        let mut items_by_id: HashMap<i64, Vec<(String, usize)>> = HashMap::new();
         for chunk in case_ids.chunks(ROWS_PER_STATEMENT) {
             let mut query = QueryBuilder::new(
                 "SELECT case_id, kind FROM alerts
@@ -338,26 +335,18 @@ impl Store for SqliteStore {
             for row in query.build().fetch_all(&self.pool).await? {
                 let case_id: String = row.get("case_id");
                 let item = rows::case_item(&row, true)?;
-                let item_id = item.item_id;
                 if let Some(record) = evidence.get_mut(&case_id) {
-                    items_by_id
-                        .entry(item_id)
-                        .or_default()
-                        .push((case_id, record.items.len()));
                     record.items.push(item);
                 }
             }
         }
-        let item_ids: Vec<i64> = items_by_id.keys().copied().collect();
-        let mut sightings = self.sightings(&item_ids).await?;
-        for (item_id, places) in items_by_id {
-            let history = sightings.remove(&item_id).unwrap_or_default();
-            for (case_id, position) in places {
-                if let Some(record) = evidence.get_mut(&case_id) {
-                    record.items[position].sightings = history.clone();
-                }
-            }
-        }
+        self.fill_sightings(
+            evidence
+                .values_mut()
+                .flat_map(|r| r.items.iter_mut())
+                .collect(),
+        )
+        .await?;
         Ok(evidence)
     }
 
@@ -651,11 +640,8 @@ impl Store for SqliteStore {
 
     async fn review_links(&self, limit: i64) -> Result<(Vec<ReviewLink>, i64), StoreError> {
         let (mut links, total) = self.sql().review_links(limit).await?;
-        let ids: Vec<i64> = links.iter().map(|l| l.item.item_id).collect();
-        with_sightings(
-            self.sightings(&ids).await?,
-            links.iter_mut().map(|l| &mut l.item),
-        );
+        self.fill_sightings(links.iter_mut().map(|l| &mut l.item).collect())
+            .await?;
         Ok((links, total))
     }
 
@@ -666,11 +652,8 @@ impl Store for SqliteStore {
         limit: i64,
     ) -> Result<Vec<UnlinkedItem>, StoreError> {
         let mut items = self.sql().unlinked_items(since, until, limit).await?;
-        let ids: Vec<i64> = items.iter().map(|u| u.item.item_id).collect();
-        with_sightings(
-            self.sightings(&ids).await?,
-            items.iter_mut().map(|u| &mut u.item),
-        );
+        self.fill_sightings(items.iter_mut().map(|u| &mut u.item).collect())
+            .await?;
         Ok(items)
     }
 
