@@ -1,6 +1,6 @@
 //! A lead in headless Chromium (through chromedriver): signs in with a token, confirms a
 //! candidate link with one click and sees the case page change. Needs the Debian packages
-//! chromium and chromium-driver (.ci/run installs them); without them this test fails.
+//! chromium and chromium-driver (./test installs them); without them this test fails.
 
 mod support;
 
@@ -11,8 +11,14 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use support::app::{case, post, seed, App};
 
-const CHROMIUM: &str = "/usr/bin/chromium";
-const CHROMEDRIVER: &str = "chromedriver";
+/// The browser and its driver: where `./test` found them, else Debian's places.
+fn chromium() -> String {
+    std::env::var("OUTCRY_TEST_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into())
+}
+
+fn chromedriver() -> String {
+    std::env::var("OUTCRY_TEST_CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into())
+}
 
 /// chromedriver, stopped when the test ends however it ends.
 struct Driver {
@@ -33,20 +39,21 @@ fn start_driver() -> Driver {
         .local_addr()
         .unwrap()
         .port();
-    let child = Command::new(CHROMEDRIVER)
+    let (chromium, chromedriver) = (chromium(), chromedriver());
+    let child = Command::new(&chromedriver)
         .arg(format!("--port={port}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap_or_else(|e| {
             panic!(
-                "cannot start {CHROMEDRIVER} ({e}): install the Debian packages chromium and \
-                 chromium-driver (.ci/run does) to run the browser test"
+                "cannot start {chromedriver} ({e}): install the Debian packages chromium and \
+                 chromium-driver (./test does) to run the browser test"
             )
         });
     assert!(
-        std::path::Path::new(CHROMIUM).exists(),
-        "{CHROMIUM} is missing: install the Debian package chromium"
+        std::path::Path::new(&chromium).exists(),
+        "{chromium} is missing: install the Debian package chromium"
     );
     let driver = Driver { child, port };
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -86,7 +93,7 @@ async fn a_lead_confirms_a_link_in_the_browser_and_the_case_page_changes() {
     capabilities.insert(
         "goog:chromeOptions".into(),
         serde_json::json!({
-            "binary": CHROMIUM,
+            "binary": chromium(),
             "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
         }),
     );
