@@ -822,6 +822,7 @@ pub fn backoff(
 mod tests {
     use super::*;
     use axum::body::{Body, Bytes};
+    use axum::extract::RawQuery;
     use axum::http::{HeaderMap as AxHeaders, StatusCode as AxStatus};
     use axum::response::{IntoResponse, Response};
     use axum::routing::get;
@@ -924,6 +925,13 @@ mod tests {
     }
 
     async fn serve() -> String {
+        serve_on("127.0.0.1").await.0
+    }
+
+    /// The test server on loopback address `ip`, and how many requests it got.
+    async fn serve_on(ip: &str) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+        let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = hits.clone();
         let app = Router::new()
             .route("/etag", get(etag))
             .route("/big", get(|| async { vec![b'a'; CAP + 1] }))
@@ -992,11 +1000,24 @@ mod tests {
             .route("/stall", get(|| async { stall() }))
             .route("/echo", get(echo))
             .route("/proxied", get(|| async { "via proxy" }))
-            .route("/slow", get(slow));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            .route("/slow", get(slow))
+            // Redirects to the URL that is its whole query string.
+            .route(
+                "/away",
+                get(|RawQuery(to): RawQuery| async move {
+                    (AxStatus::FOUND, [("location", to.unwrap_or_default())])
+                }),
+            )
+            .layer(axum::middleware::from_fn(
+                move |request: axum::extract::Request, next: axum::middleware::Next| {
+                    counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    next.run(request)
+                },
+            ));
+        let listener = tokio::net::TcpListener::bind((ip, 0)).await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        format!("http://{addr}")
+        (format!("http://{addr}"), hits)
     }
 
     fn fetcher() -> Fetcher {
@@ -1389,5 +1410,196 @@ mod tests {
                 env!("CARGO_PKG_VERSION")
             )
         );
+    }
+
+    /// A source on `home` whose Cookie and X-Api-Key come from the environment.
+    fn secret_options(home: &str, follow_hosts: &[&str]) -> RequestOptions {
+        std::env::set_var("OUTCRY_TEST_NET_COOKIE", "SUB=net-secret-cookie");
+        std::env::set_var("OUTCRY_TEST_NET_KEY", "net-secret-key");
+        let mut source = SourceConfig::new(
+            "s",
+            crate::config::SourceKind::Feed,
+            &format!("{home}/feed"),
+            crate::model::Channel::Social,
+        );
+        source
+            .headers
+            .insert("Referer".into(), "https://s.example.com/".into());
+        source
+            .headers_env
+            .insert("Cookie".into(), "OUTCRY_TEST_NET_COOKIE".into());
+        source
+            .headers_env
+            .insert("X-Api-Key".into(), "OUTCRY_TEST_NET_KEY".into());
+        source.follow_hosts = follow_hosts.iter().map(|h| h.to_string()).collect();
+        RequestOptions::for_source(&source).unwrap()
+    }
+
+    async fn body_of(
+        f: &Fetcher,
+        url: &str,
+        options: &RequestOptions,
+        from: UrlFrom,
+    ) -> Result<(String, url::Url), FetchError> {
+        match f
+            .fetch_with(url, &Validators::default(), options, from)
+            .await?
+        {
+            FetchOutcome::Fetched(fetched) => Ok((
+                String::from_utf8(fetched.bytes).unwrap(),
+                fetched.final_url,
+            )),
+            FetchOutcome::NotModified => panic!("no validators were sent"),
+        }
+    }
+
+    #[tokio::test]
+    async fn secret_headers_reach_the_configured_origin_only() {
+        let (a, _) = serve_on("127.0.0.1").await;
+        let (b, _) = serve_on("127.0.0.2").await;
+        let f = Fetcher::new(FetchLimits {
+            allow_private_networks: true,
+            ..limits(Duration::from_secs(10))
+        })
+        .unwrap();
+        let options = secret_options(&a, &["127.0.0.2"]);
+        let secret = |echoed: &str| {
+            echoed.contains("net-secret-cookie") || echoed.contains("net-secret-key")
+        };
+
+        let (echoed, _) = body_of(&f, &format!("{a}/echo"), &options, UrlFrom::Config)
+            .await
+            .unwrap();
+        assert!(echoed.contains("cookie: SUB=net-secret-cookie"), "{echoed}");
+        assert!(echoed.contains("x-api-key: net-secret-key"), "{echoed}");
+        // A same-origin item page gets them too.
+        let (echoed, _) = body_of(&f, &format!("{a}/echo"), &options, UrlFrom::Content)
+            .await
+            .unwrap();
+        assert!(secret(&echoed), "{echoed}");
+
+        // The configured URL redirects to another host, a link leads there directly, or
+        // through the source's own host, or there and back: never a secret past the home
+        // origin. Literal headers are no secret and go along.
+        for (url, from) in [
+            (format!("{a}/away?{b}/echo"), UrlFrom::Config),
+            (format!("{b}/echo"), UrlFrom::Content),
+            (format!("{a}/away?{b}/echo"), UrlFrom::Content),
+            (format!("{a}/away?{b}/away?{a}/echo"), UrlFrom::Content),
+        ] {
+            let (echoed, final_url) = body_of(&f, &url, &options, from).await.unwrap();
+            assert!(!secret(&echoed), "{url}: {echoed}");
+            assert!(echoed.contains("referer: https://s.example.com/"), "{url}: {echoed}");
+            assert_eq!(final_url.path(), "/echo");
+        }
+
+        // Without follow_hosts, a link (or its redirect) stays on the source's host.
+        let own_only = secret_options(&a, &[]);
+        for url in [format!("{b}/echo"), format!("{a}/away?{b}/echo")] {
+            let err = body_of(&f, &url, &own_only, UrlFrom::Content)
+                .await
+                .unwrap_err();
+            assert!(matches!(err, FetchError::Refused(_)), "{url}: {err:?}");
+            assert!(err.to_string().contains("follow_hosts"), "{err}");
+        }
+    }
+
+    #[tokio::test]
+    async fn content_links_never_reach_private_addresses_unless_allowed() {
+        let (a, a_hits) = serve_on("127.0.0.1").await;
+        let (b, b_hits) = serve_on("127.0.0.2").await;
+        let b_port = url::Url::parse(&b).unwrap().port().unwrap();
+        let f = fetcher();
+        let options = secret_options(&a, &["127.0.0.2", "localhost"]);
+        // The operator's URL may be anywhere, and so may links on its own origin.
+        body_of(&f, &format!("{a}/echo"), &options, UrlFrom::Config)
+            .await
+            .unwrap();
+        body_of(&f, &format!("{a}/echo"), &options, UrlFrom::Content)
+            .await
+            .unwrap();
+        let a_before = a_hits.load(std::sync::atomic::Ordering::SeqCst);
+        for (url, from) in [
+            (format!("{b}/echo"), UrlFrom::Content),
+            // By name: the resolved address is what counts.
+            (format!("http://localhost:{b_port}/echo"), UrlFrom::Content),
+            (format!("{a}/away?{b}/echo"), UrlFrom::Content),
+            // A configured URL's redirect off its origin is content too.
+            (format!("{a}/away?{b}/echo"), UrlFrom::Config),
+        ] {
+            let err = body_of(&f, &url, &options, from).await.unwrap_err();
+            assert!(matches!(err, FetchError::Refused(_)), "{url}: {err:?}");
+            assert!(err.to_string().contains("private address"), "{err}");
+        }
+        assert_eq!(b_hits.load(std::sync::atomic::Ordering::SeqCst), 0);
+        assert_eq!(
+            a_hits.load(std::sync::atomic::Ordering::SeqCst),
+            a_before + 2,
+            "only the two redirects were asked of the source's host"
+        );
+
+        let allowing = Fetcher::new(FetchLimits {
+            allow_private_networks: true,
+            ..limits(Duration::from_secs(10))
+        })
+        .unwrap();
+        let (echoed, _) = body_of(&allowing, &format!("{b}/echo"), &options, UrlFrom::Content)
+            .await
+            .unwrap();
+        assert!(!echoed.contains("net-secret"), "{echoed}");
+        assert_eq!(b_hits.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn private_ranges_are_recognised_in_every_form() {
+        for private in [
+            "127.0.0.1",
+            "127.0.0.2",
+            "10.1.2.3",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "100.64.0.1",
+            "255.255.255.255",
+            "::1",
+            "::",
+            "fc00::1",
+            "fd12:3456::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+            "::ffff:169.254.169.254",
+            "::ffff:10.0.0.1",
+            "::127.0.0.1",
+            "64:ff9b::a00:1",
+        ] {
+            assert!(is_private(private.parse().unwrap()), "{private}");
+        }
+        for public in [
+            "8.8.8.8",
+            "172.32.0.1",
+            "100.128.0.1",
+            "2001:4860:4860::8888",
+            "::ffff:8.8.8.8",
+            "64:ff9b::808:808",
+        ] {
+            assert!(!is_private(public.parse().unwrap()), "{public}");
+        }
+    }
+
+    #[test]
+    fn links_follow_the_source_host_and_its_follow_hosts() {
+        let options = secret_options("https://bbs.example.cn", &["m.example.com", "*.cdn.example.org"]);
+        let may = |u: &str| options.may_follow(&url::Url::parse(u).unwrap());
+        assert!(may("https://bbs.example.cn/p/1"));
+        assert!(may("http://BBS.example.cn:8080/p/1"));
+        assert!(may("https://m.example.com/detail/1"));
+        assert!(may("https://a.cdn.example.org/x"));
+        assert!(!may("https://cdn.example.org/x"));
+        assert!(!may("https://evilcdn.example.org/x"));
+        assert!(!may("https://example.com/"));
+        assert!(!may("https://bbs.example.cn.evil.com/"));
+        assert!(!may("http://127.0.0.1/"));
     }
 }

@@ -312,6 +312,39 @@ mod tests {
     }
 
     #[test]
+    fn a_host_pause_is_shown_but_is_no_failure_and_no_outage() {
+        let mut state = SourceState {
+            name: "weibo".into(),
+            ..SourceState::default()
+        };
+        let ok = PollResult::Ok { items: Some(2) };
+        apply(&mut state, &ok, at(0), HOUR, true);
+        let paused = PollResult::Paused {
+            until: at(180),
+            host: "s.example.com:443".into(),
+        };
+        // Paused for hours, past the threshold: still ok, no failure, no email.
+        for minute in [1, 30, 90, 170] {
+            assert_eq!(apply(&mut state, &paused, at(minute), HOUR, true), None);
+        }
+        assert_eq!(state.health, SourceHealth::Ok);
+        assert_eq!(state.consecutive_failures, 0);
+        assert_eq!(state.failing_since, None);
+        assert_eq!(state.last_poll_at, Some(at(0)), "no request was made");
+        assert_eq!(
+            state.last_error.as_deref(),
+            Some("paused until 2026-11-20 11:00:00Z: host s.example.com:443 asked to wait (Retry-After)")
+        );
+        // A pause during an outage neither ends nor extends it.
+        let failed = PollResult::Failed("refused".into());
+        apply(&mut state, &failed, at(200), HOUR, true);
+        apply(&mut state, &paused, at(210), HOUR, true);
+        assert_eq!(state.health, SourceHealth::Failing);
+        assert_eq!(state.consecutive_failures, 1);
+        assert_eq!(state.failing_since, Some(at(200)));
+    }
+
+    #[test]
     fn short_outages_and_unconfigured_operators_send_nothing() {
         let mut state = SourceState::default();
         let blind = PollResult::Blind("login page".into());
