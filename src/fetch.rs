@@ -177,7 +177,9 @@ impl RequestOptions {
 
     /// Whether `url` is on the source's configured origin (scheme, host and port).
     fn at_home(&self, url: &url::Url) -> bool {
-        self.home.as_ref().is_some_and(|h| h.origin() == url.origin())
+        self.home
+            .as_ref()
+            .is_some_and(|h| h.origin() == url.origin())
     }
 }
 
@@ -527,7 +529,9 @@ impl Fetcher {
                         .map_err(|e| FetchError::Network(format!("cannot resolve `{name}`: {e}")))?
                         .collect();
                     if addrs.iter().any(|a| is_private(a.ip())) {
-                        return Err(FetchError::Refused(PrivateName(name.to_string()).to_string()));
+                        return Err(FetchError::Refused(
+                            PrivateName(name.to_string()).to_string(),
+                        ));
                     }
                 }
             }
@@ -726,10 +730,7 @@ impl Fetcher {
 }
 
 /// `parsed` (the text `text`) when it is an http(s) URL.
-fn http_url(
-    parsed: Result<url::Url, url::ParseError>,
-    text: &str,
-) -> Result<url::Url, FetchError> {
+fn http_url(parsed: Result<url::Url, url::ParseError>, text: &str) -> Result<url::Url, FetchError> {
     let url = parsed.map_err(|e| FetchError::InvalidUrl(format!("`{text}`: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(FetchError::InvalidUrl(format!(
@@ -1234,7 +1235,12 @@ mod tests {
             "{options:?}"
         );
         let outcome = fetcher()
-            .fetch_with(&source.url, &Validators::default(), &options, UrlFrom::Config)
+            .fetch_with(
+                &source.url,
+                &Validators::default(),
+                &options,
+                UrlFrom::Config,
+            )
             .await
             .unwrap();
         let FetchOutcome::Fetched(fetched) = outcome else {
@@ -1445,10 +1451,9 @@ mod tests {
             .fetch_with(url, &Validators::default(), options, from)
             .await?
         {
-            FetchOutcome::Fetched(fetched) => Ok((
-                String::from_utf8(fetched.bytes).unwrap(),
-                fetched.final_url,
-            )),
+            FetchOutcome::Fetched(fetched) => {
+                Ok((String::from_utf8(fetched.bytes).unwrap(), fetched.final_url))
+            }
             FetchOutcome::NotModified => panic!("no validators were sent"),
         }
     }
@@ -1489,7 +1494,10 @@ mod tests {
         ] {
             let (echoed, final_url) = body_of(&f, &url, &options, from).await.unwrap();
             assert!(!secret(&echoed), "{url}: {echoed}");
-            assert!(echoed.contains("referer: https://s.example.com/"), "{url}: {echoed}");
+            assert!(
+                echoed.contains("referer: https://s.example.com/"),
+                "{url}: {echoed}"
+            );
             assert_eq!(final_url.path(), "/echo");
         }
 
@@ -1590,7 +1598,10 @@ mod tests {
 
     #[test]
     fn links_follow_the_source_host_and_its_follow_hosts() {
-        let options = secret_options("https://bbs.example.cn", &["m.example.com", "*.cdn.example.org"]);
+        let options = secret_options(
+            "https://bbs.example.cn",
+            &["m.example.com", "*.cdn.example.org"],
+        );
         let may = |u: &str| options.may_follow(&url::Url::parse(u).unwrap());
         assert!(may("https://bbs.example.cn/p/1"));
         assert!(may("http://BBS.example.cn:8080/p/1"));

@@ -642,12 +642,9 @@ impl Poller {
         for item in followed {
             let span = info_span!("item_page", guid = %item.guid);
             let counts = async {
-                let fetch = self.fetcher.fetch_with(
-                    &item.url,
-                    &unconditional,
-                    &options,
-                    UrlFrom::Content,
-                );
+                let fetch =
+                    self.fetcher
+                        .fetch_with(&item.url, &unconditional, &options, UrlFrom::Content);
                 let fetched = match tokio::select! {
                     biased;
                     _ = shutdown.cancelled() => return Err(PollError::Stopped),
