@@ -1473,6 +1473,52 @@ mod tests {
     }
 
     #[test]
+    fn follow_hosts_private_networks_and_shutdown_timeout() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("sources")).unwrap();
+        let path = write(dir.path(), "outcry.toml", MINIMAL);
+        let loaded = load(&path).unwrap();
+        assert!(!loaded.config.fetch.allow_private_networks);
+        assert_eq!(
+            loaded.config.daemon.shutdown_timeout,
+            Duration::from_secs(10)
+        );
+        let source = |follow: &str| {
+            format!("name = \"a\"\nkind = \"feed\"\nurl = \"https://bbs.example.cn/f\"\nchannel = \"forum\"\nfollow_hosts = {follow}\n")
+        };
+        write(
+            dir.path(),
+            "sources/a.toml",
+            &source("[\"m.example.com\", \"*.example.org\", \"https://x.example.com/\", \"\", \"a.*.example.com\"]"),
+        );
+        let text = format!("[daemon]\nshutdown_timeout = \"0s\"\n{MINIMAL}");
+        write(dir.path(), "outcry.toml", &text);
+        let shown = load(&path).unwrap_err().to_string();
+        for expected in [
+            "outcry.toml: daemon.shutdown_timeout: must be at least 1s",
+            "a.toml: follow_hosts[2]: `https://x.example.com/` is not a host name",
+            "a.toml: follow_hosts[3]: `` is not a host name",
+            "a.toml: follow_hosts[4]: `a.*.example.com` is not a host name",
+        ] {
+            assert!(shown.contains(expected), "{expected}\n{shown}");
+        }
+        assert!(!shown.contains("follow_hosts[0]"), "{shown}");
+        assert!(!shown.contains("follow_hosts[1]"), "{shown}");
+        write(dir.path(), "sources/a.toml", &source("[\"127.0.0.2\"]"));
+        let text = format!(
+            "[fetch]\nallow_private_networks = true\n[daemon]\nshutdown_timeout = \"3s\"\n{MINIMAL}"
+        );
+        write(dir.path(), "outcry.toml", &text);
+        let loaded = load(&path).unwrap();
+        assert!(loaded.config.fetch.allow_private_networks);
+        assert_eq!(
+            loaded.config.daemon.shutdown_timeout,
+            Duration::from_secs(3)
+        );
+        assert_eq!(loaded.sources[0].follow_hosts, ["127.0.0.2"]);
+    }
+
+    #[test]
     fn unknown_field_is_named_with_its_section() {
         let dir = tempfile::tempdir().unwrap();
         let text = format!("[smtp]\nhost = \"x\"\nfrom = \"a@b.c\"\nprot = 25\n{MINIMAL}");
