@@ -133,11 +133,12 @@ pub async fn run_on(
     });
 
     shutdown.cancelled().await;
-    let deadline = tokio::time::Instant::now() + config.daemon.shutdown_timeout;
-    info!(timeout = ?config.daemon.shutdown_timeout, "shutting down");
-    // Source tasks drop their reads at once; a commit under way finishes or, cut off at the
-    // deadline, rolls back.
-    let stopped = tokio::time::timeout_at(deadline, async {
+    let budget = config.daemon.shutdown_timeout;
+    let deadline = tokio::time::Instant::now() + budget;
+    info!(timeout = ?budget, "shutting down");
+    // Source tasks drop their reads at once; a commit under way finishes or, cut off, rolls
+    // back. A fifth of the time is kept for handing back the leases and the rest.
+    let stopped = tokio::time::timeout_at(deadline - budget / 5, async {
         while pollers.join_next().await.is_some() {}
     })
     .await;
@@ -146,8 +147,7 @@ pub async fn run_on(
         error!("source tasks did not stop within daemon.shutdown_timeout; abandoned");
     }
     // Even after a timeout: a lease handed back now spares the next instance the wait.
-    let grace = deadline.max(tokio::time::Instant::now() + std::time::Duration::from_secs(1));
-    if tokio::time::timeout_at(grace, poller.release_leases())
+    if tokio::time::timeout_at(deadline, poller.release_leases())
         .await
         .is_err()
     {

@@ -107,8 +107,8 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(dispatch(cli));
     // `outcry run` has bounded its own shutdown; a task still running now (a lookup on a
-    // blocking thread) must not hold the process.
-    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    // blocking thread, an abandoned send) must not hold the process.
+    runtime.shutdown_background();
     match result {
         Ok(code) => code,
         Err(e) => {

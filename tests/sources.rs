@@ -761,3 +761,58 @@ async fn shutdown_stops_every_request_within_seconds_and_loses_nothing() {
     assert_eq!(smtp.messages().len(), 1);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn shutdown_keeps_its_timeout_when_the_mail_server_hangs_mid_send() {
+    // A "mail server" that accepts connections and never says a word.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let smtp_port = silent.local_addr().unwrap().port();
+    let hanging = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((connection, _)) = silent.accept().await {
+            held.push(connection);
+        }
+    });
+    let news = FeedServer::start().await;
+    news.set("news.xml", "application/rss+xml", rss(&[QUIET, COMPLAINT]));
+    let mut app = TestApp::with_config(
+        &[source("news", &news, "news.xml")],
+        Some(smtp_port),
+        "",
+        "[daemon]\nshutdown_timeout = \"3s\"\n",
+    );
+    // The send would wait a minute for the greeting.
+    app.edit_config(
+        "timeout = \"5s\"\n\n[alerts]",
+        "timeout = \"60s\"\n\n[alerts]",
+    );
+    app.import_cases(CASE);
+    app.start().await;
+    assert!(
+        app.wait_for_log("alerts=1", Duration::from_secs(20)).await,
+        "{}",
+        app.logs()
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let signalled = Instant::now();
+    app.stop().await;
+    let took = signalled.elapsed();
+    assert!(took < Duration::from_secs(5), "exit took {took:?}");
+    assert!(
+        app.logs().contains("daemon.shutdown_timeout"),
+        "{}",
+        app.logs()
+    );
+
+    // The alert cut off mid-send stayed claimed, and goes out once its claim runs out.
+    hanging.abort();
+    let _ = hanging.await;
+    let smtp = SmtpServer::start_on(smtp_port).await.unwrap();
+    app.start().await;
+    let mails = smtp.wait_for(1, Duration::from_secs(20)).await;
+    assert_eq!(mails.len(), 1, "logs: {}", app.logs());
+    assert_eq!(mails[0].header("X-Outcry-Case").as_deref(), Some("C-2001"));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(smtp.messages().len(), 1);
+    app.stop().await;
+}
