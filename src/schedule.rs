@@ -511,6 +511,7 @@ impl Poller {
     /// Reads, extracts and processes one source. Validators are only advanced after every
     /// item went through (and never to a blind page), so a crash mid-poll refetches the same
     /// items next time.
+    ///
     /// Shutdown cancels the read (waits at host gates and fetches alike), never the
     /// processing after it: that commits whole or rolls back.
     pub async fn poll(
