@@ -38,7 +38,31 @@ pub struct Config {
     pub cluster: ClusterConfig,
     #[serde(default)]
     pub review: ReviewConfig,
+    #[serde(default)]
+    pub daemon: DaemonConfig,
     pub brands: Vec<BrandConfig>,
+}
+
+/// How `outcry run` itself behaves.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DaemonConfig {
+    /// After SIGINT/SIGTERM, the process exits within this, whatever its sources do; work
+    /// still unfinished then is abandoned (transactions roll back, claimed alerts are retried).
+    #[serde(default = "default_shutdown_timeout", deserialize_with = "duration")]
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for DaemonConfig {
+    fn default() -> Self {
+        DaemonConfig {
+            shutdown_timeout: default_shutdown_timeout(),
+        }
+    }
+}
+
+fn default_shutdown_timeout() -> Duration {
+    Duration::from_secs(10)
 }
 
 /// How instances sharing one database divide the work (docs/scaling.md).
@@ -445,6 +469,11 @@ pub struct FetchConfig {
     /// Upper bound of the per-source exponential back-off after failed polls.
     #[serde(default = "default_backoff_max", deserialize_with = "duration")]
     pub backoff_max: Duration,
+    /// Whether URLs taken from fetched pages (item pages, next pages, redirects) may lead to
+    /// loopback, private, link-local or unique-local addresses. Off, a scraped post cannot
+    /// make outcry probe the network it runs in; source URLs themselves may point anywhere.
+    #[serde(default)]
+    pub allow_private_networks: bool,
 }
 
 impl Default for FetchConfig {
@@ -460,6 +489,7 @@ impl Default for FetchConfig {
             per_host_concurrency: default_per_host_concurrency(),
             per_host_delay: default_per_host_delay(),
             backoff_max: default_backoff_max(),
+            allow_private_networks: false,
         }
     }
 }
@@ -606,6 +636,10 @@ pub struct SourceConfig {
     /// Re-fetch the pages of items linked to cases to follow their engagement.
     #[serde(default)]
     pub item_page: Option<ItemPageConfig>,
+    /// Hosts besides the source's own that links in its pages (item pages, next pages,
+    /// redirects) may lead to: `m.example.com`, or `*.example.com` for its subdomains.
+    #[serde(default)]
+    pub follow_hosts: Vec<String>,
     /// The file this source was read from, for messages.
     #[serde(skip)]
     pub file: PathBuf,
@@ -629,6 +663,7 @@ impl SourceConfig {
             blind_markers: Vec::new(),
             allow_empty: false,
             item_page: None,
+            follow_hosts: Vec::new(),
             file: PathBuf::new(),
         }
     }
@@ -1011,6 +1046,9 @@ fn check_config(config: &Config, file: &Path, problems: &mut Problems) {
     if config.operator.source_down_after < Duration::from_secs(1) {
         problems.push(file, "operator.source_down_after", "must be at least 1s");
     }
+    if config.daemon.shutdown_timeout < Duration::from_secs(1) {
+        problems.push(file, "daemon.shutdown_timeout", "must be at least 1s");
+    }
     check_tokens(&config.http.tokens, file, problems);
     check_brands(&config.brands, file, problems);
 }
@@ -1246,6 +1284,16 @@ fn check_source(source: &SourceConfig, problems: &mut Problems) {
     if let Some(item_page) = &source.item_page {
         check_item_page(item_page, file, problems);
     }
+    for (i, host) in source.follow_hosts.iter().enumerate() {
+        let name = host.strip_prefix("*.").unwrap_or(host);
+        if url::Host::parse(name).is_err() || name.contains([':', '/', '*']) {
+            problems.push(
+                file,
+                format!("follow_hosts[{i}]"),
+                format!("`{host}` is not a host name (like m.example.com or *.example.com)"),
+            );
+        }
+    }
 }
 
 /// More pages than this per poll is a crawl, not a poll.
@@ -1422,6 +1470,52 @@ mod tests {
             loaded.config.sources.default_interval,
             Duration::from_secs(300)
         );
+    }
+
+    #[test]
+    fn follow_hosts_private_networks_and_shutdown_timeout() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("sources")).unwrap();
+        let path = write(dir.path(), "outcry.toml", MINIMAL);
+        let loaded = load(&path).unwrap();
+        assert!(!loaded.config.fetch.allow_private_networks);
+        assert_eq!(
+            loaded.config.daemon.shutdown_timeout,
+            Duration::from_secs(10)
+        );
+        let source = |follow: &str| {
+            format!("name = \"a\"\nkind = \"feed\"\nurl = \"https://bbs.example.cn/f\"\nchannel = \"forum\"\nfollow_hosts = {follow}\n")
+        };
+        write(
+            dir.path(),
+            "sources/a.toml",
+            &source("[\"m.example.com\", \"*.example.org\", \"https://x.example.com/\", \"\", \"a.*.example.com\"]"),
+        );
+        let text = format!("[daemon]\nshutdown_timeout = \"0s\"\n{MINIMAL}");
+        write(dir.path(), "outcry.toml", &text);
+        let shown = load(&path).unwrap_err().to_string();
+        for expected in [
+            "outcry.toml: daemon.shutdown_timeout: must be at least 1s",
+            "a.toml: follow_hosts[2]: `https://x.example.com/` is not a host name",
+            "a.toml: follow_hosts[3]: `` is not a host name",
+            "a.toml: follow_hosts[4]: `a.*.example.com` is not a host name",
+        ] {
+            assert!(shown.contains(expected), "{expected}\n{shown}");
+        }
+        assert!(!shown.contains("follow_hosts[0]"), "{shown}");
+        assert!(!shown.contains("follow_hosts[1]"), "{shown}");
+        write(dir.path(), "sources/a.toml", &source("[\"127.0.0.2\"]"));
+        let text = format!(
+            "[fetch]\nallow_private_networks = true\n[daemon]\nshutdown_timeout = \"3s\"\n{MINIMAL}"
+        );
+        write(dir.path(), "outcry.toml", &text);
+        let loaded = load(&path).unwrap();
+        assert!(loaded.config.fetch.allow_private_networks);
+        assert_eq!(
+            loaded.config.daemon.shutdown_timeout,
+            Duration::from_secs(3)
+        );
+        assert_eq!(loaded.sources[0].follow_hosts, ["127.0.0.2"]);
     }
 
     #[test]

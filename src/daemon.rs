@@ -1,5 +1,6 @@
 //! `outcry run`: wires store, pipeline, poller, delivery worker and HTTP server together and
-//! shuts them down in order when asked.
+//! shuts them down in order when asked, within `[daemon] shutdown_timeout` whatever the
+//! sites or the mail server do.
 
 use crate::alert::digest::Digest;
 use crate::alert::mailer::{Mailer, MailerError};
@@ -37,7 +38,8 @@ pub enum DaemonError {
     Tokens(String),
 }
 
-/// Runs until `shutdown` is cancelled, then lets in-flight work finish.
+/// Runs until `shutdown` is cancelled, then lets in-flight work finish, for up to
+/// `[daemon] shutdown_timeout`.
 pub async fn run(loaded: Loaded, shutdown: CancellationToken) -> Result<(), DaemonError> {
     let listener = tokio::net::TcpListener::bind(loaded.config.http.listen)
         .await
@@ -131,23 +133,48 @@ pub async fn run_on(
     });
 
     shutdown.cancelled().await;
-    info!("shutting down");
-    while pollers.join_next().await.is_some() {}
-    poller.release_leases().await;
-    if let Some(task) = digest_task {
-        if let Err(e) = task.await {
-            error!(error = %e, "digest task ended abnormally");
+    let budget = config.daemon.shutdown_timeout;
+    let deadline = tokio::time::Instant::now() + budget;
+    info!(timeout = ?budget, "shutting down");
+    // Source tasks drop their reads at once; a commit under way finishes or, cut off, rolls
+    // back. A fifth of the time is kept for handing back the leases and the rest.
+    let stopped = tokio::time::timeout_at(deadline - budget / 5, async {
+        while pollers.join_next().await.is_some() {}
+    })
+    .await;
+    if stopped.is_err() {
+        pollers.abort_all();
+        error!("source tasks did not stop within daemon.shutdown_timeout; abandoned");
+    }
+    // Even after a timeout: a lease handed back now spares the next instance the wait.
+    if tokio::time::timeout_at(deadline, poller.release_leases())
+        .await
+        .is_err()
+    {
+        error!("source leases not released in time; they expire on their own");
+    }
+    let rest = async {
+        if let Some(task) = digest_task {
+            if let Err(e) = task.await {
+                error!(error = %e, "digest task ended abnormally");
+            }
         }
+        // An alert being sent is finished; one cut off stays claimed and is retried once
+        // its lease runs out.
+        if let Err(e) = delivery_task.await {
+            error!(error = %e, "delivery worker ended abnormally");
+        }
+        match http_task.await {
+            Ok(Err(e)) => error!(error = %e, "http server failed"),
+            Err(e) => error!(error = %e, "http server ended abnormally"),
+            Ok(Ok(())) => {}
+        }
+    };
+    if tokio::time::timeout_at(deadline, rest).await.is_err() {
+        error!("did not stop within daemon.shutdown_timeout; exiting anyway");
+    } else {
+        info!("stopped");
     }
-    if let Err(e) = delivery_task.await {
-        error!(error = %e, "delivery worker ended abnormally");
-    }
-    match http_task.await {
-        Ok(Err(e)) => error!(error = %e, "http server failed"),
-        Err(e) => error!(error = %e, "http server ended abnormally"),
-        Ok(Ok(())) => {}
-    }
-    info!("stopped");
     Ok(())
 }
 

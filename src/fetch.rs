@@ -1,6 +1,13 @@
 //! Polite HTTP fetching: per-host concurrency and spacing, conditional GET, time, idle, size
 //! and redirect limits, per-source proxies and headers, and the server's Retry-After honoured
 //! for the whole host and passed on so that the scheduler can back off.
+//!
+//! Where requests may go: a URL taken from fetched content (an item's page, a next page, a
+//! redirect) is followed only onto the source's own host or its `follow_hosts`, and never to
+//! a loopback, private, link-local or unique-local address (checked on the resolved address)
+//! unless `fetch.allow_private_networks` is on. Redirects are followed here, hop by hop, so
+//! that the source's secret headers go to its configured origin only, never past a redirect
+//! that left it.
 
 use crate::config::{FetchConfig, SourceConfig};
 use chrono::{DateTime, Utc};
@@ -8,6 +15,7 @@ use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
 use reqwest::StatusCode;
 use std::collections::HashMap;
 use std::fmt;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -37,6 +45,8 @@ pub struct FetchLimits {
     pub max_redirects: usize,
     pub per_host_concurrency: usize,
     pub per_host_delay: Duration,
+    /// Content-derived URLs may reach private addresses (tests, intranet sites).
+    pub allow_private_networks: bool,
 }
 
 impl From<&FetchConfig> for FetchLimits {
@@ -50,6 +60,7 @@ impl From<&FetchConfig> for FetchLimits {
             max_redirects: c.max_redirects,
             per_host_concurrency: c.per_host_concurrency.max(1),
             per_host_delay: c.per_host_delay,
+            allow_private_networks: c.allow_private_networks,
         }
     }
 }
@@ -61,13 +72,30 @@ pub struct Validators {
     pub last_modified: Option<String>,
 }
 
-/// What one source adds to its requests: its own proxy and extra headers. Header values
-/// from the environment are marked sensitive, and Debug shows header names only, so that a
-/// cookie never reaches a log.
+/// Where a URL to fetch came from, which decides where it may lead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UrlFrom {
+    /// The operator's source file: it may point anywhere (RSSHub often runs on localhost).
+    Config,
+    /// A fetched page (an item's link, a next page): anyone who can post there chose it.
+    Content,
+}
+
+/// What one source adds to its requests: its own proxy and extra headers, and where links
+/// in its pages may lead. Header values from the environment are marked sensitive, and Debug
+/// shows header names only, so that a cookie never reaches a log.
 #[derive(Clone, Default)]
 pub struct RequestOptions {
     pub proxy: Option<String>,
+    /// Literal headers (Referer, Accept-Language): with every request of the source.
     headers: HeaderMap,
+    /// Headers from the environment (cookies, tokens): only to `home`.
+    secret_headers: HeaderMap,
+    /// The source's configured URL: its origin gets the secret headers, its host may be
+    /// followed.
+    home: Option<url::Url>,
+    /// Lower-case host names (`*.example.com` for subdomains) links may also lead to.
+    follow_hosts: Vec<String>,
 }
 
 impl fmt::Debug for RequestOptions {
@@ -75,6 +103,12 @@ impl fmt::Debug for RequestOptions {
         f.debug_struct("RequestOptions")
             .field("proxy", &self.proxy.is_some())
             .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field(
+                "secret_headers",
+                &self.secret_headers.keys().collect::<Vec<_>>(),
+            )
+            .field("home", &self.home.as_ref().map(|u| u.origin()))
+            .field("follow_hosts", &self.follow_hosts)
             .finish()
     }
 }
@@ -83,6 +117,7 @@ impl RequestOptions {
     /// The source's proxy and headers, with `headers_env` read from the environment now.
     pub fn for_source(source: &SourceConfig) -> Result<RequestOptions, FetchError> {
         let mut headers = HeaderMap::new();
+        let mut secret_headers = HeaderMap::new();
         let name_of = |field: &str, name: &str| {
             HeaderName::from_bytes(name.as_bytes())
                 .map_err(|_| FetchError::Config(format!("{field}: `{name}` is not a header name")))
@@ -106,12 +141,45 @@ impl RequestOptions {
                 ))
             })?;
             value.set_sensitive(true);
-            headers.insert(name_of(&field, name)?, value);
+            secret_headers.insert(name_of(&field, name)?, value);
         }
         Ok(RequestOptions {
             proxy: source.proxy.clone(),
             headers,
+            secret_headers,
+            home: url::Url::parse(&source.url).ok(),
+            follow_hosts: source
+                .follow_hosts
+                .iter()
+                .map(|h| h.trim().to_ascii_lowercase())
+                .collect(),
         })
+    }
+
+    /// Whether a link found in the source's pages may be followed to `url`: onto the
+    /// source's own host or one of its `follow_hosts`.
+    pub fn may_follow(&self, url: &url::Url) -> bool {
+        let Some(host) = url.host_str().map(str::to_ascii_lowercase) else {
+            return false;
+        };
+        let home = self.home.as_ref().and_then(|h| h.host_str());
+        home.is_some_and(|h| h.eq_ignore_ascii_case(&host))
+            || self
+                .follow_hosts
+                .iter()
+                .any(|allowed| match allowed.strip_prefix("*.") {
+                    Some(domain) => host
+                        .strip_suffix(domain)
+                        .is_some_and(|sub| sub.len() > 1 && sub.ends_with('.')),
+                    None => *allowed == host,
+                })
+    }
+
+    /// Whether `url` is on the source's configured origin (scheme, host and port).
+    fn at_home(&self, url: &url::Url) -> bool {
+        self.home
+            .as_ref()
+            .is_some_and(|h| h.origin() == url.origin())
     }
 }
 
@@ -155,6 +223,9 @@ pub enum FetchError {
     HostPaused { host: String, remaining: Duration },
     #[error("too many redirects (more than fetch.max_redirects)")]
     TooManyRedirects,
+    /// A content-derived URL (or a redirect) that leads where it may not.
+    #[error("not followed: {0}")]
+    Refused(String),
     #[error("network error: {0}")]
     Network(String),
     #[error("invalid URL: {0}")]
@@ -200,13 +271,13 @@ impl FetchError {
 
     fn from_reqwest(e: reqwest::Error, elapsed: Duration, total: Duration) -> FetchError {
         let message = error_chain(&e);
-        if e.is_timeout() {
+        if let Some(private) = find_cause::<PrivateName>(&e) {
+            FetchError::Refused(private.to_string())
+        } else if e.is_timeout() {
             // The total timeout fires at `total`; anything well before it was a silence.
             FetchError::Timeout {
                 idle: elapsed + Duration::from_millis(100) < total,
             }
-        } else if e.is_redirect() && message.contains("too many redirects") {
-            FetchError::TooManyRedirects
         } else if e.is_builder() {
             FetchError::InvalidUrl(message)
         } else {
@@ -231,6 +302,94 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     message
 }
 
+/// The first error of type `T` in `e`'s chain of causes.
+fn find_cause<'a, T: std::error::Error + 'static>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a T> {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if let Some(found) = c.downcast_ref::<T>() {
+            return Some(found);
+        }
+        cause = c.source();
+    }
+    None
+}
+
+/// Whether `ip` is in a loopback, private, link-local, unique-local (or otherwise
+/// non-global: unspecified, shared, multicast) range, looking inside IPv4-mapped, -compatible
+/// and NAT64 IPv6 addresses.
+pub fn is_private(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || a == 0
+                // 100.64.0.0/10, carrier-grade NAT: another operator's private network.
+                || (a == 100 && (b & 0xc0) == 64)
+        }
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            let embedded_v4 = if let Some(v4) = v6.to_ipv4_mapped() {
+                Some(v4)
+            } else if s[..6] == [0; 6] && !v6.is_loopback() && !v6.is_unspecified() {
+                // ::a.b.c.d, the deprecated IPv4-compatible form.
+                v6.to_ipv4()
+            } else if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+                // 64:ff9b::/96, NAT64: the gateway connects to the IPv4 address inside.
+                Some(std::net::Ipv4Addr::new(
+                    (s[6] >> 8) as u8,
+                    s[6] as u8,
+                    (s[7] >> 8) as u8,
+                    s[7] as u8,
+                ))
+            } else {
+                None
+            };
+            if let Some(v4) = embedded_v4 {
+                return is_private(IpAddr::V4(v4));
+            }
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (s[0] & 0xfe00) == 0xfc00 // fc00::/7, unique local
+                || (s[0] & 0xffc0) == 0xfe80 // fe80::/10, link local
+                || (s[0] & 0xffc0) == 0xfec0 // fec0::/10, the old site-local
+        }
+    }
+}
+
+/// A host name that resolved to private addresses only.
+#[derive(Debug, thiserror::Error)]
+#[error("`{0}` resolves to a private address (fetch.allow_private_networks is off)")]
+struct PrivateName(String);
+
+/// Resolves as the system does, then drops private addresses, so that a content-derived
+/// URL cannot reach the local network through a name (DNS rebinding included: the address
+/// checked is the one connected to).
+struct PublicOnly;
+
+impl reqwest::dns::Resolve for PublicOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            let public: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await?
+                .filter(|a| !is_private(a.ip()))
+                .collect();
+            if public.is_empty() {
+                return Err(Box::new(PrivateName(host)) as Box<dyn std::error::Error + Send + Sync>);
+            }
+            Ok(Box::new(public.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
 /// One host's share of politeness: how many requests may be in flight, when the next may
 /// start, and until when the host asked everyone to stay away.
 struct HostGate {
@@ -249,6 +408,9 @@ pub struct Fetcher {
 struct Inner {
     limits: FetchLimits,
     client: reqwest::Client,
+    /// For content-derived URLs by name: connects to public addresses only. None when
+    /// private networks are allowed.
+    public_only: Option<reqwest::Client>,
     proxied: Mutex<HashMap<String, reqwest::Client>>,
     hosts: Mutex<HashMap<String, Arc<HostGate>>>,
 }
@@ -279,48 +441,48 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl Fetcher {
     pub fn new(limits: FetchLimits) -> Result<Fetcher, FetchError> {
-        let client = build_client(&limits, None)?;
+        let client = build_client(&limits, None, false)?;
+        let public_only = (!limits.allow_private_networks)
+            .then(|| build_client(&limits, None, true))
+            .transpose()?;
         Ok(Fetcher {
             inner: Arc::new(Inner {
                 limits,
                 client,
+                public_only,
                 proxied: Mutex::new(HashMap::new()),
                 hosts: Mutex::new(HashMap::new()),
             }),
         })
     }
 
-    /// GETs `url` with no per-source settings.
+    /// GETs `url`, an operator-configured URL, with no per-source settings.
     pub async fn fetch(
         &self,
         url: &str,
         validators: &Validators,
     ) -> Result<FetchOutcome, FetchError> {
-        self.fetch_with(url, validators, &RequestOptions::default())
+        self.fetch_with(url, validators, &RequestOptions::default(), UrlFrom::Config)
             .await
     }
 
     /// GETs `url`, conditionally when `validators` hold anything, once the host's gate lets
-    /// it through.
+    /// it through; refuses a content-derived `url` the source may not follow.
     pub async fn fetch_with(
         &self,
         url: &str,
         validators: &Validators,
         options: &RequestOptions,
+        from: UrlFrom,
     ) -> Result<FetchOutcome, FetchError> {
-        let parsed =
-            url::Url::parse(url).map_err(|e| FetchError::InvalidUrl(format!("`{url}`: {e}")))?;
-        if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(FetchError::InvalidUrl(format!(
-                "`{url}`: scheme `{}` is not http or https",
-                parsed.scheme()
-            )));
+        let parsed = http_url(url::Url::parse(url), url)?;
+        if from == UrlFrom::Content && !options.may_follow(&parsed) {
+            return Err(not_followed(&parsed));
         }
-        let client = self.client_for(options)?;
         let host = host_key(&parsed);
         let gate = self.gate(&host);
         let _permit = self.enter(&host, &gate).await?;
-        let result = self.request(&client, parsed, validators, options).await;
+        let result = self.request(parsed, validators, options, from).await;
         if let Err(FetchError::Status {
             status: 429 | 503,
             retry_after: Some(delay),
@@ -335,7 +497,45 @@ impl Fetcher {
         result
     }
 
-    fn client_for(&self, options: &RequestOptions) -> Result<reqwest::Client, FetchError> {
+    /// The client for one hop to `url`. With `guard`, its address must not be private: an
+    /// IP literal is checked here, a name by the public-only resolver, or, through a proxy
+    /// (which resolves it itself), by looking it up here first.
+    async fn client_for(
+        &self,
+        options: &RequestOptions,
+        url: &url::Url,
+        guard: bool,
+    ) -> Result<reqwest::Client, FetchError> {
+        if guard {
+            let literal = match url.host() {
+                Some(url::Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
+                Some(url::Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
+                Some(url::Host::Domain(_)) => None,
+                None => return Err(FetchError::InvalidUrl(format!("`{url}` names no host"))),
+            };
+            match (literal, &options.proxy, &self.inner.public_only) {
+                (Some(ip), _, _) if is_private(ip) => {
+                    return Err(FetchError::Refused(format!(
+                        "`{ip}` is a private address (fetch.allow_private_networks is off)"
+                    )))
+                }
+                (Some(_), _, _) => {}
+                (None, None, Some(public_only)) => return Ok(public_only.clone()),
+                (None, _, _) => {
+                    let name = url.host_str().unwrap_or_default();
+                    let port = url.port_or_known_default().unwrap_or(80);
+                    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((name, port))
+                        .await
+                        .map_err(|e| FetchError::Network(format!("cannot resolve `{name}`: {e}")))?
+                        .collect();
+                    if addrs.iter().any(|a| is_private(a.ip())) {
+                        return Err(FetchError::Refused(
+                            PrivateName(name.to_string()).to_string(),
+                        ));
+                    }
+                }
+            }
+        }
         let Some(proxy) = &options.proxy else {
             return Ok(self.inner.client.clone());
         };
@@ -343,7 +543,7 @@ impl Fetcher {
         if let Some(client) = clients.get(proxy) {
             return Ok(client.clone());
         }
-        let client = build_client(&self.inner.limits, Some(proxy))?;
+        let client = build_client(&self.inner.limits, Some(proxy), false)?;
         clients.insert(proxy.clone(), client.clone());
         Ok(client)
     }
@@ -392,39 +592,87 @@ impl Fetcher {
         Ok(permit)
     }
 
+    /// Sends the request and follows its redirects, checking every hop: a content-derived
+    /// chain stays on the hosts the source may follow, every hop but an operator-configured
+    /// URL and its own origin must reach a public address, and the secret headers go only
+    /// to the configured origin before the chain ever left it.
     async fn request(
         &self,
-        client: &reqwest::Client,
-        url: url::Url,
+        mut url: url::Url,
         validators: &Validators,
         options: &RequestOptions,
+        from: UrlFrom,
     ) -> Result<FetchOutcome, FetchError> {
         let limits = &self.inner.limits;
         let started = Instant::now();
         let failed =
             |e: reqwest::Error| FetchError::from_reqwest(e, started.elapsed(), limits.timeout);
-        let mut request = client
-            .get(url)
-            .header(header::ACCEPT, HeaderValue::from_static(ACCEPT))
-            .headers(options.headers.clone());
-        // A stored validator that is not a valid header value (it came from some server)
-        // costs us the conditional GET, not the fetch.
-        if let Some(v) = validators
-            .etag
-            .as_deref()
-            .and_then(|v| HeaderValue::from_str(v).ok())
-        {
-            request = request.header(header::IF_NONE_MATCH, v);
+        // The operator chose a configured URL's origin, as they chose the source's.
+        let trusted = (from == UrlFrom::Config).then(|| url.origin());
+        let mut left_home = false;
+        for hop in 0..=limits.max_redirects {
+            left_home |= !options.at_home(&url);
+            let guard = (from == UrlFrom::Content || hop > 0)
+                && !limits.allow_private_networks
+                && !options.at_home(&url)
+                && trusted.as_ref() != Some(&url.origin());
+            let client = self.client_for(options, &url, guard).await?;
+            // fetch.timeout covers the whole chain, not each hop.
+            let remaining = limits
+                .timeout
+                .checked_sub(started.elapsed())
+                .filter(|d| !d.is_zero())
+                .ok_or(FetchError::Timeout { idle: false })?;
+            let mut request = client
+                .get(url.clone())
+                .timeout(remaining)
+                .header(header::ACCEPT, HeaderValue::from_static(ACCEPT))
+                .headers(options.headers.clone());
+            if !left_home {
+                request = request.headers(options.secret_headers.clone());
+            }
+            // A stored validator that is not a valid header value (it came from some server)
+            // costs us the conditional GET, not the fetch.
+            if let Some(v) = validators
+                .etag
+                .as_deref()
+                .and_then(|v| HeaderValue::from_str(v).ok())
+            {
+                request = request.header(header::IF_NONE_MATCH, v);
+            }
+            if let Some(v) = validators
+                .last_modified
+                .as_deref()
+                .and_then(|v| HeaderValue::from_str(v).ok())
+            {
+                request = request.header(header::IF_MODIFIED_SINCE, v);
+            }
+            let response = request.send().await.map_err(failed)?;
+            let location = matches!(response.status().as_u16(), 301 | 302 | 303 | 307 | 308)
+                .then(|| header_text(response.headers(), header::LOCATION))
+                .flatten();
+            let Some(location) = location else {
+                return self.read(response, &started).await;
+            };
+            let next = http_url(url.join(&location), &location)?;
+            if from == UrlFrom::Content && !options.may_follow(&next) {
+                return Err(not_followed(&next));
+            }
+            url = next;
         }
-        if let Some(v) = validators
-            .last_modified
-            .as_deref()
-            .and_then(|v| HeaderValue::from_str(v).ok())
-        {
-            request = request.header(header::IF_MODIFIED_SINCE, v);
-        }
+        Err(FetchError::TooManyRedirects)
+    }
 
-        let mut response = request.send().await.map_err(failed)?;
+    /// The final response of a chain: its body within the limits, or the error its status
+    /// means.
+    async fn read(
+        &self,
+        mut response: reqwest::Response,
+        started: &Instant,
+    ) -> Result<FetchOutcome, FetchError> {
+        let limits = &self.inner.limits;
+        let failed =
+            |e: reqwest::Error| FetchError::from_reqwest(e, started.elapsed(), limits.timeout);
         let status = response.status();
         if status == StatusCode::NOT_MODIFIED {
             return Ok(FetchOutcome::NotModified);
@@ -481,16 +729,44 @@ impl Fetcher {
     }
 }
 
-fn build_client(limits: &FetchLimits, proxy: Option<&str>) -> Result<reqwest::Client, FetchError> {
+/// `parsed` (the text `text`) when it is an http(s) URL.
+fn http_url(parsed: Result<url::Url, url::ParseError>, text: &str) -> Result<url::Url, FetchError> {
+    let url = parsed.map_err(|e| FetchError::InvalidUrl(format!("`{text}`: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(FetchError::InvalidUrl(format!(
+            "`{text}`: scheme `{}` is not http or https",
+            url.scheme()
+        )));
+    }
+    Ok(url)
+}
+
+fn not_followed(url: &url::Url) -> FetchError {
+    FetchError::Refused(format!(
+        "`{}` is neither on the source's host nor in its follow_hosts",
+        url.host_str().unwrap_or_default()
+    ))
+}
+
+/// `public_only` for the client of content-derived URLs by name.
+fn build_client(
+    limits: &FetchLimits,
+    proxy: Option<&str>,
+    public_only: bool,
+) -> Result<reqwest::Client, FetchError> {
     let mut builder = reqwest::Client::builder()
         .user_agent(limits.user_agent.clone())
         .connect_timeout(limits.connect_timeout)
         .timeout(limits.timeout)
         .read_timeout(limits.idle_timeout)
-        .redirect(reqwest::redirect::Policy::limited(limits.max_redirects))
+        // Followed by hand (Fetcher::request), to check each hop and choose its headers.
+        .redirect(reqwest::redirect::Policy::none())
         .gzip(true)
         .brotli(true)
         .deflate(true);
+    if public_only {
+        builder = builder.dns_resolver(Arc::new(PublicOnly));
+    }
     if let Some(proxy) = proxy {
         let proxy = reqwest::Proxy::all(proxy)
             .map_err(|e| FetchError::Config(format!("proxy: {}", error_chain(&e))))?;
@@ -547,6 +823,7 @@ pub fn backoff(
 mod tests {
     use super::*;
     use axum::body::{Body, Bytes};
+    use axum::extract::RawQuery;
     use axum::http::{HeaderMap as AxHeaders, StatusCode as AxStatus};
     use axum::response::{IntoResponse, Response};
     use axum::routing::get;
@@ -566,6 +843,7 @@ mod tests {
             max_redirects: 3,
             per_host_concurrency: 4,
             per_host_delay: Duration::ZERO,
+            allow_private_networks: false,
         }
     }
 
@@ -648,6 +926,13 @@ mod tests {
     }
 
     async fn serve() -> String {
+        serve_on("127.0.0.1").await.0
+    }
+
+    /// The test server on loopback address `ip`, and how many requests it got.
+    async fn serve_on(ip: &str) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+        let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = hits.clone();
         let app = Router::new()
             .route("/etag", get(etag))
             .route("/big", get(|| async { vec![b'a'; CAP + 1] }))
@@ -716,11 +1001,24 @@ mod tests {
             .route("/stall", get(|| async { stall() }))
             .route("/echo", get(echo))
             .route("/proxied", get(|| async { "via proxy" }))
-            .route("/slow", get(slow));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            .route("/slow", get(slow))
+            // Redirects to the URL that is its whole query string.
+            .route(
+                "/away",
+                get(|RawQuery(to): RawQuery| async move {
+                    (AxStatus::FOUND, [("location", to.unwrap_or_default())])
+                }),
+            )
+            .layer(axum::middleware::from_fn(
+                move |request: axum::extract::Request, next: axum::middleware::Next| {
+                    counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    next.run(request)
+                },
+            ));
+        let listener = tokio::net::TcpListener::bind((ip, 0)).await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        format!("http://{addr}")
+        (format!("http://{addr}"), hits)
     }
 
     fn fetcher() -> Fetcher {
@@ -937,7 +1235,12 @@ mod tests {
             "{options:?}"
         );
         let outcome = fetcher()
-            .fetch_with(&source.url, &Validators::default(), &options)
+            .fetch_with(
+                &source.url,
+                &Validators::default(),
+                &options,
+                UrlFrom::Config,
+            )
             .await
             .unwrap();
         let FetchOutcome::Fetched(fetched) = outcome else {
@@ -962,6 +1265,7 @@ mod tests {
                 "http://forum.invalid/proxied",
                 &Validators::default(),
                 &options,
+                UrlFrom::Config,
             )
             .await
             .unwrap();
@@ -1112,5 +1416,201 @@ mod tests {
                 env!("CARGO_PKG_VERSION")
             )
         );
+    }
+
+    /// A source on `home` whose Cookie and X-Api-Key come from the environment.
+    fn secret_options(home: &str, follow_hosts: &[&str]) -> RequestOptions {
+        std::env::set_var("OUTCRY_TEST_NET_COOKIE", "SUB=net-secret-cookie");
+        std::env::set_var("OUTCRY_TEST_NET_KEY", "net-secret-key");
+        let mut source = SourceConfig::new(
+            "s",
+            crate::config::SourceKind::Feed,
+            &format!("{home}/feed"),
+            crate::model::Channel::Social,
+        );
+        source
+            .headers
+            .insert("Referer".into(), "https://s.example.com/".into());
+        source
+            .headers_env
+            .insert("Cookie".into(), "OUTCRY_TEST_NET_COOKIE".into());
+        source
+            .headers_env
+            .insert("X-Api-Key".into(), "OUTCRY_TEST_NET_KEY".into());
+        source.follow_hosts = follow_hosts.iter().map(|h| h.to_string()).collect();
+        RequestOptions::for_source(&source).unwrap()
+    }
+
+    async fn body_of(
+        f: &Fetcher,
+        url: &str,
+        options: &RequestOptions,
+        from: UrlFrom,
+    ) -> Result<(String, url::Url), FetchError> {
+        match f
+            .fetch_with(url, &Validators::default(), options, from)
+            .await?
+        {
+            FetchOutcome::Fetched(fetched) => {
+                Ok((String::from_utf8(fetched.bytes).unwrap(), fetched.final_url))
+            }
+            FetchOutcome::NotModified => panic!("no validators were sent"),
+        }
+    }
+
+    #[tokio::test]
+    async fn secret_headers_reach_the_configured_origin_only() {
+        let (a, _) = serve_on("127.0.0.1").await;
+        let (b, _) = serve_on("127.0.0.2").await;
+        let f = Fetcher::new(FetchLimits {
+            allow_private_networks: true,
+            ..limits(Duration::from_secs(10))
+        })
+        .unwrap();
+        let options = secret_options(&a, &["127.0.0.2"]);
+        let secret = |echoed: &str| {
+            echoed.contains("net-secret-cookie") || echoed.contains("net-secret-key")
+        };
+
+        let (echoed, _) = body_of(&f, &format!("{a}/echo"), &options, UrlFrom::Config)
+            .await
+            .unwrap();
+        assert!(echoed.contains("cookie: SUB=net-secret-cookie"), "{echoed}");
+        assert!(echoed.contains("x-api-key: net-secret-key"), "{echoed}");
+        // A same-origin item page gets them too.
+        let (echoed, _) = body_of(&f, &format!("{a}/echo"), &options, UrlFrom::Content)
+            .await
+            .unwrap();
+        assert!(secret(&echoed), "{echoed}");
+
+        // The configured URL redirects to another host, a link leads there directly, or
+        // through the source's own host, or there and back: never a secret past the home
+        // origin. Literal headers are no secret and go along.
+        for (url, from) in [
+            (format!("{a}/away?{b}/echo"), UrlFrom::Config),
+            (format!("{b}/echo"), UrlFrom::Content),
+            (format!("{a}/away?{b}/echo"), UrlFrom::Content),
+            (format!("{a}/away?{b}/away?{a}/echo"), UrlFrom::Content),
+        ] {
+            let (echoed, final_url) = body_of(&f, &url, &options, from).await.unwrap();
+            assert!(!secret(&echoed), "{url}: {echoed}");
+            assert!(
+                echoed.contains("referer: https://s.example.com/"),
+                "{url}: {echoed}"
+            );
+            assert_eq!(final_url.path(), "/echo");
+        }
+
+        // Without follow_hosts, a link (or its redirect) stays on the source's host.
+        let own_only = secret_options(&a, &[]);
+        for url in [format!("{b}/echo"), format!("{a}/away?{b}/echo")] {
+            let err = body_of(&f, &url, &own_only, UrlFrom::Content)
+                .await
+                .unwrap_err();
+            assert!(matches!(err, FetchError::Refused(_)), "{url}: {err:?}");
+            assert!(err.to_string().contains("follow_hosts"), "{err}");
+        }
+    }
+
+    #[tokio::test]
+    async fn content_links_never_reach_private_addresses_unless_allowed() {
+        let (a, a_hits) = serve_on("127.0.0.1").await;
+        let (b, b_hits) = serve_on("127.0.0.2").await;
+        let b_port = url::Url::parse(&b).unwrap().port().unwrap();
+        let f = fetcher();
+        let options = secret_options(&a, &["127.0.0.2", "localhost"]);
+        // The operator's URL may be anywhere, and so may links on its own origin.
+        body_of(&f, &format!("{a}/echo"), &options, UrlFrom::Config)
+            .await
+            .unwrap();
+        body_of(&f, &format!("{a}/echo"), &options, UrlFrom::Content)
+            .await
+            .unwrap();
+        let a_before = a_hits.load(std::sync::atomic::Ordering::SeqCst);
+        for (url, from) in [
+            (format!("{b}/echo"), UrlFrom::Content),
+            // By name: the resolved address is what counts.
+            (format!("http://localhost:{b_port}/echo"), UrlFrom::Content),
+            (format!("{a}/away?{b}/echo"), UrlFrom::Content),
+            // A configured URL's redirect off its origin is content too.
+            (format!("{a}/away?{b}/echo"), UrlFrom::Config),
+        ] {
+            let err = body_of(&f, &url, &options, from).await.unwrap_err();
+            assert!(matches!(err, FetchError::Refused(_)), "{url}: {err:?}");
+            assert!(err.to_string().contains("private address"), "{err}");
+        }
+        assert_eq!(b_hits.load(std::sync::atomic::Ordering::SeqCst), 0);
+        assert_eq!(
+            a_hits.load(std::sync::atomic::Ordering::SeqCst),
+            a_before + 2,
+            "only the two redirects were asked of the source's host"
+        );
+
+        let allowing = Fetcher::new(FetchLimits {
+            allow_private_networks: true,
+            ..limits(Duration::from_secs(10))
+        })
+        .unwrap();
+        let (echoed, _) = body_of(&allowing, &format!("{b}/echo"), &options, UrlFrom::Content)
+            .await
+            .unwrap();
+        assert!(!echoed.contains("net-secret"), "{echoed}");
+        assert_eq!(b_hits.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn private_ranges_are_recognised_in_every_form() {
+        for private in [
+            "127.0.0.1",
+            "127.0.0.2",
+            "10.1.2.3",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "100.64.0.1",
+            "255.255.255.255",
+            "::1",
+            "::",
+            "fc00::1",
+            "fd12:3456::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+            "::ffff:169.254.169.254",
+            "::ffff:10.0.0.1",
+            "::127.0.0.1",
+            "64:ff9b::a00:1",
+        ] {
+            assert!(is_private(private.parse().unwrap()), "{private}");
+        }
+        for public in [
+            "8.8.8.8",
+            "172.32.0.1",
+            "100.128.0.1",
+            "2001:4860:4860::8888",
+            "::ffff:8.8.8.8",
+            "64:ff9b::808:808",
+        ] {
+            assert!(!is_private(public.parse().unwrap()), "{public}");
+        }
+    }
+
+    #[test]
+    fn links_follow_the_source_host_and_its_follow_hosts() {
+        let options = secret_options(
+            "https://bbs.example.cn",
+            &["m.example.com", "*.cdn.example.org"],
+        );
+        let may = |u: &str| options.may_follow(&url::Url::parse(u).unwrap());
+        assert!(may("https://bbs.example.cn/p/1"));
+        assert!(may("http://BBS.example.cn:8080/p/1"));
+        assert!(may("https://m.example.com/detail/1"));
+        assert!(may("https://a.cdn.example.org/x"));
+        assert!(!may("https://cdn.example.org/x"));
+        assert!(!may("https://evilcdn.example.org/x"));
+        assert!(!may("https://example.com/"));
+        assert!(!may("https://bbs.example.cn.evil.com/"));
+        assert!(!may("http://127.0.0.1/"));
     }
 }

@@ -4,7 +4,8 @@
 //! at all. Blind is worse than quiet, because it looks like quiet. A source failing or blind
 //! for longer than `[operator].source_down_after` queues one operator email, and its recovery
 //! one more; both go through the alert outbox, keyed by the start of the outage, so they are
-//! neither lost nor sent twice.
+//! neither lost nor sent twice. A source not polled because its host asked everyone to wait
+//! (Retry-After, answered to another source) is `paused`: shown, but no failure.
 
 use crate::alert::render::escape_html;
 use crate::model::AlertKind;
@@ -69,6 +70,11 @@ pub enum PollResult {
     },
     Blind(String),
     Failed(String),
+    /// Not polled: `host` asked (through another source's request) to wait until `until`.
+    Paused {
+        until: DateTime<Utc>,
+        host: String,
+    },
 }
 
 /// The operator email a change of health calls for.
@@ -88,9 +94,18 @@ pub fn apply(
     down_after: Duration,
     notify: bool,
 ) -> Option<Notice> {
-    state.last_poll_at = Some(now);
     match result {
+        PollResult::Paused { until, host } => {
+            // No request was made: the failure count, the outage and the last poll stay.
+            state.last_error = Some(format!(
+                "paused until {}: host {host} asked to wait (Retry-After)",
+                until.format("%Y-%m-%d %H:%M:%SZ")
+            ));
+            state.last_error_at = Some(now);
+            None
+        }
         PollResult::Ok { items } => {
+            state.last_poll_at = Some(now);
             state.health = SourceHealth::Ok;
             state.consecutive_failures = 0;
             state.last_success_at = Some(now);
@@ -105,6 +120,7 @@ pub fn apply(
             notice
         }
         PollResult::Blind(reason) | PollResult::Failed(reason) => {
+            state.last_poll_at = Some(now);
             let blind = matches!(result, PollResult::Blind(_));
             state.health = if blind {
                 SourceHealth::Blind
@@ -293,6 +309,39 @@ mod tests {
         assert_eq!(state.items_seen, 5);
         assert_eq!(state.last_items, Some(5));
         assert_eq!(apply(&mut state, &ok, at(96), HOUR, true), None);
+    }
+
+    #[test]
+    fn a_host_pause_is_shown_but_is_no_failure_and_no_outage() {
+        let mut state = SourceState {
+            name: "weibo".into(),
+            ..SourceState::default()
+        };
+        let ok = PollResult::Ok { items: Some(2) };
+        apply(&mut state, &ok, at(0), HOUR, true);
+        let paused = PollResult::Paused {
+            until: at(180),
+            host: "s.example.com:443".into(),
+        };
+        // Paused for hours, past the threshold: still ok, no failure, no email.
+        for minute in [1, 30, 90, 170] {
+            assert_eq!(apply(&mut state, &paused, at(minute), HOUR, true), None);
+        }
+        assert_eq!(state.health, SourceHealth::Ok);
+        assert_eq!(state.consecutive_failures, 0);
+        assert_eq!(state.failing_since, None);
+        assert_eq!(state.last_poll_at, Some(at(0)), "no request was made");
+        assert_eq!(
+            state.last_error.as_deref(),
+            Some("paused until 2026-11-20 11:00:00Z: host s.example.com:443 asked to wait (Retry-After)")
+        );
+        // A pause during an outage neither ends nor extends it.
+        let failed = PollResult::Failed("refused".into());
+        apply(&mut state, &failed, at(200), HOUR, true);
+        apply(&mut state, &paused, at(210), HOUR, true);
+        assert_eq!(state.health, SourceHealth::Failing);
+        assert_eq!(state.consecutive_failures, 1);
+        assert_eq!(state.failing_since, Some(at(200)));
     }
 
     #[test]

@@ -105,7 +105,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(dispatch(cli)) {
+    let result = runtime.block_on(dispatch(cli));
+    // `outcry run` has bounded its own shutdown; a task still running now (a lookup on a
+    // blocking thread, an abandoned send) must not hold the process.
+    runtime.shutdown_background();
+    match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {}", one_line(&e));

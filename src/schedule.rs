@@ -11,7 +11,9 @@
 
 use crate::config::{ItemPageConfig, SourceConfig};
 use crate::extract::{decode, extract, html, ExtractError, ExtractedItem};
-use crate::fetch::{backoff, FetchError, FetchOutcome, Fetcher, RequestOptions, Validators};
+use crate::fetch::{
+    backoff, FetchError, FetchOutcome, Fetcher, RequestOptions, UrlFrom, Validators,
+};
 use crate::health::{self, Notice, PollResult};
 use crate::metrics::Metrics;
 use crate::model::Observation;
@@ -48,6 +50,9 @@ pub enum PollError {
         reason: String,
         retry_after: Option<Duration>,
     },
+    /// Shutdown came before the poll wrote anything: it is dropped, to be made again.
+    #[error("stopped: the daemon is shutting down")]
+    Stopped,
 }
 
 impl PollError {
@@ -114,7 +119,12 @@ pub async fn read_source(
         } else {
             Validators::default()
         };
-        let fetched = match fetcher.fetch_with(&url, &conditional, &options).await {
+        let from = if first {
+            UrlFrom::Config
+        } else {
+            UrlFrom::Content
+        };
+        let fetched = match fetcher.fetch_with(&url, &conditional, &options, from).await {
             Ok(FetchOutcome::Fetched(fetched)) => fetched,
             Ok(FetchOutcome::NotModified) => {
                 read.not_modified = first;
@@ -183,12 +193,9 @@ pub async fn read_source(
                 .into_iter()
                 .filter(|item| seen_guids.insert(item.guid.clone())),
         );
-        // Only onward on the same site, and never back to a page already read.
+        // Only onward to hosts the source may follow, and never back to a page already read.
         match extraction.next_page {
-            Some(next)
-                if next.host_str() == fetched.final_url.host_str()
-                    && !seen_pages.contains(&next) =>
-            {
+            Some(next) if options.may_follow(&next) && !seen_pages.contains(&next) => {
                 url = next.to_string();
             }
             _ => break,
@@ -344,7 +351,7 @@ impl Poller {
                 wait = not_yet;
                 continue;
             }
-            wait = match self.poll_and_record(&source).await {
+            wait = match self.poll_and_record(&source, &shutdown).await {
                 Ok(()) => interval.mul_f64(1.0 + rand::thread_rng().gen_range(-0.1..0.1)),
                 Err(failures_and_delay) => failures_and_delay,
             };
@@ -352,8 +359,12 @@ impl Poller {
     }
 
     /// Polls once and records the outcome and the source's health. Returns the back-off
-    /// delay on failure.
-    async fn poll_and_record(&self, source: &SourceConfig) -> Result<(), Duration> {
+    /// delay on failure, or the rest of a pause its host asked for.
+    async fn poll_and_record(
+        &self,
+        source: &SourceConfig,
+        shutdown: &CancellationToken,
+    ) -> Result<(), Duration> {
         let started = Instant::now();
         let mut state = match self.store.source_state(&source.name).await {
             Ok(state) => state.unwrap_or_else(|| SourceState {
@@ -365,13 +376,43 @@ impl Poller {
                 return Err(backoff(1, Duration::from_secs(5), self.backoff_max, None));
             }
         };
-        let result = self.poll(source, &mut state).await;
-        self.metrics.polled(
-            &source.name,
-            started.elapsed().as_secs_f64(),
-            result.is_ok(),
-        );
+        let result = self.poll(source, &mut state, shutdown).await;
         let (outcome, health) = match &result {
+            Err(PollError::Stopped) => return Ok(()),
+            // Nothing was asked of the site: another source's answer paused its host. That
+            // is neither a poll nor this source's failure.
+            Err(PollError::Fetch(FetchError::HostPaused { host, remaining })) => {
+                debug!(host = %host, retry_in = ?remaining, "host paused; not polled");
+                let until = Utc::now()
+                    + chrono::Duration::from_std(*remaining).unwrap_or(chrono::Duration::MAX);
+                let health = PollResult::Paused {
+                    until,
+                    host: host.clone(),
+                };
+                self.record_health(source, &mut state, &health).await;
+                return Err(*remaining);
+            }
+            _ => {
+                self.metrics.polled(
+                    &source.name,
+                    started.elapsed().as_secs_f64(),
+                    result.is_ok(),
+                );
+                self.outcome(source, &state, &result).await
+            }
+        };
+        self.record_health(source, &mut state, &health).await;
+        outcome
+    }
+
+    /// The delay before the next poll and the health a finished poll's `result` gives.
+    async fn outcome(
+        &self,
+        source: &SourceConfig,
+        state: &SourceState,
+        result: &Result<PollReport, PollError>,
+    ) -> (Result<(), Duration>, PollResult) {
+        match result {
             Ok(report) => {
                 if report.items > 0 || report.alerts > 0 {
                     info!(
@@ -416,9 +457,7 @@ impl Poller {
                 };
                 (Err(delay), health)
             }
-        };
-        self.record_health(source, &mut state, &health).await;
-        outcome
+        }
     }
 
     /// Saves the source's new state; when the change of health calls for an operator email,
@@ -472,16 +511,24 @@ impl Poller {
     /// Reads, extracts and processes one source. Validators are only advanced after every
     /// item went through (and never to a blind page), so a crash mid-poll refetches the same
     /// items next time.
+    ///
+    /// Shutdown cancels the read (waits at host gates and fetches alike), never the
+    /// processing after it: that commits whole or rolls back.
     pub async fn poll(
         &self,
         source: &SourceConfig,
         state: &mut SourceState,
+        shutdown: &CancellationToken,
     ) -> Result<PollReport, PollError> {
         let validators = Validators {
             etag: state.etag.clone(),
             last_modified: state.last_modified.clone(),
         };
-        let read = read_source(&self.fetcher, source, &validators, state.last_items).await?;
+        let read = tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => return Err(PollError::Stopped),
+            read = read_source(&self.fetcher, source, &validators, state.last_items) => read?,
+        };
         if read.not_modified {
             return Ok(PollReport {
                 not_modified: true,
@@ -561,19 +608,25 @@ impl Poller {
             if self.take_turn(&source, Duration::ZERO).await.is_err() {
                 continue;
             }
-            match self.refresh_item_pages(&source, &item_page).await {
+            match self
+                .refresh_item_pages(&source, &item_page, &shutdown)
+                .await
+            {
                 Ok((read, alerts)) if read > 0 => info!(items = read, alerts, "item pages read"),
                 Ok(_) => {}
+                Err(PollError::Stopped) => return,
                 Err(e) => warn!(error = %e, "item pages not read"),
             }
         }
     }
 
     /// One round of [`Poller::follow_items`]; returns the pages read and the alerts queued.
+    /// Shutdown drops the round before it writes anything.
     pub async fn refresh_item_pages(
         &self,
         source: &SourceConfig,
         item_page: &ItemPageConfig,
+        shutdown: &CancellationToken,
     ) -> Result<(usize, usize), PollError> {
         let max_age =
             chrono::Duration::from_std(item_page.max_age).unwrap_or(chrono::Duration::MAX);
@@ -586,14 +639,18 @@ impl Poller {
         followed.drain(..skip);
         let options = RequestOptions::for_source(source)?;
         let mut observations = Vec::new();
+        let unconditional = Validators::default();
         for item in followed {
             let span = info_span!("item_page", guid = %item.guid);
             let counts = async {
-                let fetched = match self
-                    .fetcher
-                    .fetch_with(&item.url, &Validators::default(), &options)
-                    .await?
-                {
+                let fetch =
+                    self.fetcher
+                        .fetch_with(&item.url, &unconditional, &options, UrlFrom::Content);
+                let fetched = match tokio::select! {
+                    biased;
+                    _ = shutdown.cancelled() => return Err(PollError::Stopped),
+                    fetched = fetch => fetched?,
+                } {
                     FetchOutcome::Fetched(fetched) => fetched,
                     FetchOutcome::NotModified => return Ok(None),
                 };
@@ -602,6 +659,9 @@ impl Poller {
             }
             .instrument(span.clone())
             .await;
+            if matches!(counts, Err(PollError::Stopped)) {
+                return Err(PollError::Stopped);
+            }
             let observation = span.in_scope(|| match counts {
                 Ok(Some((engagement, followers)))
                     if engagement.reposts.is_some()

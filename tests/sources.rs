@@ -490,3 +490,329 @@ async fn source_test_names_selectors_that_matched_nothing_and_blind_pages() {
     assert!(stderr.contains("blind"), "{stderr}");
     assert!(stderr.contains("请登录"), "{stderr}");
 }
+
+const XHOST_COOKIE: &str = "SUB=cross-host-secret-cookie";
+const XHOST_KEY: &str = "cross-host-secret-key";
+
+/// A forum list page whose threads link to `href`s, with a next-page link.
+fn thread_list(threads: &[(&str, &str)], next: &str) -> String {
+    let rows: String = threads
+        .iter()
+        .map(|(href, title)| {
+            format!("<tr class=\"thread\"><td><a class=\"title\" href=\"{href}\">{title}</a></td><td class=\"author\">车友</td></tr>")
+        })
+        .collect();
+    format!("<html><body><table>{rows}</table><a class=\"next\" href=\"{next}\">下一页</a></body></html>")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn links_in_pages_keep_secrets_at_home_and_stay_off_private_addresses() {
+    // The operator's source is on 127.0.0.1; its posts link to 127.0.0.2, "another host":
+    // directly (an item page, the next page) and through a redirect on the source's host.
+    let home = FeedServer::start().await;
+    let other = FeedServer::start_on("127.0.0.2").await;
+    let html = "text/html; charset=utf-8";
+    let list = thread_list(
+        &[
+            (&other.url("t/1"), "星驰变速箱顿挫 订单 XC-2026-04417"),
+            ("/go/2", "星驰又顿挫了 订单 XC-2026-04417 第二次返厂"),
+            ("/t/3", "星驰顿挫第三回 订单 XC-2026-04417 还没修好"),
+        ],
+        &other.url("list2.html"),
+    );
+    home.set("list.html", html, list.clone());
+    home.set_full(
+        "go/2",
+        302,
+        "text/plain",
+        "",
+        &[("location", &other.url("t/2"))],
+        Behaviour::Normal,
+    );
+    let item = "<html><body><span class=like>12</span></body></html>";
+    home.set("t/3", html, item);
+    other.set("t/1", html, item);
+    other.set("t/2", html, item);
+    other.set(
+        "list2.html",
+        html,
+        thread_list(&[("/t/9", "周末车友会")], "/list3.html"),
+    );
+    let mut app = TestApp::with_config(&[], None, "per_host_delay = \"0s\"\n", "");
+    app.write_source(
+        "forum",
+        &format!(
+            "name = \"forum\"\nkind = \"html\"\nurl = \"{}\"\nchannel = \"forum\"\ninterval = \"1s\"\nmax_pages = 2\nfollow_hosts = [\"127.0.0.2\"]\nheaders_env = {{ Cookie = \"OUTCRY_TEST_XHOST_COOKIE\", X-Api-Key = \"OUTCRY_TEST_XHOST_KEY\" }}\n\n[selectors]\nitem = \"tr.thread\"\ntitle = \"a.title\"\nlink = \"a.title\"\nauthor = \"td.author\"\nnext_page = \"a.next\"\n\n[item_page]\ninterval = \"1s\"\nlikes = \".like\"\n",
+            home.url("list.html")
+        ),
+    );
+    app.import_cases(CASE);
+    let env = [
+        ("OUTCRY_TEST_XHOST_COOKIE", XHOST_COOKIE),
+        ("OUTCRY_TEST_XHOST_KEY", XHOST_KEY),
+    ];
+
+    // fetch.allow_private_networks is off: 127.0.0.2 is in follow_hosts, but a loopback
+    // address, so no link reaches it. The source's own origin is the operator's choice.
+    app.start_with_env(&env).await;
+    wait_until(
+        "item pages on the source's own host",
+        Duration::from_secs(20),
+        || home.requests("t/3") >= 2 && home.requests("go/2") >= 2,
+    )
+    .await;
+    assert_eq!(
+        other.total_requests(),
+        0,
+        "neither the next page, nor an item page, nor a redirect's target: {}",
+        app.logs()
+    );
+    assert!(app.logs().contains("private address"), "{}", app.logs());
+    for path in ["list.html", "t/3", "go/2"] {
+        let headers = home.last_request_headers(path).unwrap();
+        assert_eq!(
+            headers.get("cookie").and_then(|v| v.to_str().ok()),
+            Some(XHOST_COOKIE),
+            "{path}"
+        );
+        assert_eq!(
+            headers.get("x-api-key").and_then(|v| v.to_str().ok()),
+            Some(XHOST_KEY),
+            "{path}"
+        );
+    }
+    app.stop().await;
+
+    // Allowed: the links are followed, without the cookie or the key. (A fresh ETag, so
+    // that the list is read again, not answered 304.)
+    home.set("list.html", html, list);
+    app.edit_config(
+        "per_host_delay = \"0s\"",
+        "per_host_delay = \"0s\"\nallow_private_networks = true",
+    );
+    app.start_with_env(&env).await;
+    wait_until("the other host's pages", Duration::from_secs(20), || {
+        other.requests("t/1") >= 1
+            && other.requests("t/2") >= 1
+            && other.requests("list2.html") >= 1
+    })
+    .await;
+    assert!(
+        !other.saw_header_value("cross-host-secret"),
+        "a secret went to the other host"
+    );
+    assert!(home.saw_header_value(XHOST_COOKIE) && home.saw_header_value(XHOST_KEY));
+    assert_eq!(other.requests("list3.html"), 0, "the page cap holds");
+    app.stop().await;
+    assert!(
+        !app.logs().contains("cross-host-secret"),
+        "a secret reached the logs"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_host_paused_by_retry_after_is_no_failure_of_its_other_sources() {
+    let site = FeedServer::start().await;
+    site.set_full(
+        "limited.xml",
+        429,
+        "text/plain",
+        "slow down",
+        &[("retry-after", "30")],
+        Behaviour::Normal,
+    );
+    site.set("sibling.xml", "application/rss+xml", rss(&[QUIET]));
+    let smtp = SmtpServer::start().await;
+    let mut app = TestApp::with_config(
+        &[
+            source("limited", &site, "limited.xml"),
+            source("sibling", &site, "sibling.xml"),
+        ],
+        Some(smtp.port()),
+        "per_host_delay = \"0s\"\n",
+        "[operator]\nto = [\"ops@example.com\"]\nsource_down_after = \"1s\"\n",
+    );
+    app.start().await;
+    wait_until("the sibling shown paused", Duration::from_secs(20), || {
+        health_line(&app, "sibling")[8].starts_with("paused until ")
+    })
+    .await;
+    // Past source_down_after, and polled (or not) every second meanwhile.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let line = health_line(&app, "sibling");
+    assert_eq!(line[1], "ok", "{line:?}");
+    assert_eq!(line[2], "0", "no failure counted: {line:?}");
+    assert_eq!(line[7], "-", "no outage: {line:?}");
+    assert!(line[8].contains("asked to wait (Retry-After)"), "{line:?}");
+    let line = health_line(&app, "limited");
+    assert_eq!(line[1], "failing", "the source that got the 429: {line:?}");
+    assert_eq!(site.requests("limited.xml"), 1, "the pause is kept");
+    assert!(
+        smtp.messages()
+            .iter()
+            .all(|m| !m.subject().contains("sibling")),
+        "the operator was told the sibling is down"
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn shutdown_stops_every_request_within_seconds_and_loses_nothing() {
+    // A feed that takes over a minute to trickle out, a host that asked for a minute's
+    // pause, fifty sources queued at a third host's gate, and a complaint whose alert the
+    // mail server (down) has not taken yet.
+    let trickle = FeedServer::start().await;
+    trickle.set_full(
+        "feed.xml",
+        200,
+        "application/rss+xml",
+        rss(&[QUIET]),
+        &[],
+        Behaviour::Trickle,
+    );
+    let paused = FeedServer::start().await;
+    paused.set_full(
+        "limited.xml",
+        429,
+        "text/plain",
+        "slow down",
+        &[("retry-after", "60")],
+        Behaviour::Normal,
+    );
+    let gated = FeedServer::start().await;
+    let news = FeedServer::start().await;
+    news.set("news.xml", "application/rss+xml", rss(&[QUIET, COMPLAINT]));
+    let smtp = SmtpServer::start().await;
+    let smtp_port = smtp.port();
+    smtp.stop().await;
+
+    let names: Vec<String> = (0..50).map(|i| format!("g{i:02}")).collect();
+    let siblings: Vec<String> = (0..3).map(|i| format!("p{i}")).collect();
+    let mut sources = vec![
+        source("trickle", &trickle, "feed.xml"),
+        source("limited", &paused, "limited.xml"),
+        source("news", &news, "news.xml"),
+    ];
+    for name in &siblings {
+        paused.set(&format!("{name}.xml"), "application/rss+xml", rss(&[QUIET]));
+        sources.push(source(name, &paused, &format!("{name}.xml")));
+    }
+    for name in &names {
+        gated.set(&format!("{name}.xml"), "application/rss+xml", rss(&[QUIET]));
+        sources.push(source(name, &gated, &format!("{name}.xml")));
+    }
+    let mut app = TestApp::with_config(
+        &sources,
+        Some(smtp_port),
+        "per_host_concurrency = 1\nper_host_delay = \"2s\"\n",
+        "[daemon]\nshutdown_timeout = \"5s\"\n",
+    );
+    app.edit_config(
+        "timeout = \"5s\"\nbackoff_max",
+        "timeout = \"120s\"\nbackoff_max",
+    );
+    app.import_cases(CASE);
+    app.start().await;
+    assert!(
+        app.wait_for_log("alerts=1", Duration::from_secs(30)).await,
+        "the complaint was not committed: {}",
+        app.logs()
+    );
+    wait_until("a paused host and a queue", Duration::from_secs(30), || {
+        trickle.requests("feed.xml") >= 1
+            && gated.total_requests() >= 2
+            && siblings
+                .iter()
+                .any(|s| health_line(&app, s)[8].starts_with("paused until"))
+    })
+    .await;
+    assert!(
+        smtp_port > 0 && app.logs().contains("C-2001"),
+        "{}",
+        app.logs()
+    );
+
+    let signalled = Instant::now();
+    app.stop().await;
+    let took = signalled.elapsed();
+    assert!(took < Duration::from_secs(10), "exit took {took:?}");
+    // Signal delivery is not instant; anything later was started after the signal.
+    let grace = signalled + Duration::from_millis(300);
+    for (server, what) in [
+        (&trickle, "trickle"),
+        (&paused, "paused"),
+        (&gated, "gated"),
+        (&news, "news"),
+    ] {
+        let last = server.last_arrival().unwrap();
+        assert!(
+            last <= grace,
+            "{what}: a request {:?} after the signal",
+            last - signalled
+        );
+    }
+    // The complaint committed before the signal is mailed after the restart, once.
+    let smtp = SmtpServer::start_on(smtp_port).await.unwrap();
+    app.start().await;
+    let mails = smtp.wait_for(1, Duration::from_secs(20)).await;
+    assert_eq!(mails.len(), 1, "logs: {}", app.logs());
+    assert_eq!(mails[0].header("X-Outcry-Case").as_deref(), Some("C-2001"));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(smtp.messages().len(), 1);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn shutdown_keeps_its_timeout_when_the_mail_server_hangs_mid_send() {
+    // A "mail server" that accepts connections and never says a word.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let smtp_port = silent.local_addr().unwrap().port();
+    let hanging = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((connection, _)) = silent.accept().await {
+            held.push(connection);
+        }
+    });
+    let news = FeedServer::start().await;
+    news.set("news.xml", "application/rss+xml", rss(&[QUIET, COMPLAINT]));
+    let mut app = TestApp::with_config(
+        &[source("news", &news, "news.xml")],
+        Some(smtp_port),
+        "",
+        "[daemon]\nshutdown_timeout = \"3s\"\n",
+    );
+    // The send would wait a minute for the greeting.
+    app.edit_config(
+        "timeout = \"5s\"\n\n[alerts]",
+        "timeout = \"60s\"\n\n[alerts]",
+    );
+    app.import_cases(CASE);
+    app.start().await;
+    assert!(
+        app.wait_for_log("alerts=1", Duration::from_secs(20)).await,
+        "{}",
+        app.logs()
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let signalled = Instant::now();
+    app.stop().await;
+    let took = signalled.elapsed();
+    assert!(took < Duration::from_secs(5), "exit took {took:?}");
+    assert!(
+        app.logs().contains("daemon.shutdown_timeout"),
+        "{}",
+        app.logs()
+    );
+
+    // The alert cut off mid-send stayed claimed, and goes out once its claim runs out.
+    hanging.abort();
+    let _ = hanging.await;
+    let smtp = SmtpServer::start_on(smtp_port).await.unwrap();
+    app.start().await;
+    let mails = smtp.wait_for(1, Duration::from_secs(20)).await;
+    assert_eq!(mails.len(), 1, "logs: {}", app.logs());
+    assert_eq!(mails[0].header("X-Outcry-Case").as_deref(), Some("C-2001"));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(smtp.messages().len(), 1);
+    app.stop().await;
+}

@@ -1,4 +1,5 @@
-//! A real HTTP server on 127.0.0.1 whose documents tests change while the daemon polls it.
+//! A real HTTP server on 127.0.0.1 (or another loopback address, to play another host) whose
+//! documents tests change while the daemon polls it.
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
@@ -36,10 +37,13 @@ struct Shared {
     arrivals: HashMap<String, Vec<std::time::Instant>>,
     not_modified: HashMap<String, usize>,
     last_headers: HashMap<String, HeaderMap>,
+    /// Every request's header values, to look for a leaked secret.
+    header_values: Vec<String>,
     version: u64,
 }
 
 pub struct FeedServer {
+    ip: &'static str,
     port: u16,
     shared: Arc<Mutex<Shared>>,
     task: tokio::task::JoinHandle<()>,
@@ -47,21 +51,32 @@ pub struct FeedServer {
 
 impl FeedServer {
     pub async fn start() -> FeedServer {
+        FeedServer::start_on("127.0.0.1").await
+    }
+
+    /// A server on loopback address `ip` (127.0.0.2 is "another host").
+    pub async fn start_on(ip: &'static str) -> FeedServer {
         let shared = Arc::new(Mutex::new(Shared::default()));
         let app = Router::new()
             .route("/{*path}", get(serve))
             .with_state(shared.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = tokio::net::TcpListener::bind((ip, 0)).await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let task = tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
         });
-        FeedServer { port, shared, task }
+        FeedServer {
+            ip,
+            port,
+            shared,
+            task,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
         format!(
-            "http://127.0.0.1:{}/{}",
+            "http://{}:{}/{}",
+            self.ip,
             self.port,
             path.trim_start_matches('/')
         )
@@ -146,6 +161,18 @@ impl FeedServer {
         self.shared.lock().unwrap().requests.values().sum()
     }
 
+    /// Whether any request so far carried a header value containing `needle`.
+    pub fn saw_header_value(&self, needle: &str) -> bool {
+        let shared = self.shared.lock().unwrap();
+        shared.header_values.iter().any(|v| v.contains(needle))
+    }
+
+    /// When the last request for any path arrived.
+    pub fn last_arrival(&self) -> Option<std::time::Instant> {
+        let shared = self.shared.lock().unwrap();
+        shared.arrivals.values().flatten().max().copied()
+    }
+
     /// When each request for `path` arrived, in order.
     pub fn arrivals(&self, path: &str) -> Vec<std::time::Instant> {
         let shared = self.shared.lock().unwrap();
@@ -177,6 +204,11 @@ async fn serve(
             .or_default()
             .push(std::time::Instant::now());
         shared.last_headers.insert(path.clone(), headers.clone());
+        shared.header_values.extend(
+            headers
+                .values()
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
+        );
         shared.documents.get(&path).cloned()
     };
     let Some(document) = document else {
