@@ -60,7 +60,7 @@ pub async fn run_on(
     let store = store::open(&loaded.storage_url).await?;
     let pipeline =
         Pipeline::new(store.clone(), &config.brands, config.linking, config.assess).await?;
-    let mailer = Mailer::from_config(config, &loaded.outbox_dir)?;
+    let mailer = Mailer::from_config(config, &loaded.outbox_dir, &store.installation_id().await?)?;
     let metrics = Arc::new(Metrics::new());
     let instance = config
         .cluster
