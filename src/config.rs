@@ -428,7 +428,11 @@ impl TryFrom<String> for IpRange {
         let network: IpAddr = address.parse().map_err(|_| bad())?;
         let width = if network.is_ipv4() { 32 } else { 128 };
         let prefix = match prefix {
-            Some(p) => p.parse::<u8>().ok().filter(|p| *p <= width).ok_or_else(bad)?,
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= width)
+                .ok_or_else(bad)?,
             None => width,
         };
         Ok(IpRange { network, prefix })
@@ -553,9 +557,7 @@ pub fn token_weakness(secret: &str) -> Option<String> {
     };
     let bits = chars.len() as f64 * f64::from(alphabet).log2();
     (bits < MIN_TOKEN_BITS).then(|| {
-        format!(
-            "a token of about {bits:.0} bits; at least {MIN_TOKEN_BITS:.0} are needed"
-        )
+        format!("a token of about {bits:.0} bits; at least {MIN_TOKEN_BITS:.0} are needed")
     })
 }
 
@@ -1166,7 +1168,10 @@ fn check_config(config: &Config, file: &Path, problems: &mut Problems) {
         let valid = !domain.is_empty()
             && domain.len() <= 253
             && domain.split('.').all(|label| {
-                !label.is_empty() && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                !label.is_empty()
+                    && label
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
             });
         if !valid {
             problems.push(
@@ -1678,7 +1683,7 @@ mod tests {
     #[test]
     fn tokens_come_from_the_environment_and_problems_name_the_entry() {
         let dir = tempfile::tempdir().unwrap();
-        std::env::set_var("OUTCRY_TEST_TOKEN_LEAD", "lead-secret-0123456789");
+        std::env::set_var("OUTCRY_TEST_TOKEN_LEAD", "7c1e9a24b58f03d6e2a9c4b7f1d08e35");
         std::env::set_var("OUTCRY_TEST_TOKEN_SHORT", "short");
         let path = write(
             dir.path(),
@@ -1687,7 +1692,7 @@ mod tests {
         );
         let problems = load(&path).unwrap_err().to_string();
         assert!(problems.contains("http.tokens[1].token_env"), "{problems}");
-        assert!(problems.contains("fewer than 16"), "{problems}");
+        assert!(problems.contains("at least 128 are needed"), "{problems}");
         assert!(problems.contains("http.tokens[2].name"), "{problems}");
         assert!(
             problems.contains("OUTCRY_TEST_TOKEN_UNSET is not set"),
@@ -1695,7 +1700,7 @@ mod tests {
         );
         assert!(!problems.contains("http.tokens[0]"), "{problems}");
         assert!(
-            !problems.contains("lead-secret"),
+            !problems.contains("7c1e9a24") && !problems.contains("short"),
             "secrets never show: {problems}"
         );
         let text = std::fs::read_to_string(&path)
@@ -1704,6 +1709,85 @@ mod tests {
         std::fs::write(&path, text).unwrap();
         let problems = load(&path).unwrap_err().to_string();
         assert!(problems.contains("unknown variant `admin`"), "{problems}");
+    }
+
+    #[test]
+    fn tokens_need_128_random_looking_bits() {
+        for strong in [
+            "7c1e9a24b58f03d6e2a9c4b7f1d08e35", // openssl rand -hex 16
+            "Qm7vT2xK9pL4wZ8rN3cF6hJ1yB5dG0sE", // 32 letters and digits
+            "kF9+2xQ/aLm7Pz0Rt5Wc8Yh1Nb3Ve6Ud", // base64
+            "correct-horse-battery-staple-sunlit-meadow", // words, long enough
+        ] {
+            assert_eq!(token_weakness(strong), None, "{strong}");
+        }
+        for (weak, says) in [
+            ("aaaaaaaaaaaaaaaa", "repeats and runs"),
+            (&"a".repeat(80), "repeats and runs"),
+            ("0123456789abcdef0123456789abcdef", "repeats and runs"),
+            ("abcabcabcabcabcabcabcabcabcabcabc", "repeats and runs"),
+            ("Xy7pXy7pXy7pXy7pXy7pXy7pXy7pXy7p", "repeats and runs"),
+            ("7c1e9a24b58f03d6e2a9c4b7f1d08e3", "about 124 bits"),
+            ("lead-secret-x7", "bits"),
+            ("26718394051726394851", "bits"),
+            (
+                "token with spaces and enough length to pass",
+                "printable ASCII",
+            ),
+            ("令牌令牌令牌令牌令牌令牌令牌令牌", "printable ASCII"),
+            ("", "empty"),
+        ] {
+            let why = token_weakness(weak).unwrap_or_else(|| panic!("{weak} passed"));
+            assert!(why.contains(says), "{weak}: {why}");
+        }
+    }
+
+    #[test]
+    fn http_section_reads_proxies_and_checks_limits_and_the_public_url() {
+        let http: HttpConfig = toml::from_str(
+            "public_url = \"https://outcry.example.com\"\ntrusted_proxies = [\"127.0.0.1\", \"10.0.0.0/8\", \"fd00::/8\"]\nheader_timeout = \"5s\"\n",
+        )
+        .unwrap();
+        let contains = |ip: &str| {
+            http.trusted_proxies
+                .iter()
+                .any(|r| r.contains(ip.parse().unwrap()))
+        };
+        assert!(contains("127.0.0.1") && contains("10.200.3.4") && contains("fd12::1"));
+        assert!(
+            contains("::ffff:10.0.0.1"),
+            "IPv4-mapped peers count as IPv4"
+        );
+        assert!(!contains("127.0.0.2") && !contains("11.0.0.1") && !contains("::1"));
+        assert_eq!(http.header_timeout, Duration::from_secs(5));
+        assert_eq!(http.max_connections, 512);
+        let everyone: IpRange = IpRange::try_from("0.0.0.0/0".to_string()).unwrap();
+        assert!(everyone.contains("203.0.113.9".parse().unwrap()));
+        for bad in ["10.0.0.0/33", "localhost", "10.0.0/8"] {
+            assert!(IpRange::try_from(bad.to_string()).is_err(), "{bad}");
+        }
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(
+            dir.path(),
+            "outcry.toml",
+            "[http]\npublic_url = \"ftp://x\"\nmax_connections = 0\nsign_in_failures_total = 0\ntrusted_proxies = [\"proxy\"]\n[alerts]\nmessage_id_domain = \"bad domain\"\n[[brands]]\nname = \"b\"\naliases = [\"b\"]\n",
+        );
+        let problems = load(&path).unwrap_err().to_string();
+        assert!(problems.contains("http.trusted_proxies[0]"), "{problems}");
+        let text = std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("\"proxy\"", "\"::1\"");
+        std::fs::write(&path, text).unwrap();
+        let problems = load(&path).unwrap_err().to_string();
+        for field in [
+            "http.public_url",
+            "http.max_connections",
+            "http.sign_in_failures_total",
+            "alerts.message_id_domain",
+        ] {
+            assert!(problems.contains(field), "{field}: {problems}");
+        }
     }
 
     #[test]

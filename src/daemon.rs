@@ -55,8 +55,8 @@ pub async fn run_on(
     shutdown: CancellationToken,
 ) -> Result<(), DaemonError> {
     let config = &loaded.config;
-    let auth = Auth::from_config(&config.http.tokens, config.review.session_ttl)
-        .map_err(DaemonError::Tokens)?;
+    let auth =
+        Auth::from_config(&config.http, config.review.session_ttl).map_err(DaemonError::Tokens)?;
     let store = store::open(&loaded.storage_url).await?;
     let pipeline =
         Pipeline::new(store.clone(), &config.brands, config.linking, config.assess).await?;
@@ -122,12 +122,12 @@ pub async fn run_on(
         auth: Arc::new(auth),
         review: config.review,
         brands: Arc::new(config.brands.iter().map(|b| b.name.clone()).collect()),
+        http: Arc::new(config.http.clone()),
     });
     let http_shutdown = shutdown.clone();
+    let http_config = config.http.clone();
     let http_task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(http_shutdown.cancelled_owned())
-            .await
+        crate::http::serve(listener, app, &http_config, http_shutdown).await;
     });
 
     shutdown.cancelled().await;
@@ -142,10 +142,8 @@ pub async fn run_on(
     if let Err(e) = delivery_task.await {
         error!(error = %e, "delivery worker ended abnormally");
     }
-    match http_task.await {
-        Ok(Err(e)) => error!(error = %e, "http server failed"),
-        Err(e) => error!(error = %e, "http server ended abnormally"),
-        Ok(Ok(())) => {}
+    if let Err(e) = http_task.await {
+        error!(error = %e, "http server ended abnormally");
     }
     info!("stopped");
     Ok(())

@@ -36,7 +36,7 @@ impl App {
         let mut secrets = Vec::new();
         for (name, role) in [("zhao", "viewer"), ("wang", "lead"), ("ops", "operator")] {
             let env = format!("{prefix}_{}", role.to_uppercase());
-            let secret = format!("{role}-token-{n}-{}", rand_hex());
+            let secret = rand_hex();
             std::env::set_var(&env, &secret);
             secrets.push(secret);
             tokens.push_str(&format!(
@@ -137,6 +137,7 @@ impl App {
         let response = self
             .http
             .post(self.url("/login"))
+            .header("origin", &self.base)
             .form(&[("token", token)])
             .send()
             .await
@@ -187,8 +188,13 @@ impl App {
     }
 }
 
-fn rand_hex() -> String {
-    format!("{:016x}", rand::random::<u64>())
+/// 256 random bits, as `openssl rand -hex 32` makes them.
+pub fn rand_hex() -> String {
+    format!(
+        "{:032x}{:032x}",
+        rand::random::<u128>(),
+        rand::random::<u128>()
+    )
 }
 
 pub fn case(id: &str) -> Case {
