@@ -29,6 +29,11 @@ impl App {
 
     /// `extra` is appended to the configuration (before the brands).
     pub async fn spawn_with(extra: &str) -> App {
+        Self::spawn_configured("", extra).await
+    }
+
+    /// `http` lines go into `[http]`, `extra` is appended (before the brands).
+    pub async fn spawn_configured(http: &str, extra: &str) -> App {
         let dir = tempfile::tempdir().unwrap();
         let n = APPS.fetch_add(1, Ordering::SeqCst);
         let prefix = format!("OUTCRY_T{}_{n}", std::process::id());
@@ -44,7 +49,7 @@ impl App {
             ));
         }
         let config = format!(
-            "[http]\nlisten = \"127.0.0.1:0\"\ntokens = [\n{tokens}]\n\n[alerts]\nto = [\"pr-team@example.com\"]\nretry_initial = \"1s\"\nretry_max = \"2s\"\n{extra}\n{BRANDS}"
+            "[http]\nlisten = \"127.0.0.1:0\"\ntokens = [\n{tokens}]\n{http}\n\n[alerts]\nto = [\"pr-team@example.com\"]\nretry_initial = \"1s\"\nretry_max = \"2s\"\n{extra}\n{BRANDS}"
         );
         std::fs::write(dir.path().join("outcry.toml"), config).unwrap();
         std::fs::create_dir(dir.path().join("sources")).unwrap();
