@@ -437,6 +437,21 @@ async fn a_client_that_never_finishes_its_header_is_disconnected() {
         !String::from_utf8_lossy(&answer).contains("200 OK"),
         "{read:?}"
     );
+
+    // A kept-alive connection that sends no next request is closed the same way.
+    let mut stream = tokio::net::TcpStream::connect(app.base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: outcry\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(15), stream.read_to_end(&mut answer))
+        .await
+        .expect("the server closes an idle connection")
+        .unwrap();
+    assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 200 OK"));
     app.stop().await;
 }
 
