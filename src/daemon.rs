@@ -115,6 +115,7 @@ pub async fn run_on(
     };
     let delivery_task = tokio::spawn(delivery.run(shutdown.clone()));
 
+    let http_config = Arc::new(config.http.clone());
     let app = router(AppState {
         store,
         poller: poller.clone(),
@@ -122,10 +123,9 @@ pub async fn run_on(
         auth: Arc::new(auth),
         review: config.review,
         brands: Arc::new(config.brands.iter().map(|b| b.name.clone()).collect()),
-        http: Arc::new(config.http.clone()),
+        http: http_config.clone(),
     });
     let http_shutdown = shutdown.clone();
-    let http_config = config.http.clone();
     let http_task = tokio::spawn(async move {
         crate::http::serve(listener, app, &http_config, http_shutdown).await;
     });

@@ -137,7 +137,7 @@ impl FromRequestParts<AppState> for Caller {
         match state.check_token(&client, secret, "api") {
             Ok(principal) => Ok(Caller(principal)),
             Err(Refusal::Unknown) => Err(ApiError::Unauthenticated),
-            Err(Refusal::Throttled(wait)) => Err(ApiError::TooManyFailures(wait.as_secs().max(1))),
+            Err(Refusal::Throttled(seconds)) => Err(ApiError::TooManyFailures(seconds)),
         }
     }
 }

@@ -23,7 +23,6 @@ use axum::routing::get;
 use axum::{Json, Router};
 use client::Client;
 use std::sync::Arc;
-use std::time::Duration;
 use tracing::warn;
 
 /// The scheduler counts as dead when it has not beaten for this long.
@@ -48,8 +47,8 @@ pub struct AppState {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Refusal {
     Unknown,
-    /// Too many failures first; try again after this long.
-    Throttled(Duration),
+    /// Too many failures first; try again after this many seconds.
+    Throttled(u64),
 }
 
 impl AppState {
@@ -78,7 +77,8 @@ impl AppState {
             }
             Verdict::Refused { limit, retry_after } => {
                 self.metrics.sign_in_refused(limit.as_str());
-                Err(Refusal::Throttled(retry_after))
+                let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+                Err(Refusal::Throttled(seconds.max(1)))
             }
         }
     }

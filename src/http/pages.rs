@@ -137,7 +137,7 @@ async fn login(
             .into_response(),
         Err(Refusal::Throttled(wait)) => (
             StatusCode::TOO_MANY_REQUESTS,
-            [(header::RETRY_AFTER, wait.as_secs().max(1).to_string())],
+            [(header::RETRY_AFTER, wait.to_string())],
             page(
                 "Sign in",
                 None,
