@@ -37,7 +37,7 @@ impl Client {
         // Each proxy appends the address it was reached from, so the first one from the
         // right that is not our own proxy is the client; whatever is left of it, the client
         // may have written itself.
-        let forwarded = last_values(&parts.headers, "x-forwarded-for");
+        let forwarded = header_values(&parts.headers, "x-forwarded-for");
         let address = forwarded
             .iter()
             .rev()
@@ -45,7 +45,7 @@ impl Client {
             .find(|hop| hop.is_none_or(|ip| !trusted(ip)))
             .flatten()
             .unwrap_or(peer);
-        let https = last_values(&parts.headers, "x-forwarded-proto")
+        let https = header_values(&parts.headers, "x-forwarded-proto")
             .last()
             .is_some_and(|proto| proto.eq_ignore_ascii_case("https"));
         Client { address, https }
@@ -53,7 +53,7 @@ impl Client {
 }
 
 /// Every comma-separated value of every instance of a header, in order.
-fn last_values(headers: &HeaderMap, name: &str) -> Vec<String> {
+fn header_values(headers: &HeaderMap, name: &str) -> Vec<String> {
     headers
         .get_all(name)
         .iter()
