@@ -46,11 +46,37 @@ pub fn parse(text: &str) -> (Vec<(usize, Case)>, Vec<LineProblem>) {
     (cases, problems)
 }
 
-/// What serde cannot check about a case: ids, brand and identifiers that are not blank.
-pub fn check(case: &Case) -> Result<(), String> {
-    if case.id.trim().is_empty() {
+/// The longest case id.
+pub const MAX_ID_LEN: usize = 64;
+
+/// A case id is 1–64 ASCII letters, digits, `-`, `_` and `.`: it travels in URLs, mail
+/// headers and file names, where a line break, a slash or a very long id would do harm.
+pub fn check_id(id: &str) -> Result<(), String> {
+    if id.is_empty() {
         return Err("id is empty".into());
     }
+    if id.len() > MAX_ID_LEN {
+        return Err(format!(
+            "id is {} characters long; at most {MAX_ID_LEN} are allowed",
+            id.chars().count()
+        ));
+    }
+    if !id
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    {
+        return Err(format!(
+            "id `{}` may hold only ASCII letters, digits, `-`, `_` and `.`",
+            id.escape_debug()
+        ));
+    }
+    Ok(())
+}
+
+/// What serde cannot check about a case: its id, and brand and identifiers that are not
+/// blank.
+pub fn check(case: &Case) -> Result<(), String> {
+    check_id(&case.id)?;
     if case.brand.trim().is_empty() {
         return Err(format!("case {}: brand is empty", case.id));
     }
@@ -104,6 +130,26 @@ mod tests {
             problems[1]
         );
         assert_eq!(problems[2].message, "id is empty");
+    }
+
+    #[test]
+    fn case_ids_are_short_and_plain() {
+        for good in ["C-1042", "case_7.b", "x", &"a".repeat(64)] {
+            assert_eq!(check_id(good), Ok(()), "{good}");
+        }
+        let long = "a".repeat(65);
+        for (bad, says) in [
+            ("C-1\r\nBcc: x@evil.example", "may hold only"),
+            ("../../x", "may hold only"),
+            ("C 1", "may hold only"),
+            ("投诉-1", "may hold only"),
+            (long.as_str(), "at most 64"),
+            ("", "id is empty"),
+        ] {
+            let err = check_id(bad).unwrap_err();
+            assert!(err.contains(says), "{bad}: {err}");
+            assert!(!err.contains('\n'), "one line: {err}");
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@ use chrono::{DateTime, FixedOffset, NaiveTime, Utc};
 use serde::{Deserialize, Deserializer};
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -333,6 +333,9 @@ pub struct AlertsConfig {
     pub retry_initial: Duration,
     #[serde(default = "default_retry_max", deserialize_with = "duration")]
     pub retry_max: Duration,
+    /// The domain of every Message-ID (`<…@domain>`); the From address's domain otherwise.
+    #[serde(default)]
+    pub message_id_domain: Option<String>,
 }
 
 impl Default for AlertsConfig {
@@ -342,6 +345,7 @@ impl Default for AlertsConfig {
             dir: default_outbox_dir(),
             retry_initial: default_retry_initial(),
             retry_max: default_retry_max(),
+            message_id_domain: None,
         }
     }
 }
@@ -367,6 +371,29 @@ pub struct HttpConfig {
     /// the API description answer.
     #[serde(default)]
     pub tokens: Vec<TokenConfig>,
+    /// Where people reach outcry (`https://outcry.example.com`): form posts must come from
+    /// this origin, and https makes the session cookie `Secure`.
+    #[serde(default)]
+    pub public_url: Option<String>,
+    /// Reverse proxies (addresses or CIDR blocks) whose `X-Forwarded-For` and
+    /// `X-Forwarded-Proto` are believed; anyone else's are ignored.
+    #[serde(default)]
+    pub trusted_proxies: Vec<IpRange>,
+    /// Connections served at once; more wait in the listen queue.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// A client must send a request's whole header within this, or is disconnected.
+    #[serde(default = "default_header_timeout", deserialize_with = "duration")]
+    pub header_timeout: Duration,
+    /// Failed sign-ins (page or API) one client address may make per minute.
+    #[serde(default = "default_failures_per_address")]
+    pub sign_in_failures_per_address: u32,
+    /// Failed sign-ins from all addresses together per minute.
+    #[serde(default = "default_failures_total")]
+    pub sign_in_failures_total: u32,
+    /// Web sessions one token may hold; signing in once more ends its oldest.
+    #[serde(default = "default_sessions_per_token")]
+    pub sessions_per_token: usize,
 }
 
 impl Default for HttpConfig {
@@ -374,7 +401,84 @@ impl Default for HttpConfig {
         HttpConfig {
             listen: default_listen(),
             tokens: Vec::new(),
+            public_url: None,
+            trusted_proxies: Vec::new(),
+            max_connections: default_max_connections(),
+            header_timeout: default_header_timeout(),
+            sign_in_failures_per_address: default_failures_per_address(),
+            sign_in_failures_total: default_failures_total(),
+            sessions_per_token: default_sessions_per_token(),
         }
+    }
+}
+
+fn default_max_connections() -> usize {
+    512
+}
+
+fn default_header_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+
+fn default_failures_per_address() -> u32 {
+    10
+}
+
+fn default_failures_total() -> u32 {
+    100
+}
+
+fn default_sessions_per_token() -> usize {
+    5
+}
+
+/// An address or a CIDR block: `127.0.0.1`, `10.0.0.0/8`, `::1`, `fd00::/8`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct IpRange {
+    network: IpAddr,
+    prefix: u8,
+}
+
+impl TryFrom<String> for IpRange {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<IpRange, String> {
+        let bad = || format!("`{text}` is neither an IP address nor a CIDR block like 10.0.0.0/8");
+        let (address, prefix) = match text.trim().split_once('/') {
+            Some((address, prefix)) => (address, Some(prefix)),
+            None => (text.trim(), None),
+        };
+        let network: IpAddr = address.parse().map_err(|_| bad())?;
+        let width = if network.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= width)
+                .ok_or_else(bad)?,
+            None => width,
+        };
+        Ok(IpRange { network, prefix })
+    }
+}
+
+impl IpRange {
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        fn bits(ip: IpAddr) -> (u128, u8) {
+            match ip.to_canonical() {
+                IpAddr::V4(v4) => (u128::from(u32::from(v4)), 32),
+                IpAddr::V6(v6) => (u128::from(v6), 128),
+            }
+        }
+        let (net, width) = bits(self.network);
+        let (addr, addr_width) = bits(ip);
+        if width != addr_width {
+            return false;
+        }
+        let shift = u32::from(width - self.prefix);
+        // A shift by the whole width (a /0 block) would overflow: everything matches.
+        net.checked_shr(shift).unwrap_or(0) == addr.checked_shr(shift).unwrap_or(0)
     }
 }
 
@@ -411,26 +515,74 @@ impl Role {
     }
 }
 
-/// A token's secret must be at least this long, so it cannot be guessed.
-pub const MIN_TOKEN_LEN: usize = 16;
+/// The least a token must carry, so that guessing it is hopeless even without throttling.
+pub const MIN_TOKEN_BITS: f64 = 128.0;
 
 impl TokenConfig {
-    /// The token's secret from its environment variable.
+    /// The token's secret from its environment variable, if it is strong enough.
     pub fn secret(&self) -> Result<String, String> {
-        match std::env::var(&self.token_env) {
-            Ok(secret) if secret.trim().chars().count() >= MIN_TOKEN_LEN => {
-                Ok(secret.trim().to_string())
-            }
-            Ok(_) => Err(format!(
-                "environment variable {} holds fewer than {MIN_TOKEN_LEN} characters",
-                self.token_env
-            )),
-            Err(_) => Err(format!(
+        let Ok(secret) = std::env::var(&self.token_env) else {
+            return Err(format!(
                 "environment variable {} is not set",
+                self.token_env
+            ));
+        };
+        let secret = secret.trim();
+        match token_weakness(secret) {
+            None => Ok(secret.to_string()),
+            Some(why) => Err(format!(
+                "environment variable {} holds {why}; make one with `openssl rand -hex 32`",
                 self.token_env
             )),
         }
     }
+}
+
+/// Why a token is too weak, never quoting it; None when it is fine. Its strength is taken
+/// as a generator's: length times log2 of the alphabet its characters are drawn from (digits
+/// 10, hex digits 16, one letter case with digits 36, both cases 62, with punctuation 94).
+/// That overrates made-up tokens, so one more than a quarter made of runs (`aaa`, `abc`,
+/// `987`) or of stretches it already had is refused whatever its length: random tokens
+/// almost never are.
+pub fn token_weakness(secret: &str) -> Option<String> {
+    let chars: Vec<u8> = secret.bytes().collect();
+    if secret.is_empty() || !secret.bytes().all(|b| b.is_ascii_graphic()) {
+        return Some("a token that is empty or not printable ASCII without spaces".into());
+    }
+    let patterned = (2..chars.len())
+        .filter(|&i| {
+            let step = i16::from(chars[i]) - i16::from(chars[i - 1]);
+            let run = step.abs() <= 1 && step == i16::from(chars[i - 1]) - i16::from(chars[i - 2]);
+            let triple = &chars[i - 2..=i];
+            run || chars[..i].windows(3).any(|w| w == triple)
+        })
+        .count();
+    if patterned * 4 > chars.len() {
+        return Some("a token made mostly of repeats and runs of characters".into());
+    }
+    let has = |f: fn(&u8) -> bool| chars.iter().any(f);
+    let alphabet: u32 = if chars.iter().all(u8::is_ascii_digit) {
+        10
+    } else if chars.iter().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'))
+        || chars.iter().all(|c| matches!(c, b'0'..=b'9' | b'A'..=b'F'))
+    {
+        16
+    } else {
+        [
+            (has(u8::is_ascii_lowercase), 26),
+            (has(u8::is_ascii_uppercase), 26),
+            (has(u8::is_ascii_digit), 10),
+            (has(u8::is_ascii_punctuation), 32),
+        ]
+        .iter()
+        .filter(|(present, _)| *present)
+        .map(|(_, size)| size)
+        .sum()
+    };
+    let bits = chars.len() as f64 * f64::from(alphabet).log2();
+    (bits < MIN_TOKEN_BITS).then(|| {
+        format!("a token of about {bits:.0} bits; at least {MIN_TOKEN_BITS:.0} are needed")
+    })
 }
 
 fn default_listen() -> SocketAddr {
@@ -1049,8 +1201,60 @@ fn check_config(config: &Config, file: &Path, problems: &mut Problems) {
     if config.daemon.shutdown_timeout < Duration::from_secs(1) {
         problems.push(file, "daemon.shutdown_timeout", "must be at least 1s");
     }
-    check_tokens(&config.http.tokens, file, problems);
+    check_http(&config.http, file, problems);
+    if let Some(domain) = &config.alerts.message_id_domain {
+        let valid = !domain.is_empty()
+            && domain.len() <= 253
+            && domain.split('.').all(|label| {
+                !label.is_empty()
+                    && label
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            });
+        if !valid {
+            problems.push(
+                file,
+                "alerts.message_id_domain",
+                format!("`{domain}` is not a domain name like mail.example.com"),
+            );
+        }
+    }
     check_brands(&config.brands, file, problems);
+}
+
+fn check_http(http: &HttpConfig, file: &Path, problems: &mut Problems) {
+    check_tokens(&http.tokens, file, problems);
+    if let Some(public_url) = &http.public_url {
+        let usable = url::Url::parse(public_url).is_ok_and(|u| {
+            matches!(u.scheme(), "http" | "https") && u.host().is_some() && u.username().is_empty()
+        });
+        if !usable {
+            problems.push(
+                file,
+                "http.public_url",
+                format!("`{public_url}` is not an http(s) URL like https://outcry.example.com"),
+            );
+        }
+    }
+    for (field, value) in [
+        ("http.max_connections", http.max_connections),
+        ("http.sessions_per_token", http.sessions_per_token),
+        (
+            "http.sign_in_failures_per_address",
+            http.sign_in_failures_per_address as usize,
+        ),
+        (
+            "http.sign_in_failures_total",
+            http.sign_in_failures_total as usize,
+        ),
+    ] {
+        if value == 0 {
+            problems.push(file, field, "must be at least 1");
+        }
+    }
+    if http.header_timeout.is_zero() {
+        problems.push(file, "http.header_timeout", "must be above zero");
+    }
 }
 
 fn check_tokens(tokens: &[TokenConfig], file: &Path, problems: &mut Problems) {
@@ -1573,7 +1777,7 @@ mod tests {
     #[test]
     fn tokens_come_from_the_environment_and_problems_name_the_entry() {
         let dir = tempfile::tempdir().unwrap();
-        std::env::set_var("OUTCRY_TEST_TOKEN_LEAD", "lead-secret-0123456789");
+        std::env::set_var("OUTCRY_TEST_TOKEN_LEAD", "7c1e9a24b58f03d6e2a9c4b7f1d08e35");
         std::env::set_var("OUTCRY_TEST_TOKEN_SHORT", "short");
         let path = write(
             dir.path(),
@@ -1582,7 +1786,7 @@ mod tests {
         );
         let problems = load(&path).unwrap_err().to_string();
         assert!(problems.contains("http.tokens[1].token_env"), "{problems}");
-        assert!(problems.contains("fewer than 16"), "{problems}");
+        assert!(problems.contains("at least 128 are needed"), "{problems}");
         assert!(problems.contains("http.tokens[2].name"), "{problems}");
         assert!(
             problems.contains("OUTCRY_TEST_TOKEN_UNSET is not set"),
@@ -1590,7 +1794,7 @@ mod tests {
         );
         assert!(!problems.contains("http.tokens[0]"), "{problems}");
         assert!(
-            !problems.contains("lead-secret"),
+            !problems.contains("7c1e9a24") && !problems.contains("short"),
             "secrets never show: {problems}"
         );
         let text = std::fs::read_to_string(&path)
@@ -1599,6 +1803,85 @@ mod tests {
         std::fs::write(&path, text).unwrap();
         let problems = load(&path).unwrap_err().to_string();
         assert!(problems.contains("unknown variant `admin`"), "{problems}");
+    }
+
+    #[test]
+    fn tokens_need_128_random_looking_bits() {
+        for strong in [
+            "7c1e9a24b58f03d6e2a9c4b7f1d08e35", // openssl rand -hex 16
+            "Qm7vT2xK9pL4wZ8rN3cF6hJ1yB5dG0sE", // 32 letters and digits
+            "kF9+2xQ/aLm7Pz0Rt5Wc8Yh1Nb3Ve6Ud", // base64
+            "correct-horse-battery-staple-sunlit-meadow", // words, long enough
+        ] {
+            assert_eq!(token_weakness(strong), None, "{strong}");
+        }
+        for (weak, says) in [
+            ("aaaaaaaaaaaaaaaa", "repeats and runs"),
+            (&"a".repeat(80), "repeats and runs"),
+            ("0123456789abcdef0123456789abcdef", "repeats and runs"),
+            ("abcabcabcabcabcabcabcabcabcabcabc", "repeats and runs"),
+            ("Xy7pXy7pXy7pXy7pXy7pXy7pXy7pXy7p", "repeats and runs"),
+            ("7c1e9a24b58f03d6e2a9c4b7f1d08e3", "about 124 bits"),
+            ("lead-secret-x7", "bits"),
+            ("26718394051726394851", "bits"),
+            (
+                "token with spaces and enough length to pass",
+                "printable ASCII",
+            ),
+            ("令牌令牌令牌令牌令牌令牌令牌令牌", "printable ASCII"),
+            ("", "empty"),
+        ] {
+            let why = token_weakness(weak).unwrap_or_else(|| panic!("{weak} passed"));
+            assert!(why.contains(says), "{weak}: {why}");
+        }
+    }
+
+    #[test]
+    fn http_section_reads_proxies_and_checks_limits_and_the_public_url() {
+        let http: HttpConfig = toml::from_str(
+            "public_url = \"https://outcry.example.com\"\ntrusted_proxies = [\"127.0.0.1\", \"10.0.0.0/8\", \"fd00::/8\"]\nheader_timeout = \"5s\"\n",
+        )
+        .unwrap();
+        let contains = |ip: &str| {
+            http.trusted_proxies
+                .iter()
+                .any(|r| r.contains(ip.parse().unwrap()))
+        };
+        assert!(contains("127.0.0.1") && contains("10.200.3.4") && contains("fd12::1"));
+        assert!(
+            contains("::ffff:10.0.0.1"),
+            "IPv4-mapped peers count as IPv4"
+        );
+        assert!(!contains("127.0.0.2") && !contains("11.0.0.1") && !contains("::1"));
+        assert_eq!(http.header_timeout, Duration::from_secs(5));
+        assert_eq!(http.max_connections, 512);
+        let everyone: IpRange = IpRange::try_from("0.0.0.0/0".to_string()).unwrap();
+        assert!(everyone.contains("203.0.113.9".parse().unwrap()));
+        for bad in ["10.0.0.0/33", "localhost", "10.0.0/8"] {
+            assert!(IpRange::try_from(bad.to_string()).is_err(), "{bad}");
+        }
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(
+            dir.path(),
+            "outcry.toml",
+            "[http]\npublic_url = \"ftp://x\"\nmax_connections = 0\nsign_in_failures_total = 0\ntrusted_proxies = [\"proxy\"]\n[alerts]\nmessage_id_domain = \"bad domain\"\n[[brands]]\nname = \"b\"\naliases = [\"b\"]\n",
+        );
+        let problems = load(&path).unwrap_err().to_string();
+        assert!(problems.contains("http.trusted_proxies[0]"), "{problems}");
+        let text = std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("\"proxy\"", "\"::1\"");
+        std::fs::write(&path, text).unwrap();
+        let problems = load(&path).unwrap_err().to_string();
+        for field in [
+            "http.public_url",
+            "http.max_connections",
+            "http.sign_in_failures_total",
+            "alerts.message_id_domain",
+        ] {
+            assert!(problems.contains(field), "{field}: {problems}");
+        }
     }
 
     #[test]

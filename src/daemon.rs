@@ -57,12 +57,12 @@ pub async fn run_on(
     shutdown: CancellationToken,
 ) -> Result<(), DaemonError> {
     let config = &loaded.config;
-    let auth = Auth::from_config(&config.http.tokens, config.review.session_ttl)
-        .map_err(DaemonError::Tokens)?;
+    let auth =
+        Auth::from_config(&config.http, config.review.session_ttl).map_err(DaemonError::Tokens)?;
     let store = store::open(&loaded.storage_url).await?;
     let pipeline =
         Pipeline::new(store.clone(), &config.brands, config.linking, config.assess).await?;
-    let mailer = Mailer::from_config(config, &loaded.outbox_dir)?;
+    let mailer = Mailer::from_config(config, &loaded.outbox_dir, &store.installation_id().await?)?;
     let metrics = Arc::new(Metrics::new());
     let instance = config
         .cluster
@@ -117,6 +117,7 @@ pub async fn run_on(
     };
     let delivery_task = tokio::spawn(delivery.run(shutdown.clone()));
 
+    let http_config = Arc::new(config.http.clone());
     let app = router(AppState {
         store,
         poller: poller.clone(),
@@ -124,12 +125,11 @@ pub async fn run_on(
         auth: Arc::new(auth),
         review: config.review,
         brands: Arc::new(config.brands.iter().map(|b| b.name.clone()).collect()),
+        http: http_config.clone(),
     });
     let http_shutdown = shutdown.clone();
     let http_task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(http_shutdown.cancelled_owned())
-            .await
+        crate::http::serve(listener, app, &http_config, http_shutdown).await;
     });
 
     shutdown.cancelled().await;
@@ -164,10 +164,8 @@ pub async fn run_on(
         if let Err(e) = delivery_task.await {
             error!(error = %e, "delivery worker ended abnormally");
         }
-        match http_task.await {
-            Ok(Err(e)) => error!(error = %e, "http server failed"),
-            Err(e) => error!(error = %e, "http server ended abnormally"),
-            Ok(Ok(())) => {}
+        if let Err(e) = http_task.await {
+            error!(error = %e, "http server ended abnormally");
         }
     };
     if tokio::time::timeout_at(deadline, rest).await.is_err() {

@@ -27,6 +27,16 @@ struct StateLabel {
     state: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ViaLabel {
+    via: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LimitLabel {
+    limit: &'static str,
+}
+
 pub struct Metrics {
     registry: Registry,
     polls: Family<SourceLabel, Counter>,
@@ -40,6 +50,8 @@ pub struct Metrics {
     delivery_failures: Counter,
     links_stored: Family<StateLabel, Gauge>,
     outbox_depth: Gauge,
+    sign_in_failures: Family<ViaLabel, Counter>,
+    sign_ins_refused: Family<LimitLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -111,7 +123,21 @@ impl Metrics {
             "Alerts waiting in the outbox",
             outbox_depth.clone(),
         );
+        let sign_in_failures = Family::<ViaLabel, Counter>::default();
+        registry.register(
+            "sign_in_failures",
+            "Sign-ins with an unknown token, by way in (login page, api)",
+            sign_in_failures.clone(),
+        );
+        let sign_ins_refused = Family::<LimitLabel, Counter>::default();
+        registry.register(
+            "sign_ins_refused",
+            "Sign-ins refused unchecked because failures passed a limit (address, total)",
+            sign_ins_refused.clone(),
+        );
         Metrics {
+            sign_in_failures,
+            sign_ins_refused,
             links_stored,
             outbox_depth,
             registry,
@@ -169,6 +195,18 @@ impl Metrics {
 
     pub fn delivery_failed(&self) {
         self.delivery_failures.inc();
+    }
+
+    /// A token that matched no one, given on the login page or to the API.
+    pub fn sign_in_failed(&self, via: &'static str) {
+        self.sign_in_failures.get_or_create(&ViaLabel { via }).inc();
+    }
+
+    /// A sign-in refused by the failure limit of one address or of all.
+    pub fn sign_in_refused(&self, limit: &'static str) {
+        self.sign_ins_refused
+            .get_or_create(&LimitLabel { limit })
+            .inc();
     }
 
     /// Sets the gauges read from the store. States without links read 0.

@@ -70,6 +70,54 @@ fn check_names_every_problem_with_file_and_field_and_fails() {
 }
 
 #[test]
+fn check_refuses_short_and_repetitive_tokens_naming_the_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("sources")).unwrap();
+    write(
+        dir.path(),
+        "outcry.toml",
+        &format!(
+            "[http]\ntokens = [\n  {{ name = \"a\", role = \"lead\", token_env = \"OUTCRY_CLI_TOKEN_A\" }},\n  {{ name = \"b\", role = \"viewer\", token_env = \"OUTCRY_CLI_TOKEN_B\" }},\n  {{ name = \"c\", role = \"operator\", token_env = \"OUTCRY_CLI_TOKEN_C\" }},\n]\n{CONFIG}"
+        ),
+    );
+    let config = dir.path().join("outcry.toml");
+    let check = |a: &str, b: &str| {
+        Command::new(env!("CARGO_BIN_EXE_outcry"))
+            .args(["check", "--config", config.to_str().unwrap()])
+            .env("OUTCRY_CLI_TOKEN_A", a)
+            .env("OUTCRY_CLI_TOKEN_B", b)
+            .env("OUTCRY_CLI_TOKEN_C", "3f9b2d7e81c4a6f05d1e8b3c9a7f2e64")
+            .output()
+            .unwrap()
+    };
+    let output = check("aaaaaaaaaaaaaaaa", "short-Xy7");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("http.tokens[0].token_env: environment variable OUTCRY_CLI_TOKEN_A holds a token made mostly of repeats"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("http.tokens[1].token_env: environment variable OUTCRY_CLI_TOKEN_B holds a token of about"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("http.tokens[2]"), "{stderr}");
+    assert!(
+        !stderr.contains("aaaa") && !stderr.contains("short-Xy7"),
+        "{stderr}"
+    );
+    let output = check(
+        "b61f0e3a9d7c2854e1a6f9c03d7b5e28",
+        "Qm7vT2xK9pL4wZ8rN3cF6hJ1yB5dG0sE",
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
 fn run_refuses_to_start_on_a_bad_config() {
     let dir = tempfile::tempdir().unwrap();
     write(
@@ -117,6 +165,8 @@ fn import_list_and_close(config_text: &str) {
             r#"{"id": "C-2", "brand": "星驰汽车", "status": "open", "sumary": "typo"}"#,
             "\n",
             r#"{"id": "C-3", "brand": "星驰汽车", "status": "closed", "summary": "已解决"}"#,
+            "\n",
+            r#"{"id": "../../C-4", "brand": "星驰汽车", "status": "open", "summary": "漏油"}"#,
             "\n"
         ),
     );
@@ -132,6 +182,10 @@ fn import_list_and_close(config_text: &str) {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("line 2: unknown field `sumary`"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("line 4: id `../../C-4` may hold only ASCII letters, digits"),
         "{stderr}"
     );
 

@@ -61,6 +61,18 @@ async fn order_number_post_alerts_once_with_headers_even_across_restart() {
         "{subject}"
     );
     assert_eq!(mail.to, ["pr-team@example.com"]);
+    // The Message-ID names this installation (its id from the store) and the From domain.
+    let installation = outcry::store::open(&app.sqlite_url())
+        .await
+        .unwrap()
+        .installation_id()
+        .await
+        .unwrap();
+    let message_id = mail.header("Message-ID").unwrap_or_default();
+    assert!(
+        message_id.ends_with(&format!(".surfaced.{installation}@example.com>")),
+        "{message_id}"
+    );
     let html = mail.html_body();
     assert!(
         !html.contains("<script>alert(1)"),

@@ -8,6 +8,9 @@ use outcry::model::AlertKind;
 use std::time::Duration;
 use support::smtp::SmtpServer;
 
+/// An installation id as the store makes them.
+const INSTALLATION: &str = "5e1f0c9a7b3d2468";
+
 fn config(smtp_port: Option<u16>) -> Config {
     let smtp = smtp_port
         .map(|port| format!("[smtp]\nhost = \"127.0.0.1\"\nport = {port}\nfrom = \"outcry <alerts@example.com>\"\ntimeout = \"3s\"\n"))
@@ -31,8 +34,12 @@ fn mail(kind: AlertKind, case: Option<&str>) -> OutgoingMail {
 #[tokio::test]
 async fn smtp_mail_carries_headers_parts_and_the_deterministic_message_id() {
     let server = SmtpServer::start().await;
-    let mailer =
-        Mailer::from_config(&config(Some(server.port())), std::path::Path::new("unused")).unwrap();
+    let mailer = Mailer::from_config(
+        &config(Some(server.port())),
+        std::path::Path::new("unused"),
+        INSTALLATION,
+    )
+    .unwrap();
     mailer
         .send(&mail(AlertKind::Surfaced, Some("C-1042")))
         .await
@@ -46,7 +53,7 @@ async fn smtp_mail_carries_headers_parts_and_the_deterministic_message_id() {
     assert_eq!(first.header("X-Outcry-Case").as_deref(), Some("C-1042"));
     assert_eq!(
         first.header("Message-ID").as_deref(),
-        Some("<outcry.abc123.surfaced@outcry.local>")
+        Some("<outcry.abc123.surfaced.5e1f0c9a7b3d2468@example.com>")
     );
     assert_eq!(
         first.subject(),
@@ -66,7 +73,12 @@ async fn a_server_that_is_down_is_a_transient_error() {
     let server = SmtpServer::start().await;
     let port = server.port();
     server.stop().await;
-    let mailer = Mailer::from_config(&config(Some(port)), std::path::Path::new("unused")).unwrap();
+    let mailer = Mailer::from_config(
+        &config(Some(port)),
+        std::path::Path::new("unused"),
+        INSTALLATION,
+    )
+    .unwrap();
     let error = mailer
         .send(&mail(AlertKind::Surfaced, Some("C-1042")))
         .await
@@ -78,7 +90,7 @@ async fn a_server_that_is_down_is_a_transient_error() {
 async fn eml_folder_keeps_one_file_per_alert_even_when_resent() {
     let dir = tempfile::tempdir().unwrap();
     let outbox = dir.path().join("outbox");
-    let mailer = Mailer::from_config(&config(None), &outbox).unwrap();
+    let mailer = Mailer::from_config(&config(None), &outbox, INSTALLATION).unwrap();
     assert!(mailer.describe().contains("eml files"));
     mailer
         .send(&mail(AlertKind::Surfaced, Some("C-1042")))
@@ -96,7 +108,7 @@ async fn eml_folder_keeps_one_file_per_alert_even_when_resent() {
     let eml = std::fs::read_to_string(&files[0]).unwrap();
     assert!(eml.contains("X-Outcry-Case: C-1042"), "{eml}");
     assert!(
-        eml.contains("Message-ID: <outcry.abc123.surfaced@outcry.local>"),
+        eml.contains("Message-ID: <outcry.abc123.surfaced.5e1f0c9a7b3d2468@localhost>"),
         "{eml}"
     );
 }
@@ -104,8 +116,12 @@ async fn eml_folder_keeps_one_file_per_alert_even_when_resent() {
 #[tokio::test]
 async fn source_alerts_go_to_the_operator_only_and_name_the_source() {
     let server = SmtpServer::start().await;
-    let mailer =
-        Mailer::from_config(&config(Some(server.port())), std::path::Path::new("unused")).unwrap();
+    let mailer = Mailer::from_config(
+        &config(Some(server.port())),
+        std::path::Path::new("unused"),
+        INSTALLATION,
+    )
+    .unwrap();
     let down = OutgoingMail {
         message_id: "<outcry.source.abc@outcry.local>".into(),
         source: Some("weibo-search".into()),
@@ -135,7 +151,8 @@ async fn source_alerts_go_to_the_operator_only_and_name_the_source() {
         server.port()
     ))
     .unwrap();
-    let mailer = Mailer::from_config(&no_operator, std::path::Path::new("unused")).unwrap();
+    let mailer =
+        Mailer::from_config(&no_operator, std::path::Path::new("unused"), INSTALLATION).unwrap();
     let error = mailer.send(&down).await.unwrap_err();
     assert!(matches!(error, MailerError::Permanent(_)), "{error:?}");
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -150,7 +167,8 @@ async fn the_digest_goes_to_its_own_recipients_or_else_the_alerts_ones() {
         to: vec!["leads@example.com".into()],
         ..Default::default()
     });
-    let mailer = Mailer::from_config(&with_own, std::path::Path::new("unused")).unwrap();
+    let mailer =
+        Mailer::from_config(&with_own, std::path::Path::new("unused"), INSTALLATION).unwrap();
     mailer.send(&mail(AlertKind::Digest, None)).await.unwrap();
     mailer
         .send(&mail(AlertKind::Viral, Some("C-1042")))
@@ -158,7 +176,8 @@ async fn the_digest_goes_to_its_own_recipients_or_else_the_alerts_ones() {
         .unwrap();
     let mut falls_back = config(Some(server.port()));
     falls_back.digest = Some(Default::default());
-    let mailer = Mailer::from_config(&falls_back, std::path::Path::new("unused")).unwrap();
+    let mailer =
+        Mailer::from_config(&falls_back, std::path::Path::new("unused"), INSTALLATION).unwrap();
     mailer.send(&mail(AlertKind::Digest, None)).await.unwrap();
     let received = server.wait_for(3, Duration::from_secs(5)).await;
     assert_eq!(received.len(), 3);
@@ -171,4 +190,85 @@ async fn the_digest_goes_to_its_own_recipients_or_else_the_alerts_ones() {
     );
     assert_eq!(received[1].to, ["pr@example.com", "crisis@example.com"]);
     assert_eq!(received[2].to, ["pr@example.com", "crisis@example.com"]);
+}
+
+#[tokio::test]
+async fn message_ids_differ_between_installations_and_stay_put_within_one() {
+    let server = SmtpServer::start().await;
+    let (one, two) = (
+        outcry::store::open_in_memory().await.unwrap(),
+        outcry::store::open_in_memory().await.unwrap(),
+    );
+    let (one, two) = (
+        one.installation_id().await.unwrap(),
+        two.installation_id().await.unwrap(),
+    );
+    let mut own_domain = config(Some(server.port()));
+    own_domain.alerts.message_id_domain = Some("mail.example.org".into());
+    let unused = std::path::Path::new("unused");
+    let first = Mailer::from_config(&config(Some(server.port())), unused, &one).unwrap();
+    let second = Mailer::from_config(&own_domain, unused, &two).unwrap();
+    let alert = mail(AlertKind::Surfaced, Some("C-1042"));
+    first.send(&alert).await.unwrap();
+    first.send(&alert).await.unwrap();
+    second.send(&alert).await.unwrap();
+    let received = server.wait_for(3, Duration::from_secs(5)).await;
+    let ids: Vec<String> = received
+        .iter()
+        .map(|m| m.header("Message-ID").unwrap())
+        .collect();
+    assert_eq!(
+        ids[0],
+        format!("<outcry.abc123.surfaced.{one}@example.com>")
+    );
+    assert_eq!(ids[1], ids[0], "a resend folds into the first");
+    assert_eq!(
+        ids[2],
+        format!("<outcry.abc123.surfaced.{two}@mail.example.org>")
+    );
+    assert_ne!(one, two);
+}
+
+#[tokio::test]
+async fn a_header_value_with_a_line_break_is_refused_not_sent() {
+    let server = SmtpServer::start().await;
+    let mailer = Mailer::from_config(
+        &config(Some(server.port())),
+        std::path::Path::new("unused"),
+        INSTALLATION,
+    )
+    .unwrap();
+    let injected = [
+        mail(AlertKind::Surfaced, Some("C-1\r\nBcc: all@evil.example")),
+        OutgoingMail {
+            subject: "[outcry] SURFACED\nBcc: all@evil.example".into(),
+            ..mail(AlertKind::Surfaced, Some("C-1042"))
+        },
+        OutgoingMail {
+            source: Some("weibo\r\nX-Spam: no".into()),
+            ..mail(AlertKind::SourceDown, None)
+        },
+    ];
+    for (mail, header) in injected
+        .iter()
+        .zip(["X-Outcry-Case", "Subject", "X-Outcry-Source"])
+    {
+        let error = mailer.send(mail).await.unwrap_err();
+        assert!(
+            matches!(&error, MailerError::Build(m) if m.contains(header)),
+            "{error:?}"
+        );
+    }
+    mailer
+        .send(&mail(AlertKind::Surfaced, Some("C-1042")))
+        .await
+        .unwrap();
+    let received = server.wait_for(1, Duration::from_secs(5)).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(received.len(), 1);
+    assert_eq!(
+        server.messages().len(),
+        1,
+        "nothing of the refused ones went out"
+    );
 }

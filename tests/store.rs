@@ -1345,6 +1345,27 @@ async fn racing_claims_and_commits_never_share(store: SharedStore) {
     assert_eq!(claimed, all, "each alert claimed exactly once");
 }
 
+async fn the_installation_id_is_made_once_and_kept(store: SharedStore) {
+    // Instances starting together on one store agree on one id.
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.installation_id().await.unwrap() })
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for task in tasks {
+        ids.push(task.await.unwrap());
+    }
+    let id = ids[0].clone();
+    assert!(ids.iter().all(|i| *i == id), "{ids:?}");
+    assert_eq!(id.len(), 16);
+    assert!(id.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
+    assert_eq!(store.installation_id().await.unwrap(), id);
+    let other = store::open_in_memory().await.unwrap();
+    assert_ne!(other.installation_id().await.unwrap(), id);
+}
+
 /// Runs every behaviour against fresh stores made by `open`.
 macro_rules! behaviours {
     ($backend:ident, $open:expr) => {
@@ -1421,6 +1442,11 @@ macro_rules! behaviours {
                 a_standalone_alert_is_queued_once_per_key($open.await).await;
             }
 
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn installation_id() {
+                the_installation_id_is_made_once_and_kept($open.await).await;
+            }
+
             #[tokio::test]
             async fn digest_queries() {
                 digest_lists_links_to_review_unlinked_items_and_case_standings($open.await).await;
@@ -1445,6 +1471,39 @@ async fn postgres_schema() -> SharedStore {
     store::open(&support::postgres::fresh_url().await)
         .await
         .unwrap()
+}
+
+#[tokio::test]
+async fn the_installation_id_survives_reopening_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let first = store::open(&url)
+        .await
+        .unwrap()
+        .installation_id()
+        .await
+        .unwrap();
+    let again = store::open(&url)
+        .await
+        .unwrap()
+        .installation_id()
+        .await
+        .unwrap();
+    assert_eq!(first, again);
+    let pg = support::postgres::fresh_url().await;
+    let first = store::open(&pg)
+        .await
+        .unwrap()
+        .installation_id()
+        .await
+        .unwrap();
+    let again = store::open(&pg)
+        .await
+        .unwrap()
+        .installation_id()
+        .await
+        .unwrap();
+    assert_eq!(first, again);
 }
 
 behaviours!(sqlite, sqlite_file());

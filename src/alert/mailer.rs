@@ -15,7 +15,8 @@ const EML_TO: &str = "pr-team@localhost";
 /// One email as the outbox holds it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutgoingMail {
-    /// With angle brackets, deterministic per alert.
+    /// With angle brackets, deterministic per alert; its local part goes out qualified by
+    /// [`MessageIds`].
     pub message_id: String,
     pub kind: AlertKind,
     pub case_id: Option<String>,
@@ -68,15 +69,43 @@ impl Recipients {
     }
 }
 
+/// Message-IDs unique to this installation: two installations mailing the same mailbox
+/// must never share one (a client drops a second message with a Message-ID it has), while a
+/// resend of one alert keeps its own so that it folds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageIds {
+    installation: String,
+    domain: String,
+}
+
+impl MessageIds {
+    /// `installation` is the store's id, `domain` the configured or the From domain.
+    pub fn new(installation: &str, domain: &str) -> MessageIds {
+        MessageIds {
+            installation: installation.to_string(),
+            domain: domain.to_string(),
+        }
+    }
+
+    /// `<local.installation@domain>`, the local part taken from the alert's stored id.
+    pub fn of(&self, stored: &str) -> String {
+        let bare = stored.trim().trim_start_matches('<').trim_end_matches('>');
+        let local = bare.split_once('@').map_or(bare, |(local, _)| local);
+        format!("<{local}.{}@{}>", self.installation, self.domain)
+    }
+}
+
 pub enum Mailer {
     Smtp {
         transport: AsyncSmtpTransport<Tokio1Executor>,
         recipients: Recipients,
+        ids: MessageIds,
         describe: String,
     },
     EmlDir {
         dir: PathBuf,
         recipients: Recipients,
+        ids: MessageIds,
     },
 }
 
@@ -142,14 +171,31 @@ fn recipients(
     })
 }
 
+/// `[alerts].message_id_domain`, else the From address's domain.
+fn message_ids(config: &Config, from: &Mailbox, installation: &str) -> MessageIds {
+    let domain = config
+        .alerts
+        .message_id_domain
+        .as_deref()
+        .unwrap_or(from.email.domain());
+    MessageIds::new(installation, domain)
+}
+
 impl Mailer {
-    /// SMTP when the config has an [smtp] section, .eml files in `outbox_dir` otherwise.
-    pub fn from_config(config: &Config, outbox_dir: &Path) -> Result<Mailer, MailerError> {
+    /// SMTP when the config has an [smtp] section, .eml files in `outbox_dir` otherwise;
+    /// `installation` is the store's installation id.
+    pub fn from_config(
+        config: &Config,
+        outbox_dir: &Path,
+        installation: &str,
+    ) -> Result<Mailer, MailerError> {
         let Some(smtp) = &config.smtp else {
             std::fs::create_dir_all(outbox_dir)?;
+            let from = mailbox("smtp.from", EML_FROM)?;
             return Ok(Mailer::EmlDir {
                 dir: outbox_dir.to_path_buf(),
-                recipients: recipients(config, mailbox("smtp.from", EML_FROM)?, Some(EML_TO))?,
+                ids: message_ids(config, &from, installation),
+                recipients: recipients(config, from, Some(EML_TO))?,
             });
         };
         let builder = match smtp.security {
@@ -170,9 +216,11 @@ impl Mailer {
             })?;
             builder = builder.credentials(Credentials::new(smtp.username.clone(), password));
         }
+        let from = mailbox("smtp.from", &smtp.from)?;
         Ok(Mailer::Smtp {
             transport: builder.build(),
-            recipients: recipients(config, mailbox("smtp.from", &smtp.from)?, None)?,
+            ids: message_ids(config, &from, installation),
+            recipients: recipients(config, from, None)?,
             describe: format!("smtp://{}:{}", smtp.host, smtp.port),
         })
     }
@@ -189,9 +237,10 @@ impl Mailer {
             Mailer::Smtp {
                 transport,
                 recipients,
+                ids,
                 ..
             } => {
-                let message = build(mail, recipients)?;
+                let message = build(mail, recipients, ids)?;
                 transport.send(message).await.map(|_| ()).map_err(|e| {
                     if e.is_permanent() {
                         MailerError::Permanent(e.to_string())
@@ -200,34 +249,57 @@ impl Mailer {
                     }
                 })
             }
-            Mailer::EmlDir { dir, recipients } => {
-                let message = build(mail, recipients)?;
-                write_eml(dir, &mail.message_id, &message.formatted())
+            Mailer::EmlDir {
+                dir,
+                recipients,
+                ids,
+            } => {
+                let message = build(mail, recipients, ids)?;
+                write_eml(dir, &ids.of(&mail.message_id), &message.formatted())
             }
         }
     }
 }
 
-fn build(mail: &OutgoingMail, recipients: &Recipients) -> Result<Message, MailerError> {
+/// Every header value outcry writes, checked: a line break in one would let stored text
+/// (a case id, a source name) add headers of its own or split the message. The message is
+/// refused, so kept and retried, rather than sent with a mangled header; what people and
+/// sites write is kept out of headers before this (case ids are checked on the way in, the
+/// subject's headline is made one line).
+fn header_value(name: &str, value: &str) -> Result<String, MailerError> {
+    if value.contains(['\r', '\n', '\0']) {
+        return Err(MailerError::Build(format!(
+            "the {name} header would hold a line break"
+        )));
+    }
+    Ok(value.to_string())
+}
+
+fn build(
+    mail: &OutgoingMail,
+    recipients: &Recipients,
+    ids: &MessageIds,
+) -> Result<Message, MailerError> {
     let mut builder = Message::builder()
         .from(recipients.from.clone())
-        .subject(mail.subject.clone())
-        .message_id(Some(mail.message_id.clone()));
+        .subject(header_value("Subject", &mail.subject)?)
+        .message_id(Some(header_value("Message-ID", &ids.of(&mail.message_id))?));
     // X-Outcry-Stage is the PR team's filter for alerts (CONTRACT.md); the digest and
     // operator mail must not trip it, so they say what they are in X-Outcry-Alert.
+    let kind = mail.kind.as_str().to_string();
     builder = if mail.kind.is_operator() || mail.kind == AlertKind::Digest {
-        builder.header(AlertHeader(mail.kind.as_str().to_string()))
+        builder.header(AlertHeader(kind))
     } else {
-        builder.header(StageHeader(mail.kind.as_str().to_string()))
+        builder.header(StageHeader(kind))
     };
     for recipient in recipients.of(mail.kind)? {
         builder = builder.to(recipient.clone());
     }
     if let Some(case) = &mail.case_id {
-        builder = builder.header(CaseHeader(case.clone()));
+        builder = builder.header(CaseHeader(header_value("X-Outcry-Case", case)?));
     }
     if let Some(source) = &mail.source {
-        builder = builder.header(SourceHeader(source.clone()));
+        builder = builder.header(SourceHeader(header_value("X-Outcry-Source", source)?));
     }
     builder
         .multipart(MultiPart::alternative_plain_html(

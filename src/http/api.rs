@@ -3,7 +3,8 @@
 //! role. Every write is committed together with its audit row.
 
 use super::auth::Principal;
-use super::AppState;
+use super::client::Client;
+use super::{AppState, Refusal};
 use crate::cases;
 use crate::config::Role;
 use crate::model::{Case, CaseStatus};
@@ -54,6 +55,8 @@ pub fn routes() -> Router<AppState> {
 pub enum ApiError {
     #[error("a bearer token is required")]
     Unauthenticated,
+    #[error("too many failed sign-ins; try again in {0} s")]
+    TooManyFailures(u64),
     #[error("the {0} role is required")]
     Forbidden(&'static str),
     #[error("{0}")]
@@ -96,6 +99,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = match &self {
             ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            ApiError::TooManyFailures(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
@@ -108,6 +112,8 @@ impl IntoResponse for ApiError {
         let body = Json(json!({ "error": self.to_string() }));
         if status == StatusCode::UNAUTHORIZED {
             (status, [(header::WWW_AUTHENTICATE, "Bearer")], body).into_response()
+        } else if let ApiError::TooManyFailures(seconds) = self {
+            (status, [(header::RETRY_AFTER, seconds.to_string())], body).into_response()
         } else {
             (status, body).into_response()
         }
@@ -127,11 +133,12 @@ impl FromRequestParts<AppState> for Caller {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or(ApiError::Unauthenticated)?;
-        state
-            .auth
-            .by_token(secret)
-            .map(Caller)
-            .ok_or(ApiError::Unauthenticated)
+        let client = Client::of(parts, state);
+        match state.check_token(&client, secret, "api") {
+            Ok(principal) => Ok(Caller(principal)),
+            Err(Refusal::Unknown) => Err(ApiError::Unauthenticated),
+            Err(Refusal::Throttled(seconds)) => Err(ApiError::TooManyFailures(seconds)),
+        }
     }
 }
 
@@ -153,6 +160,11 @@ impl Caller {
             at: Utc::now(),
         }
     }
+}
+
+/// A case id from a path: one that could never have been stored is a bad request.
+fn case_id_of(id: &str) -> Result<(), ApiError> {
+    cases::check_id(id).map_err(ApiError::BadRequest)
 }
 
 fn limit(asked: Option<i64>) -> i64 {
@@ -200,6 +212,7 @@ async fn get_case(
     Path(id): Path<String>,
 ) -> ApiResult {
     caller.require(Role::Viewer)?;
+    case_id_of(&id)?;
     let case = state
         .store
         .case(&id)
@@ -271,6 +284,7 @@ async fn update_case(
     body: Result<Json<CaseUpdate>, JsonRejection>,
 ) -> ApiResult {
     caller.require(Role::Lead)?;
+    case_id_of(&id)?;
     let Json(update) = body?;
     let mut case = state
         .store
@@ -316,6 +330,7 @@ async fn close_case(
     Path(id): Path<String>,
 ) -> ApiResult {
     caller.require(Role::Lead)?;
+    case_id_of(&id)?;
     let mut case = state
         .store
         .case(&id)
@@ -556,6 +571,7 @@ async fn decide(
     decision: LinkState,
 ) -> ApiResult {
     caller.require(Role::Lead)?;
+    case_id_of(&case_id)?;
     let action = match decision {
         LinkState::Confirmed => "link.confirm",
         _ => "link.reject",

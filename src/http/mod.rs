@@ -3,20 +3,25 @@
 
 mod api;
 pub mod auth;
+mod client;
 mod html;
 mod pages;
+mod server;
 
-use crate::config::ReviewConfig;
+pub use server::serve;
+
+use crate::config::{HttpConfig, ReviewConfig};
 use crate::metrics::Metrics;
 use crate::pipeline::Event;
 use crate::schedule::Poller;
 use crate::store::SharedStore;
-use auth::Auth;
+use auth::{Auth, Limit, Principal, Verdict};
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use client::Client;
 use std::sync::Arc;
 use tracing::warn;
 
@@ -35,9 +40,49 @@ pub struct AppState {
     pub review: ReviewConfig,
     /// The configured brands' names, for the overview.
     pub brands: Arc<Vec<String>>,
+    pub http: Arc<HttpConfig>,
+}
+
+/// Why a presented token was not accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    Unknown,
+    /// Too many failures first; try again after this many seconds.
+    Throttled(u64),
 }
 
 impl AppState {
+    /// Checks a token given on the login page or to the API (`via`), counting and logging
+    /// failures by client address (never the token).
+    fn check_token(
+        &self,
+        client: &Client,
+        secret: &str,
+        via: &'static str,
+    ) -> Result<Principal, Refusal> {
+        match self.auth.check(client.address, secret) {
+            Verdict::Known(principal) => Ok(principal),
+            Verdict::Unknown { exhausted } => {
+                self.metrics.sign_in_failed(via);
+                warn!(client = %client.address, via, "sign-in with an unknown token");
+                if let Some(limit) = exhausted {
+                    let whose = match limit {
+                        Limit::Address => "this address",
+                        Limit::Total => "all addresses",
+                    };
+                    warn!(client = %client.address, limit = limit.as_str(),
+                        "failed sign-ins from {whose} reached the limit; refusing more for now");
+                }
+                Err(Refusal::Unknown)
+            }
+            Verdict::Refused { limit, retry_after } => {
+                self.metrics.sign_in_refused(limit.as_str());
+                let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+                Err(Refusal::Throttled(seconds.max(1)))
+            }
+        }
+    }
+
     /// Counts what a decision caused and wakes delivery for any alert it queued.
     fn decided(&self, events: &[Event]) {
         self.metrics.counted(events);
@@ -54,12 +99,19 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/openapi.json", get(openapi))
         .merge(api::routes())
         .merge(pages::routes())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            client::same_origin_forms,
+        ))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
 }
 
 /// Even if some scraped text escaped its escaping, the browser would run no script from it
-/// and load nothing from elsewhere.
+/// and load nothing from elsewhere. Nothing is stored by the browser or a proxy: pages and
+/// API answers hold case records. The referrer goes to our own pages only, so a form post
+/// carries its Origin (`no-referrer` would make it `null`) and no outside site learns a
+/// case URL.
 async fn security_headers(mut response: Response) -> Response {
     let headers = response.headers_mut();
     headers.insert(
@@ -75,8 +127,9 @@ async fn security_headers(mut response: Response) -> Response {
     );
     headers.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 
@@ -216,9 +269,13 @@ mod tests {
             store,
             poller: poller.clone(),
             metrics: Arc::new(Metrics::new()),
-            auth: Arc::new(Auth::from_config(&[], std::time::Duration::from_secs(60)).unwrap()),
+            auth: Arc::new(
+                Auth::from_config(&HttpConfig::default(), std::time::Duration::from_secs(60))
+                    .unwrap(),
+            ),
             review: ReviewConfig::default(),
             brands: Arc::new(Vec::new()),
+            http: Arc::new(HttpConfig::default()),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/healthz", listener.local_addr().unwrap());

@@ -3,12 +3,14 @@
 //! session's CSRF token and the session cookie is SameSite=Strict.
 
 use super::api::{decide_link, ApiError};
-use super::auth::{cookie, Session, SESSION_COOKIE};
+use super::auth::{cookie, session_cookie, Session, SESSION_COOKIE};
+use super::client::Client;
 use super::html::{
     csrf_field, e, engagement_chart, evidence_marks, may_decide, outside_link, page, quote,
 };
-use super::AppState;
+use super::{AppState, Refusal};
 use crate::alert::render::mask_phone;
+use crate::cases::check_id;
 use crate::config::Role;
 use crate::model::{AlertKind, Case, CaseStatus};
 use crate::normalize::html_to_text;
@@ -25,6 +27,7 @@ use chrono::Utc;
 use serde::Deserialize;
 use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write;
+use std::time::Duration;
 
 /// Candidate links the queue shows at once.
 const QUEUE_SIZE: i64 = 100;
@@ -111,21 +114,36 @@ struct LoginForm {
     token: String,
 }
 
-async fn login(State(state): State<AppState>, Form(form): Form<LoginForm>) -> Response {
-    match state.auth.sign_in(&form.token) {
-        Some((id, _)) => {
-            let cookie = format!(
-                "{SESSION_COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
-                state.auth.session_ttl().as_secs()
-            );
+async fn login(
+    State(state): State<AppState>,
+    client: Client,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    match state.check_token(&client, &form.token, "login") {
+        Ok(principal) => {
+            let (id, _) = state.auth.sign_in(principal);
+            let cookie =
+                session_cookie(&id, state.auth.session_ttl(), state.secure_cookies(&client));
             ([(header::SET_COOKIE, cookie)], Redirect::to("/review")).into_response()
         }
-        None => (
+        Err(Refusal::Unknown) => (
             StatusCode::UNAUTHORIZED,
             page(
                 "Sign in",
                 None,
                 &login_page(Some("That token is not known.")),
+            ),
+        )
+            .into_response(),
+        Err(Refusal::Throttled(wait)) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, wait.to_string())],
+            page(
+                "Sign in",
+                None,
+                &login_page(Some(
+                    "Too many failed sign-ins: wait a minute, then try again.",
+                )),
             ),
         )
             .into_response(),
@@ -139,6 +157,7 @@ struct CsrfForm {
 
 async fn logout(
     State(state): State<AppState>,
+    client: Client,
     signed_in: SignedIn,
     Form(form): Form<CsrfForm>,
 ) -> Response {
@@ -150,7 +169,7 @@ async fn logout(
         );
     }
     state.auth.sign_out(&signed_in.id);
-    let cookie = format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
+    let cookie = session_cookie("", Duration::ZERO, state.secure_cookies(&client));
     ([(header::SET_COOKIE, cookie)], Redirect::to("/login")).into_response()
 }
 
@@ -366,6 +385,9 @@ async fn decide(
             "stale form: reload the page",
         );
     }
+    if let Err(message) = check_id(&form.case_id) {
+        return failure(Some(session), StatusCode::BAD_REQUEST, &message);
+    }
     if !session.principal.may(Role::Lead) {
         return failure(
             Some(session),
@@ -418,6 +440,9 @@ async fn case_page(
     Path(id): Path<String>,
 ) -> Response {
     let session = &signed_in.session;
+    if let Err(message) = check_id(&id) {
+        return failure(Some(session), StatusCode::BAD_REQUEST, &message);
+    }
     let body = async {
         let Some(case) = state.store.case(&id).await? else {
             return Ok(None);

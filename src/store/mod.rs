@@ -638,6 +638,14 @@ pub trait Store: Send + Sync {
     ) -> Result<Vec<UnlinkedItem>, StoreError>;
     /// Every open case with its stage and the count of its linked items, by case id.
     async fn case_standings(&self) -> Result<Vec<CaseStanding>, StoreError>;
+    /// This installation's id, made (random, 16 hex digits) and stored the first time it is
+    /// asked for; the same ever after and for every instance on the store.
+    async fn installation_id(&self) -> Result<String, StoreError>;
+}
+
+/// A fresh installation id.
+fn new_installation_id() -> String {
+    format!("{:016x}", rand::random::<u64>())
 }
 
 pub type SharedStore = Arc<dyn Store>;

@@ -48,6 +48,10 @@ impl PostgresStore {
 
 #[async_trait]
 impl Store for PostgresStore {
+    async fn installation_id(&self) -> Result<String, StoreError> {
+        self.sql().installation_id(&new_installation_id()).await
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())

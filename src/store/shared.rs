@@ -287,6 +287,22 @@ where
             .transpose()
     }
 
+    /// The installation's id: `candidate` if none was stored yet, the stored one otherwise,
+    /// so instances sharing a store that ask at once agree.
+    pub(super) async fn installation_id(&self, candidate: &str) -> Result<String, StoreError> {
+        sqlx::query::<DB>(
+            "INSERT INTO installation (singleton, id) VALUES (1, $1)
+             ON CONFLICT (singleton) DO NOTHING",
+        )
+        .bind(candidate)
+        .execute(self.0)
+        .await?;
+        let row = sqlx::query::<DB>("SELECT id FROM installation WHERE singleton = 1")
+            .fetch_one(self.0)
+            .await?;
+        Ok(row.text("id"))
+    }
+
     /// Candidate links of open cases without their sightings, and how many there are.
     pub(super) async fn review_links(
         &self,

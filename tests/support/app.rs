@@ -29,6 +29,11 @@ impl App {
 
     /// `extra` is appended to the configuration (before the brands).
     pub async fn spawn_with(extra: &str) -> App {
+        Self::spawn_configured("", extra).await
+    }
+
+    /// `http` lines go into `[http]`, `extra` is appended (before the brands).
+    pub async fn spawn_configured(http: &str, extra: &str) -> App {
         let dir = tempfile::tempdir().unwrap();
         let n = APPS.fetch_add(1, Ordering::SeqCst);
         let prefix = format!("OUTCRY_T{}_{n}", std::process::id());
@@ -36,7 +41,7 @@ impl App {
         let mut secrets = Vec::new();
         for (name, role) in [("zhao", "viewer"), ("wang", "lead"), ("ops", "operator")] {
             let env = format!("{prefix}_{}", role.to_uppercase());
-            let secret = format!("{role}-token-{n}-{}", rand_hex());
+            let secret = rand_hex();
             std::env::set_var(&env, &secret);
             secrets.push(secret);
             tokens.push_str(&format!(
@@ -44,7 +49,7 @@ impl App {
             ));
         }
         let config = format!(
-            "[http]\nlisten = \"127.0.0.1:0\"\ntokens = [\n{tokens}]\n\n[alerts]\nto = [\"pr-team@example.com\"]\nretry_initial = \"1s\"\nretry_max = \"2s\"\n{extra}\n{BRANDS}"
+            "[http]\nlisten = \"127.0.0.1:0\"\ntokens = [\n{tokens}]\n{http}\n\n[alerts]\nto = [\"pr-team@example.com\"]\nretry_initial = \"1s\"\nretry_max = \"2s\"\n{extra}\n{BRANDS}"
         );
         std::fs::write(dir.path().join("outcry.toml"), config).unwrap();
         std::fs::create_dir(dir.path().join("sources")).unwrap();
@@ -137,6 +142,7 @@ impl App {
         let response = self
             .http
             .post(self.url("/login"))
+            .header("origin", &self.base)
             .form(&[("token", token)])
             .send()
             .await
@@ -187,8 +193,13 @@ impl App {
     }
 }
 
-fn rand_hex() -> String {
-    format!("{:016x}", rand::random::<u64>())
+/// 256 random bits, as `openssl rand -hex 32` makes them.
+pub fn rand_hex() -> String {
+    format!(
+        "{:032x}{:032x}",
+        rand::random::<u128>(),
+        rand::random::<u128>()
+    )
 }
 
 pub fn case(id: &str) -> Case {
