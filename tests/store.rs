@@ -316,6 +316,69 @@ async fn a_failed_commit_writes_nothing(store: SharedStore) {
     assert!(store.alerts().await.unwrap().is_empty());
 }
 
+/// When the mail server answers again, every alert that failed is due at once, whatever
+/// its back-off; sent alerts and alerts never tried are left alone.
+async fn failed_alerts_are_all_made_due_at_once(store: SharedStore) {
+    for id in ["C-1", "C-2", "C-3"] {
+        store
+            .upsert_case(&case(id, CaseStatus::Open), Utc::now())
+            .await
+            .unwrap();
+    }
+    let obs = observation("wb-1", "2026-03-05T21:52:00+08:00", 1);
+    store
+        .commit(&first_sighting(
+            &obs,
+            "C-1",
+            vec![
+                alert("C-1", Stage::Surfaced, "2026-03-05T21:52:00+08:00"),
+                alert("C-2", Stage::Surfaced, "2026-03-05T21:52:00+08:00"),
+            ],
+        ))
+        .await
+        .unwrap();
+    let now = Utc::now();
+    let claimed = store
+        .claim_alerts(now, now + Duration::seconds(60), 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 2);
+    store.mark_alert_sent(claimed[0].id, now).await.unwrap();
+    store
+        .mark_alert_failed(
+            claimed[1].id,
+            "connection refused",
+            now + Duration::hours(1),
+        )
+        .await
+        .unwrap();
+    let later = observation("wb-2", "2026-03-05T21:53:00+08:00", 1);
+    store
+        .commit(&first_sighting(
+            &later,
+            "C-3",
+            vec![alert("C-3", Stage::Surfaced, "2026-03-05T21:53:00+08:00")],
+        ))
+        .await
+        .unwrap();
+
+    assert_eq!(store.retry_failed_alerts(now).await.unwrap(), 1);
+    let due = store
+        .claim_alerts(now, now + Duration::seconds(60), 10)
+        .await
+        .unwrap();
+    let ids: Vec<i64> = due.iter().map(|a| a.id).collect();
+    assert!(ids.contains(&claimed[1].id), "the failed alert is due now");
+    assert_eq!(
+        due.len(),
+        2,
+        "and the new one, sent alerts are not: {ids:?}"
+    );
+    let retried = due.iter().find(|a| a.id == claimed[1].id).unwrap();
+    assert_eq!(retried.attempts, 1, "its failure still counts");
+    assert_eq!(store.retry_failed_alerts(now).await.unwrap(), 0);
+}
+
 async fn outbox_claims_leases_retries_and_cancels(store: SharedStore) {
     store
         .upsert_case(&case("C-1", CaseStatus::Open), Utc::now())
@@ -1506,6 +1569,11 @@ macro_rules! behaviours {
             #[tokio::test]
             async fn outbox() {
                 outbox_claims_leases_retries_and_cancels($open.await).await;
+            }
+
+            #[tokio::test]
+            async fn failed_alerts_retried_at_once() {
+                failed_alerts_are_all_made_due_at_once($open.await).await;
             }
 
             #[tokio::test]

@@ -30,6 +30,28 @@ pub enum StoreError {
     Corrupt { what: &'static str, detail: String },
 }
 
+impl StoreError {
+    /// The database could not be reached or is not ready (down, restarting, starting up), as
+    /// opposed to refusing what was asked: worth waiting for rather than giving up.
+    pub fn is_unavailable(&self) -> bool {
+        let error = match self {
+            StoreError::Database(e)
+            | StoreError::Migrate(sqlx::migrate::MigrateError::Execute(e))
+            | StoreError::Migrate(sqlx::migrate::MigrateError::ExecuteMigration(e, _)) => e,
+            _ => return false,
+        };
+        match error {
+            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut => true,
+            // PostgreSQL's classes 08 (connection exception) and 57P (shutting down,
+            // starting up, crashed).
+            sqlx::Error::Database(e) => e
+                .code()
+                .is_some_and(|code| code.starts_with("08") || code.starts_with("57P")),
+            _ => false,
+        }
+    }
+}
+
 /// An item's identity: unique per source.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ItemKey {
@@ -579,6 +601,9 @@ pub trait Store: Send + Sync {
         next_attempt: DateTime<Utc>,
     ) -> Result<(), StoreError>;
     async fn cancel_alert(&self, id: i64, reason: &str) -> Result<(), StoreError>;
+    /// Makes every pending alert that failed before due at `now`, for when their destination
+    /// answers again; returns how many.
+    async fn retry_failed_alerts(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
     async fn alerts(&self) -> Result<Vec<AlertRow>, StoreError>;
 
     async fn source_state(&self, name: &str) -> Result<Option<SourceState>, StoreError>;

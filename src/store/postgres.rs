@@ -38,13 +38,14 @@ impl PostgresStore {
 impl PostgresStore {
     pub async fn open(url: &str) -> Result<PostgresStore, StoreError> {
         let options = PgConnectOptions::from_str(url)?;
-        // No ping before each use: it would double the round trips of every statement. A
-        // connection the server dropped (restart) fails its next statement and is replaced;
-        // every caller retries on its own schedule (polls back off, deliveries are retried).
+        // A ping before each use (one round trip with no statement) finds the connections a
+        // server restart cut, and the pool replaces them, waiting for the server to come back
+        // within the acquire timeout; without it, each dead connection failed a statement of
+        // the pipeline or the outbox.
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(10))
-            .test_before_acquire(false)
+            .test_before_acquire(true)
             .idle_timeout(Some(Duration::from_secs(600)))
             .max_lifetime(Some(Duration::from_secs(3600)))
             .connect_with(options)
@@ -467,6 +468,10 @@ impl Store for PostgresStore {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    async fn retry_failed_alerts(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        self.sql().retry_failed_alerts(now).await
     }
 
     async fn cancel_alert(&self, id: i64, reason: &str) -> Result<(), StoreError> {

@@ -55,6 +55,19 @@ where
         Ok(u64::try_from(rows.len()).unwrap_or(u64::MAX))
     }
 
+    /// Makes every pending alert that failed before due at `now`; returns how many.
+    pub(super) async fn retry_failed_alerts(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let rows = sqlx::query::<DB>(
+            "UPDATE alerts SET next_attempt_ms = $1
+             WHERE status = 'pending' AND attempts > 0 AND next_attempt_ms > $1
+             RETURNING id",
+        )
+        .bind(ms(now))
+        .fetch_all(self.0)
+        .await?;
+        Ok(u64::try_from(rows.len()).unwrap_or(u64::MAX))
+    }
+
     /// A batch's lease condition, checked (and the lease extended) first in its transaction
     /// with the backend's `HOLD_LEASE`; `LeaseLost` when the lease is not held.
     pub(super) async fn hold_lease_on(

@@ -436,6 +436,10 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn retry_failed_alerts(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        self.sql().retry_failed_alerts(now).await
+    }
+
     async fn cancel_alert(&self, id: i64, reason: &str) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE alerts SET status = 'cancelled', last_error = ?2, lease_until_ms = NULL
