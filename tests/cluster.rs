@@ -303,8 +303,9 @@ fn named(app: &TestApp, name: &str) {
 }
 
 /// Two instances with a 2 s source lease on a PostgreSQL server that goes away for longer
-/// than the lease (twice), while their statements wait for a connection: when it is back,
-/// the two never fetch one source within half its interval, and every alert arrives.
+/// than the lease: once while their statements wait for a connection, once for longer than
+/// the pool waits. When it is back, the two never fetch one source within half its interval,
+/// and every alert arrives.
 #[tokio::test(flavor = "multi_thread")]
 async fn two_instances_never_fetch_one_source_together_after_a_database_stall() {
     const POSTS: usize = 10;
@@ -323,18 +324,20 @@ async fn two_instances_never_fetch_one_source_together_after_a_database_stall() 
     for round in 0..POSTS {
         producer.post();
         tokio::time::sleep(Duration::from_millis(500)).await;
-        if round == 2 || round == 6 {
-            // Longer than the lease, shorter than the pool's 10 s wait for a connection.
-            server.stop();
-            tokio::time::sleep(Duration::from_secs(5)).await;
-            server.start_again();
-        }
+        // Longer than the lease, then longer than the pool's 10 s wait for a connection.
+        let stall = match round {
+            2 => Duration::from_secs(5),
+            6 => Duration::from_secs(12),
+            _ => continue,
+        };
+        server.stop();
+        tokio::time::sleep(stall).await;
+        server.start_again();
     }
     let mails = smtp.wait_for(POSTS, Duration::from_secs(40)).await;
     tokio::time::sleep(interval).await;
     first.stop().await;
     second.stop().await;
-    if std::env::var("DUMP").is_ok() { eprintln!("{}\n=====\n{}", first.logs(), second.logs()); }
     let (steps, _) = steps(&smtp.messages());
     assert_eq!(
         steps.len(),
@@ -360,9 +363,8 @@ async fn two_instances_never_fetch_one_source_together_after_a_database_stall() 
             );
         }
         eprintln!(
-            "stall test: feed-{feed} fetched {} times by {agents:?}: {:?}",
-            arrivals.len(),
-            arrivals.iter().map(|(t, a)| (t.duration_since(arrivals[0].0).as_millis(), a.len())).collect::<Vec<_>>()
+            "stall test: feed-{feed} fetched {} times by {agents:?}",
+            arrivals.len()
         );
     }
 }
