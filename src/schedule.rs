@@ -427,7 +427,9 @@ impl Poller {
                 // back-off, which may be shorter.
                 match self.store.record_poll(&source.name, &self.instance).await {
                     Ok(true) => {}
-                    Ok(false) => warn!("lease lost during the poll"),
+                    Ok(false) => {
+                        warn!("lease lost after the poll was committed; poll not recorded")
+                    }
                     Err(e) => error!(error = %e, "cannot record the poll"),
                 }
                 let items = (!report.not_modified).then_some(report.items);

@@ -1660,3 +1660,38 @@ async fn postgres_schema() -> SharedStore {
 behaviours!(sqlite, sqlite_file());
 behaviours!(sqlite_in_memory, sqlite_memory());
 behaviours!(postgres, postgres_schema());
+
+/// Connections a PostgreSQL restart cut are replaced before use: the first statements after
+/// the restart succeed instead of failing on a dead connection.
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_connections_cut_by_a_restart_are_replaced_unnoticed() {
+    let server = support::postgres::PrivateServer::start();
+    let store = store::open(&server.url()).await.unwrap();
+    // Several pooled connections, all idle when the server goes.
+    let mut tasks = Vec::new();
+    for i in 0..4 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store
+                .lease_source(&format!("s{i}"), "a", HELD)
+                .await
+                .unwrap()
+        }));
+    }
+    for task in tasks {
+        assert!(task.await.unwrap().is_some());
+    }
+    server.stop();
+    server.start_again();
+    for i in 0..4 {
+        assert!(
+            store
+                .lease_source(&format!("s{i}"), "a", HELD)
+                .await
+                .expect("a statement after the restart")
+                .is_some(),
+            "a still holds s{i}"
+        );
+    }
+    store.ping().await.expect("the store answers");
+}
