@@ -16,6 +16,12 @@ use tracing::{error, info, info_span, warn, Instrument};
 
 const BATCH: i64 = 20;
 
+/// How often the worker looks for due alerts when nobody has woken it.
+const IDLE_POLL: Duration = Duration::from_secs(1);
+/// While sends fail, how often the worker asks the mail server whether it is back (at most;
+/// `retry_initial` when shorter).
+const PROBE_EVERY: Duration = Duration::from_secs(5);
+
 /// What stopped a delivery round; the worker logs it and tries again at its next look.
 #[derive(Debug, thiserror::Error)]
 pub enum DeliveryError {
@@ -31,11 +37,6 @@ pub enum DeliveryError {
     #[error("alert {id} of a closed case cannot be cancelled: {error}")]
     Cancel { id: i64, error: StoreError },
 }
-/// How often the worker looks for due alerts when nobody has woken it.
-const IDLE_POLL: Duration = Duration::from_secs(1);
-/// While sends fail, how often the worker asks the mail server whether it is back (at most;
-/// `retry_initial` when shorter).
-const PROBE_EVERY: Duration = Duration::from_secs(5);
 
 pub struct Delivery {
     pub store: SharedStore,
@@ -47,8 +48,9 @@ pub struct Delivery {
     pub metrics: Arc<Metrics>,
     /// Woken when an alert is queued, so it goes out at once.
     pub wake: Arc<Notify>,
-    /// Whether this worker's last send failed: the next success means the mail server is
-    /// back, and the alerts that failed meanwhile need not wait out their back-off.
+    /// Whether this worker's last send failed for want of the mail server (a rejection does
+    /// not count): the next success, or the server answering a probe, means it is back, and
+    /// the alerts that failed meanwhile need not wait out their back-off.
     pub failing: AtomicBool,
 }
 
