@@ -309,6 +309,7 @@ fn named(app: &TestApp, name: &str) {
 #[tokio::test(flavor = "multi_thread")]
 async fn two_instances_never_fetch_one_source_together_after_a_database_stall() {
     const POSTS: usize = 10;
+    const QUIET: usize = 15;
     let interval = Duration::from_secs(2);
     let server = support::postgres::PrivateServer::start();
     let feeds = FeedServer::start().await;
@@ -318,6 +319,20 @@ async fn two_instances_never_fetch_one_source_together_after_a_database_stall() 
     let mut second = app(&feeds, &smtp, Some(&server.url()), "2s");
     named(&first, "first");
     named(&second, "second");
+    // More sources, more chances for two instances to meet on one.
+    let quiet: Vec<String> = (0..QUIET).map(|q| format!("quiet-{q}.xml")).collect();
+    for (q, path) in quiet.iter().enumerate() {
+        feeds.set(path, "application/rss+xml", rss_owned(&[]));
+        for app in [&first, &second] {
+            app.write_source(
+                &format!("quiet-{q}"),
+                &format!(
+                    "name = \"quiet-{q}\"\nkind = \"feed\"\nurl = \"{}\"\nchannel = \"forum\"\ninterval = \"2s\"\n",
+                    feeds.url(path)
+                ),
+            );
+        }
+    }
     first.import_cases(&cases(POSTS));
     first.start().await;
     second.start().await;
@@ -347,15 +362,16 @@ async fn two_instances_never_fetch_one_source_together_after_a_database_stall() 
         first.logs(),
         second.logs()
     );
-    for feed in 0..FEEDS {
-        let arrivals = feeds.arrivals_by_agent(&Producer::path(feed));
+    let paths = (0..FEEDS).map(Producer::path).chain(quiet);
+    for path in paths {
+        let arrivals = feeds.arrivals_by_agent(&path);
         let agents: std::collections::BTreeSet<&str> =
             arrivals.iter().map(|(_, agent)| agent.as_str()).collect();
         for pair in arrivals.windows(2) {
             let gap = pair[1].0 - pair[0].0;
             assert!(
                 gap >= interval / 2,
-                "feed-{feed} fetched by `{}` and then by `{}` within {gap:?}\n{}\n{}",
+                "{path} fetched by `{}` and then by `{}` within {gap:?}\n{}\n{}",
                 pair[0].1,
                 pair[1].1,
                 first.logs(),
@@ -363,7 +379,7 @@ async fn two_instances_never_fetch_one_source_together_after_a_database_stall() 
             );
         }
         eprintln!(
-            "stall test: feed-{feed} fetched {} times by {agents:?}",
+            "stall test: {path} fetched {} times by {agents:?}",
             arrivals.len()
         );
     }
