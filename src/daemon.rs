@@ -6,18 +6,20 @@ use crate::alert::digest::Digest;
 use crate::alert::mailer::{Mailer, MailerError};
 use crate::alert::outbox::Delivery;
 use crate::config::Loaded;
-use crate::fetch::{FetchError, FetchLimits, Fetcher};
+use crate::fetch::{backoff, FetchError, FetchLimits, Fetcher};
 use crate::http::auth::Auth;
-use crate::http::{router, AppState};
+use crate::http::{router, starting, AppState};
 use crate::metrics::Metrics;
 use crate::pipeline::{Pipeline, PipelineError};
 use crate::schedule::Poller;
-use crate::store::{self, StoreError};
-use std::sync::atomic::AtomicI64;
-use std::sync::Arc;
+use crate::store::{self, SharedStore, StoreError};
+use std::sync::atomic::{AtomicBool, AtomicI64};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 use tokio::sync::{Mutex, Notify};
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
@@ -37,6 +39,21 @@ pub enum DaemonError {
     #[error("{0}")]
     Tokens(String),
 }
+
+impl DaemonError {
+    /// The database is not reachable yet: worth waiting for at start.
+    fn is_unavailable(&self) -> bool {
+        match self {
+            DaemonError::Store(e) | DaemonError::Pipeline(PipelineError::Store(e)) => {
+                e.is_unavailable()
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The longest wait between two attempts to open an unreachable store at start.
+const OPEN_RETRY_MAX: Duration = Duration::from_secs(30);
 
 /// Runs until `shutdown` is cancelled, then lets in-flight work finish, for up to
 /// `[daemon] shutdown_timeout`.
@@ -59,9 +76,22 @@ pub async fn run_on(
     let config = &loaded.config;
     let auth =
         Auth::from_config(&config.http, config.review.session_ttl).map_err(DaemonError::Tokens)?;
-    let store = store::open(&loaded.storage_url).await?;
-    let pipeline =
-        Pipeline::new(store.clone(), &config.brands, config.linking, config.assess).await?;
+    let fetcher = Fetcher::new(FetchLimits::from(&config.fetch))?;
+    // HTTP first: a health probe gets a quick 503 while the store is not open yet.
+    let listen = listener.local_addr().unwrap_or(config.http.listen);
+    let app = Arc::new(OnceLock::new());
+    let http_shutdown = shutdown.clone();
+    let server = starting(app.clone());
+    let http_config = Arc::new(config.http.clone());
+    let server_config = http_config.clone();
+    let http_task = tokio::spawn(async move {
+        crate::http::serve(listener, server, &server_config, http_shutdown).await;
+    });
+    let Some((store, pipeline)) = open_store(&loaded, &shutdown).await? else {
+        finish_http(http_task).await;
+        info!("stopped before the store opened");
+        return Ok(());
+    };
     let mailer = Mailer::from_config(config, &loaded.outbox_dir, &store.installation_id().await?)?;
     let metrics = Arc::new(Metrics::new());
     let instance = config
@@ -72,7 +102,7 @@ pub async fn run_on(
     let alert_queued = Arc::new(Notify::new());
     let poller = Arc::new(Poller {
         store: store.clone(),
-        fetcher: Fetcher::new(FetchLimits::from(&config.fetch))?,
+        fetcher,
         pipeline: Mutex::new(pipeline),
         metrics: metrics.clone(),
         alert_queued: alert_queued.clone(),
@@ -85,7 +115,7 @@ pub async fn run_on(
     });
 
     info!(
-        listen = %listener.local_addr().unwrap_or(config.http.listen),
+        listen = %listen,
         tokens = config.http.tokens.len(),
         storage = %store::redacted_url(&loaded.storage_url),
         instance = %instance,
@@ -114,11 +144,11 @@ pub async fn run_on(
         lease: config.cluster.alert_lease,
         metrics: metrics.clone(),
         wake: alert_queued,
+        failing: AtomicBool::new(false),
     };
     let delivery_task = tokio::spawn(delivery.run(shutdown.clone()));
 
-    let http_config = Arc::new(config.http.clone());
-    let app = router(AppState {
+    let served = router(AppState {
         store,
         poller: poller.clone(),
         metrics,
@@ -127,10 +157,9 @@ pub async fn run_on(
         brands: Arc::new(config.brands.iter().map(|b| b.name.clone()).collect()),
         http: http_config.clone(),
     });
-    let http_shutdown = shutdown.clone();
-    let http_task = tokio::spawn(async move {
-        crate::http::serve(listener, app, &http_config, http_shutdown).await;
-    });
+    if app.set(served).is_err() {
+        error!("http routes were set twice");
+    }
 
     shutdown.cancelled().await;
     let budget = config.daemon.shutdown_timeout;
@@ -164,9 +193,7 @@ pub async fn run_on(
         if let Err(e) = delivery_task.await {
             error!(error = %e, "delivery worker ended abnormally");
         }
-        if let Err(e) = http_task.await {
-            error!(error = %e, "http server ended abnormally");
-        }
+        finish_http(http_task).await;
     };
     if tokio::time::timeout_at(deadline, rest).await.is_err() {
         error!("did not stop within daemon.shutdown_timeout; exiting anyway");
@@ -174,6 +201,52 @@ pub async fn run_on(
         info!("stopped");
     }
     Ok(())
+}
+/// Opens the store and the pipeline on it. While the database cannot be reached (a daemon
+/// started before it, or during a restart) it waits and tries again with back-off, saying
+/// so in the log; any other error ends the start. None when shutdown came first.
+async fn open_store(
+    loaded: &Loaded,
+    shutdown: &CancellationToken,
+) -> Result<Option<(SharedStore, Pipeline)>, DaemonError> {
+    let config = &loaded.config;
+    let mut attempts = 0;
+    loop {
+        let opening = async {
+            let store = store::open(&loaded.storage_url).await?;
+            let pipeline =
+                Pipeline::new(store.clone(), &config.brands, config.linking, config.assess).await?;
+            Ok::<_, DaemonError>((store, pipeline))
+        };
+        let error = tokio::select! {
+            _ = shutdown.cancelled() => return Ok(None),
+            opened = opening => match opened {
+                Ok(opened) => return Ok(Some(opened)),
+                Err(e) if e.is_unavailable() => e,
+                Err(e) => return Err(e),
+            },
+        };
+        attempts += 1;
+        let delay = backoff(attempts, Duration::from_secs(1), OPEN_RETRY_MAX, None);
+        warn!(
+            storage = %store::redacted_url(&loaded.storage_url),
+            error = %error,
+            attempts,
+            retry_in = ?delay,
+            "store unavailable; waiting for it"
+        );
+        tokio::select! {
+            _ = shutdown.cancelled() => return Ok(None),
+            _ = tokio::time::sleep(delay) => {}
+        }
+    }
+}
+
+/// Waits for the HTTP server to finish its graceful shutdown.
+async fn finish_http(task: JoinHandle<()>) {
+    if let Err(e) = task.await {
+        error!(error = %e, "http server ended abnormally");
+    }
 }
 
 /// Host, process and a random tail: unique per process, readable in lease rows and logs.

@@ -10,8 +10,8 @@ use crate::link::{ItemText, LinkError, Linker};
 use crate::model::{AlertKind, Case, Observation, Stage};
 use crate::normalize::{fold, html_to_text, urls_in};
 use crate::store::{
-    Batch, CaseEvidence, CaseItem, EvidenceScope, ItemKey, ItemRef, LinkState, NewAlert, NewItem,
-    NewLink, SharedStore, Sighting, StoreError,
+    Batch, CaseEvidence, CaseItem, EvidenceScope, ItemKey, ItemRef, LeaseCondition, LinkState,
+    NewAlert, NewItem, NewLink, SharedStore, Sighting, StoreError,
 };
 use chrono::{DateTime, FixedOffset};
 use serde::Serialize;
@@ -243,7 +243,17 @@ impl Pipeline {
         &mut self,
         observations: &[Observation],
     ) -> Result<Vec<Event>, PipelineError> {
-        let result = self.decide_and_commit(observations).await;
+        self.process_leased(observations, None).await
+    }
+
+    /// [`Pipeline::process_batch`] for a poll made under a source lease: the commit writes
+    /// nothing unless the lease is still held (`StoreError::LeaseLost`).
+    pub async fn process_leased(
+        &mut self,
+        observations: &[Observation],
+        lease: Option<LeaseCondition>,
+    ) -> Result<Vec<Event>, PipelineError> {
+        let result = self.decide_and_commit(observations, lease).await;
         if result.is_err() {
             // The linker may have learned from posts that were not committed: relearn from
             // the store before the next batch.
@@ -256,6 +266,7 @@ impl Pipeline {
     async fn decide_and_commit(
         &mut self,
         observations: &[Observation],
+        lease: Option<LeaseCondition>,
     ) -> Result<Vec<Event>, PipelineError> {
         if observations.is_empty() {
             return Ok(Vec::new());
@@ -271,7 +282,10 @@ impl Pipeline {
             .map(|(key, item)| (key, (ItemRef::Stored(item.id), item.linked_cases)))
             .collect();
 
-        let mut batch = Batch::default();
+        let mut batch = Batch {
+            lease,
+            ..Batch::default()
+        };
         let mut steps = Vec::with_capacity(observations.len());
         for obs in observations {
             let span = info_span!("item", source = %obs.source, guid = %obs.guid);

@@ -18,7 +18,7 @@ use crate::health::{self, Notice, PollResult};
 use crate::metrics::Metrics;
 use crate::model::Observation;
 use crate::pipeline::{Event, Pipeline, PipelineError};
-use crate::store::{SharedStore, SourceState, StoreError};
+use crate::store::{LeaseCondition, SharedStore, SourceState, StoreError};
 use chrono::Utc;
 use rand::Rng;
 use std::collections::HashSet;
@@ -56,6 +56,15 @@ pub enum PollError {
 }
 
 impl PollError {
+    /// The poll's source lease was lost before its results were committed.
+    fn lease_lost(&self) -> bool {
+        matches!(
+            self,
+            PollError::Store(StoreError::LeaseLost { .. })
+                | PollError::Pipeline(PipelineError::Store(StoreError::LeaseLost { .. }))
+        )
+    }
+
     fn retry_after(&self) -> Option<Duration> {
         match self {
             PollError::Fetch(e) => e.retry_after(),
@@ -227,6 +236,10 @@ pub struct Poller {
 /// Interval jitter is ±10%; a poll may come this early after the last one, and no earlier.
 const EARLIEST: f64 = 0.9;
 
+/// A fetch starts only while at least this share of the lease is left: should the store
+/// stall from then on, the fetch is over long before another instance could take the source.
+const LEASE_LEFT_TO_FETCH: f64 = 0.5;
+
 impl Poller {
     /// Starts one task per source; they stop when `shutdown` is cancelled.
     pub fn spawn(
@@ -271,12 +284,7 @@ impl Poller {
     }
 
     async fn renew_leases(&self) {
-        let now = Utc::now();
-        if let Err(e) = self
-            .store
-            .renew_leases(&self.instance, now, now + self.lease_delta())
-            .await
-        {
+        if let Err(e) = self.store.renew_leases(&self.instance, self.lease).await {
             error!(error = %e, "cannot renew source leases");
         }
     }
@@ -289,27 +297,29 @@ impl Poller {
         }
     }
 
-    fn lease_delta(&self) -> chrono::Duration {
-        chrono::Duration::from_std(self.lease).unwrap_or(chrono::Duration::MAX)
-    }
-
-    /// Takes or keeps the source's lease. Ok when this instance may poll now; otherwise how
+    /// Takes or keeps the source's lease. When this instance may poll now, Ok with the
+    /// moment by this instance's clock until which the lease is surely held; otherwise how
     /// long to wait before asking again.
-    async fn take_turn(&self, source: &SourceConfig, interval: Duration) -> Result<(), Duration> {
-        let now = Utc::now();
+    async fn take_turn(
+        &self,
+        source: &SourceConfig,
+        interval: Duration,
+    ) -> Result<Instant, Duration> {
+        let asked = Instant::now();
         let lease = self
             .store
-            .lease_source(&source.name, &self.instance, now, now + self.lease_delta())
+            .lease_source(&source.name, &self.instance, self.lease)
             .await;
         match lease {
             Ok(Some(lease)) => {
-                let earliest = lease.last_polled.map(|last| {
-                    last + chrono::Duration::from_std(interval.mul_f64(EARLIEST))
-                        .unwrap_or(chrono::Duration::MAX)
-                });
-                match earliest.and_then(|t| (t - now).to_std().ok()) {
+                // Both times are the database's, so instances' clocks never disagree here.
+                let since_poll = lease
+                    .last_polled
+                    .and_then(|last| (lease.granted_at - last).to_std().ok());
+                match since_poll.and_then(|since| interval.mul_f64(EARLIEST).checked_sub(since)) {
                     Some(wait) if !wait.is_zero() => Err(wait),
-                    _ => Ok(()),
+                    // Granted no earlier than it was asked for, so it lasts at least this long.
+                    _ => Ok(asked + lease.remaining()),
                 }
             }
             Ok(None) => {
@@ -347,22 +357,43 @@ impl Poller {
                 _ = tokio::time::sleep(wait) => {}
             }
             self.beat();
-            if let Err(not_yet) = self.take_turn(&source, interval).await {
-                wait = not_yet;
-                continue;
-            }
-            wait = match self.poll_and_record(&source, &shutdown).await {
+            let held_until = match self.take_turn(&source, interval).await {
+                Ok(held_until) => held_until,
+                Err(not_yet) => {
+                    wait = not_yet;
+                    continue;
+                }
+            };
+            wait = match self.poll_and_record(&source, held_until, &shutdown).await {
                 Ok(()) => interval.mul_f64(1.0 + rand::thread_rng().gen_range(-0.1..0.1)),
                 Err(failures_and_delay) => failures_and_delay,
             };
         }
     }
 
+    /// Whether enough of the lease is left to start fetching: the store may have stalled
+    /// since the lease was taken (`held_until`, from [`Poller::take_turn`]).
+    fn may_fetch(&self, held_until: Instant) -> bool {
+        held_until.saturating_duration_since(Instant::now())
+            >= self.lease.mul_f64(LEASE_LEFT_TO_FETCH)
+    }
+
+    /// The condition a poll's commit carries: this instance still holds the source.
+    fn lease_condition(&self, source: &SourceConfig) -> LeaseCondition {
+        LeaseCondition {
+            source: source.name.clone(),
+            owner: self.instance.clone(),
+            extend: self.lease,
+        }
+    }
+
     /// Polls once and records the outcome and the source's health. Returns the back-off
-    /// delay on failure, or the rest of a pause its host asked for.
+    /// delay on failure, the rest of a pause its host asked for, or no delay when the lease
+    /// must be taken again first.
     async fn poll_and_record(
         &self,
         source: &SourceConfig,
+        held_until: Instant,
         shutdown: &CancellationToken,
     ) -> Result<(), Duration> {
         let started = Instant::now();
@@ -376,7 +407,16 @@ impl Poller {
                 return Err(backoff(1, Duration::from_secs(5), self.backoff_max, None));
             }
         };
+        if !self.may_fetch(held_until) {
+            warn!("source lease ran short before the fetch; taking it again first");
+            return Err(Duration::ZERO);
+        }
         let result = self.poll(source, &mut state, shutdown).await;
+        if result.as_ref().is_err_and(PollError::lease_lost) {
+            // Another instance may hold the source now; it polls and records it.
+            warn!("lease lost during the poll; its results are dropped");
+            return Err(Duration::ZERO);
+        }
         let (outcome, health) = match &result {
             Err(PollError::Stopped) => return Ok(()),
             // Nothing was asked of the site: another source's answer paused its host. That
@@ -424,13 +464,11 @@ impl Poller {
                 }
                 // Only successes count towards the interval: a failing source keeps its
                 // back-off, which may be shorter.
-                match self
-                    .store
-                    .record_poll(&source.name, &self.instance, Utc::now())
-                    .await
-                {
+                match self.store.record_poll(&source.name, &self.instance).await {
                     Ok(true) => {}
-                    Ok(false) => warn!("lease lost during the poll"),
+                    Ok(false) => {
+                        warn!("lease lost after the poll was committed; poll not recorded")
+                    }
                     Err(e) => error!(error = %e, "cannot record the poll"),
                 }
                 let items = (!report.not_modified).then_some(report.items);
@@ -564,18 +602,25 @@ impl Poller {
                 engagement: item.engagement,
             })
             .collect();
-        report.alerts = self.process(&observations).await?;
+        report.alerts = self.process(source, &observations).await?;
         state.etag = read.validators.etag;
         state.last_modified = read.validators.last_modified;
         Ok(report)
     }
 
-    /// Runs observations through the pipeline; returns how many alerts they queued.
-    async fn process(&self, observations: &[Observation]) -> Result<usize, PollError> {
+    /// Runs observations of `source` through the pipeline, committing them only while this
+    /// instance holds the source's lease; returns how many alerts they queued.
+    async fn process(
+        &self,
+        source: &SourceConfig,
+        observations: &[Observation],
+    ) -> Result<usize, PollError> {
         let alerts = {
             let mut pipeline = self.pipeline.lock().await;
             pipeline.refresh_cases().await?;
-            let events = pipeline.process_batch(observations).await?;
+            let events = pipeline
+                .process_leased(observations, Some(self.lease_condition(source)))
+                .await?;
             self.metrics.processed(&events);
             events
                 .iter()
@@ -605,7 +650,10 @@ impl Poller {
                 _ = tokio::time::sleep(wait) => {}
             }
             // Item pages go with the source: only its lease holder reads them.
-            if self.take_turn(&source, Duration::ZERO).await.is_err() {
+            let Ok(held_until) = self.take_turn(&source, Duration::ZERO).await else {
+                continue;
+            };
+            if !self.may_fetch(held_until) {
                 continue;
             }
             match self
@@ -698,7 +746,7 @@ impl Poller {
         }
         let read = observations.len();
         let alerts = if read > 0 {
-            self.process(&observations).await?
+            self.process(source, &observations).await?
         } else {
             0
         };

@@ -293,3 +293,150 @@ async fn postgres_restart_mid_run_loses_nothing() {
         steps.len()
     );
 }
+
+/// Tells instances apart in the feed server's log.
+fn named(app: &TestApp, name: &str) {
+    app.edit_config(
+        "per_host_delay = \"0s\"",
+        &format!("per_host_delay = \"0s\"\nuser_agent = \"outcry-test ({name})\""),
+    );
+}
+
+/// Two instances with a 2 s source lease on a PostgreSQL server that goes away for longer
+/// than the lease: once while their statements wait for a connection, once for longer than
+/// the pool waits. When it is back, the two never fetch one source within half its interval,
+/// and every alert arrives.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_instances_never_fetch_one_source_together_after_a_database_stall() {
+    const POSTS: usize = 10;
+    const QUIET: usize = 15;
+    let interval = Duration::from_secs(2);
+    let server = support::postgres::PrivateServer::start();
+    let feeds = FeedServer::start().await;
+    let smtp = SmtpServer::start().await;
+    let mut producer = Producer::new(&feeds);
+    let mut first = app(&feeds, &smtp, Some(&server.url()), "2s");
+    let mut second = app(&feeds, &smtp, Some(&server.url()), "2s");
+    named(&first, "first");
+    named(&second, "second");
+    // More sources, more chances for two instances to meet on one.
+    let quiet: Vec<String> = (0..QUIET).map(|q| format!("quiet-{q}.xml")).collect();
+    for (q, path) in quiet.iter().enumerate() {
+        feeds.set(path, "application/rss+xml", rss_owned(&[]));
+        for app in [&first, &second] {
+            app.write_source(
+                &format!("quiet-{q}"),
+                &format!(
+                    "name = \"quiet-{q}\"\nkind = \"feed\"\nurl = \"{}\"\nchannel = \"forum\"\ninterval = \"2s\"\n",
+                    feeds.url(path)
+                ),
+            );
+        }
+    }
+    first.import_cases(&cases(POSTS));
+    first.start().await;
+    second.start().await;
+    for round in 0..POSTS {
+        producer.post();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        // Longer than the lease, then longer than the pool's 10 s wait for a connection.
+        let stall = match round {
+            2 => Duration::from_secs(5),
+            6 => Duration::from_secs(12),
+            _ => continue,
+        };
+        server.stop();
+        tokio::time::sleep(stall).await;
+        server.start_again();
+    }
+    let mails = smtp.wait_for(POSTS, Duration::from_secs(40)).await;
+    tokio::time::sleep(interval).await;
+    first.stop().await;
+    second.stop().await;
+    let (steps, _) = steps(&smtp.messages());
+    assert_eq!(
+        steps.len(),
+        POSTS,
+        "every case alerts (got {} mails)\n{}\n{}",
+        mails.len(),
+        first.logs(),
+        second.logs()
+    );
+    let paths = (0..FEEDS).map(Producer::path).chain(quiet);
+    for path in paths {
+        let arrivals = feeds.arrivals_by_agent(&path);
+        let agents: std::collections::BTreeSet<&str> =
+            arrivals.iter().map(|(_, agent)| agent.as_str()).collect();
+        for pair in arrivals.windows(2) {
+            let gap = pair[1].0 - pair[0].0;
+            assert!(
+                gap >= interval / 2,
+                "{path} fetched by `{}` and then by `{}` within {gap:?}\n{}\n{}",
+                pair[0].1,
+                pair[1].1,
+                first.logs(),
+                second.logs()
+            );
+        }
+        eprintln!(
+            "stall test: {path} fetched {} times by {agents:?}",
+            arrivals.len()
+        );
+    }
+}
+
+/// An instance started while its database is down answers /healthz with a quick 503, waits
+/// for the database, and then serves: healthy, polling, alerting. A later outage is again a
+/// quick 503, not a probe's timeout.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_instance_started_before_its_database_waits_and_then_serves() {
+    const POSTS: usize = 3;
+    let server = support::postgres::PrivateServer::start();
+    server.stop();
+    let feeds = FeedServer::start().await;
+    let smtp = SmtpServer::start().await;
+    let mut producer = Producer::new(&feeds);
+    let mut app = app(&feeds, &smtp, Some(&server.url()), "1s");
+    app.launch();
+    let mut answered = 0;
+    for _ in 0..20 {
+        // Until the port is bound, nothing answers; then always a 503 within the second.
+        match app.health(Duration::from_secs(1)).await {
+            Some(status) => {
+                assert_eq!(status, 503, "healthy without a database");
+                answered += 1;
+            }
+            None if answered > 0 => panic!("/healthz did not answer within 1 s"),
+            None => {}
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(answered >= 10, "/healthz answered {answered} of 20 probes");
+    assert!(
+        app.wait_for_log("store unavailable; waiting for it", Duration::from_secs(15))
+            .await,
+        "the wait is logged: {}",
+        app.logs()
+    );
+
+    server.start_again();
+    app.wait_healthy(Duration::from_secs(40)).await;
+    app.import_cases(&cases(POSTS));
+    for _ in 0..POSTS {
+        producer.post();
+    }
+    let mails = smtp.wait_for(POSTS, Duration::from_secs(30)).await;
+    assert_eq!(mails.len(), POSTS, "{}", app.logs());
+
+    server.stop();
+    let started = std::time::Instant::now();
+    let status = app.health(Duration::from_secs(1)).await;
+    assert_eq!(
+        status,
+        Some(503),
+        "/healthz during an outage, after {:?}",
+        started.elapsed()
+    );
+    server.start_again();
+    app.stop().await;
+}

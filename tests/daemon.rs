@@ -182,6 +182,62 @@ async fn alert_arrives_after_the_mail_server_comes_back() {
     app.stop().await;
 }
 
+/// Alerts that failed while the mail server was down go out within seconds of its return,
+/// not at the end of their back-off (here 20 s, and then 40 s).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_backlog_goes_out_within_seconds_of_the_mail_server_returning() {
+    const CASES_IN_BACKLOG: usize = 3;
+    const ORDERS: usize = 30000;
+    let posts: Vec<(String, String, String, String)> = (1..=CASES_IN_BACKLOG)
+        .map(|i| {
+            (
+                format!("b-{i}"),
+                format!("星驰车主第{i}次投诉"),
+                format!("订单号 {}，发动机漏油", support::order_number(ORDERS, i)),
+                format!("车主{i}"),
+            )
+        })
+        .collect();
+    let feeds = FeedServer::start().await;
+    feeds.set(
+        "weibo.xml",
+        "application/rss+xml",
+        support::feeds::rss_owned(&posts),
+    );
+    let smtp = SmtpServer::start().await;
+    let port = smtp.port();
+    smtp.stop().await;
+    let mut app = TestApp::new(&[feed_source("weibo", &feeds, "weibo.xml")], Some(port));
+    app.edit_config("retry_initial = \"1s\"", "retry_initial = \"20s\"");
+    app.edit_config("retry_max = \"2s\"", "retry_max = \"10m\"");
+    app.import_cases(&support::numbered_cases("B", CASES_IN_BACKLOG, ORDERS));
+    app.start().await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while app.logs().matches("alert delivery failed").count() < CASES_IN_BACKLOG {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "every alert failed once: {}",
+            app.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    let back = std::time::Instant::now();
+    let smtp = SmtpServer::start_on(port).await.unwrap();
+    let mails = smtp
+        .wait_for(CASES_IN_BACKLOG, Duration::from_secs(30))
+        .await;
+    assert_eq!(mails.len(), CASES_IN_BACKLOG, "logs: {}", app.logs());
+    let last = mails.iter().map(|m| m.at - back).max().unwrap();
+    assert!(
+        last < Duration::from_secs(10),
+        "the backlog took {last:?} after the mail server came back: {}",
+        app.logs()
+    );
+    app.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn malformed_feed_is_logged_per_source_while_others_deliver() {
     let feeds = FeedServer::start().await;

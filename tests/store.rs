@@ -7,9 +7,11 @@ use outcry::model::{
     AlertKind, Case, CaseStatus, Channel, Complainant, Engagement, Observation, Stage,
 };
 use outcry::store::{
-    self, AlertStatus, AuditEntry, Batch, EvidenceScope, ItemKey, ItemQuery, ItemRef, LinkChange,
-    LinkQuery, LinkState, NewAlert, NewItem, NewLink, SharedStore, SourceHealth, SourceState,
+    self, AlertStatus, AuditEntry, Batch, EvidenceScope, ItemKey, ItemQuery, ItemRef,
+    LeaseCondition, LinkChange, LinkQuery, LinkState, NewAlert, NewItem, NewLink, SharedStore,
+    SourceHealth, SourceState, StoreError,
 };
+use std::time::Duration as StdDuration;
 
 fn at(text: &str) -> DateTime<FixedOffset> {
     DateTime::parse_from_rfc3339(text).unwrap()
@@ -312,6 +314,69 @@ async fn a_failed_commit_writes_nothing(store: SharedStore) {
     assert!(result.is_err());
     assert!(store.items(&[key("wb-2")]).await.unwrap().is_empty());
     assert!(store.alerts().await.unwrap().is_empty());
+}
+
+/// When the mail server answers again, every alert that failed is due at once, whatever
+/// its back-off; sent alerts and alerts never tried are left alone.
+async fn failed_alerts_are_all_made_due_at_once(store: SharedStore) {
+    for id in ["C-1", "C-2", "C-3"] {
+        store
+            .upsert_case(&case(id, CaseStatus::Open), Utc::now())
+            .await
+            .unwrap();
+    }
+    let obs = observation("wb-1", "2026-03-05T21:52:00+08:00", 1);
+    store
+        .commit(&first_sighting(
+            &obs,
+            "C-1",
+            vec![
+                alert("C-1", Stage::Surfaced, "2026-03-05T21:52:00+08:00"),
+                alert("C-2", Stage::Surfaced, "2026-03-05T21:52:00+08:00"),
+            ],
+        ))
+        .await
+        .unwrap();
+    let now = Utc::now();
+    let claimed = store
+        .claim_alerts(now, now + Duration::seconds(60), 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 2);
+    store.mark_alert_sent(claimed[0].id, now).await.unwrap();
+    store
+        .mark_alert_failed(
+            claimed[1].id,
+            "connection refused",
+            now + Duration::hours(1),
+        )
+        .await
+        .unwrap();
+    let later = observation("wb-2", "2026-03-05T21:53:00+08:00", 1);
+    store
+        .commit(&first_sighting(
+            &later,
+            "C-3",
+            vec![alert("C-3", Stage::Surfaced, "2026-03-05T21:53:00+08:00")],
+        ))
+        .await
+        .unwrap();
+
+    assert_eq!(store.retry_failed_alerts(now).await.unwrap(), 1);
+    let due = store
+        .claim_alerts(now, now + Duration::seconds(60), 10)
+        .await
+        .unwrap();
+    let ids: Vec<i64> = due.iter().map(|a| a.id).collect();
+    assert!(ids.contains(&claimed[1].id), "the failed alert is due now");
+    assert_eq!(
+        due.len(),
+        2,
+        "and the new one, sent alerts are not: {ids:?}"
+    );
+    let retried = due.iter().find(|a| a.id == claimed[1].id).unwrap();
+    assert_eq!(retried.attempts, 1, "its failure still counts");
+    assert_eq!(store.retry_failed_alerts(now).await.unwrap(), 0);
 }
 
 async fn outbox_claims_leases_retries_and_cancels(store: SharedStore) {
@@ -1182,57 +1247,76 @@ async fn digest_lists_links_to_review_unlinked_items_and_case_standings(store: S
     );
 }
 
+/// Lease lengths for the tests below: long enough never to run out by accident on a busy
+/// machine, and short ones that do run out after a short sleep.
+const HELD: StdDuration = StdDuration::from_secs(60);
+const BRIEF: StdDuration = StdDuration::from_millis(300);
+
+async fn past(lease: StdDuration) {
+    tokio::time::sleep(lease + StdDuration::from_millis(300)).await;
+}
+
 async fn source_leases_exclude_take_over_and_keep_the_interval(store: SharedStore) {
-    let t0 = Utc::now();
-    let ttl = Duration::seconds(10);
     let a = store
-        .lease_source("weibo", "a", t0, t0 + ttl)
+        .lease_source("weibo", "a", HELD)
         .await
         .unwrap()
         .expect("a free source is leased");
     assert_eq!(a.last_polled, None);
     // Held by a: b is refused, a keeps it.
     assert!(store
-        .lease_source("weibo", "b", t0, t0 + ttl)
+        .lease_source("weibo", "b", HELD)
         .await
         .unwrap()
         .is_none());
     assert!(store
-        .lease_source("weibo", "a", t0, t0 + ttl)
+        .lease_source("weibo", "a", HELD)
         .await
         .unwrap()
         .is_some());
-    let polled = t0 + Duration::seconds(1);
-    assert!(store.record_poll("weibo", "a", polled).await.unwrap());
-    assert!(!store.record_poll("weibo", "b", polled).await.unwrap());
+    assert!(store.record_poll("weibo", "a").await.unwrap());
+    assert!(!store.record_poll("weibo", "b").await.unwrap());
 
-    // The heartbeat keeps a's lease past its first expiry.
-    let t1 = t0 + Duration::seconds(8);
-    assert_eq!(store.renew_leases("a", t1, t1 + ttl).await.unwrap(), 1);
-    let t2 = t0 + Duration::seconds(12);
+    // The heartbeat keeps a lease past its first expiry.
     assert!(store
-        .lease_source("weibo", "b", t2, t2 + ttl)
+        .lease_source("forum", "c", BRIEF)
+        .await
+        .unwrap()
+        .is_some());
+    assert_eq!(store.renew_leases("c", HELD).await.unwrap(), 1);
+    past(BRIEF).await;
+    assert!(store
+        .lease_source("forum", "b", HELD)
         .await
         .unwrap()
         .is_none());
 
-    // a dies: no more heartbeats, the lease expires and b takes it over, learning when the
+    // d dies: no more heartbeats, the lease expires and b takes it over, learning when the
     // source was last polled.
-    let t3 = t1 + ttl + Duration::seconds(1);
+    let d = store
+        .lease_source("video", "d", BRIEF)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(store.record_poll("video", "d").await.unwrap());
+    past(BRIEF).await;
     let b = store
-        .lease_source("weibo", "b", t3, t3 + ttl)
+        .lease_source("video", "b", HELD)
         .await
         .unwrap()
         .expect("an expired lease is taken over");
-    assert_eq!(
-        b.last_polled.map(|t| t.timestamp_millis()),
-        Some(polled.timestamp_millis())
+    let polled = b.last_polled.expect("d's poll is remembered");
+    assert!(
+        d.granted_at <= polled && polled <= b.granted_at,
+        "{polled} is between d's grant at {} and b's at {}",
+        d.granted_at,
+        b.granted_at
     );
-    // a comes back late: its heartbeat renews nothing and its polls are refused.
-    assert_eq!(store.renew_leases("a", t3, t3 + ttl).await.unwrap(), 0);
-    assert!(!store.record_poll("weibo", "a", t3).await.unwrap());
+    // d comes back late: its heartbeat renews nothing and its polls are refused.
+    assert_eq!(store.renew_leases("d", HELD).await.unwrap(), 0);
+    assert!(!store.record_poll("video", "d").await.unwrap());
     assert!(store
-        .lease_source("weibo", "a", t3, t3 + ttl)
+        .lease_source("video", "d", HELD)
         .await
         .unwrap()
         .is_none());
@@ -1240,10 +1324,121 @@ async fn source_leases_exclude_take_over_and_keep_the_interval(store: SharedStor
     // A clean shutdown hands over at once.
     store.release_leases("b").await.unwrap();
     assert!(store
-        .lease_source("weibo", "a", t3, t3 + ttl)
+        .lease_source("video", "d", HELD)
         .await
         .unwrap()
         .is_some());
+}
+
+/// Expiries come from the database's clock and only ever move later: a renewal or a re-take
+/// asking for less than is left keeps the lease as it was.
+async fn lease_renewals_never_shorten_and_use_the_database_clock(store: SharedStore) {
+    let before = Utc::now();
+    let a = store
+        .lease_source("weibo", "a", HELD)
+        .await
+        .unwrap()
+        .unwrap();
+    let after = Utc::now();
+    assert_eq!(a.remaining(), HELD);
+    // The database runs on this machine, so its clock reads between the two local reads
+    // (a little slack for the clocks' different resolutions).
+    let slack = Duration::milliseconds(50);
+    assert!(
+        before - slack <= a.granted_at && a.granted_at <= after + slack,
+        "granted at {} by the database's clock, asked between {before} and {after}",
+        a.granted_at
+    );
+
+    let again = store
+        .lease_source("weibo", "a", BRIEF)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        again.expires, a.expires,
+        "a re-take asking for less keeps the expiry"
+    );
+    assert_eq!(store.renew_leases("a", BRIEF).await.unwrap(), 1);
+    past(BRIEF).await;
+    assert!(
+        store
+            .lease_source("weibo", "b", HELD)
+            .await
+            .unwrap()
+            .is_none(),
+        "a short renewal did not shorten the lease"
+    );
+    let longer = store
+        .lease_source("weibo", "a", HELD * 2)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(longer.expires > a.expires, "asking for more extends it");
+}
+
+/// A poll's commit carries its source lease: written and the lease extended while it is
+/// held, nothing written once another instance took the source over.
+async fn a_commit_under_a_lost_lease_writes_nothing(store: SharedStore) {
+    store
+        .upsert_case(&case("C-1", CaseStatus::Open), Utc::now())
+        .await
+        .unwrap();
+    let under = |owner: &str, extend: StdDuration| LeaseCondition {
+        source: "weibo".into(),
+        owner: owner.into(),
+        extend,
+    };
+    store
+        .lease_source("weibo", "a", BRIEF)
+        .await
+        .unwrap()
+        .unwrap();
+    let first = observation("wb-1", "2026-03-05T21:52:00+08:00", 1);
+    let batch = Batch {
+        lease: Some(under("a", HELD)),
+        ..first_sighting(&first, "C-1", Vec::new())
+    };
+    store
+        .commit(&batch)
+        .await
+        .expect("committed under a's lease");
+    assert_eq!(store.items(&[key("wb-1")]).await.unwrap().len(), 1);
+    past(BRIEF).await;
+    assert!(
+        store
+            .lease_source("weibo", "b", HELD)
+            .await
+            .unwrap()
+            .is_none(),
+        "the commit extended a's lease"
+    );
+
+    store.release_leases("a").await.unwrap();
+    store
+        .lease_source("weibo", "b", HELD)
+        .await
+        .unwrap()
+        .unwrap();
+    let second = observation("wb-2", "2026-03-05T21:53:00+08:00", 1);
+    let batch = Batch {
+        lease: Some(under("a", HELD)),
+        ..first_sighting(&second, "C-1", Vec::new())
+    };
+    match store.commit(&batch).await {
+        Err(StoreError::LeaseLost { name }) => assert_eq!(name, "weibo"),
+        other => panic!("a commit under a lost lease: {other:?}"),
+    }
+    assert!(store.items(&[key("wb-2")]).await.unwrap().is_empty());
+    let batch = Batch {
+        lease: Some(under("b", HELD)),
+        ..first_sighting(&second, "C-1", Vec::new())
+    };
+    store
+        .commit(&batch)
+        .await
+        .expect("committed under b's lease");
+    assert_eq!(store.items(&[key("wb-2")]).await.unwrap().len(), 1);
 }
 
 /// Several claimers at once, as several instances are: every source and every alert goes to
@@ -1259,7 +1454,7 @@ async fn racing_claims_and_commits_never_share(store: SharedStore) {
             let mut won = Vec::new();
             for name in &sources {
                 if store
-                    .lease_source(name, owner, now, now + Duration::seconds(30))
+                    .lease_source(name, owner, HELD)
                     .await
                     .unwrap()
                     .is_some()
@@ -1398,6 +1593,11 @@ macro_rules! behaviours {
             }
 
             #[tokio::test]
+            async fn failed_alerts_retried_at_once() {
+                failed_alerts_are_all_made_due_at_once($open.await).await;
+            }
+
+            #[tokio::test]
             async fn source_state() {
                 source_state_round_trips($open.await).await;
             }
@@ -1405,6 +1605,16 @@ macro_rules! behaviours {
             #[tokio::test]
             async fn source_leases() {
                 source_leases_exclude_take_over_and_keep_the_interval($open.await).await;
+            }
+
+            #[tokio::test]
+            async fn lease_renewals() {
+                lease_renewals_never_shorten_and_use_the_database_clock($open.await).await;
+            }
+
+            #[tokio::test]
+            async fn leased_commit() {
+                a_commit_under_a_lost_lease_writes_nothing($open.await).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -1509,3 +1719,38 @@ async fn the_installation_id_survives_reopening_the_store() {
 behaviours!(sqlite, sqlite_file());
 behaviours!(sqlite_in_memory, sqlite_memory());
 behaviours!(postgres, postgres_schema());
+
+/// Connections a PostgreSQL restart cut are replaced before use: the first statements after
+/// the restart succeed instead of failing on a dead connection.
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_connections_cut_by_a_restart_are_replaced_unnoticed() {
+    let server = support::postgres::PrivateServer::start();
+    let store = store::open(&server.url()).await.unwrap();
+    // Several pooled connections, all idle when the server goes.
+    let mut tasks = Vec::new();
+    for i in 0..4 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store
+                .lease_source(&format!("s{i}"), "a", HELD)
+                .await
+                .unwrap()
+        }));
+    }
+    for task in tasks {
+        assert!(task.await.unwrap().is_some());
+    }
+    server.stop();
+    server.start_again();
+    for i in 0..4 {
+        assert!(
+            store
+                .lease_source(&format!("s{i}"), "a", HELD)
+                .await
+                .expect("a statement after the restart")
+                .is_some(),
+            "a still holds s{i}"
+        );
+    }
+    store.ping().await.expect("the store answers");
+}

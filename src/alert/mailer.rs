@@ -232,6 +232,15 @@ impl Mailer {
         }
     }
 
+    /// Whether the mail server accepts a connection now (an .eml folder always does): asked
+    /// while sends fail, so that the alerts waiting out their back-off go when it is back.
+    pub async fn reachable(&self) -> bool {
+        match self {
+            Mailer::Smtp { transport, .. } => transport.test_connection().await.unwrap_or(false),
+            Mailer::EmlDir { .. } => true,
+        }
+    }
+
     pub async fn send(&self, mail: &OutgoingMail) -> Result<(), MailerError> {
         match self {
             Mailer::Smtp {

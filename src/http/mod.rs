@@ -16,17 +16,23 @@ use crate::pipeline::Event;
 use crate::schedule::Poller;
 use crate::store::SharedStore;
 use auth::{Auth, Limit, Principal, Verdict};
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use client::Client;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+use tower::ServiceExt;
 use tracing::warn;
 
 /// The scheduler counts as dead when it has not beaten for this long.
 const HEARTBEAT_LIMIT_SECS: i64 = 30;
+
+/// How long `/healthz` waits for the store: a probe learns of an outage from a quick 503,
+/// not from its own timeout while the store waits for a connection.
+const STORE_PING_LIMIT: Duration = Duration::from_millis(800);
 
 /// The API description, written by hand; a test checks it names every route served.
 pub const OPENAPI: &str = include_str!("openapi.json");
@@ -107,6 +113,30 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// The server from the daemon's first moment: until `app` is set (once the store is open)
+/// every request, `/healthz` included, is answered 503 at once; then `app` serves them.
+pub fn starting(app: Arc<OnceLock<Router>>) -> Router {
+    Router::new().fallback(move |request: Request| {
+        let app = app.get().cloned();
+        async move {
+            match app {
+                Some(app) => match app.oneshot(request).await {
+                    Ok(response) => response,
+                    Err(never) => match never {},
+                },
+                None => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    Json(serde_json::json!({
+                        "store": "not open yet",
+                        "scheduler": "not started",
+                    })),
+                )
+                    .into_response(),
+            }
+        }
+    })
+}
+
 /// Even if some scraped text escaped its escaping, the browser would run no script from it
 /// and load nothing from elsewhere. Nothing is stored by the browser or a proxy: pages and
 /// API answers hold case records. The referrer goes to our own pages only, so a form post
@@ -134,11 +164,17 @@ async fn security_headers(mut response: Response) -> Response {
 }
 
 async fn healthz(State(state): State<AppState>) -> Response {
-    let store = state.store.ping().await;
+    let store = match tokio::time::timeout(STORE_PING_LIMIT, state.store.ping()).await {
+        Ok(answer) => answer.map_err(|e| e.to_string()),
+        Err(_) => Err(format!(
+            "no answer within {} ms",
+            STORE_PING_LIMIT.as_millis()
+        )),
+    };
     let since_beat = state.poller.seconds_since_heartbeat();
     let scheduler_alive = since_beat <= HEARTBEAT_LIMIT_SECS;
     let body = serde_json::json!({
-        "store": store.as_ref().map(|_| "ok".to_string()).unwrap_or_else(|e| e.to_string()),
+        "store": store.as_ref().map(|_| "ok").unwrap_or_else(|e| e.as_str()),
         "scheduler": if scheduler_alive { "ok".to_string() } else { format!("no heartbeat for {since_beat}s") },
     });
     let status = if store.is_ok() && scheduler_alive {

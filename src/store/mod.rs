@@ -24,8 +24,32 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("unsupported storage url `{0}` (expected sqlite:// or postgres://)")]
     UnsupportedUrl(String),
+    #[error("the lease on source `{name}` was lost (another instance may hold it now); nothing was written")]
+    LeaseLost { name: String },
     #[error("stored {what} is corrupt: {detail}")]
     Corrupt { what: &'static str, detail: String },
+}
+
+impl StoreError {
+    /// The database could not be reached or is not ready (down, restarting, starting up), as
+    /// opposed to refusing what was asked: worth waiting for rather than giving up.
+    pub fn is_unavailable(&self) -> bool {
+        let error = match self {
+            StoreError::Database(e)
+            | StoreError::Migrate(sqlx::migrate::MigrateError::Execute(e))
+            | StoreError::Migrate(sqlx::migrate::MigrateError::ExecuteMigration(e, _)) => e,
+            _ => return false,
+        };
+        match error {
+            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut => true,
+            // PostgreSQL's classes 08 (connection exception) and 57P (shutting down,
+            // starting up, crashed).
+            sqlx::Error::Database(e) => e
+                .code()
+                .is_some_and(|code| code.starts_with("08") || code.starts_with("57P")),
+            _ => false,
+        }
+    }
 }
 
 /// An item's identity: unique per source.
@@ -135,6 +159,9 @@ pub struct Batch<'a> {
     pub alert_resends: Vec<(i64, DateTime<Utc>)>,
     /// Who asked for the writes above.
     pub audit: Vec<AuditEntry>,
+    /// The source lease the batch was decided under, if any: the commit checks and extends
+    /// it first, in the same transaction, and writes nothing when it was lost.
+    pub lease: Option<LeaseCondition>,
 }
 
 /// A change to the links of an item already stored.
@@ -494,11 +521,35 @@ pub struct FollowedItem {
     pub first_seen_at: DateTime<FixedOffset>,
 }
 
-/// A source lease held by the caller.
+/// A source lease held by the caller. Times are the database's clock, which every instance
+/// shares, so no instance's clock (or its wait for a connection) can make two leases overlap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SourceLease {
     /// When any instance last polled the source, so a new holder keeps its interval.
     pub last_polled: Option<DateTime<Utc>>,
+    /// When the statement that granted the lease ran.
+    pub granted_at: DateTime<Utc>,
+    pub expires: DateTime<Utc>,
+}
+
+impl SourceLease {
+    /// How long the lease lasts from when it was granted.
+    pub fn remaining(&self) -> std::time::Duration {
+        (self.expires - self.granted_at)
+            .to_std()
+            .unwrap_or_default()
+    }
+}
+
+/// A commit that depends on a source lease: it writes nothing unless `owner` still holds the
+/// lease on `source`, and extends it by `extend` (never shortening it). A poll that lost its
+/// source to another instance while it fetched drops its results instead of racing the new
+/// holder's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseCondition {
+    pub source: String,
+    pub owner: String,
+    pub extend: std::time::Duration,
 }
 
 #[async_trait]
@@ -550,34 +601,32 @@ pub trait Store: Send + Sync {
         next_attempt: DateTime<Utc>,
     ) -> Result<(), StoreError>;
     async fn cancel_alert(&self, id: i64, reason: &str) -> Result<(), StoreError>;
+    /// Makes every pending alert that failed before due at `now`, for when their destination
+    /// answers again; returns how many.
+    async fn retry_failed_alerts(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
     async fn alerts(&self) -> Result<Vec<AlertRow>, StoreError>;
 
     async fn source_state(&self, name: &str) -> Result<Option<SourceState>, StoreError>;
     async fn save_source_state(&self, state: &SourceState) -> Result<(), StoreError>;
 
-    /// Takes the lease on source `name` for `owner` until `until`, or extends it when `owner`
-    /// holds it already; None while another owner's lease has not expired at `now`.
+    /// Takes the lease on source `name` for `owner` for `lease` from the database's now, or
+    /// extends it when `owner` holds it already (never shortening it); None while another
+    /// owner's lease has not expired.
     async fn lease_source(
         &self,
         name: &str,
         owner: &str,
-        now: DateTime<Utc>,
-        until: DateTime<Utc>,
+        lease: std::time::Duration,
     ) -> Result<Option<SourceLease>, StoreError>;
-    /// Records that `owner` polled the source at `at`; false when it no longer holds the lease.
-    async fn record_poll(
-        &self,
-        name: &str,
-        owner: &str,
-        at: DateTime<Utc>,
-    ) -> Result<bool, StoreError>;
-    /// The heartbeat: extends every lease `owner` still holds at `now` until `until`; returns
-    /// how many.
+    /// Records that `owner` polled the source now (the database's clock); false when it no
+    /// longer holds the lease.
+    async fn record_poll(&self, name: &str, owner: &str) -> Result<bool, StoreError>;
+    /// The heartbeat: extends every lease `owner` still holds to at least `lease` from the
+    /// database's now (a lease already longer keeps its expiry); returns how many.
     async fn renew_leases(
         &self,
         owner: &str,
-        now: DateTime<Utc>,
-        until: DateTime<Utc>,
+        lease: std::time::Duration,
     ) -> Result<u64, StoreError>;
     /// Gives up every lease of `owner` (on shutdown), so other instances take over at once.
     async fn release_leases(&self, owner: &str) -> Result<(), StoreError>;
@@ -687,6 +736,11 @@ fn evidence_from_json(text: &str) -> Result<Vec<String>, StoreError> {
 
 fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
+}
+
+/// A lease length in the milliseconds lease rows are kept in.
+fn lease_ms(lease: std::time::Duration) -> i64 {
+    i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 4)
 }
 
 /// A LIKE pattern matching `text` anywhere, with LIKE's wildcards taken literally (`ESCAPE

@@ -3,7 +3,7 @@
 //! size; outbox and source claims use `FOR UPDATE SKIP LOCKED`, so instances never wait on
 //! each other's rows and never claim the same one.
 
-use super::shared::{Sql, ITEM_COLUMNS, LINK_COLUMNS, RECORD_POLL, RELEASE_LEASES, RENEW_LEASES};
+use super::shared::{lease_statements, Sql, ITEM_COLUMNS, LINK_COLUMNS, RELEASE_LEASES};
 use super::*;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres, Row};
@@ -16,6 +16,14 @@ const UPSERT_CASE: &str = "INSERT INTO cases (id, brand, status, record, revisio
      ON CONFLICT (id) DO UPDATE SET brand = EXCLUDED.brand, status = EXCLUDED.status,
          record = EXCLUDED.record, revision = EXCLUDED.revision,
          updated_at = EXCLUDED.updated_at";
+
+/// The database's clock in Unix milliseconds (`now()`: one value per transaction).
+macro_rules! now_ms {
+    () => {
+        "(EXTRACT(EPOCH FROM now()) * 1000)::bigint"
+    };
+}
+lease_statements!(now_ms!(), "GREATEST");
 
 pub struct PostgresStore {
     pool: PgPool,
@@ -30,13 +38,14 @@ impl PostgresStore {
 impl PostgresStore {
     pub async fn open(url: &str) -> Result<PostgresStore, StoreError> {
         let options = PgConnectOptions::from_str(url)?;
-        // No ping before each use: it would double the round trips of every statement. A
-        // connection the server dropped (restart) fails its next statement and is replaced;
-        // every caller retries on its own schedule (polls back off, deliveries are retried).
+        // A ping before each use (one round trip with no statement) finds the connections a
+        // server restart cut, and the pool replaces them, waiting for the server to come back
+        // within the acquire timeout; without it, each dead connection failed a statement of
+        // the pipeline or the outbox.
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(10))
-            .test_before_acquire(false)
+            .test_before_acquire(true)
             .idle_timeout(Some(Duration::from_secs(600)))
             .max_lifetime(Some(Duration::from_secs(3600)))
             .connect_with(options)
@@ -134,6 +143,10 @@ impl Store for PostgresStore {
 
     async fn commit(&self, batch: &Batch<'_>) -> Result<Committed, StoreError> {
         let mut tx = self.pool.begin().await?;
+        if let Some(lease) = &batch.lease {
+            // The row lock it takes keeps the lease ours until the commit.
+            Sql::<Postgres>::hold_lease_on(&mut tx, HOLD_LEASE, lease).await?;
+        }
 
         let news = &batch.new_items;
         fn obs<'a>(item: &NewItem<'a>) -> &'a Observation {
@@ -461,6 +474,10 @@ impl Store for PostgresStore {
         Ok(())
     }
 
+    async fn retry_failed_alerts(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        self.sql().retry_failed_alerts(now).await
+    }
+
     async fn cancel_alert(&self, id: i64, reason: &str) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE alerts SET status = 'cancelled', last_error = $2, lease_until_ms = NULL
@@ -558,64 +575,59 @@ impl Store for PostgresStore {
         &self,
         name: &str,
         owner: &str,
-        now: DateTime<Utc>,
-        until: DateTime<Utc>,
+        lease: Duration,
     ) -> Result<Option<SourceLease>, StoreError> {
         // The row is ours to take only if expired or already ours; a row another instance
         // is taking at this moment is skipped rather than waited for. Held sources (the
         // common case) cost this one statement.
-        let row = sqlx::query(
+        let row = sqlx::query(concat!(
             "WITH free AS (
                  SELECT name FROM source_leases
-                 WHERE name = $1 AND (owner = $2 OR expires_ms < $3)
+                 WHERE name = $1 AND (owner = $2 OR expires_ms < ",
+            now_ms!(),
+            ")
                  FOR UPDATE SKIP LOCKED)
-             UPDATE source_leases l SET owner = $2, expires_ms = $4 FROM free
-             WHERE l.name = free.name
-             RETURNING l.polled_ms",
-        )
+             UPDATE source_leases l SET owner = $2,
+                 expires_ms = GREATEST(l.expires_ms, ",
+            now_ms!(),
+            " + $3)
+             FROM free WHERE l.name = free.name
+             RETURNING l.polled_ms, l.expires_ms, ",
+            now_ms!(),
+            " AS now_ms"
+        ))
         .bind(name)
         .bind(owner)
-        .bind(ms(now))
-        .bind(ms(until))
+        .bind(lease_ms(lease))
         .fetch_optional(&self.pool)
         .await?;
         if let Some(row) = row {
             return rows::source_lease(&row).map(Some);
         }
         // A source nobody has leased yet: the first instance to insert its row holds it.
-        let row = sqlx::query(
-            "INSERT INTO source_leases (name, owner, expires_ms) VALUES ($1, $2, $3)
-             ON CONFLICT (name) DO NOTHING RETURNING polled_ms",
-        )
+        let row = sqlx::query(concat!(
+            "INSERT INTO source_leases (name, owner, expires_ms) VALUES ($1, $2, ",
+            now_ms!(),
+            " + $3)
+             ON CONFLICT (name) DO NOTHING RETURNING polled_ms, expires_ms, ",
+            now_ms!(),
+            " AS now_ms"
+        ))
         .bind(name)
         .bind(owner)
-        .bind(ms(until))
+        .bind(lease_ms(lease))
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(rows::source_lease).transpose()
     }
 
-    async fn record_poll(
-        &self,
-        name: &str,
-        owner: &str,
-        at: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        Ok(self
-            .sql()
-            .leases(RECORD_POLL, &[name, owner], &[ms(at)])
-            .await?
-            > 0)
+    async fn record_poll(&self, name: &str, owner: &str) -> Result<bool, StoreError> {
+        Ok(self.sql().leases(RECORD_POLL, &[name, owner], &[]).await? > 0)
     }
 
-    async fn renew_leases(
-        &self,
-        owner: &str,
-        now: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> Result<u64, StoreError> {
+    async fn renew_leases(&self, owner: &str, lease: Duration) -> Result<u64, StoreError> {
         self.sql()
-            .leases(RENEW_LEASES, &[owner], &[ms(now), ms(until)])
+            .leases(RENEW_LEASES, &[owner], &[lease_ms(lease)])
             .await
     }
 

@@ -168,13 +168,15 @@ pub(super) fn linked_text(r: &impl Columns) -> LinkedText {
     }
 }
 
-/// A lease row's `polled_ms`.
+/// A granted lease: the row's `polled_ms` and `expires_ms`, and the database's `now_ms`.
 pub(super) fn source_lease(r: &impl Columns) -> Result<SourceLease, StoreError> {
     Ok(SourceLease {
         last_polled: r
             .int_opt("polled_ms")
             .map(|t| from_ms("source poll time", t))
             .transpose()?,
+        granted_at: from_ms("database clock", r.int("now_ms"))?,
+        expires: from_ms("source lease expiry", r.int("expires_ms"))?,
     })
 }
 

@@ -55,6 +55,40 @@ where
         Ok(u64::try_from(rows.len()).unwrap_or(u64::MAX))
     }
 
+    /// Makes every pending alert that failed before due at `now`; returns how many.
+    pub(super) async fn retry_failed_alerts(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let rows = sqlx::query::<DB>(
+            "UPDATE alerts SET next_attempt_ms = $1
+             WHERE status = 'pending' AND attempts > 0 AND next_attempt_ms > $1
+             RETURNING id",
+        )
+        .bind(ms(now))
+        .fetch_all(self.0)
+        .await?;
+        Ok(u64::try_from(rows.len()).unwrap_or(u64::MAX))
+    }
+
+    /// A batch's lease condition, checked (and the lease extended) first in its transaction
+    /// with the backend's `HOLD_LEASE`; `LeaseLost` when the lease is not held.
+    pub(super) async fn hold_lease_on(
+        conn: &mut DB::Connection,
+        sql: &'static str,
+        lease: &LeaseCondition,
+    ) -> Result<(), StoreError> {
+        let held = sqlx::query::<DB>(sql)
+            .bind(lease.source.as_str())
+            .bind(lease.owner.as_str())
+            .bind(lease_ms(lease.extend))
+            .fetch_optional(&mut *conn)
+            .await?;
+        match held {
+            Some(_) => Ok(()),
+            None => Err(StoreError::LeaseLost {
+                name: lease.source.clone(),
+            }),
+        }
+    }
+
     /// Inserts or replaces a case; `sql` is the backend's statement, which differs only in
     /// how it takes the next revision.
     pub(super) async fn upsert_case_on(
@@ -424,11 +458,43 @@ where
     }
 }
 
-// Lease bookkeeping that is the same SQL on every backend; texts bind first, then numbers.
-pub(super) const RECORD_POLL: &str =
-    "UPDATE source_leases SET polled_ms = $3 WHERE name = $1 AND owner = $2 RETURNING name";
-pub(super) const RENEW_LEASES: &str = "UPDATE source_leases SET expires_ms = $3
-     WHERE owner = $1 AND expires_ms >= $2 RETURNING name";
+/// The lease statements, written once: the backends differ only in how they read their clock
+/// (`$now`, Unix milliseconds) and name the larger of two values (`$greatest`). Every expiry
+/// comes from the database's clock and is only ever moved later, so no instance's clock or
+/// wait for a connection can shorten a lease it holds or make two leases overlap. Texts bind
+/// first, then numbers (see [`Sql::leases`]).
+macro_rules! lease_statements {
+    ($now:expr, $greatest:literal) => {
+        /// Times the poll by the database's clock, so a new holder keeps the interval.
+        const RECORD_POLL: &str = concat!(
+            "UPDATE source_leases SET polled_ms = ",
+            $now,
+            " WHERE name = $1 AND owner = $2 RETURNING name"
+        );
+        /// The heartbeat: each unexpired lease of `$1` lasts at least `$2` ms more.
+        const RENEW_LEASES: &str = concat!(
+            "UPDATE source_leases SET expires_ms = ",
+            $greatest,
+            "(expires_ms, ",
+            $now,
+            " + $2) WHERE owner = $1 AND expires_ms >= ",
+            $now,
+            " RETURNING name"
+        );
+        /// A commit's condition: `$2` still holds `$1`, which lasts at least `$3` ms more.
+        const HOLD_LEASE: &str = concat!(
+            "UPDATE source_leases SET expires_ms = ",
+            $greatest,
+            "(expires_ms, ",
+            $now,
+            " + $3) WHERE name = $1 AND owner = $2 AND expires_ms >= ",
+            $now,
+            " RETURNING name"
+        );
+    };
+}
+pub(super) use lease_statements;
+
 // Expired at once, but polled_ms stays so the next holder keeps the source's interval.
 pub(super) const RELEASE_LEASES: &str =
     "UPDATE source_leases SET expires_ms = 0 WHERE owner = $1 RETURNING name";

@@ -2,7 +2,7 @@
 //! replay). SQLite has no SKIP LOCKED; outbox claims are single UPDATE ... RETURNING
 //! statements, which SQLite serialises.
 
-use super::shared::{Sql, ITEM_COLUMNS, LINK_COLUMNS, RECORD_POLL, RELEASE_LEASES, RENEW_LEASES};
+use super::shared::{lease_statements, Sql, ITEM_COLUMNS, LINK_COLUMNS, RELEASE_LEASES};
 use super::*;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
@@ -12,6 +12,14 @@ use std::time::Duration;
 
 /// Rows per multi-row statement: well under SQLite's limit of bound parameters.
 const ROWS_PER_STATEMENT: usize = 500;
+
+/// SQLite's clock in Unix milliseconds (`'now'`: one value per statement).
+macro_rules! now_ms {
+    () => {
+        "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)"
+    };
+}
+lease_statements!(now_ms!(), "MAX");
 
 pub struct SqliteStore {
     pool: SqlitePool,
@@ -171,6 +179,10 @@ impl Store for SqliteStore {
 
     async fn commit(&self, batch: &Batch<'_>) -> Result<Committed, StoreError> {
         let mut tx = self.pool.begin().await?;
+        if let Some(lease) = &batch.lease {
+            // First, so the transaction takes SQLite's write lock before it reads anything.
+            Sql::<Sqlite>::hold_lease_on(&mut tx, HOLD_LEASE, lease).await?;
+        }
         let mut new_item_ids = vec![0i64; batch.new_items.len()];
         let positions: HashMap<(&str, &str), usize> = batch
             .new_items
@@ -428,6 +440,10 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn retry_failed_alerts(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        self.sql().retry_failed_alerts(now).await
+    }
+
     async fn cancel_alert(&self, id: i64, reason: &str) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE alerts SET status = 'cancelled', last_error = ?2, lease_until_ms = NULL
@@ -670,48 +686,38 @@ impl Store for SqliteStore {
         &self,
         name: &str,
         owner: &str,
-        now: DateTime<Utc>,
-        until: DateTime<Utc>,
+        lease: Duration,
     ) -> Result<Option<SourceLease>, StoreError> {
         // SQLite has no SKIP LOCKED; it serialises writers, so one conditional upsert is a
         // claim that two instances cannot both win.
-        let row = sqlx::query(
-            "INSERT INTO source_leases (name, owner, expires_ms) VALUES ($1, $2, $4)
+        let row = sqlx::query(concat!(
+            "INSERT INTO source_leases (name, owner, expires_ms) VALUES ($1, $2, ",
+            now_ms!(),
+            " + $3)
              ON CONFLICT (name) DO UPDATE SET owner = excluded.owner,
-                 expires_ms = excluded.expires_ms
-             WHERE source_leases.owner = excluded.owner OR source_leases.expires_ms < $3
-             RETURNING polled_ms",
-        )
+                 expires_ms = MAX(source_leases.expires_ms, excluded.expires_ms)
+             WHERE source_leases.owner = excluded.owner OR source_leases.expires_ms < ",
+            now_ms!(),
+            "
+             RETURNING polled_ms, expires_ms, ",
+            now_ms!(),
+            " AS now_ms"
+        ))
         .bind(name)
         .bind(owner)
-        .bind(ms(now))
-        .bind(ms(until))
+        .bind(lease_ms(lease))
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(rows::source_lease).transpose()
     }
 
-    async fn record_poll(
-        &self,
-        name: &str,
-        owner: &str,
-        at: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        Ok(self
-            .sql()
-            .leases(RECORD_POLL, &[name, owner], &[ms(at)])
-            .await?
-            > 0)
+    async fn record_poll(&self, name: &str, owner: &str) -> Result<bool, StoreError> {
+        Ok(self.sql().leases(RECORD_POLL, &[name, owner], &[]).await? > 0)
     }
 
-    async fn renew_leases(
-        &self,
-        owner: &str,
-        now: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> Result<u64, StoreError> {
+    async fn renew_leases(&self, owner: &str, lease: Duration) -> Result<u64, StoreError> {
         self.sql()
-            .leases(RENEW_LEASES, &[owner], &[ms(now), ms(until)])
+            .leases(RENEW_LEASES, &[owner], &[lease_ms(lease)])
             .await
     }
 

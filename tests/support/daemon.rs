@@ -164,6 +164,12 @@ impl TestApp {
 
     /// Starts `outcry run` and waits until /healthz answers 200.
     pub async fn start(&mut self) {
+        self.launch();
+        self.wait_healthy(Duration::from_secs(20)).await;
+    }
+
+    /// Starts `outcry run` without waiting for anything.
+    pub fn launch(&mut self) {
         assert!(self.child.is_none(), "already running");
         self.runs += 1;
         let log = std::fs::File::create(self.log_path(self.runs)).unwrap();
@@ -178,8 +184,12 @@ impl TestApp {
             .spawn()
             .unwrap();
         self.child = Some(child);
+    }
+
+    /// Waits until /healthz answers 200; panics if the daemon exits or `timeout` passes.
+    pub async fn wait_healthy(&mut self, timeout: Duration) {
         let url = format!("http://127.0.0.1:{}/healthz", self.http_port);
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = Instant::now() + timeout;
         loop {
             if let Ok(response) = reqwest::get(&url).await {
                 if response.status() == 200 {
@@ -196,6 +206,18 @@ impl TestApp {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// The status /healthz answers within `timeout`, or None when it does not answer in time
+    /// (or the port is not open).
+    pub async fn health(&self, timeout: Duration) -> Option<u16> {
+        let client = reqwest::Client::builder().timeout(timeout).build().unwrap();
+        client
+            .get(format!("http://127.0.0.1:{}/healthz", self.http_port))
+            .send()
+            .await
+            .ok()
+            .map(|r| r.status().as_u16())
     }
 
     /// SIGKILL: the process dies wherever it is, as in a power cut.

@@ -35,6 +35,8 @@ struct Shared {
     documents: HashMap<String, Document>,
     requests: HashMap<String, usize>,
     arrivals: HashMap<String, Vec<std::time::Instant>>,
+    /// The User-Agent of each arrival, in the same order.
+    agents: HashMap<String, Vec<String>>,
     not_modified: HashMap<String, usize>,
     last_headers: HashMap<String, HeaderMap>,
     /// Every request's header values, to look for a leaked secret.
@@ -173,6 +175,16 @@ impl FeedServer {
         shared.arrivals.values().flatten().max().copied()
     }
 
+    /// When each request for `path` arrived and with which User-Agent (how tests tell
+    /// instances apart), in order.
+    pub fn arrivals_by_agent(&self, path: &str) -> Vec<(std::time::Instant, String)> {
+        let path = path.trim_start_matches('/');
+        let shared = self.shared.lock().unwrap();
+        let arrivals = shared.arrivals.get(path).cloned().unwrap_or_default();
+        let agents = shared.agents.get(path).cloned().unwrap_or_default();
+        arrivals.into_iter().zip(agents).collect()
+    }
+
     /// When each request for `path` arrived, in order.
     pub fn arrivals(&self, path: &str) -> Vec<std::time::Instant> {
         let shared = self.shared.lock().unwrap();
@@ -203,6 +215,12 @@ async fn serve(
             .entry(path.clone())
             .or_default()
             .push(std::time::Instant::now());
+        let agent = headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        shared.agents.entry(path.clone()).or_default().push(agent);
         shared.last_headers.insert(path.clone(), headers.clone());
         shared.header_values.extend(
             headers
