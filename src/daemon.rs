@@ -10,6 +10,7 @@ use crate::http::auth::Auth;
 use crate::http::{router, AppState};
 use crate::metrics::Metrics;
 use crate::pipeline::{Pipeline, PipelineError};
+use crate::present::Ui;
 use crate::schedule::Poller;
 use crate::store::{self, StoreError};
 use std::sync::atomic::AtomicI64;
@@ -58,8 +59,10 @@ pub async fn run_on(
     let auth = Auth::from_config(&config.http.tokens, config.review.session_ttl)
         .map_err(DaemonError::Tokens)?;
     let store = store::open(&loaded.storage_url).await?;
-    let pipeline =
-        Pipeline::new(store.clone(), &config.brands, config.linking, config.assess).await?;
+    let ui = Ui::of(config);
+    let pipeline = Pipeline::new(store.clone(), &config.brands, config.linking, config.assess)
+        .await?
+        .with_ui(ui.clone());
     let mailer = Mailer::from_config(config, &loaded.outbox_dir)?;
     let metrics = Arc::new(Metrics::new());
     let instance = config
@@ -80,6 +83,7 @@ pub async fn run_on(
         lease: config.cluster.source_lease,
         source_down_after: (!config.operator.to.is_empty())
             .then_some(config.operator.source_down_after),
+        ui: ui.clone(),
     });
 
     info!(
@@ -100,7 +104,13 @@ pub async fn run_on(
     let mut pollers = poller.spawn(sources, shutdown.clone());
 
     let digest_task = config.digest.clone().map(|digest| {
-        let digest = Digest::new(store.clone(), digest, config.assess, alert_queued.clone());
+        let digest = Digest::new(
+            store.clone(),
+            digest,
+            config.assess,
+            ui.clone(),
+            alert_queued.clone(),
+        );
         tokio::spawn(digest.run(shutdown.clone()))
     });
 
@@ -122,6 +132,7 @@ pub async fn run_on(
         auth: Arc::new(auth),
         review: config.review,
         brands: Arc::new(config.brands.iter().map(|b| b.name.clone()).collect()),
+        ui: Arc::new(ui),
     });
     let http_shutdown = shutdown.clone();
     let http_task = tokio::spawn(async move {

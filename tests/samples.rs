@@ -1,11 +1,16 @@
 //! The rendered samples under docs/ are made from invented data by this test, so they always
-//! show what the code renders. After changing the rendering, write them again with
-//! `OUTCRY_WRITE_SAMPLES=1 cargo test --test samples` and review the diff.
+//! show what the code renders: `sample-*.txt|html` in Chinese (the default), `sample-*.en.*`
+//! in English. After changing the rendering, write them again with
+//! `OUTCRY_WRITE_SAMPLES=1 cargo test --test samples` and review the diff. The same data
+//! checks that each language speaks only its own words and that both carry the same facts.
 
 use chrono::{DateTime, FixedOffset};
 use outcry::alert::digest::{render_digest, DigestContent};
-use outcry::alert::render::{render, AlertContent, Evidence};
-use outcry::model::{AlertKind, Case, CaseStatus, Channel, Complainant, Engagement, Stage};
+use outcry::alert::render::{render, AlertContent, Evidence, RenderedEmail};
+use outcry::model::{
+    AlertKind, Case, CaseStatus, Channel, Complainant, Engagement, LinkEvidence, Reason, Stage,
+};
+use outcry::present::{Language, Ui};
 use outcry::store::{CaseItem, CaseStanding, LinkState, ReviewLink, Sighting, UnlinkedItem};
 use std::path::Path;
 
@@ -77,8 +82,12 @@ fn sample_alert() -> AlertContent {
         author_followers: Some(2300),
         link_score: Some(1.0),
         link_evidence: vec![
-            "identifier order:NX-20260105-4471".into(),
-            "author is the complainant's handle weibo:阿辰不吃辣".into(),
+            LinkEvidence::Identifier {
+                identifier: "order:NX-20260105-4471".into(),
+            },
+            LinkEvidence::AuthorIsHandle {
+                handle: "weibo:阿辰不吃辣".into(),
+            },
         ],
         marks: vec!["NX-20260105-4471".into(), "阿辰不吃辣".into()],
     };
@@ -102,8 +111,13 @@ fn sample_alert() -> AlertContent {
         author_followers: None,
         link_score: Some(0.71),
         link_evidence: vec![
-            "retells the case (text 0.58, public story 0.74)".into(),
-            "product agrees".into(),
+            LinkEvidence::Retells {
+                case_text: 0.58,
+                story: 0.74,
+            },
+            LinkEvidence::FactAgrees {
+                fact: "date".into(),
+            },
         ],
         marks: vec![],
     };
@@ -121,7 +135,10 @@ fn sample_alert() -> AlertContent {
         growth_per_hour: None,
         author_followers: None,
         link_score: Some(0.66),
-        link_evidence: vec!["retells the case (text 0.52, public story 0.81)".into()],
+        link_evidence: vec![LinkEvidence::Retells {
+            case_text: 0.52,
+            story: 0.81,
+        }],
         marks: vec![],
     };
     AlertContent {
@@ -130,30 +147,79 @@ fn sample_alert() -> AlertContent {
         case: Some(sample_case()),
         headline: "多名消费者反映暖芯电暖器插头冒烟".into(),
         reasons: vec![
-            "first public item: a social post by 阿辰不吃辣 on weibo-search, seen 2026-01-20T21:20:00+08:00".into(),
-            "3 public items by 3 distinct authors on 3 sources".into(),
-            "news pickup: 城市晚报".into(),
-            "13889 interactions (reposts, comments, likes), growing 1550 per hour".into(),
-            "1 \"me too\" retellings".into(),
-            "threats to go public: 12315 (case notes), 找媒体, 找媒体 (case notes), 曝光 (case notes)"
-                .into(),
-            "rage in the posts: 推来推去, 没人管".into(),
-            "safety words that move the public: 宝宝, 漏电".into(),
-            "thresholds lowered ×0.6 because of threats or safety words".into(),
+            Reason::FirstItem {
+                channel: Channel::Social,
+                author: Some("阿辰不吃辣".into()),
+                source: "weibo-search".into(),
+                // Stored in UTC, shown in the configured zone.
+                seen_at: at("2026-01-20T13:20:00+00:00"),
+            },
+            Reason::Spread {
+                items: 3,
+                authors: 3,
+                sources: 3,
+            },
+            Reason::NewsPickup {
+                outlets: vec!["城市晚报".into()],
+            },
+            Reason::Interactions {
+                total: 13889,
+                growth_per_hour: 1550.0,
+            },
+            Reason::MeToo { retellings: 1 },
+            Reason::Threats {
+                in_posts: vec!["找媒体".into()],
+                in_notes: vec!["12315".into(), "找媒体".into(), "曝光".into()],
+            },
+            Reason::Rage {
+                terms: vec!["推来推去".into(), "没人管".into()],
+            },
+            Reason::Safety {
+                terms: vec!["宝宝".into(), "漏电".into()],
+            },
+            Reason::ThresholdsLowered { factor: 0.6 },
         ],
         evidence: vec![news, forum, social],
         created_at: at("2026-01-21T09:20:00+08:00"),
     }
 }
 
-#[test]
-fn sample_alert_in_docs_is_what_the_code_renders() {
-    let rendered = render(&sample_alert());
+fn ui(language: Language) -> Ui {
+    Ui {
+        language,
+        public_url: Some("https://outcry.example.com".into()),
+        ..Ui::default()
+    }
+}
+
+/// The file name of a sample in `language`: Chinese bare, others tagged.
+fn sample_name(stem: &str, language: Language, ext: &str) -> String {
+    match language {
+        Language::ZhCn => format!("{stem}.{ext}"),
+        other => format!("{stem}.{}.{ext}", other.tag()),
+    }
+}
+
+fn check_samples(stem: &str, language: Language, rendered: &RenderedEmail) {
     check_sample(
-        "sample-alert.txt",
+        &sample_name(stem, language, "txt"),
         &format!("Subject: {}\n\n{}", rendered.subject, rendered.text),
     );
-    check_sample("sample-alert.html", &format!("{}\n", rendered.html));
+    check_sample(
+        &sample_name(stem, language, "html"),
+        &format!("{}\n", rendered.html),
+    );
+}
+
+#[test]
+fn sample_alert_in_docs_is_what_the_code_renders() {
+    for language in Language::ALL {
+        check_samples(
+            "sample-alert",
+            language,
+            &render(&sample_alert(), &ui(language)),
+        );
+    }
 }
 
 fn item(
@@ -200,9 +266,14 @@ fn sample_digest() -> DigestContent {
         item: CaseItem {
             link_score: 0.48,
             link_evidence: vec![
-                "retells the case (text 0.44, public story 0.00)".into(),
-                "place agrees".into(),
-                "fits another case about as well (score 0.41)".into(),
+                LinkEvidence::Retells {
+                    case_text: 0.44,
+                    story: 0.0,
+                },
+                LinkEvidence::FactAgrees {
+                    fact: "place".into(),
+                },
+                LinkEvidence::AnotherCaseFits { score: 0.41 },
             ],
             ..item(
                 "fr-5512",
@@ -281,10 +352,261 @@ fn sample_digest() -> DigestContent {
 
 #[test]
 fn sample_digest_in_docs_is_what_the_code_renders() {
-    let rendered = render_digest(&sample_digest());
-    check_sample(
-        "sample-digest.txt",
-        &format!("Subject: {}\n\n{}", rendered.subject, rendered.text),
+    for language in Language::ALL {
+        check_samples(
+            "sample-digest",
+            language,
+            &render_digest(&sample_digest(), &ui(language)),
+        );
+    }
+}
+
+/// The visible text of an HTML part: tags dropped, the few entities the templates write
+/// turned back.
+fn visible(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => {
+                in_tag = false;
+                out.push(' ');
+            }
+            _ if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out.replace("&amp;", "&")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#x27;", "'")
+        .replace("&#39;", "'")
+}
+
+/// What people read of an email: subject, text part and the HTML part's visible text.
+fn readable(rendered: &RenderedEmail) -> String {
+    format!(
+        "{}\n{}\n{}",
+        rendered.subject,
+        rendered.text,
+        visible(&rendered.html)
+    )
+}
+
+/// Everything the samples' data says, which may appear in any language.
+const DATA: &[&str] = &[
+    "weibo-search",
+    "appliance-forum",
+    "city-evening-news",
+    "complaint-board",
+    "hotline",
+    "high",
+    "medium",
+    "low",
+    "order:NX-20260105-4471",
+    "weibo:阿辰不吃辣",
+    "outcry.example.com",
+    "posts.example",
+    "bbs.example",
+    "news.example",
+    "weibo.example",
+    "NX-3",
+    "outcry",
+];
+
+fn strip_data(text: &str) -> String {
+    let mut text = text
+        .split_whitespace()
+        .filter(|w| !w.contains("http"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    for data in DATA {
+        text = text.replace(data, " ");
+    }
+    text
+}
+
+fn catalog(language: Language) -> String {
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("src/present/catalogs")
+            .join(format!("{}.ftl", language.tag())),
+    )
+    .unwrap()
+}
+
+/// The words a catalog itself writes: message and variant values without their
+/// placeables, comments, keys, or commands quoted in backticks.
+fn catalog_texts(language: Language) -> Vec<String> {
+    catalog(language)
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .filter_map(|l| {
+            let l = l.trim();
+            if let Some((_, value)) = l.split_once(" = ") {
+                Some(value.to_string())
+            } else if l.starts_with('[') || l.starts_with("*[") {
+                l.split_once(']').map(|(_, v)| v.to_string())
+            } else {
+                None
+            }
+        })
+        .map(|value| {
+            let mut out = String::new();
+            let (mut depth, mut quoted) = (0, false);
+            for c in value.chars() {
+                match c {
+                    '{' => depth += 1,
+                    '}' => depth -= 1,
+                    '`' => quoted = !quoted,
+                    _ if depth == 0 && !quoted => out.push(c),
+                    _ => {}
+                }
+            }
+            out
+        })
+        .collect()
+}
+
+fn english_words(text: &str) -> std::collections::BTreeSet<String> {
+    text.split(|c: char| !c.is_ascii_alphabetic())
+        .filter(|w| w.len() >= 3)
+        .map(str::to_ascii_lowercase)
+        .collect()
+}
+
+fn is_han(c: char) -> bool {
+    ('\u{4E00}'..='\u{9FFF}').contains(&c)
+}
+
+fn han_phrases(text: &str) -> Vec<String> {
+    text.split(|c: char| !is_han(c))
+        .filter(|p| p.chars().count() >= 2)
+        .map(String::from)
+        .collect()
+}
+
+fn samples(language: Language) -> Vec<RenderedEmail> {
+    vec![
+        render(&sample_alert(), &ui(language)),
+        render_digest(&sample_digest(), &ui(language)),
+    ]
+}
+
+#[test]
+fn chinese_output_has_no_english_catalog_word_and_english_no_chinese_one() {
+    let english: std::collections::BTreeSet<String> = catalog_texts(Language::En)
+        .iter()
+        .flat_map(|t| english_words(t))
+        .collect();
+    assert!(english.contains("evidence") && english.contains("published"));
+    for rendered in samples(Language::ZhCn) {
+        let seen = english_words(&strip_data(&readable(&rendered)));
+        let leaked: Vec<&String> = seen.intersection(&english).collect();
+        assert!(leaked.is_empty(), "{leaked:?} in\n{}", rendered.text);
+    }
+    // Chinese the data itself carries (quotes, names, terms) is no leak.
+    let data = format!("{:?}{:?}", sample_alert(), sample_digest());
+    let chinese: Vec<String> = catalog_texts(Language::ZhCn)
+        .iter()
+        .flat_map(|t| han_phrases(t))
+        .filter(|p| !data.contains(p.as_str()))
+        .collect();
+    assert!(chinese.iter().any(|p| p == "证据"));
+    for rendered in samples(Language::En) {
+        let text = readable(&rendered);
+        let leaked: Vec<&String> = chinese
+            .iter()
+            .filter(|p| text.contains(p.as_str()))
+            .collect();
+        assert!(leaked.is_empty(), "{leaked:?} in\n{}", rendered.text);
+    }
+}
+
+/// Every "YYYY-MM-DD HH:MM" in `text`, in order.
+fn times(text: &str) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    let shape = "0000-00-00 00:00";
+    chars
+        .windows(shape.len())
+        .filter(|w| {
+            w.iter().zip(shape.chars()).all(|(c, s)| {
+                if s == '0' {
+                    c.is_ascii_digit()
+                } else {
+                    *c == s
+                }
+            })
+        })
+        .map(|w| w.iter().collect())
+        .collect()
+}
+
+/// Every "0.dd" score and every URL in `text`.
+fn scores_and_urls(text: &str) -> Vec<String> {
+    let mut found: Vec<String> = text
+        .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .filter(|w| w.len() == 4 && w.starts_with("0.") || w.starts_with("1.00"))
+        .map(String::from)
+        .collect();
+    found.extend(
+        text.split_whitespace()
+            .filter_map(|w| w.find("http").map(|at| w[at..].to_string())),
     );
-    check_sample("sample-digest.html", &format!("{}\n", rendered.html));
+    found.sort();
+    found
+}
+
+#[test]
+fn both_languages_carry_the_same_facts() {
+    for (zh, en) in samples(Language::ZhCn).iter().zip(samples(Language::En)) {
+        assert_eq!(times(&zh.text), times(&en.text), "times, in the same order");
+        assert_eq!(times(&zh.html), times(&en.html));
+        assert_eq!(scores_and_urls(&zh.text), scores_and_urls(&en.text));
+        for tag in ["<li", "<tr", "<h3", "<mark>", "<a href"] {
+            assert_eq!(
+                zh.html.matches(tag).count(),
+                en.html.matches(tag).count(),
+                "{tag}"
+            );
+        }
+        assert_eq!(zh.text.lines().count(), en.text.lines().count());
+        // The same case, stage and brand named in both subjects.
+        for fact in ["C-2207", "暖芯电器"] {
+            assert_eq!(
+                zh.subject.contains(fact),
+                en.subject.contains(fact),
+                "{fact}"
+            );
+        }
+    }
+    // One zone for every time, named once, stored UTC shown in it.
+    let zh = render(&sample_alert(), &ui(Language::ZhCn));
+    assert!(zh.text.contains("时间均为 UTC+08:00"), "{}", zh.text);
+    assert!(zh.text.contains("发现于 2026-01-20 21:20"), "{}", zh.text);
+    assert!(
+        !zh.text.contains("+08:00 ") && !zh.text.contains("T21:"),
+        "{}",
+        zh.text
+    );
+}
+
+#[test]
+fn alerts_and_digests_link_to_the_pages() {
+    let alert = render(&sample_alert(), &ui(Language::ZhCn));
+    for part in [&alert.text, &alert.html] {
+        assert!(
+            part.contains("https://outcry.example.com/cases/C-2207"),
+            "{part}"
+        );
+        assert!(part.contains("https://outcry.example.com/review"), "{part}");
+    }
+    let digest = render_digest(&sample_digest(), &ui(Language::En));
+    assert!(digest
+        .html
+        .contains("<a href=\"https://outcry.example.com/cases/C-2231\">C-2231</a>"));
+    let without = render(&sample_alert(), &Ui::default());
+    assert!(!without.text.contains("/cases/"), "no public_url, no links");
 }

@@ -6,8 +6,9 @@ use super::auth::Principal;
 use super::AppState;
 use crate::cases;
 use crate::config::Role;
-use crate::model::{Case, CaseStatus};
+use crate::model::{Case, CaseStatus, LinkEvidence};
 use crate::pipeline::{Event, ReviewError};
+use crate::present::facts;
 use crate::store::{
     AlertRow, AlertStatus, AuditEntry, AuditRow, Batch, EvidenceScope, ItemQuery, ItemRow,
     LinkQuery, LinkRow, LinkState, StoreError, MAX_QUERY_IDS,
@@ -422,7 +423,10 @@ struct LinkView {
     case_id: String,
     state: &'static str,
     score: f64,
-    evidence: Vec<String>,
+    /// The evidence as facts (`kind` and its values)…
+    evidence: Vec<LinkEvidence>,
+    /// …and in words, in `[ui] language`.
+    evidence_text: Vec<String>,
     created_at: String,
     decided_by: Option<String>,
     decided_at: Option<String>,
@@ -525,6 +529,11 @@ async fn with_items(state: &AppState, links: Vec<LinkRow>) -> Result<Vec<LinkVie
             case_id: l.case_id,
             state: l.state.as_str(),
             score: l.score,
+            evidence_text: l
+                .evidence
+                .iter()
+                .map(|e| facts::link_evidence(&state.ui, e))
+                .collect(),
             evidence: l.evidence,
             created_at: l.created_at,
             decided_by: l.decided_by,

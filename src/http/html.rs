@@ -3,8 +3,9 @@
 //! template engine: the pages are few and small.
 
 use super::auth::Session;
-use crate::alert::render::{escape_html, is_web_url, mark_html, truncate};
+use crate::alert::render::{is_web_url, mark_html};
 use crate::config::Role;
+use crate::present::text::{escape_html, truncate};
 use crate::store::Sighting;
 use axum::response::Html;
 use chrono::{DateTime, FixedOffset};
@@ -75,29 +76,6 @@ pub fn outside_link(url: &str) -> String {
     } else {
         shown
     }
-}
-
-/// What to mark in the post and the case for each piece of a link's evidence.
-pub fn evidence_marks(evidence: &[String]) -> Vec<String> {
-    let mut marks = Vec::new();
-    for item in evidence {
-        let value = if let Some(id) = item.strip_prefix("identifier ") {
-            Some(id.split_once(':').map_or(id, |(_, v)| v))
-        } else if let Some(rest) = item.strip_prefix("masked identifier ") {
-            rest.split_once("* fits").map(|(visible, _)| visible)
-        } else if let Some(handle) = item
-            .strip_prefix("author is the complainant's handle ")
-            .or_else(|| item.strip_prefix("mentions the complainant's handle "))
-        {
-            Some(handle.split_once(':').map_or(handle, |(_, v)| v))
-        } else {
-            item.strip_prefix("phone ending ")
-        };
-        if let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) {
-            marks.push(value.to_string());
-        }
-    }
-    marks
 }
 
 /// The case's total interactions over time: at each sighting of any of its items, the sum
@@ -180,22 +158,6 @@ mod tests {
             },
             author_followers: None,
         }
-    }
-
-    #[test]
-    fn marks_come_from_strong_evidence() {
-        let evidence = [
-            "identifier order:XC-2026-00871",
-            "masked identifier LBC3S5A18* fits vin:LBC3S5A18RN012345",
-            "author is the complainant's handle weibo:小王爱吃梨",
-            "phone ending 2291",
-            "retells the case (text 0.40, public story 0.10)",
-        ]
-        .map(String::from);
-        assert_eq!(
-            evidence_marks(&evidence),
-            ["XC-2026-00871", "LBC3S5A18", "小王爱吃梨", "2291"]
-        );
     }
 
     #[test]

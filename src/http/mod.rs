@@ -35,6 +35,8 @@ pub struct AppState {
     pub review: ReviewConfig,
     /// The configured brands' names, for the overview.
     pub brands: Arc<Vec<String>>,
+    /// How pages and messages are worded.
+    pub ui: Arc<crate::present::Ui>,
 }
 
 impl AppState {
@@ -211,6 +213,7 @@ mod tests {
             instance: "test".into(),
             lease: std::time::Duration::from_secs(30),
             source_down_after: None,
+            ui: crate::present::Ui::default(),
         });
         let app = router(AppState {
             store,
@@ -219,6 +222,7 @@ mod tests {
             auth: Arc::new(Auth::from_config(&[], std::time::Duration::from_secs(60)).unwrap()),
             review: ReviewConfig::default(),
             brands: Arc::new(Vec::new()),
+            ui: Arc::new(crate::present::Ui::default()),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/healthz", listener.local_addr().unwrap());

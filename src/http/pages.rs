@@ -4,14 +4,13 @@
 
 use super::api::{decide_link, ApiError};
 use super::auth::{cookie, Session, SESSION_COOKIE};
-use super::html::{
-    csrf_field, e, engagement_chart, evidence_marks, may_decide, outside_link, page, quote,
-};
+use super::html::{csrf_field, e, engagement_chart, may_decide, outside_link, page, quote};
 use super::AppState;
-use crate::alert::render::mask_phone;
+use crate::alert::render::{marks_of, mask_phone};
 use crate::config::Role;
 use crate::model::{AlertKind, Case, CaseStatus};
 use crate::normalize::html_to_text;
+use crate::present::facts;
 use crate::store::{
     AlertRow, AuditEntry, EvidenceScope, ItemQuery, ItemRow, LinkQuery, LinkRow, LinkState,
 };
@@ -234,7 +233,7 @@ async fn link_pairs(
         else {
             continue;
         };
-        let marks = evidence_marks(&link.evidence);
+        let marks = marks_of(&link.evidence);
         let text = html_to_text(item.body.as_deref().unwrap_or_default()).into_owned();
         let title = item
             .title
@@ -268,7 +267,7 @@ async fn link_pairs(
             evidence = link
                 .evidence
                 .iter()
-                .map(|ev| format!("<li>{}</li>", e(ev)))
+                .map(|ev| format!("<li>{}</li>", e(&facts::link_evidence(&state.ui, ev))))
                 .collect::<String>(),
             actions = decision_form(session, link, back),
         );
@@ -474,7 +473,7 @@ async fn case_page(
             .iter()
             .map(|i| {
                 let at = i.published_at.unwrap_or(i.first_seen_at);
-                let marks = evidence_marks(&i.link_evidence);
+                let marks = marks_of(&i.link_evidence);
                 let text = [i.title.as_deref(), i.body.as_deref()]
                     .into_iter()
                     .flatten()
