@@ -371,3 +371,42 @@ pub enum Reason {
         brand: String,
     },
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn evidence_is_stored_as_tagged_facts_and_old_sentences_still_read() {
+        let evidence = vec![
+            LinkEvidence::PhoneTail {
+                tail: "2291".into(),
+            },
+            LinkEvidence::NoCaseFits,
+        ];
+        let json = serde_json::to_string(&evidence).unwrap();
+        assert_eq!(
+            json,
+            r#"[{"kind":"phone_tail","tail":"2291"},{"kind":"no_case_fits"}]"#
+        );
+        let stored = r#"["identifier order:XC-1", {"kind":"phone_tail","tail":"2291"}]"#;
+        let read: Vec<LinkEvidence> = serde_json::from_str(stored).unwrap();
+        assert_eq!(
+            read,
+            [
+                LinkEvidence::Noted("identifier order:XC-1".into()),
+                LinkEvidence::PhoneTail {
+                    tail: "2291".into()
+                }
+            ]
+        );
+        assert_eq!(read[1].mark(), Some("2291"));
+        assert_eq!(
+            LinkEvidence::AuthorIsHandle {
+                handle: "weibo:小王".into()
+            }
+            .mark(),
+            Some("小王")
+        );
+    }
+}
