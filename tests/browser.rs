@@ -122,7 +122,7 @@ async fn a_lead_confirms_a_link_in_the_browser_and_the_case_page_changes() {
         );
         browser.goto(&app.url("/cases/C-1")).await?;
         let stage = browser.find(Locator::Id("stage")).await?.text().await?;
-        assert_eq!(stage, "not public");
+        assert_eq!(stage, "尚未公开");
 
         // One click from the case page's queue.
         browser
@@ -136,13 +136,13 @@ async fn a_lead_confirms_a_link_in_the_browser_and_the_case_page_changes() {
             .await?;
         assert!(browser.current_url().await?.path().ends_with("/cases/C-1"));
         let stage = browser.find(Locator::Id("stage")).await?.text().await?;
-        assert_eq!(stage, "surfaced");
+        assert_eq!(stage, "首次曝光");
         let row = browser
             .find(Locator::Css("#timeline tr.post"))
             .await?
             .text()
             .await?;
-        assert!(row.contains("confirmed"), "{row}");
+        assert!(row.contains("已确认"), "{row}");
         assert!(browser
             .find_all(Locator::Css("button.confirm"))
             .await?

@@ -207,7 +207,11 @@ async fn forms_need_a_session_its_csrf_token_and_the_lead_role() {
     assert_eq!(response.headers()["location"], "/cases/C-1");
     assert_eq!(candidate_state(&app, ids[0]).await, LinkState::Confirmed);
     let (_, _, case_page) = app.page("/cases/C-1", &lead).await;
-    assert!(case_page.contains("<span class=\"stage\" id=\"stage\">surfaced</span>"));
+    assert!(
+        case_page
+            .contains("<span class=\"stage\" id=\"stage\" data-stage=\"surfaced\">首次曝光</span>"),
+        "{case_page}"
+    );
     let audit = app.store.audit_log(1).await.unwrap();
     assert_eq!(
         (

@@ -31,6 +31,14 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("digest.txt", include_str!("templates/digest.txt")),
     ("operator.html", include_str!("templates/operator.html")),
     ("operator.txt", include_str!("templates/operator.txt")),
+    ("page.html", include_str!("templates/page.html")),
+    ("login.html", include_str!("templates/login.html")),
+    ("error.html", include_str!("templates/error.html")),
+    ("record.html", include_str!("templates/record.html")),
+    ("pair.html", include_str!("templates/pair.html")),
+    ("review.html", include_str!("templates/review.html")),
+    ("case.html", include_str!("templates/case.html")),
+    ("brands.html", include_str!("templates/brands.html")),
 ];
 
 static ENVIRONMENT: LazyLock<Environment<'static>> = LazyLock::new(|| {

@@ -192,3 +192,62 @@ operator-health = { $health }
 operator-advice-up = Nothing to do: the source reads its site again.
 operator-advice-blind = The site answers but shows no content: renew the cookie in the environment variable the source's headers_env names, or check its selectors with `outcry source test FILE`. While it is blind, complaints there go unseen.
 operator-advice-failing = The source keeps failing and backs off; it is never dropped. Check the site, the network and the source file (`outcry source test FILE`).
+
+## Pages
+
+nav-review = Review queue
+nav-brands = Brands
+nav-sign-out = Sign out
+role = { $role }
+sign-in = Sign in
+sign-in-title = outcry · sign in
+sign-in-token = Token
+sign-in-unknown = That token is not known.
+review-all = all
+review-show = Show
+review-empty = No candidate links wait for review.
+review-count = { $count ->
+    [one] 1 candidate link, best score first.
+   *[other] { $count } candidate links, best score first.
+}
+pair-post = Public post
+pair-case = Case
+pair-seen = first seen { $at }
+pair-why = Why they may be one (score { $score })
+pair-leads-decide = Leads decide links.
+decide-confirm = Confirm
+decide-reject = Reject
+record-severity = severity { $severity }
+record-opened = opened { $at }
+case-title = Case { $case }
+case-engagement = Engagement of confirmed posts
+case-timeline = Public timeline
+case-candidates = Candidate links to review
+col-when = When
+col-link = Link
+col-post = Post
+col-interactions = Interactions
+link-state = { $state }
+timeline-alert = alert
+alert-status = { $status }
+brands-open = Open cases
+brands-closed = Closed
+brands-candidates = Candidate links
+brands-confirmed = Confirmed links
+brands-mentions = Mentions, last { $days } days
+brands-alerts = Alerts
+brands-open-cases = { $brand }: open cases
+brands-linked = { $count ->
+    [one] 1 linked post
+   *[other] { $count } linked posts
+}
+chart-empty = No engagement seen yet.
+chart-label = interactions over time
+error-title = Error ({ $code })
+error-stale-form = Stale form: reload the page.
+error-lead-required = The lead role is required.
+error-bad-decision = The decision must be confirm or reject.
+error-not-completed = The request could not be completed.
+error-no-case = No case has id { $case }.
+error-no-link = There is no such link.
+error-link-conflict = That link was rejected and cannot be confirmed.

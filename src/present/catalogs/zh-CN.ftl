@@ -189,3 +189,68 @@ operator-health = { $health ->
 operator-advice-up = 无需处理：数据源已能重新读取网站。
 operator-advice-blind = 网站有应答却不显示内容：请更新数据源 headers_env 所指环境变量中的 cookie，或用 `outcry source test FILE` 检查选择器。在它恢复之前，那里的投诉都看不到。
 operator-advice-failing = 数据源持续出错并在退避；它不会被丢弃。请检查网站、网络和数据源文件（`outcry source test FILE`）。
+
+## 页面
+
+nav-review = 待审核队列
+nav-brands = 品牌概览
+nav-sign-out = 退出
+role = { $role ->
+    [viewer] 只读
+    [lead] 组长
+   *[operator] 运维
+}
+sign-in = 登录
+sign-in-title = outcry · 登录
+sign-in-token = 令牌
+sign-in-unknown = 这个令牌无效。
+review-all = 全部
+review-show = 显示
+review-empty = 没有等待审核的候选关联。
+review-count = 共 { $count } 条候选关联，得分高的在前。
+pair-post = 公开帖子
+pair-case = 案件
+pair-seen = 首次发现于 { $at }
+pair-why = 为什么可能是同一件事（得分 { $score }）
+pair-leads-decide = 关联由组长确认或否决。
+decide-confirm = 确认
+decide-reject = 否决
+record-severity = 严重程度 { $severity }
+record-opened = 立案于 { $at }
+case-title = 案件 { $case }
+case-engagement = 已确认帖子的互动
+case-timeline = 公开时间线
+case-candidates = 待审核的候选关联
+col-when = 时间
+col-link = 关联
+col-post = 帖子
+col-interactions = 互动
+link-state = { $state ->
+    [candidate] 待审核
+    [confirmed] 已确认
+   *[rejected] 已否决
+}
+timeline-alert = 预警
+alert-status = { $status ->
+    [pending] 待发送
+    [sent] 已发送
+   *[cancelled] 已取消
+}
+brands-open = 在办案件
+brands-closed = 已结案
+brands-candidates = 候选关联
+brands-confirmed = 已确认关联
+brands-mentions = 近 { $days } 天提及
+brands-alerts = 预警
+brands-open-cases = { $brand }：在办案件
+brands-linked = 已关联 { $count } 条帖子
+chart-empty = 还没有互动数据。
+chart-label = 互动随时间变化
+error-title = 出错了（{ $code }）
+error-stale-form = 表单已过期，请刷新页面。
+error-lead-required = 需要组长权限。
+error-bad-decision = 决定只能是“确认”或“否决”。
+error-not-completed = 请求未能完成。
+error-no-case = 没有编号为 { $case } 的案件。
+error-no-link = 找不到这条关联。
+error-link-conflict = 这条关联已被否决，不能再确认。
