@@ -55,9 +55,24 @@ pub async fn run_on(
     listener: tokio::net::TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), DaemonError> {
+    let auth = auth_of(&loaded)?;
+    serve(loaded, listener, auth, shutdown).await
+}
+
+/// The tokens of `[http] tokens`, their secrets read from the environment.
+pub fn auth_of(loaded: &Loaded) -> Result<Auth, DaemonError> {
+    Auth::from_config(&loaded.config.http.tokens, loaded.config.review.session_ttl)
+        .map_err(DaemonError::Tokens)
+}
+
+/// Runs the daemon on `listener` with `auth` deciding who may use the API and pages.
+pub async fn serve(
+    loaded: Loaded,
+    listener: tokio::net::TcpListener,
+    auth: Auth,
+    shutdown: CancellationToken,
+) -> Result<(), DaemonError> {
     let config = &loaded.config;
-    let auth = Auth::from_config(&config.http.tokens, config.review.session_ttl)
-        .map_err(DaemonError::Tokens)?;
     let store = store::open(&loaded.storage_url).await?;
     let ui = Ui::of(config);
     let pipeline = Pipeline::new(store.clone(), &config.brands, config.linking, config.assess)

@@ -38,7 +38,8 @@ struct Who<'a> {
 #[derive(Serialize)]
 struct PageView<'a, C: Serialize> {
     title: &'a str,
-    style: &'static str,
+    /// Markup of our own: CSS is not HTML-escaped inside <style>.
+    style: Value,
     who: Option<Who<'a>>,
     #[serde(flatten)]
     content: C,
@@ -54,7 +55,7 @@ pub fn page<C: Serialize>(
 ) -> Response {
     let view = PageView {
         title,
-        style: STYLE,
+        style: Value::from_safe_string(STYLE.to_string()),
         who: session.map(|s| Who {
             name: &s.principal.name,
             role: s.principal.role.as_str(),

@@ -10,6 +10,12 @@ use std::path::Path;
 /// The visible text of an HTML part: tags dropped, the few entities the templates write
 /// turned back.
 pub fn visible(html: &str) -> String {
+    let html = match (html.find("<style>"), html.find("</style>")) {
+        (Some(start), Some(end)) if start < end => {
+            format!("{}{}", &html[..start], &html[end + "</style>".len()..])
+        }
+        _ => html.to_string(),
+    };
     let mut out = String::with_capacity(html.len());
     let mut in_tag = false;
     for c in html.chars() {
