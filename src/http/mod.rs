@@ -56,6 +56,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/openapi.json", get(openapi))
         .merge(api::routes())
         .merge(pages::routes())
+        .layer(axum::middleware::map_response_with_state(
+            state.clone(),
+            api::with_message,
+        ))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
 }

@@ -251,3 +251,12 @@ error-not-completed = The request could not be completed.
 error-no-case = No case has id { $case }.
 error-no-link = There is no such link.
 error-link-conflict = That link was rejected and cannot be confirmed.
+
+## JSON API
+
+api-unauthenticated = A token is required: send it as a Bearer token in the Authorization header.
+api-forbidden = The { $role } role is required.
+api-not-found = Nothing was found there.
+api-conflict = The request conflicts with what is stored.
+api-bad-request = The request is not valid; the error says why.
+api-internal = The server failed; try again later.

@@ -254,3 +254,12 @@ error-not-completed = 请求未能完成。
 error-no-case = 没有编号为 { $case } 的案件。
 error-no-link = 找不到这条关联。
 error-link-conflict = 这条关联已被否决，不能再确认。
+
+## JSON API
+
+api-unauthenticated = 需要令牌：请在 Authorization 头中以 Bearer 方式提供。
+api-forbidden = 需要{ $role }权限。
+api-not-found = 找不到请求的对象。
+api-conflict = 请求与现有数据冲突。
+api-bad-request = 请求有误，请查看 error 中的说明。
+api-internal = 服务器内部出错，请稍后再试。
