@@ -216,7 +216,7 @@ pub fn operator_alert(
         fields: fields.into(),
         advice: ui.word(advice),
         links: ui
-            .page_url("/brands")
+            .page_url("/sources")
             .map(|url| PageLink {
                 label: ui.word("link-sources"),
                 url,

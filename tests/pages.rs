@@ -298,7 +298,7 @@ async fn pages_speak_the_configured_language_in_one_zone_with_direction_controls
         let app = App::spawn_with(extra).await;
         seed_two_zones(&app).await;
         let cookie = app.sign_in(&app.lead).await;
-        for path in ["/review", "/cases/C-1", "/brands"] {
+        for path in ["/review", "/cases/C-1", "/brands", "/sources"] {
             let (status, _, page) = app.page(path, &cookie).await;
             assert_eq!(status, 200, "{path}");
             assert!(

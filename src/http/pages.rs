@@ -10,6 +10,7 @@ use crate::alert::render::{marks_of, mask_phone, severity};
 use crate::config::Role;
 use crate::model::{AlertKind, Case, CaseStatus};
 use crate::normalize::html_to_text;
+use crate::present::text::clip;
 use crate::present::{facts, path_segment, Args, Ui};
 use crate::store::{
     AlertRow, AuditEntry, EvidenceScope, ItemQuery, ItemRow, LinkQuery, LinkRow, LinkState,
@@ -40,6 +41,7 @@ pub fn routes() -> Router<AppState> {
         .route("/review/decide", post(decide))
         .route("/cases/{id}", get(case_page))
         .route("/brands", get(brands))
+        .route("/sources", get(sources))
 }
 
 /// A signed-in browser; anyone else is sent to the sign-in page.
@@ -690,5 +692,58 @@ async fn brands(State(state): State<AppState>, signed_in: SignedIn) -> Response 
             },
         ),
         Err(error) => api_failure(ui, session, error),
+    }
+}
+
+#[derive(Serialize)]
+struct SourceRow {
+    name: String,
+    health: &'static str,
+    failures: String,
+    items: String,
+    last_success: String,
+    last_poll: String,
+    since: String,
+    last_error: String,
+}
+
+#[derive(Serialize)]
+struct Sources {
+    sources: Vec<SourceRow>,
+}
+
+/// Every polled source's health, as `outcry sources` prints it: operator mails link here.
+async fn sources(State(state): State<AppState>, signed_in: SignedIn) -> Response {
+    let session = &signed_in.session;
+    let ui = &state.ui;
+    let when =
+        |t: Option<DateTime<Utc>>| t.map_or_else(|| "-".to_string(), |t| ui.when(t.fixed_offset()));
+    match state.store.source_states().await {
+        Ok(states) => {
+            let sources = states
+                .into_iter()
+                .map(|s| SourceRow {
+                    health: s.health.as_str(),
+                    failures: ui.number(s.consecutive_failures),
+                    items: ui.number(s.items_seen),
+                    last_success: when(s.last_success_at),
+                    last_poll: when(s.last_poll_at),
+                    since: when(s.failing_since),
+                    last_error: s
+                        .last_error
+                        .as_deref()
+                        .map_or_else(|| "-".into(), |e| clip(e, 300)),
+                    name: s.name,
+                })
+                .collect();
+            page(
+                ui,
+                "sources.html",
+                &ui.word("nav-sources"),
+                Some(session),
+                Sources { sources },
+            )
+        }
+        Err(error) => api_failure(ui, session, ApiError::Store(error)),
     }
 }

@@ -39,6 +39,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("review.html", include_str!("templates/review.html")),
     ("case.html", include_str!("templates/case.html")),
     ("brands.html", include_str!("templates/brands.html")),
+    ("sources.html", include_str!("templates/sources.html")),
 ];
 
 static ENVIRONMENT: LazyLock<Environment<'static>> = LazyLock::new(|| {

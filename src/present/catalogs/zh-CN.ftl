@@ -195,6 +195,9 @@ operator-advice-failing = 数据源持续出错并在退避；它不会被丢弃
 nav-review = 待审核队列
 nav-brands = 品牌概览
 nav-sign-out = 退出
+nav-sources = 数据源健康
+sources-last-poll = 最近一次抓取
+sources-none = 还没有抓取过任何数据源。
 role = { $role ->
     [viewer] 只读
     [lead] 组长
