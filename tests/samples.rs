@@ -9,11 +9,15 @@ mod support;
 use chrono::{DateTime, FixedOffset};
 use outcry::alert::digest::{render_digest, DigestContent};
 use outcry::alert::render::{render, AlertContent, Evidence, RenderedEmail};
+use outcry::health::{operator_alert, Notice};
 use outcry::model::{
     AlertKind, Case, CaseStatus, Channel, Complainant, Engagement, LinkEvidence, Reason, Stage,
 };
 use outcry::present::{Language, Ui};
-use outcry::store::{CaseItem, CaseStanding, LinkState, ReviewLink, Sighting, UnlinkedItem};
+use outcry::store::{
+    CaseItem, CaseStanding, LinkState, ReviewLink, Sighting, SourceHealth, SourceState,
+    UnlinkedItem,
+};
 use std::path::Path;
 use support::words::{chinese_catalog_phrases_in, english_catalog_words_in, readable};
 
@@ -385,10 +389,51 @@ const DATA: &[&str] = &[
     "outcry",
 ];
 
+/// What the forum shows instead of posts.
+const LOGIN_WALL: &str = "页面显示“请登录后查看”";
+
+/// An invented outage: the forum shows a login wall instead of posts.
+fn sample_operator(language: Language) -> RenderedEmail {
+    let state = SourceState {
+        name: "appliance-forum".into(),
+        health: SourceHealth::Blind,
+        consecutive_failures: 14,
+        last_error: Some(LOGIN_WALL.into()),
+        items_seen: 12_840,
+        last_success_at: Some(utc("2026-01-21T01:00:00Z")),
+        ..SourceState::default()
+    };
+    let alert = operator_alert(
+        Notice::Down,
+        &state,
+        "https://bbs.example/forum-12-1.html",
+        utc("2026-01-21T01:10:00Z"),
+        utc("2026-01-21T02:20:00Z"),
+        &ui(language),
+    );
+    RenderedEmail {
+        subject: alert.subject,
+        text: alert.text,
+        html: alert.html,
+    }
+}
+
+fn utc(text: &str) -> chrono::DateTime<chrono::Utc> {
+    at(text).with_timezone(&chrono::Utc)
+}
+
+#[test]
+fn sample_operator_mail_in_docs_is_what_the_code_renders() {
+    for language in Language::ALL {
+        check_samples("sample-operator", language, &sample_operator(language));
+    }
+}
+
 fn samples(language: Language) -> Vec<RenderedEmail> {
     vec![
         render(&sample_alert(), &ui(language)),
         render_digest(&sample_digest(), &ui(language)),
+        sample_operator(language),
     ]
 }
 
@@ -399,7 +444,7 @@ fn chinese_output_has_no_english_catalog_word_and_english_no_chinese_one() {
         assert!(leaked.is_empty(), "{leaked:?} in\n{}", rendered.text);
     }
     // Chinese the data itself carries (quotes, names, terms) is no leak.
-    let data = format!("{:?}{:?}", sample_alert(), sample_digest());
+    let data = format!("{:?}{:?}{LOGIN_WALL}", sample_alert(), sample_digest());
     for rendered in samples(Language::En) {
         let leaked = chinese_catalog_phrases_in(&readable(&rendered), &data);
         assert!(leaked.is_empty(), "{leaked:?} in\n{}", rendered.text);

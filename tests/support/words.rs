@@ -114,7 +114,15 @@ pub fn english_catalog_words_in(text: &str, data: &[&str]) -> Vec<String> {
         .iter()
         .flat_map(|t| english_words(t))
         .collect();
-    let mut text = text
+    // Commands and configuration keys are quoted in backticks: the same in any language.
+    let unquoted: String = text
+        .split('`')
+        .enumerate()
+        .filter(|(i, _)| i % 2 == 0)
+        .map(|(_, part)| part)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut text = unquoted
         .split_whitespace()
         .filter(|w| !w.contains("http"))
         .collect::<Vec<_>>()

@@ -190,7 +190,7 @@ operator-field-items = Items seen
 operator-never = never
 operator-health = { $health }
 operator-advice-up = Nothing to do: the source reads its site again.
-operator-advice-blind = The site answers but shows no content: renew the cookie in the environment variable the source's headers_env names, or check its selectors with `outcry source test FILE`. While it is blind, complaints there go unseen.
+operator-advice-blind = The site answers but shows no content: renew the cookie in the environment variable the source's `headers_env` names, or check its selectors with `outcry source test FILE`. While it is blind, complaints there go unseen.
 operator-advice-failing = The source keeps failing and backs off; it is never dropped. Check the site, the network and the source file (`outcry source test FILE`).
 
 ## Pages

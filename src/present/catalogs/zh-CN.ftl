@@ -187,7 +187,7 @@ operator-health = { $health ->
    *[failing] 出错
 }
 operator-advice-up = 无需处理：数据源已能重新读取网站。
-operator-advice-blind = 网站有应答却不显示内容：请更新数据源 headers_env 所指环境变量中的 cookie，或用 `outcry source test FILE` 检查选择器。在它恢复之前，那里的投诉都看不到。
+operator-advice-blind = 网站有应答却不显示内容：请更新数据源 `headers_env` 所指环境变量中的登录凭证，或用 `outcry source test FILE` 检查选择器。在它恢复之前，那里的投诉都看不到。
 operator-advice-failing = 数据源持续出错并在退避；它不会被丢弃。请检查网站、网络和数据源文件（`outcry source test FILE`）。
 
 ## 页面
