@@ -5,7 +5,7 @@
 //! (engagement growth, "me too" replies, news pickup, safety words).
 
 use crate::config::AssessConfig;
-use crate::model::{Case, Channel, Stage};
+use crate::model::{Case, Channel, Reason, Stage};
 use crate::normalize::{fold, html_to_text};
 use crate::store::{CaseItem, LinkState};
 use aho_corasick::AhoCorasick;
@@ -165,6 +165,8 @@ pub struct Signals {
     pub growth_per_hour: f64,
     pub me_too: usize,
     pub threats: BTreeSet<String>,
+    /// Threats written in the case's own notes or summary.
+    pub threats_in_notes: BTreeSet<String>,
     pub rage: BTreeSet<String>,
     pub safety: BTreeSet<String>,
 }
@@ -173,7 +175,7 @@ pub struct Signals {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Assessment {
     pub stage: Stage,
-    pub reasons: Vec<String>,
+    pub reasons: Vec<Reason>,
     pub signals: Signals,
 }
 
@@ -218,7 +220,7 @@ impl Assessor {
         for (category, term) in self.lexicon.find(&notes) {
             match category {
                 Category::Threat => {
-                    signals.threats.insert(format!("{term} (case notes)"));
+                    signals.threats_in_notes.insert(term.to_string());
                 }
                 Category::Safety => {
                     signals.safety.insert(term.to_string());
@@ -281,18 +283,19 @@ impl Assessor {
         let first = *confirmed.first()?;
         let signals = self.signals(case, &confirmed);
         let c = &self.config;
-        let heated = !signals.threats.is_empty() || !signals.safety.is_empty();
+        let heated = !signals.threats.is_empty()
+            || !signals.threats_in_notes.is_empty()
+            || !signals.safety.is_empty();
         let factor = if heated { c.heat_factor } else { 1.0 };
         let scaled = |n: usize| ((n as f64 * factor).ceil() as usize).max(2);
         let scaled_i = |n: i64| (n as f64 * factor) as i64;
 
-        let mut reasons = vec![format!(
-            "first public item: a {} post by {} on {}, seen {}",
-            first.channel,
-            first.author.as_deref().unwrap_or("an unknown author"),
-            first.source,
-            first.first_seen_at.to_rfc3339(),
-        )];
+        let mut reasons = vec![Reason::FirstItem {
+            channel: first.channel,
+            author: first.author.clone(),
+            source: first.source.clone(),
+            seen_at: first.first_seen_at,
+        }];
         let mut stage = Stage::Surfaced;
 
         let viral_authors = scaled(c.viral_authors);
@@ -312,55 +315,46 @@ impl Assessor {
             stage = Stage::Spreading;
         }
         if signals.items > 1 {
-            reasons.push(format!(
-                "{} public items by {} distinct authors on {} sources",
-                signals.items, signals.authors, signals.sources
-            ));
+            reasons.push(Reason::Spread {
+                items: signals.items,
+                authors: signals.authors,
+                sources: signals.sources,
+            });
         }
         if !signals.news.is_empty() {
-            reasons.push(format!("news pickup: {}", signals.news.join(", ")));
+            reasons.push(Reason::NewsPickup {
+                outlets: signals.news.clone(),
+            });
         }
         if signals.interactions > 0 {
-            reasons.push(format!(
-                "{} interactions (reposts, comments, likes), growing {:.0} per hour",
-                signals.interactions, signals.growth_per_hour
-            ));
+            reasons.push(Reason::Interactions {
+                total: signals.interactions,
+                growth_per_hour: signals.growth_per_hour,
+            });
         }
         if signals.me_too > 0 {
-            reasons.push(format!("{} \"me too\" retellings", signals.me_too));
+            reasons.push(Reason::MeToo {
+                retellings: signals.me_too,
+            });
         }
-        if !signals.threats.is_empty() {
-            reasons.push(format!(
-                "threats to go public: {}",
-                signals
-                    .threats
-                    .iter()
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
+        if !signals.threats.is_empty() || !signals.threats_in_notes.is_empty() {
+            reasons.push(Reason::Threats {
+                in_posts: signals.threats.iter().cloned().collect(),
+                in_notes: signals.threats_in_notes.iter().cloned().collect(),
+            });
         }
         if !signals.rage.is_empty() {
-            reasons.push(format!(
-                "rage in the posts: {}",
-                signals.rage.iter().cloned().collect::<Vec<_>>().join(", ")
-            ));
+            reasons.push(Reason::Rage {
+                terms: signals.rage.iter().cloned().collect(),
+            });
         }
         if !signals.safety.is_empty() {
-            reasons.push(format!(
-                "safety words that move the public: {}",
-                signals
-                    .safety
-                    .iter()
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
+            reasons.push(Reason::Safety {
+                terms: signals.safety.iter().cloned().collect(),
+            });
         }
         if heated {
-            reasons.push(format!(
-                "thresholds lowered ×{factor} because of threats or safety words"
-            ));
+            reasons.push(Reason::ThresholdsLowered { factor });
         }
         Some(Assessment {
             stage,
@@ -518,16 +512,41 @@ mod tests {
         let assessment = Assessor::new(AssessConfig::default())
             .assess(&case("要找媒体"), &items)
             .unwrap();
-        let reasons = assessment.reasons.join("\n");
+        let reasons = &assessment.reasons;
+        let has = |r: Reason| reasons.contains(&r);
         assert!(
-            reasons.contains("2 public items by 2 distinct authors on 2 sources"),
-            "{reasons}"
+            has(Reason::Spread {
+                items: 2,
+                authors: 2,
+                sources: 2
+            }),
+            "{reasons:?}"
         );
-        assert!(reasons.contains("news pickup: b"), "{reasons}");
-        assert!(reasons.contains("210 interactions"), "{reasons}");
-        assert!(reasons.contains("growing 100 per hour"), "{reasons}");
-        assert!(reasons.contains("找媒体 (case notes)"), "{reasons}");
-        assert!(reasons.contains("离谱"), "{reasons}");
+        assert!(
+            has(Reason::NewsPickup {
+                outlets: vec!["b".into()]
+            }),
+            "{reasons:?}"
+        );
+        assert!(
+            has(Reason::Interactions {
+                total: 210,
+                growth_per_hour: 100.0
+            }),
+            "{reasons:?}"
+        );
+        assert!(
+            reasons
+                .iter()
+                .any(|r| matches!(r, Reason::Threats { in_notes, .. } if in_notes == &["找媒体"])),
+            "{reasons:?}"
+        );
+        assert!(
+            reasons
+                .iter()
+                .any(|r| matches!(r, Reason::Rage { terms } if terms.iter().any(|t| t == "离谱"))),
+            "{reasons:?}"
+        );
     }
 
     #[test]

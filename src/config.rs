@@ -2,6 +2,7 @@
 //! checks serde cannot express. Every problem names its file and field.
 
 use crate::model::Channel;
+pub use crate::present::Language;
 use chrono::{DateTime, FixedOffset, NaiveTime, Utc};
 use serde::{Deserialize, Deserializer};
 use std::collections::{BTreeMap, HashSet};
@@ -40,6 +41,8 @@ pub struct Config {
     pub review: ReviewConfig,
     #[serde(default)]
     pub daemon: DaemonConfig,
+    #[serde(default)]
+    pub ui: UiConfig,
     pub brands: Vec<BrandConfig>,
 }
 
@@ -63,6 +66,30 @@ impl Default for DaemonConfig {
 
 fn default_shutdown_timeout() -> Duration {
     Duration::from_secs(10)
+}
+
+/// How outcry speaks to people: the language of every text it writes and the zone every
+/// time is shown in (stored times stay UTC).
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UiConfig {
+    #[serde(default)]
+    pub language: Language,
+    #[serde(default = "default_ui_zone", deserialize_with = "zone")]
+    pub time_zone: Zone,
+}
+
+impl Default for UiConfig {
+    fn default() -> Self {
+        UiConfig {
+            language: Language::default(),
+            time_zone: default_ui_zone(),
+        }
+    }
+}
+
+fn default_ui_zone() -> Zone {
+    Zone::Fixed(CHINA)
 }
 
 /// How instances sharing one database divide the work (docs/scaling.md).
@@ -129,9 +156,10 @@ pub struct DigestConfig {
     /// The time of day it goes out, "HH:MM" in `time_zone`.
     #[serde(default = "default_digest_at", deserialize_with = "time_of_day")]
     pub at: NaiveTime,
-    /// A fixed UTC offset such as "+08:00"; the digest's day runs in it.
-    #[serde(default = "default_time_zone", deserialize_with = "utc_offset")]
-    pub time_zone: FixedOffset,
+    /// A fixed UTC offset such as "+08:00"; the digest's day runs in it. `[ui] time_zone`
+    /// (at the moment of reading) when absent.
+    #[serde(default, deserialize_with = "optional_utc_offset")]
+    pub time_zone: Option<FixedOffset>,
     /// Recipients; `[alerts].to` when empty.
     #[serde(default)]
     pub to: Vec<String>,
@@ -141,7 +169,7 @@ impl Default for DigestConfig {
     fn default() -> Self {
         DigestConfig {
             at: default_digest_at(),
-            time_zone: default_time_zone(),
+            time_zone: None,
             to: Vec::new(),
         }
     }
@@ -168,10 +196,6 @@ const CHINA: FixedOffset = match FixedOffset::east_opt(8 * 3600) {
 
 fn default_digest_at() -> NaiveTime {
     NINE_AM
-}
-
-fn default_time_zone() -> FixedOffset {
-    CHINA
 }
 
 /// When a case moves up a stage (README.md, "Stages"). Counts are over the case's confirmed
@@ -371,8 +395,9 @@ pub struct HttpConfig {
     /// the API description answer.
     #[serde(default)]
     pub tokens: Vec<TokenConfig>,
-    /// Where people reach outcry (`https://outcry.example.com`): form posts must come from
-    /// this origin, and https makes the session cookie `Secure`.
+    /// Where people reach outcry (`https://outcry.example.com`): alerts, digests and operator
+    /// mails link to pages under it, form posts must come from this origin, and https makes
+    /// the session cookie `Secure`.
     #[serde(default)]
     pub public_url: Option<String>,
     /// Reverse proxies (addresses or CIDR blocks) whose `X-Forwarded-For` and
@@ -1130,6 +1155,11 @@ fn check_config(config: &Config, file: &Path, problems: &mut Problems) {
             );
         }
     }
+    if let Some(url) = &config.http.public_url {
+        if let Err(why) = check_public_url(url) {
+            problems.push(file, "http.public_url", why);
+        }
+    }
     let digest_to = config.digest.iter().flat_map(|d| d.to.iter());
     let recipients = config
         .alerts
@@ -1224,18 +1254,6 @@ fn check_config(config: &Config, file: &Path, problems: &mut Problems) {
 
 fn check_http(http: &HttpConfig, file: &Path, problems: &mut Problems) {
     check_tokens(&http.tokens, file, problems);
-    if let Some(public_url) = &http.public_url {
-        let usable = url::Url::parse(public_url).is_ok_and(|u| {
-            matches!(u.scheme(), "http" | "https") && u.host().is_some() && u.username().is_empty()
-        });
-        if !usable {
-            problems.push(
-                file,
-                "http.public_url",
-                format!("`{public_url}` is not an http(s) URL like https://outcry.example.com"),
-            );
-        }
-    }
     for (field, value) in [
         ("http.max_connections", http.max_connections),
         ("http.sessions_per_token", http.sessions_per_token),
@@ -1255,6 +1273,20 @@ fn check_http(http: &HttpConfig, file: &Path, problems: &mut Problems) {
     if http.header_timeout.is_zero() {
         problems.push(file, "http.header_timeout", "must be above zero");
     }
+}
+
+/// An http(s) URL without query or fragment: pages are linked by appending their paths.
+fn check_public_url(text: &str) -> Result<(), String> {
+    let url = url::Url::parse(text).map_err(|e| format!("`{text}` is not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(format!("`{text}` is not an http(s) URL"));
+    }
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+        return Err(format!(
+            "`{text}` must be a plain http(s) URL like https://outcry.example.com, without user, query or fragment"
+        ));
+    }
+    Ok(())
 }
 
 fn check_tokens(tokens: &[TokenConfig], file: &Path, problems: &mut Problems) {
@@ -1593,6 +1625,15 @@ fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
 
 fn optional_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
     duration(d).map(Some)
+}
+
+fn zone<'de, D: Deserializer<'de>>(d: D) -> Result<Zone, D::Error> {
+    let text = String::deserialize(d)?;
+    Zone::parse(&text).map_err(serde::de::Error::custom)
+}
+
+fn optional_utc_offset<'de, D: Deserializer<'de>>(d: D) -> Result<Option<FixedOffset>, D::Error> {
+    utc_offset(d).map(Some)
 }
 
 fn optional_zone<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Zone>, D::Error> {
@@ -2031,6 +2072,56 @@ mod tests {
     }
 
     #[test]
+    fn ui_speaks_chinese_in_china_time_by_default_and_public_url_must_be_a_web_url() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("sources")).unwrap();
+        let path = write(dir.path(), "outcry.toml", MINIMAL);
+        let config = load(&path).unwrap().config;
+        assert_eq!(config.ui, UiConfig::default());
+        assert_eq!(config.ui.language, Language::ZhCn);
+        assert_eq!(config.ui.time_zone, Zone::Fixed(CHINA));
+        assert_eq!(config.http.public_url, None);
+        let path = write(
+            dir.path(),
+            "outcry.toml",
+            &format!("[ui]\nlanguage = \"en\"\ntime_zone = \"Europe/Berlin\"\n[http]\npublic_url = \"https://outcry.example.com\"\n{MINIMAL}"),
+        );
+        let config = load(&path).unwrap().config;
+        assert_eq!(config.ui.language, Language::En);
+        assert_eq!(config.ui.time_zone, Zone::Named(chrono_tz::Europe::Berlin));
+        for (section, line, message) in [
+            (
+                "ui",
+                "language = \"fr\"",
+                "ui.language: unknown variant `fr`",
+            ),
+            (
+                "ui",
+                "time_zone = \"Mars\"",
+                "ui.time_zone: `Mars` is neither",
+            ),
+            (
+                "http",
+                "public_url = \"ftp://x.example\"",
+                "http.public_url: `ftp://x.example` is not an http(s) URL",
+            ),
+            (
+                "http",
+                "public_url = \"outcry\"",
+                "http.public_url: `outcry` is not a URL",
+            ),
+        ] {
+            let path = write(
+                dir.path(),
+                "outcry.toml",
+                &format!("[{section}]\n{line}\n{MINIMAL}"),
+            );
+            let problems = load(&path).unwrap_err().to_string();
+            assert!(problems.contains(message), "{line}: {problems}");
+        }
+    }
+
+    #[test]
     fn digest_is_off_by_default_and_takes_documented_defaults() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("sources")).unwrap();
@@ -2042,14 +2133,17 @@ mod tests {
             Some(DigestConfig::default())
         );
         assert_eq!(DigestConfig::default().at.to_string(), "09:00:00");
-        assert_eq!(DigestConfig::default().time_zone.to_string(), "+08:00");
+        assert_eq!(DigestConfig::default().time_zone, None);
         let text = format!(
             "[digest]\nat = \"18:30\"\ntime_zone = \"-05:00\"\nto = [\"lead@example.com\"]\n{MINIMAL}"
         );
         let path = write(dir.path(), "outcry.toml", &text);
         let digest = load(&path).unwrap().config.digest.unwrap();
         assert_eq!(digest.at.to_string(), "18:30:00");
-        assert_eq!(digest.time_zone.local_minus_utc(), -5 * 3600);
+        assert_eq!(
+            digest.time_zone.map(|z| z.local_minus_utc()),
+            Some(-5 * 3600)
+        );
         assert_eq!(digest.to, ["lead@example.com"]);
     }
 

@@ -11,6 +11,7 @@ use crate::http::auth::Auth;
 use crate::http::{router, starting, AppState};
 use crate::metrics::Metrics;
 use crate::pipeline::{Pipeline, PipelineError};
+use crate::present::Ui;
 use crate::schedule::Poller;
 use crate::store::{self, SharedStore, StoreError};
 use std::sync::atomic::{AtomicBool, AtomicI64};
@@ -73,9 +74,25 @@ pub async fn run_on(
     listener: tokio::net::TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), DaemonError> {
+    let auth = auth_of(&loaded)?;
+    serve(loaded, listener, auth, shutdown).await
+}
+
+/// The tokens of `[http] tokens`, their secrets read from the environment.
+pub fn auth_of(loaded: &Loaded) -> Result<Auth, DaemonError> {
+    Auth::from_config(&loaded.config.http, loaded.config.review.session_ttl)
+        .map_err(DaemonError::Tokens)
+}
+
+/// Runs the daemon on `listener` with `auth` deciding who may use the API and pages.
+pub async fn serve(
+    loaded: Loaded,
+    listener: tokio::net::TcpListener,
+    auth: Auth,
+    shutdown: CancellationToken,
+) -> Result<(), DaemonError> {
     let config = &loaded.config;
-    let auth =
-        Auth::from_config(&config.http, config.review.session_ttl).map_err(DaemonError::Tokens)?;
+    let ui = Ui::of(config);
     let fetcher = Fetcher::new(FetchLimits::from(&config.fetch))?;
     // HTTP first: a health probe gets a quick 503 while the store is not open yet.
     let listen = listener.local_addr().unwrap_or(config.http.listen);
@@ -92,6 +109,7 @@ pub async fn run_on(
         info!("stopped before the store opened");
         return Ok(());
     };
+    let pipeline = pipeline.with_ui(ui.clone());
     let mailer = Mailer::from_config(config, &loaded.outbox_dir, &store.installation_id().await?)?;
     let metrics = Arc::new(Metrics::new());
     let instance = config
@@ -112,6 +130,7 @@ pub async fn run_on(
         lease: config.cluster.source_lease,
         source_down_after: (!config.operator.to.is_empty())
             .then_some(config.operator.source_down_after),
+        ui: ui.clone(),
     });
 
     info!(
@@ -132,7 +151,13 @@ pub async fn run_on(
     let mut pollers = poller.spawn(sources, shutdown.clone());
 
     let digest_task = config.digest.clone().map(|digest| {
-        let digest = Digest::new(store.clone(), digest, config.assess, alert_queued.clone());
+        let digest = Digest::new(
+            store.clone(),
+            digest,
+            config.assess,
+            ui.clone(),
+            alert_queued.clone(),
+        );
         tokio::spawn(digest.run(shutdown.clone()))
     });
 
@@ -156,6 +181,7 @@ pub async fn run_on(
         review: config.review,
         brands: Arc::new(config.brands.iter().map(|b| b.name.clone()).collect()),
         http: http_config.clone(),
+        ui: Arc::new(ui),
     });
     if app.set(served).is_err() {
         error!("http routes were set twice");

@@ -1,9 +1,11 @@
 //! `outcry demo`: the first-run experience. Serves the bundled example feeds on loopback,
 //! imports the example cases and runs the daemon with the example config, so a newcomer sees
-//! an alert land in demo/outbox/ without a mail server or any network.
+//! an alert land in demo/outbox/ without a mail server or any network, and signs in to the
+//! pages with a lead token made for the run.
 
-use crate::config::{self, Problems};
+use crate::config::{self, Problems, Role};
 use crate::daemon::{self, DaemonError};
+use crate::http::auth::{Auth, Principal};
 use crate::store::{self, StoreError};
 use axum::extract::{Path as UrlPath, State};
 use axum::http::{header, StatusCode};
@@ -49,24 +51,48 @@ pub enum DemoError {
     Daemon(#[from] DaemonError),
 }
 
-pub async fn run(dir: &Path, shutdown: CancellationToken) -> Result<(), DemoError> {
+/// What a newcomer needs to see the pages: where they are and the token to sign in with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SignIn {
+    pub url: String,
+    pub token: String,
+}
+
+/// Runs the demo until `shutdown`. `started` hears, once everything listens, where the
+/// pages are and the lead token this run signs in with (it lives as long as the process).
+pub async fn run(
+    dir: &Path,
+    shutdown: CancellationToken,
+    started: impl FnOnce(&SignIn),
+) -> Result<(), DemoError> {
     let loaded = config::load(&dir.join("outcry.toml")).map_err(DemoError::Config)?;
+    // Both ports are taken before anything is reset: a second demo started while one runs
+    // fails here, with the first one's database and outbox untouched.
+    let addr = SocketAddr::from(FEEDS_ADDR);
+    let feeds_listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| DemoError::Listen { addr, source })?;
+    let http_addr = loaded.config.http.listen;
+    let http_listener = tokio::net::TcpListener::bind(http_addr)
+        .await
+        .map_err(|source| DemoError::Listen {
+            addr: http_addr,
+            source,
+        })?;
+    let pages_at = http_listener.local_addr().unwrap_or(http_addr);
+
     // Every demo run starts from nothing, so the alert shows up again each time.
     for name in ["outcry.db", "outcry.db-wal", "outcry.db-shm"] {
         remove_if_present(&dir.join(name), false)?;
     }
     remove_if_present(&loaded.outbox_dir, true)?;
 
-    let addr = SocketAddr::from(FEEDS_ADDR);
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|source| DemoError::Listen { addr, source })?;
     let feeds = Router::new()
         .route("/{file}", get(serve_file))
         .with_state(dir.join("feeds"));
     let feeds_shutdown = shutdown.clone();
     tokio::spawn(async move {
-        axum::serve(listener, feeds)
+        axum::serve(feeds_listener, feeds)
             .with_graceful_shutdown(feeds_shutdown.cancelled_owned())
             .await
     });
@@ -88,11 +114,29 @@ pub async fn run(dir: &Path, shutdown: CancellationToken) -> Result<(), DemoErro
         }
         info!(cases = report.imported, "demo cases imported");
     }
+    let token = Auth::new_secret();
+    let auth = daemon::auth_of(&loaded)?.with_token(
+        &token,
+        Principal {
+            name: "demo-lead".into(),
+            role: Role::Lead,
+        },
+    );
+    let base = loaded
+        .config
+        .http
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{pages_at}"));
+    started(&SignIn {
+        url: format!("{}/login", base.trim_end_matches('/')),
+        token,
+    });
     info!(
         outbox = %loaded.outbox_dir.display(),
         "demo running: alerts appear as .eml files in the outbox within a minute; Ctrl-C stops"
     );
-    daemon::run(loaded, shutdown).await?;
+    daemon::serve(loaded, http_listener, auth, shutdown).await?;
     Ok(())
 }
 

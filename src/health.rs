@@ -7,12 +7,14 @@
 //! neither lost nor sent twice. A source not polled because its host asked everyone to wait
 //! (Retry-After, answered to another source) is `paused`: shown, but no failure.
 
-use crate::alert::render::escape_html;
+use crate::alert::render::{rendered_or, Field, PageLink};
 use crate::model::AlertKind;
+use crate::present::text::{clip, escape_html};
+use crate::present::{Args, Ui};
 use crate::store::{NewAlert, SourceHealth, SourceState};
 use chrono::{DateTime, Utc};
+use serde::Serialize;
 use sha2::{Digest, Sha256};
-use std::fmt::Write;
 use std::time::Duration;
 
 /// Phrases that sites put on the page instead of content when they will not show it to us.
@@ -154,6 +156,7 @@ pub fn operator_alert(
     url: &str,
     outage_start: DateTime<Utc>,
     now: DateTime<Utc>,
+    ui: &Ui,
 ) -> NewAlert {
     let (kind, what) = match notice {
         Notice::Down => (AlertKind::SourceDown, "down"),
@@ -166,76 +169,101 @@ pub fn operator_alert(
     );
     let digest = Sha256::digest(dedupe_key.as_bytes());
     let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
-    let lasted = humantime::format_duration(Duration::from_secs(
-        (now - outage_start).num_seconds().max(0).unsigned_abs(),
-    ));
+    let minutes = (now - outage_start).num_minutes().max(0);
+    let lasted = ui.t(
+        "duration",
+        Args::new()
+            .num("hours", (minutes / 60) as f64)
+            .num("minutes", (minutes % 60) as f64),
+    );
+    let health = ui.t(
+        "operator-health",
+        Args::new().with("health", state.health.as_str()),
+    );
+    let source = clip(&state.name, 80);
     let subject = match notice {
-        Notice::Down => format!(
-            "[outcry] source {} is {} (for {lasted})",
-            state.name,
-            state.health.as_str()
+        Notice::Down => ui.t(
+            "operator-subject-down",
+            Args::new()
+                .with("source", source.clone())
+                .with("health", state.health.as_str())
+                .with("lasted", lasted),
         ),
-        Notice::Recovered => format!("[outcry] source {} recovered after {lasted}", state.name),
+        Notice::Recovered => ui.t(
+            "operator-subject-up",
+            Args::new()
+                .with("source", source.clone())
+                .with("lasted", lasted),
+        ),
     };
-    let time =
-        |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339()).unwrap_or_else(|| "never".into());
+    let time = |t: Option<DateTime<Utc>>| {
+        t.map_or_else(|| ui.word("operator-never"), |t| ui.when(t.fixed_offset()))
+    };
     let advice = match (notice, state.health) {
-        (Notice::Recovered, _) => "Nothing to do: the source reads its site again.",
-        (_, SourceHealth::Blind) => {
-            "The site answers but shows no content: renew the cookie in the environment \
-             variable the source's headers_env names, or check its selectors with \
-             `outcry source test FILE`. While it is blind, complaints there go unseen."
-        }
-        _ => {
-            "The source keeps failing and backs off; it is never dropped. Check the site, \
-             the network and the source file (`outcry source test FILE`)."
-        }
+        (Notice::Recovered, _) => "operator-advice-up",
+        (_, SourceHealth::Blind) => "operator-advice-blind",
+        _ => "operator-advice-failing",
     };
     let fields = [
-        ("Source", state.name.clone()),
-        ("URL", url.to_string()),
-        ("Health", state.health.as_str().to_string()),
-        ("Outage since", outage_start.to_rfc3339()),
+        ("operator-field-source", source),
+        ("operator-field-url", clip(url, 300)),
+        ("operator-field-health", health),
+        ("operator-field-since", ui.when(outage_start.fixed_offset())),
         (
-            "Consecutive failures",
-            state.consecutive_failures.to_string(),
+            "operator-field-failures",
+            ui.number(state.consecutive_failures),
         ),
         (
-            "Last error",
-            state.last_error.clone().unwrap_or_else(|| "-".into()),
+            "operator-field-last-error",
+            state
+                .last_error
+                .as_deref()
+                .map_or_else(|| "-".into(), |e| clip(e, 500)),
         ),
-        ("Last success", time(state.last_success_at)),
-        ("Items seen", state.items_seen.to_string()),
-    ];
-    let mut text = format!("{subject}\n\n");
-    let mut html = format!(
-        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{}</title></head><body>\
-         <h2>{}</h2><table>",
-        escape_html(&subject),
-        escape_html(&subject)
-    );
-    for (name, value) in &fields {
-        let _ = writeln!(text, "{name}: {value}");
-        let _ = write!(
-            html,
-            "<tr><th align=\"left\">{}</th><td>{}</td></tr>",
-            escape_html(name),
-            escape_html(value)
-        );
-    }
-    let _ = write!(text, "\n{advice}\n");
-    let _ = write!(html, "</table><p>{}</p></body></html>", escape_html(advice));
+        ("operator-field-last-success", time(state.last_success_at)),
+        ("operator-field-items", ui.number(state.items_seen)),
+    ]
+    .map(|(key, value)| Field {
+        label: ui.word(key),
+        value,
+    });
+    let view = OperatorView {
+        subject: subject.clone(),
+        fields: fields.into(),
+        advice: ui.word(advice),
+        links: ui
+            .page_url("/sources")
+            .map(|url| PageLink {
+                label: ui.word("link-sources"),
+                url,
+            })
+            .into_iter()
+            .collect(),
+        signature: ui.t(
+            "signature",
+            Args::new().with("at", ui.when(now.fixed_offset())),
+        ),
+    };
     NewAlert {
         kind,
         case_id: None,
         brand: String::new(),
         dedupe_key,
         message_id: format!("<outcry.source.{hex}@outcry.local>"),
+        text: rendered_or(ui.render("operator.txt", &view), &subject),
+        html: rendered_or(ui.render("operator.html", &view), &escape_html(&subject)),
         subject,
-        text,
-        html,
         created_at: now.fixed_offset(),
     }
+}
+
+#[derive(Serialize)]
+struct OperatorView {
+    subject: String,
+    fields: Vec<Field>,
+    advice: String,
+    links: Vec<PageLink>,
+    signature: String,
 }
 
 #[cfg(test)]
@@ -380,25 +408,50 @@ mod tests {
             last_error: Some("blind: page saying \"<b>请登录</b>\"".into()),
             ..SourceState::default()
         };
-        let down = operator_alert(Notice::Down, &state, "http://x/", at(0), at(70));
+        let en = Ui {
+            language: crate::present::Language::En,
+            ..Ui::default()
+        };
+        let down = operator_alert(Notice::Down, &state, "http://x/", at(0), at(70), &en);
         assert_eq!(down.kind, AlertKind::SourceDown);
         assert_eq!(down.case_id, None);
         assert!(down.dedupe_key.starts_with("source:forum:down:"));
         assert_eq!(
             down,
-            operator_alert(Notice::Down, &state, "http://x/", at(0), at(70)),
+            operator_alert(Notice::Down, &state, "http://x/", at(0), at(70), &en),
             "the same outage gives the same alert"
         );
         assert!(down.subject.contains("forum is blind"), "{}", down.subject);
-        assert!(down.subject.contains("1h 10m"), "{}", down.subject);
+        assert!(down.subject.contains("1 h 10 min"), "{}", down.subject);
         assert!(down.html.contains("&lt;b&gt;请登录"), "{}", down.html);
         assert!(!down.html.contains("<b>请登录"));
         assert!(down.text.contains("Consecutive failures: 7"));
-        let up = operator_alert(Notice::Recovered, &state, "http://x/", at(0), at(70));
+        assert!(
+            down.text.contains("Outage since: 2026-11-20 16:00"),
+            "{}",
+            down.text
+        );
+        let zh = operator_alert(
+            Notice::Down,
+            &state,
+            "http://x/",
+            at(0),
+            at(70),
+            &Ui::default(),
+        );
+        assert!(
+            zh.subject
+                .starts_with("【outcry 运维】数据源 forum 看不到内容（已 1 小时 10 分钟）"),
+            "{}",
+            zh.subject
+        );
+        assert!(zh.text.contains("连续失败次数：7"), "{}", zh.text);
+        assert!(zh.text.contains("时间均为 UTC+08:00"), "{}", zh.text);
+        let up = operator_alert(Notice::Recovered, &state, "http://x/", at(0), at(70), &en);
         assert_eq!(up.kind, AlertKind::SourceUp);
         assert_ne!(up.dedupe_key, down.dedupe_key);
         assert_ne!(up.message_id, down.message_id);
-        let later = operator_alert(Notice::Down, &state, "http://x/", at(500), at(600));
+        let later = operator_alert(Notice::Down, &state, "http://x/", at(500), at(600), &en);
         assert_ne!(
             later.dedupe_key, down.dedupe_key,
             "a new outage mails again"

@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod model;
 pub mod normalize;
 pub mod pipeline;
+pub mod present;
 pub mod replay;
 pub mod schedule;
 pub mod store;

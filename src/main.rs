@@ -149,7 +149,15 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Demo { dir } => {
             let shutdown = CancellationToken::new();
             tokio::spawn(wait_for_signal(shutdown.clone()));
-            demo::run(&dir, shutdown).await?;
+            demo::run(&dir, shutdown, |sign_in| {
+                println!(
+                    "outcry demo: pages at {}\nsign in with token {}\n(alerts land in {}/outbox within a minute; Ctrl-C stops)",
+                    sign_in.url,
+                    sign_in.token,
+                    dir.display()
+                );
+            })
+            .await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Source {

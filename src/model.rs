@@ -243,3 +243,170 @@ impl fmt::Display for AlertKind {
         f.write_str(self.as_str())
     }
 }
+
+/// Why a post was linked to a case: one piece of evidence as facts, worded only where it is
+/// shown (`present`). Stored as JSON in `links.evidence`; a plain string there is evidence
+/// written before it was typed, and is shown as it is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum LinkEvidence {
+    /// One of the case's identifiers, as "kind:value".
+    Identifier {
+        identifier: String,
+    },
+    /// A masked identifier whose visible head only this case's identifier starts with.
+    MaskedIdentifier {
+        visible: String,
+        identifier: String,
+    },
+    PhoneTail {
+        tail: String,
+    },
+    /// The post's author is one of the complainant's handles ("platform:name").
+    AuthorIsHandle {
+        handle: String,
+    },
+    MentionsHandle {
+        handle: String,
+    },
+    /// The post links to a post already linked to the case.
+    LinksLinkedPost {
+        url: String,
+    },
+    /// The author's earlier post is linked to the case.
+    AuthorIsVoice,
+    /// "@name", whose post is linked to the case.
+    MentionsVoice {
+        name: String,
+    },
+    /// The name without "@".
+    NamesVoice {
+        name: String,
+    },
+    /// How well the post retells the case's own text and its public story (0..1).
+    Retells {
+        case_text: f64,
+        story: f64,
+    },
+    /// A kind of fact both texts name (place, amount, rate, date, month, surname).
+    FactAgrees {
+        fact: String,
+    },
+    FactConflicts {
+        fact: String,
+    },
+    /// Another case fits about as well, with this score.
+    AnotherCaseFits {
+        score: f64,
+    },
+    /// A public complaint that fits no open case.
+    NoCaseFits,
+    /// Evidence stored as a sentence before evidence was typed.
+    #[serde(untagged)]
+    Noted(String),
+}
+
+impl LinkEvidence {
+    /// What the evidence names in the post, to mark where it is quoted: an identifier's
+    /// value, the visible head of a masked one, a handle's name, a phone tail.
+    pub fn mark(&self) -> Option<&str> {
+        let value = match self {
+            LinkEvidence::Identifier { identifier } => identifier
+                .split_once(':')
+                .map_or(identifier.as_str(), |(_, v)| v),
+            LinkEvidence::MaskedIdentifier { visible, .. } => visible,
+            LinkEvidence::AuthorIsHandle { handle } | LinkEvidence::MentionsHandle { handle } => {
+                handle.split_once(':').map_or(handle.as_str(), |(_, v)| v)
+            }
+            LinkEvidence::PhoneTail { tail } => tail,
+            _ => return None,
+        };
+        Some(value.trim()).filter(|v| !v.is_empty())
+    }
+}
+
+/// Why a case stands at its stage (or why an unlinked post matters), as facts with their
+/// numbers; worded where shown.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Reason {
+    FirstItem {
+        channel: Channel,
+        author: Option<String>,
+        source: String,
+        seen_at: DateTime<FixedOffset>,
+    },
+    Spread {
+        items: usize,
+        authors: usize,
+        sources: usize,
+    },
+    NewsPickup {
+        outlets: Vec<String>,
+    },
+    Interactions {
+        total: i64,
+        growth_per_hour: f64,
+    },
+    MeToo {
+        retellings: usize,
+    },
+    /// Threat terms in the posts, and those in the case's own notes.
+    Threats {
+        in_posts: Vec<String>,
+        in_notes: Vec<String>,
+    },
+    Rage {
+        terms: Vec<String>,
+    },
+    Safety {
+        terms: Vec<String>,
+    },
+    ThresholdsLowered {
+        factor: f64,
+    },
+    /// A post that complains about the brand and fits no case.
+    Unlinked {
+        channel: Channel,
+        brand: String,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn evidence_is_stored_as_tagged_facts_and_old_sentences_still_read() {
+        let evidence = vec![
+            LinkEvidence::PhoneTail {
+                tail: "2291".into(),
+            },
+            LinkEvidence::NoCaseFits,
+        ];
+        let json = serde_json::to_string(&evidence).unwrap();
+        assert_eq!(
+            json,
+            r#"[{"kind":"phone_tail","tail":"2291"},{"kind":"no_case_fits"}]"#
+        );
+        let stored = r#"["identifier order:XC-1", {"kind":"phone_tail","tail":"2291"}]"#;
+        let read: Vec<LinkEvidence> = serde_json::from_str(stored).unwrap();
+        assert_eq!(
+            read,
+            [
+                LinkEvidence::Noted("identifier order:XC-1".into()),
+                LinkEvidence::PhoneTail {
+                    tail: "2291".into()
+                }
+            ]
+        );
+        assert_eq!(read[1].mark(), Some("2291"));
+        assert_eq!(
+            LinkEvidence::AuthorIsHandle {
+                handle: "weibo:小王".into()
+            }
+            .mark(),
+            Some("小王")
+        );
+    }
+}

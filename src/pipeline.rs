@@ -7,8 +7,9 @@ use crate::assess::{Assessment, Assessor};
 use crate::config::{AssessConfig, BrandConfig, LinkingConfig};
 use crate::detect::{BrandDetector, DetectError};
 use crate::link::{ItemText, LinkError, Linker};
-use crate::model::{AlertKind, Case, Observation, Stage};
+use crate::model::{AlertKind, Case, LinkEvidence, Observation, Reason, Stage};
 use crate::normalize::{fold, html_to_text, urls_in};
+use crate::present::Ui;
 use crate::store::{
     Batch, CaseEvidence, CaseItem, EvidenceScope, ItemKey, ItemRef, LeaseCondition, LinkState,
     NewAlert, NewItem, NewLink, SharedStore, Sighting, StoreError,
@@ -69,6 +70,8 @@ pub struct Pipeline {
     recent_unlinked: VecDeque<DateTime<FixedOffset>>,
     cases_revision: Option<i64>,
     evidence: EvidenceCache,
+    /// How the alerts it queues are worded.
+    ui: Ui,
 }
 
 /// How long a case's record read from the store is trusted. Other instances may add to a
@@ -199,9 +202,16 @@ impl Pipeline {
             recent_unlinked: VecDeque::new(),
             cases_revision: None,
             evidence: EvidenceCache::default(),
+            ui: Ui::default(),
         };
         pipeline.refresh_cases().await?;
         Ok(pipeline)
+    }
+
+    /// Words the alerts it queues as `ui` says (the default: Chinese, China time).
+    pub fn with_ui(mut self, ui: Ui) -> Pipeline {
+        self.ui = ui;
+        self
     }
 
     /// Rebuilds the case index when cases changed since the last look (imports and closes
@@ -455,7 +465,7 @@ impl Pipeline {
                     continue;
                 }
                 record.stage = Some(assessment.stage);
-                let alert = case_alert(case, assessment, &record.items, obs);
+                let alert = case_alert(case, assessment, &record.items, obs, &self.ui);
                 if let Some(item) = step.item {
                     step.alerts.push(batch.alerts.len());
                     batch.alerts.push((item, alert));
@@ -485,7 +495,7 @@ impl Pipeline {
                 case_id: String::new(),
                 state: LinkState::Candidate,
                 score: 0.0,
-                evidence: vec!["no open case fits".into()],
+                evidence: vec![LinkEvidence::NoCaseFits],
             },
         );
         let mut evidence = Evidence::of(&item);
@@ -495,15 +505,21 @@ impl Pipeline {
             brand: brand.to_string(),
             case: None,
             headline: headline(obs),
-            reasons: vec![format!(
-                "a {} post complains about {brand} and fits no case on record",
-                obs.channel
-            )],
+            reasons: vec![Reason::Unlinked {
+                channel: obs.channel,
+                brand: brand.to_string(),
+            }],
             evidence: vec![evidence],
             created_at: obs.fetched_at,
         };
         let dedupe_key = format!("item:{}:{}:unlinked", obs.source, obs.guid);
-        Some(new_alert(AlertKind::Unlinked, None, &content, dedupe_key))
+        Some(new_alert(
+            AlertKind::Unlinked,
+            None,
+            &content,
+            dedupe_key,
+            &self.ui,
+        ))
     }
 }
 
@@ -542,6 +558,7 @@ fn case_alert(
     assessment: Assessment,
     items: &[CaseItem],
     trigger: &Observation,
+    ui: &Ui,
 ) -> NewAlert {
     let kind = AlertKind::from(assessment.stage);
     // The triggering item leads the evidence; the rest follow newest first.
@@ -563,7 +580,7 @@ fn case_alert(
         created_at: trigger.fetched_at,
     };
     let dedupe_key = format!("case:{}:{}", case.id, assessment.stage.as_str());
-    new_alert(kind, Some(case.id.clone()), &content, dedupe_key)
+    new_alert(kind, Some(case.id.clone()), &content, dedupe_key, ui)
 }
 
 fn new_alert(
@@ -571,8 +588,9 @@ fn new_alert(
     case_id: Option<String>,
     content: &AlertContent,
     dedupe_key: String,
+    ui: &Ui,
 ) -> NewAlert {
-    let rendered = render(content);
+    let rendered = render(content, ui);
     NewAlert {
         kind,
         case_id,

@@ -18,6 +18,7 @@ use crate::health::{self, Notice, PollResult};
 use crate::metrics::Metrics;
 use crate::model::Observation;
 use crate::pipeline::{Event, Pipeline, PipelineError};
+use crate::present::Ui;
 use crate::store::{LeaseCondition, SharedStore, SourceState, StoreError};
 use chrono::Utc;
 use rand::Rng;
@@ -231,6 +232,8 @@ pub struct Poller {
     pub instance: String,
     /// How long a lease outlives this instance's last heartbeat.
     pub lease: Duration,
+    /// How operator mails are worded.
+    pub ui: Ui,
 }
 
 /// Interval jitter is ±10%; a poll may come this early after the last one, and no earlier.
@@ -526,6 +529,7 @@ impl Poller {
                 &source.url,
                 start,
                 now,
+                &self.ui,
             ))
         });
         let saved = match &alert {

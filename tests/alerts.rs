@@ -12,6 +12,18 @@ use std::time::Duration;
 use support::daemon::{Source, TestApp};
 use support::feeds::{rss, FeedServer};
 use support::smtp::{ReceivedMail, SmtpServer};
+use support::words::{english_catalog_words_in, visible};
+
+/// What these scenarios' data says, which any language may show: source names, the case's
+/// channel and severity as imported, identifiers, the author names the feeds carry.
+const DATA: &[&str] = &[
+    "weibo",
+    "forum",
+    "hotline",
+    "order:XC-2026-00871",
+    "outcry",
+    "UTC",
+];
 
 const CASE: &str = r#"{"id": "C-1042", "brand": "星驰汽车", "status": "open", "opened_at": "2026-03-02T09:14:00+08:00", "channel": "hotline", "severity": "high", "complainant": {"name": "王女士", "phone": "13812342291", "email": null, "handles": []}, "summary": "提车不到10公里发动机漏油", "demand": "退车", "identifiers": ["order:XC-2026-00871"], "notes": "客户希望尽快处理"}
 "#;
@@ -109,24 +121,33 @@ async fn growing_engagement_sends_surfaced_spreading_and_viral_once_each_in_orde
     tokio::time::sleep(Duration::from_secs(2)).await;
     let mails = smtp.messages();
     assert_eq!(stages(&mails), ["surfaced", "spreading", "viral"]);
-    for mail in &mails {
+    // Chinese by default: the subject names the stage, the brand and the case.
+    for (mail, stage) in mails.iter().zip(["首次曝光", "扩散中", "爆发"]) {
         assert_eq!(mail.header("X-Outcry-Case").as_deref(), Some("C-1042"));
-        let stage = mail.header("X-Outcry-Stage").unwrap().to_uppercase();
         assert!(
             mail.subject()
-                .starts_with(&format!("[outcry] {stage}: 星驰汽车 C-1042 — ")),
+                .starts_with(&format!("【舆情预警·{stage}】星驰汽车 C-1042 — ")),
             "{}",
             mail.subject()
         );
+        let seen = format!(
+            "{}\n{}\n{}",
+            mail.subject(),
+            mail.text_body(),
+            visible(&mail.html_body())
+        );
+        let leaked = english_catalog_words_in(&seen, DATA);
+        assert!(leaked.is_empty(), "{leaked:?} in {seen}");
     }
     let viral = &mails[2];
     for part in [viral.text_body(), viral.html_body()] {
-        assert!(part.contains("likes 12000"), "{part}");
+        assert!(part.contains("点赞 1.2万"), "{part}");
         assert!(part.contains("C-1042") && part.contains("退车"), "{part}");
         assert!(part.contains("138****2291") && !part.contains("13812342291"));
-        assert!(part.contains("Escalate to the crisis lead now."), "{part}");
+        assert!(part.contains("立即上报危机负责人。"), "{part}");
+        assert!(part.contains("时间均为 UTC+08:00"), "{part}");
     }
-    assert!(viral.text_body().contains("TIMELINE"));
+    assert!(viral.text_body().contains("时间线"));
     assert!(viral.html_body().contains("<mark>XC-2026-00871</mark>"));
     app.stop().await;
 }
@@ -236,21 +257,20 @@ async fn the_digest_is_mailed_once_a_day_with_the_complaints_held_back() {
     assert_eq!(digest.to, ["leads@example.com"]);
     assert_eq!(digest.header("X-Outcry-Case"), None);
     assert!(
-        digest.subject().starts_with("[outcry] DIGEST "),
+        digest.subject().starts_with("【舆情日报】"),
         "{}",
         digest.subject()
     );
     for part in [digest.text_body(), digest.html_body()] {
         assert!(part.contains("星驰客服推来推去"), "{part}");
         assert!(part.contains("星驰4S店态度恶劣"), "{part}");
-        assert!(
-            part.to_lowercase()
-                .contains("(2; 1 held back from single emails)"),
-            "{part}"
-        );
+        assert!(part.contains("（2 条，其中 1 条未单独发邮件）"), "{part}");
         assert!(part.contains("C-1042"), "{part}");
-        assert!(part.contains("NOT PUBLIC YET (1)"), "{part}");
+        assert!(part.contains("尚未公开（1）"), "{part}");
     }
+    let seen = format!("{}\n{}", digest.text_body(), visible(&digest.html_body()));
+    let leaked = english_catalog_words_in(&seen, DATA);
+    assert!(leaked.is_empty(), "{leaked:?} in {seen}");
 
     // A restart the same day sends no second digest.
     app.stop().await;

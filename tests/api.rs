@@ -55,6 +55,10 @@ async fn tokens_and_roles_guard_every_route() {
     let response = app.get("/api/v1/cases", None).await;
     assert_eq!(response.status(), 401);
     assert_eq!(response.headers()["www-authenticate"], "Bearer");
+    assert!(json_of(response).await["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("需要令牌"));
     assert_eq!(
         app.get("/api/v1/cases", Some("not-a-token-at-all"))
             .await
@@ -78,10 +82,10 @@ async fn tokens_and_roles_guard_every_route() {
     );
     let response = app.post(&confirm, Some(&app.viewer), None).await;
     assert_eq!(response.status(), 403);
-    assert_eq!(
-        json_of(response).await["error"],
-        "the lead role is required"
-    );
+    // The detail for programs, and a message for people in [ui] language (Chinese).
+    let body = json_of(response).await;
+    assert_eq!(body["error"], "the lead role is required");
+    assert_eq!(body["message"], "需要组长权限。");
     assert_eq!(
         link_state(&app, ids[0], "C-1").await,
         Some(LinkState::Candidate)
@@ -167,9 +171,14 @@ async fn confirming_counts_in_assessment_and_alerts_once_with_audit() {
     )
     .await;
     assert_eq!(links.as_array().unwrap().len(), 2);
+    // The evidence as facts, and in words in the configured language (Chinese by default).
     assert_eq!(
         links[0]["evidence"][0],
-        "retells the case (text 0.41, public story 0.00)"
+        serde_json::json!({"kind": "retells", "case_text": 0.41, "story": 0.0})
+    );
+    assert_eq!(
+        links[0]["evidence_text"][0],
+        "复述本案（与案件记录相似度 0.41，与公开经过相似度 0.00）"
     );
     assert_eq!(
         links[0]["item"]["author"].as_str().unwrap().chars().count(),

@@ -10,6 +10,7 @@ use outcry::store::LinkState;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use support::app::{case, post, seed, App};
+use support::words::english_catalog_words_in;
 
 /// The browser and its driver: where `./test` found them, else Debian's places.
 fn chromium() -> String {
@@ -77,10 +78,11 @@ async fn a_lead_confirms_a_link_in_the_browser_and_the_case_page_changes() {
     seed(
         &app.store,
         &[(
+            // Direction controls in the author and the body must not change what is read.
             post(
                 "wb-1",
-                "星驰新车漏油，4S店拒绝退车，订单XC-2026-00871",
-                "路人甲",
+                "星驰新车漏油，\u{202E}4S店拒绝退车\u{202C}，订单XC-2026-00871",
+                "路人\u{2067}甲\u{2069}",
                 1,
             ),
             Some(("C-1", LinkState::Candidate)),
@@ -123,13 +125,19 @@ async fn a_lead_confirms_a_link_in_the_browser_and_the_case_page_changes() {
             .await?;
         assert_eq!(browser.current_url().await?.path(), "/review");
         let post = browser.find(Locator::Css("section.pair .post")).await?;
+        let shown = post.text().await?;
         assert!(
-            post.text().await?.contains("星驰新车漏油"),
-            "Chinese renders"
+            shown.contains("星驰新车漏油，4S店拒绝退车，订单XC-2026-00871"),
+            "Chinese renders, in its own order: {shown}"
         );
+        assert!(shown.contains("路人甲"), "{shown}");
+        // What the lead reads is Chinese: no word of the English catalog.
+        let page = browser.find(Locator::Css("body")).await?.text().await?;
+        let leaked = english_catalog_words_in(&page, &["outcry", "UTC", "wang", "weibo"]);
+        assert!(leaked.is_empty(), "{leaked:?} in {page}");
         browser.goto(&app.url("/cases/C-1")).await?;
         let stage = browser.find(Locator::Id("stage")).await?.text().await?;
-        assert_eq!(stage, "not public");
+        assert_eq!(stage, "尚未公开");
 
         // One click from the case page's queue.
         browser
@@ -143,13 +151,13 @@ async fn a_lead_confirms_a_link_in_the_browser_and_the_case_page_changes() {
             .await?;
         assert!(browser.current_url().await?.path().ends_with("/cases/C-1"));
         let stage = browser.find(Locator::Id("stage")).await?.text().await?;
-        assert_eq!(stage, "surfaced");
+        assert_eq!(stage, "首次曝光");
         let row = browser
             .find(Locator::Css("#timeline tr.post"))
             .await?
             .text()
             .await?;
-        assert!(row.contains("confirmed"), "{row}");
+        assert!(row.contains("已确认"), "{row}");
         assert!(browser
             .find_all(Locator::Css("button.confirm"))
             .await?

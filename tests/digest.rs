@@ -5,8 +5,9 @@ use chrono::{DateTime, FixedOffset, NaiveTime, Utc};
 use outcry::alert::digest::{render_digest, Digest};
 use outcry::config::{AssessConfig, DigestConfig};
 use outcry::model::{
-    AlertKind, Case, CaseStatus, Channel, Complainant, Engagement, Observation, Stage,
+    AlertKind, Case, CaseStatus, Channel, Complainant, Engagement, LinkEvidence, Observation, Stage,
 };
+use outcry::present::{Language, Ui};
 use outcry::store::{self, Batch, ItemRef, LinkState, NewAlert, NewItem, NewLink, SharedStore};
 use std::sync::Arc;
 use tokio::sync::Notify;
@@ -177,7 +178,10 @@ async fn seeded() -> SharedStore {
         case_id: case_id.into(),
         state,
         score,
-        evidence: vec!["retells the case (text 0.40, public story 0.00)".into()],
+        evidence: vec![LinkEvidence::Retells {
+            case_text: 0.4,
+            story: 0.0,
+        }],
     };
     let observations = [
         &viral,
@@ -242,15 +246,24 @@ async fn seeded() -> SharedStore {
     store
 }
 
+fn en() -> Ui {
+    Ui {
+        language: Language::En,
+        ..Ui::default()
+    }
+}
+
 fn digest(store: &SharedStore) -> Digest {
     Digest::new(
         store.clone(),
         DigestConfig {
             at: NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
-            time_zone: FixedOffset::east_opt(8 * 3600).unwrap(),
+            // The day runs in [ui] time_zone (+08:00 by default).
+            time_zone: None,
             to: vec![],
         },
         AssessConfig::default(),
+        en(),
         Arc::new(Notify::new()),
     )
 }
@@ -299,10 +312,10 @@ async fn digest_lists_links_to_review_unlinked_complaints_and_cases_by_stage() {
         ]
     );
 
-    let rendered = render_digest(&content);
+    let rendered = render_digest(&content, &en());
     assert_eq!(
         rendered.subject,
-        "[outcry] DIGEST 2026-03-05: 1 links to review, 2 unlinked complaints, 3 open cases (1 viral, 1 spreading, 0 surfaced)"
+        "[outcry] DIGEST 2026-03-05: 1 link to review, 2 unlinked complaints, 3 open cases (1 viral, 1 spreading, 0 surfaced)"
     );
     for part in [&rendered.text, &rendered.html] {
         assert!(
@@ -341,7 +354,7 @@ async fn scraped_markup_is_inert_in_the_digest_html() {
         .compose(utc("2026-03-05T09:00:00+08:00"), None)
         .await
         .unwrap();
-    let html = render_digest(&content).html;
+    let html = render_digest(&content, &en()).html;
     for forbidden in ["<script", "<img", "onerror=alert(2)>", "<b>车主小赵"] {
         assert!(!html.contains(forbidden), "{forbidden} in {html}");
     }

@@ -207,7 +207,11 @@ async fn forms_need_a_session_its_csrf_token_and_the_lead_role() {
     assert_eq!(response.headers()["location"], "/cases/C-1");
     assert_eq!(candidate_state(&app, ids[0]).await, LinkState::Confirmed);
     let (_, _, case_page) = app.page("/cases/C-1", &lead).await;
-    assert!(case_page.contains("<span class=\"stage\" id=\"stage\">surfaced</span>"));
+    assert!(
+        case_page
+            .contains("<span class=\"stage\" id=\"stage\" data-stage=\"surfaced\">首次曝光</span>"),
+        "{case_page}"
+    );
     let audit = app.store.audit_log(1).await.unwrap();
     assert_eq!(
         (
@@ -229,4 +233,106 @@ async fn forms_need_a_session_its_csrf_token_and_the_lead_role() {
     assert_eq!(response.status(), 303);
     assert_eq!(app.page("/review", &lead).await.0, 303);
     app.stop().await;
+}
+
+/// A feed item stamped in UTC and an HTML-source item stamped in +08:00 (as the extractors
+/// store them), both linked to C-1, and a candidate whose author, title and body carry
+/// direction controls.
+async fn seed_two_zones(app: &App) {
+    app.store
+        .upsert_case(&case("C-1"), chrono::Utc::now())
+        .await
+        .unwrap();
+    let at = |t: &str| chrono::DateTime::parse_from_rfc3339(t).unwrap();
+    let mut feed = post("feed-1", "星驰漏油, 订单 XC-2026-00871", "车主甲", 1);
+    feed.published_at = Some(at("2026-03-05T13:40:00+00:00"));
+    feed.fetched_at = at("2026-03-05T13:45:00+00:00");
+    let mut html = post("html-1", "星驰漏油 我也是", "车主乙", 1);
+    html.source = "forum".into();
+    html.published_at = Some(at("2026-03-05T21:50:00+08:00"));
+    html.fetched_at = at("2026-03-05T21:55:00+08:00");
+    let mut tricky = post(
+        "tricky-1",
+        "星驰\u{202E}漏油\u{202C}，\u{2066}退车\u{2069}",
+        "小王\u{202E}说好\u{200F}",
+        1,
+    );
+    tricky.title = Some("标题\u{2067}星驰\u{2069}".into());
+    seed(
+        &app.store,
+        &[
+            (feed, Some(("C-1", LinkState::Confirmed))),
+            (html, Some(("C-1", LinkState::Confirmed))),
+            (tricky, Some(("C-1", LinkState::Candidate))),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn pages_speak_the_configured_language_in_one_zone_with_direction_controls_removed() {
+    use support::words::{chinese_catalog_phrases_in, english_catalog_words_in, visible};
+    let data = [
+        "weibo",
+        "forum",
+        "hotline",
+        "high",
+        "order:XC-2026-00871",
+        "outcry",
+        "UTC",
+    ];
+    for (extra, first, second, zone) in [
+        (
+            "",
+            "2026-03-05 21:40",
+            "2026-03-05 21:50",
+            "时间均为 UTC+08:00",
+        ),
+        (
+            "[ui]\nlanguage = \"en\"\ntime_zone = \"Europe/Berlin\"\n",
+            "2026-03-05 14:40",
+            "2026-03-05 14:50",
+            "All times in Europe/Berlin",
+        ),
+    ] {
+        let app = App::spawn_with(extra).await;
+        seed_two_zones(&app).await;
+        let cookie = app.sign_in(&app.lead).await;
+        for path in ["/review", "/cases/C-1", "/brands", "/sources"] {
+            let (status, _, page) = app.page(path, &cookie).await;
+            assert_eq!(status, 200, "{path}");
+            assert!(
+                !page.chars().any(outcry::present::text::is_hidden_control),
+                "{path}: a direction control reached the page"
+            );
+            assert_eq!(page.matches(zone).count(), 1, "{path}: {page}");
+            let seen = visible(&page);
+            if extra.is_empty() {
+                assert!(page.contains("<html lang=\"zh-CN\">"));
+                let leaked = english_catalog_words_in(&seen, &data);
+                assert!(leaked.is_empty(), "{path}: {leaked:?} in {seen}");
+            } else {
+                assert!(page.contains("<html lang=\"en\">"));
+                let leaked = chinese_catalog_phrases_in(
+                    &seen,
+                    "星驰汽车漏油订单我也是车主甲乙小王说好标题退车新车发动机店拒绝王女士",
+                );
+                assert!(leaked.is_empty(), "{path}: {leaked:?} in {seen}");
+            }
+        }
+        let (_, _, review) = app.page("/review", &cookie).await;
+        // The controls are gone; the text reads as typed, in its own order.
+        for shown in ["小王说好", "标题星驰", "星驰漏油，退车"] {
+            assert!(visible(&review).contains(shown), "{shown}: {review}");
+        }
+        let (_, _, case_page) = app.page("/cases/C-1", &cookie).await;
+        let timeline = &case_page[case_page.find("id=\"timeline\"").unwrap()..];
+        let (a, b) = (timeline.find(first), timeline.find(second));
+        assert!(
+            a.is_some() && b.is_some() && a < b,
+            "the UTC item ({first}) before the +08:00 one ({second}): {timeline}"
+        );
+        assert!(!case_page.contains("+00:00") && !case_page.contains("T13:40"));
+        app.stop().await;
+    }
 }

@@ -1,13 +1,25 @@
 //! The rendered samples under docs/ are made from invented data by this test, so they always
-//! show what the code renders. After changing the rendering, write them again with
-//! `OUTCRY_WRITE_SAMPLES=1 cargo test --test samples` and review the diff.
+//! show what the code renders: `sample-*.txt|html` in Chinese (the default), `sample-*.en.*`
+//! in English. After changing the rendering, write them again with
+//! `OUTCRY_WRITE_SAMPLES=1 cargo test --test samples` and review the diff. The same data
+//! checks that each language speaks only its own words and that both carry the same facts.
+
+mod support;
 
 use chrono::{DateTime, FixedOffset};
 use outcry::alert::digest::{render_digest, DigestContent};
-use outcry::alert::render::{render, AlertContent, Evidence};
-use outcry::model::{AlertKind, Case, CaseStatus, Channel, Complainant, Engagement, Stage};
-use outcry::store::{CaseItem, CaseStanding, LinkState, ReviewLink, Sighting, UnlinkedItem};
+use outcry::alert::render::{render, AlertContent, Evidence, RenderedEmail};
+use outcry::health::{operator_alert, Notice};
+use outcry::model::{
+    AlertKind, Case, CaseStatus, Channel, Complainant, Engagement, LinkEvidence, Reason, Stage,
+};
+use outcry::present::{Language, Ui};
+use outcry::store::{
+    CaseItem, CaseStanding, LinkState, ReviewLink, Sighting, SourceHealth, SourceState,
+    UnlinkedItem,
+};
 use std::path::Path;
+use support::words::{chinese_catalog_phrases_in, english_catalog_words_in, readable};
 
 fn at(text: &str) -> DateTime<FixedOffset> {
     DateTime::parse_from_rfc3339(text).unwrap()
@@ -77,8 +89,12 @@ fn sample_alert() -> AlertContent {
         author_followers: Some(2300),
         link_score: Some(1.0),
         link_evidence: vec![
-            "identifier order:NX-20260105-4471".into(),
-            "author is the complainant's handle weibo:阿辰不吃辣".into(),
+            LinkEvidence::Identifier {
+                identifier: "order:NX-20260105-4471".into(),
+            },
+            LinkEvidence::AuthorIsHandle {
+                handle: "weibo:阿辰不吃辣".into(),
+            },
         ],
         marks: vec!["NX-20260105-4471".into(), "阿辰不吃辣".into()],
     };
@@ -102,8 +118,13 @@ fn sample_alert() -> AlertContent {
         author_followers: None,
         link_score: Some(0.71),
         link_evidence: vec![
-            "retells the case (text 0.58, public story 0.74)".into(),
-            "product agrees".into(),
+            LinkEvidence::Retells {
+                case_text: 0.58,
+                story: 0.74,
+            },
+            LinkEvidence::FactAgrees {
+                fact: "date".into(),
+            },
         ],
         marks: vec![],
     };
@@ -121,7 +142,10 @@ fn sample_alert() -> AlertContent {
         growth_per_hour: None,
         author_followers: None,
         link_score: Some(0.66),
-        link_evidence: vec!["retells the case (text 0.52, public story 0.81)".into()],
+        link_evidence: vec![LinkEvidence::Retells {
+            case_text: 0.52,
+            story: 0.81,
+        }],
         marks: vec![],
     };
     AlertContent {
@@ -130,30 +154,79 @@ fn sample_alert() -> AlertContent {
         case: Some(sample_case()),
         headline: "多名消费者反映暖芯电暖器插头冒烟".into(),
         reasons: vec![
-            "first public item: a social post by 阿辰不吃辣 on weibo-search, seen 2026-01-20T21:20:00+08:00".into(),
-            "3 public items by 3 distinct authors on 3 sources".into(),
-            "news pickup: 城市晚报".into(),
-            "13889 interactions (reposts, comments, likes), growing 1550 per hour".into(),
-            "1 \"me too\" retellings".into(),
-            "threats to go public: 12315 (case notes), 找媒体, 找媒体 (case notes), 曝光 (case notes)"
-                .into(),
-            "rage in the posts: 推来推去, 没人管".into(),
-            "safety words that move the public: 宝宝, 漏电".into(),
-            "thresholds lowered ×0.6 because of threats or safety words".into(),
+            Reason::FirstItem {
+                channel: Channel::Social,
+                author: Some("阿辰不吃辣".into()),
+                source: "weibo-search".into(),
+                // Stored in UTC, shown in the configured zone.
+                seen_at: at("2026-01-20T13:20:00+00:00"),
+            },
+            Reason::Spread {
+                items: 3,
+                authors: 3,
+                sources: 3,
+            },
+            Reason::NewsPickup {
+                outlets: vec!["城市晚报".into()],
+            },
+            Reason::Interactions {
+                total: 13889,
+                growth_per_hour: 1550.0,
+            },
+            Reason::MeToo { retellings: 1 },
+            Reason::Threats {
+                in_posts: vec!["找媒体".into()],
+                in_notes: vec!["12315".into(), "找媒体".into(), "曝光".into()],
+            },
+            Reason::Rage {
+                terms: vec!["推来推去".into(), "没人管".into()],
+            },
+            Reason::Safety {
+                terms: vec!["宝宝".into(), "漏电".into()],
+            },
+            Reason::ThresholdsLowered { factor: 0.6 },
         ],
         evidence: vec![news, forum, social],
         created_at: at("2026-01-21T09:20:00+08:00"),
     }
 }
 
-#[test]
-fn sample_alert_in_docs_is_what_the_code_renders() {
-    let rendered = render(&sample_alert());
+fn ui(language: Language) -> Ui {
+    Ui {
+        language,
+        public_url: Some("https://outcry.example.com".into()),
+        ..Ui::default()
+    }
+}
+
+/// The file name of a sample in `language`: Chinese bare, others tagged.
+fn sample_name(stem: &str, language: Language, ext: &str) -> String {
+    match language {
+        Language::ZhCn => format!("{stem}.{ext}"),
+        other => format!("{stem}.{}.{ext}", other.tag()),
+    }
+}
+
+fn check_samples(stem: &str, language: Language, rendered: &RenderedEmail) {
     check_sample(
-        "sample-alert.txt",
+        &sample_name(stem, language, "txt"),
         &format!("Subject: {}\n\n{}", rendered.subject, rendered.text),
     );
-    check_sample("sample-alert.html", &format!("{}\n", rendered.html));
+    check_sample(
+        &sample_name(stem, language, "html"),
+        &format!("{}\n", rendered.html),
+    );
+}
+
+#[test]
+fn sample_alert_in_docs_is_what_the_code_renders() {
+    for language in Language::ALL {
+        check_samples(
+            "sample-alert",
+            language,
+            &render(&sample_alert(), &ui(language)),
+        );
+    }
 }
 
 fn item(
@@ -200,9 +273,14 @@ fn sample_digest() -> DigestContent {
         item: CaseItem {
             link_score: 0.48,
             link_evidence: vec![
-                "retells the case (text 0.44, public story 0.00)".into(),
-                "place agrees".into(),
-                "fits another case about as well (score 0.41)".into(),
+                LinkEvidence::Retells {
+                    case_text: 0.44,
+                    story: 0.0,
+                },
+                LinkEvidence::FactAgrees {
+                    fact: "place".into(),
+                },
+                LinkEvidence::AnotherCaseFits { score: 0.41 },
             ],
             ..item(
                 "fr-5512",
@@ -281,10 +359,185 @@ fn sample_digest() -> DigestContent {
 
 #[test]
 fn sample_digest_in_docs_is_what_the_code_renders() {
-    let rendered = render_digest(&sample_digest());
-    check_sample(
-        "sample-digest.txt",
-        &format!("Subject: {}\n\n{}", rendered.subject, rendered.text),
+    for language in Language::ALL {
+        check_samples(
+            "sample-digest",
+            language,
+            &render_digest(&sample_digest(), &ui(language)),
+        );
+    }
+}
+
+/// Everything the samples' data says, which may appear in any language.
+const DATA: &[&str] = &[
+    "weibo-search",
+    "appliance-forum",
+    "city-evening-news",
+    "complaint-board",
+    "hotline",
+    "high",
+    "medium",
+    "low",
+    "order:NX-20260105-4471",
+    "weibo:阿辰不吃辣",
+    "outcry.example.com",
+    "posts.example",
+    "bbs.example",
+    "news.example",
+    "weibo.example",
+    "NX-3",
+    "outcry",
+];
+
+/// What the forum shows instead of posts.
+const LOGIN_WALL: &str = "页面显示“请登录后查看”";
+
+/// An invented outage: the forum shows a login wall instead of posts.
+fn sample_operator(language: Language) -> RenderedEmail {
+    let state = SourceState {
+        name: "appliance-forum".into(),
+        health: SourceHealth::Blind,
+        consecutive_failures: 14,
+        last_error: Some(LOGIN_WALL.into()),
+        items_seen: 12_840,
+        last_success_at: Some(utc("2026-01-21T01:00:00Z")),
+        ..SourceState::default()
+    };
+    let alert = operator_alert(
+        Notice::Down,
+        &state,
+        "https://bbs.example/forum-12-1.html",
+        utc("2026-01-21T01:10:00Z"),
+        utc("2026-01-21T02:20:00Z"),
+        &ui(language),
     );
-    check_sample("sample-digest.html", &format!("{}\n", rendered.html));
+    RenderedEmail {
+        subject: alert.subject,
+        text: alert.text,
+        html: alert.html,
+    }
+}
+
+fn utc(text: &str) -> chrono::DateTime<chrono::Utc> {
+    at(text).with_timezone(&chrono::Utc)
+}
+
+#[test]
+fn sample_operator_mail_in_docs_is_what_the_code_renders() {
+    for language in Language::ALL {
+        check_samples("sample-operator", language, &sample_operator(language));
+    }
+}
+
+fn samples(language: Language) -> Vec<RenderedEmail> {
+    vec![
+        render(&sample_alert(), &ui(language)),
+        render_digest(&sample_digest(), &ui(language)),
+        sample_operator(language),
+    ]
+}
+
+#[test]
+fn chinese_output_has_no_english_catalog_word_and_english_no_chinese_one() {
+    for rendered in samples(Language::ZhCn) {
+        let leaked = english_catalog_words_in(&readable(&rendered), DATA);
+        assert!(leaked.is_empty(), "{leaked:?} in\n{}", rendered.text);
+    }
+    // Chinese the data itself carries (quotes, names, terms) is no leak.
+    let data = format!("{:?}{:?}{LOGIN_WALL}", sample_alert(), sample_digest());
+    for rendered in samples(Language::En) {
+        let leaked = chinese_catalog_phrases_in(&readable(&rendered), &data);
+        assert!(leaked.is_empty(), "{leaked:?} in\n{}", rendered.text);
+    }
+    // The checks can fail: each language's own output trips the other's.
+    let zh = readable(&samples(Language::ZhCn)[0]);
+    assert!(!chinese_catalog_phrases_in(&zh, &data).is_empty());
+    let en = readable(&samples(Language::En)[0]);
+    assert!(!english_catalog_words_in(&en, DATA).is_empty());
+}
+
+/// Every "YYYY-MM-DD HH:MM" in `text`, in order.
+fn times(text: &str) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    let shape = "0000-00-00 00:00";
+    chars
+        .windows(shape.len())
+        .filter(|w| {
+            w.iter().zip(shape.chars()).all(|(c, s)| {
+                if s == '0' {
+                    c.is_ascii_digit()
+                } else {
+                    *c == s
+                }
+            })
+        })
+        .map(|w| w.iter().collect())
+        .collect()
+}
+
+/// Every "0.dd" score and every URL in `text`.
+fn scores_and_urls(text: &str) -> Vec<String> {
+    let mut found: Vec<String> = text
+        .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .filter(|w| w.len() == 4 && w.starts_with("0.") || w.starts_with("1.00"))
+        .map(String::from)
+        .collect();
+    found.extend(
+        text.split_whitespace()
+            .filter_map(|w| w.find("http").map(|at| w[at..].to_string())),
+    );
+    found.sort();
+    found
+}
+
+#[test]
+fn both_languages_carry_the_same_facts() {
+    for (zh, en) in samples(Language::ZhCn).iter().zip(samples(Language::En)) {
+        assert_eq!(times(&zh.text), times(&en.text), "times, in the same order");
+        assert_eq!(times(&zh.html), times(&en.html));
+        assert_eq!(scores_and_urls(&zh.text), scores_and_urls(&en.text));
+        for tag in ["<li", "<tr", "<h3", "<mark>", "<a href"] {
+            assert_eq!(
+                zh.html.matches(tag).count(),
+                en.html.matches(tag).count(),
+                "{tag}"
+            );
+        }
+        assert_eq!(zh.text.lines().count(), en.text.lines().count());
+        // The same case, stage and brand named in both subjects.
+        for fact in ["C-2207", "暖芯电器"] {
+            assert_eq!(
+                zh.subject.contains(fact),
+                en.subject.contains(fact),
+                "{fact}"
+            );
+        }
+    }
+    // One zone for every time, named once, stored UTC shown in it.
+    let zh = render(&sample_alert(), &ui(Language::ZhCn));
+    assert!(zh.text.contains("时间均为 UTC+08:00"), "{}", zh.text);
+    assert!(zh.text.contains("发现于 2026-01-20 21:20"), "{}", zh.text);
+    assert!(
+        !zh.text.contains("+08:00 ") && !zh.text.contains("T21:"),
+        "{}",
+        zh.text
+    );
+}
+
+#[test]
+fn alerts_and_digests_link_to_the_pages() {
+    let alert = render(&sample_alert(), &ui(Language::ZhCn));
+    for part in [&alert.text, &alert.html] {
+        assert!(
+            part.contains("https://outcry.example.com/cases/C-2207"),
+            "{part}"
+        );
+        assert!(part.contains("https://outcry.example.com/review"), "{part}");
+    }
+    let digest = render_digest(&sample_digest(), &ui(Language::En));
+    assert!(digest
+        .html
+        .contains("<a href=\"https://outcry.example.com/cases/C-2231\">C-2231</a>"));
+    let without = render(&sample_alert(), &Ui::default());
+    assert!(!without.text.contains("/cases/"), "no public_url, no links");
 }

@@ -254,11 +254,14 @@ async fn blind_sources_are_reported_and_the_operator_mailed_once_each_way() {
             Some("source-down")
         );
         assert_eq!(mail.header("X-Outcry-Stage"), None);
+        // In [ui] language (Chinese by default), its times in [ui] time_zone.
         assert!(
-            mail.subject().contains(&format!("source {name} is blind")),
+            mail.subject()
+                .starts_with(&format!("【outcry 运维】数据源 {name} 看不到内容（已 ")),
             "{}",
             mail.subject()
         );
+        assert!(mail.text_body().contains("时间均为 UTC+08:00"));
     }
     let line = health_line(&app, "forum");
     assert_eq!(line[1], "blind", "{line:?}");
@@ -283,7 +286,7 @@ async fn blind_sources_are_reported_and_the_operator_mailed_once_each_way() {
     let up = mails.last().unwrap();
     assert_eq!(up.header("X-Outcry-Source").as_deref(), Some("forum"));
     assert_eq!(up.header("X-Outcry-Alert").as_deref(), Some("source-up"));
-    assert!(up.subject().contains("recovered"), "{}", up.subject());
+    assert!(up.subject().contains("已恢复"), "{}", up.subject());
     assert_eq!(health_line(&app, "forum")[1], "ok");
     let polls = weibo.requests("feed.xml");
     tokio::time::sleep(Duration::from_secs(4)).await;

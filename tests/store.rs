@@ -4,7 +4,7 @@ mod support;
 
 use chrono::{DateTime, Duration, FixedOffset, Utc};
 use outcry::model::{
-    AlertKind, Case, CaseStatus, Channel, Complainant, Engagement, Observation, Stage,
+    AlertKind, Case, CaseStatus, Channel, Complainant, Engagement, LinkEvidence, Observation, Stage,
 };
 use outcry::store::{
     self, AlertStatus, AuditEntry, Batch, EvidenceScope, ItemKey, ItemQuery, ItemRef,
@@ -81,7 +81,9 @@ fn new_item<'a>(observation: &'a Observation, case_id: &str) -> NewItem<'a> {
             case_id: case_id.into(),
             state: LinkState::Confirmed,
             score: 0.93,
-            evidence: vec!["identifier order:XC-2026-00871".into()],
+            evidence: vec![LinkEvidence::Identifier {
+                identifier: "order:XC-2026-00871".into(),
+            }],
         }],
     }
 }
@@ -198,7 +200,9 @@ async fn items_dedupe_keep_observations_and_alert_once(store: SharedStore) {
     assert_eq!(likes, [Some(85), Some(900)]);
     assert_eq!(
         evidence.items[0].link_evidence,
-        ["identifier order:XC-2026-00871"]
+        [LinkEvidence::Identifier {
+            identifier: "order:XC-2026-00871".into()
+        }]
     );
     assert_eq!(evidence.items[0].author.as_deref(), Some("小王爱吃梨"));
 }
@@ -840,7 +844,12 @@ async fn items_and_links_are_found_by_filters(store: SharedStore) {
         (links[0].item_id, links[0].case_id.as_str()),
         (ids[1], "C-1")
     );
-    assert_eq!(links[0].evidence, ["identifier order:XC-2026-00871"]);
+    assert_eq!(
+        links[0].evidence,
+        [LinkEvidence::Identifier {
+            identifier: "order:XC-2026-00871".into()
+        }]
+    );
     assert_eq!(links[0].decided_by, None);
     for query in [
         LinkQuery {
@@ -897,7 +906,9 @@ async fn review_writes_are_atomic_with_their_audit(store: SharedStore) {
             case_id: "C-1".into(),
             state,
             score: 0.97,
-            evidence: vec!["author is the complainant's handle douyin:王女士".into()],
+            evidence: vec![LinkEvidence::AuthorIsHandle {
+                handle: "douyin:王女士".into(),
+            }],
         },
         at: now,
     };
@@ -1116,7 +1127,10 @@ async fn digest_lists_links_to_review_unlinked_items_and_case_standings(store: S
         case_id: case_id.into(),
         state: LinkState::Candidate,
         score,
-        evidence: vec!["retells the case (text 0.41, public story 0.00)".into()],
+        evidence: vec![LinkEvidence::Retells {
+            case_text: 0.41,
+            story: 0.0,
+        }],
     };
     let unlinked_item = |o| NewItem {
         observation: o,
@@ -1181,7 +1195,10 @@ async fn digest_lists_links_to_review_unlinked_items_and_case_standings(store: S
     assert_eq!(links[0].item.link_state, LinkState::Candidate);
     assert_eq!(
         links[0].item.link_evidence,
-        ["retells the case (text 0.41, public story 0.00)"]
+        [LinkEvidence::Retells {
+            case_text: 0.41,
+            story: 0.0
+        }]
     );
     let likes: Vec<Option<i64>> = links[1]
         .item
@@ -1204,7 +1221,7 @@ async fn digest_lists_links_to_review_unlinked_items_and_case_standings(store: S
     assert_eq!(listed, [("wb-5", false), ("wb-4", true)], "newest first");
     assert_eq!(unlinked[0].brand, "星驰汽车");
     assert_eq!(unlinked[0].item.sightings.len(), 1);
-    assert_eq!(unlinked[0].item.link_evidence, Vec::<String>::new());
+    assert_eq!(unlinked[0].item.link_evidence, Vec::<LinkEvidence>::new());
     let newest = store.unlinked_items(since, until, 1).await.unwrap();
     assert_eq!(newest.len(), 1);
     assert_eq!(newest[0].item.guid, "wb-5");

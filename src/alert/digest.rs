@@ -5,16 +5,19 @@
 //! instance sends a second one.
 
 use super::render::{
-    clip, escape_html, evidence_html, evidence_text, html_start, when, Evidence, RenderedEmail,
+    self, evidence_view, more, page_links, rendered_or, Evidence, EvidenceView, PageLink,
+    RenderedEmail,
 };
 use crate::assess::Assessor;
 use crate::config::{AssessConfig, DigestConfig};
 use crate::model::{AlertKind, Stage};
 use crate::normalize::fold;
 use crate::pipeline::plain_text;
+use crate::present::text::{clip, escape_html};
+use crate::present::{facts, Args, Ui};
 use crate::store::{CaseStanding, NewAlert, ReviewLink, SharedStore, StoreError, UnlinkedItem};
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, Utc};
-use std::fmt::Write;
+use serde::Serialize;
 use std::sync::Arc;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -56,6 +59,7 @@ pub struct Digest {
     store: SharedStore,
     config: DigestConfig,
     assessor: Assessor,
+    ui: Ui,
     /// Woken when a digest is queued, so the delivery worker sends it at once.
     wake: Arc<Notify>,
 }
@@ -65,23 +69,31 @@ impl Digest {
         store: SharedStore,
         config: DigestConfig,
         assess: AssessConfig,
+        ui: Ui,
         wake: Arc<Notify>,
     ) -> Digest {
         Digest {
             store,
             config,
             assessor: Assessor::new(assess),
+            ui,
             wake,
         }
     }
 
+    /// The digest's zone: its own offset, else the offset `[ui] time_zone` has at `now`.
+    fn zone(&self, now: DateTime<Utc>) -> FixedOffset {
+        self.config
+            .time_zone
+            .unwrap_or_else(|| *self.ui.local(now.fixed_offset()).offset())
+    }
+
     /// Today's digest time, in the digest's time zone.
     fn today_at(&self, now: DateTime<Utc>) -> Option<DateTime<FixedOffset>> {
-        let local = now.with_timezone(&self.config.time_zone);
-        local
-            .date_naive()
+        let zone = self.zone(now);
+        local_day(now, zone)
             .and_time(self.config.at)
-            .and_local_timezone(self.config.time_zone)
+            .and_local_timezone(zone)
             .single()
     }
 
@@ -96,7 +108,10 @@ impl Digest {
             return Ok(false);
         }
         let content = self.compose(now, last).await?;
-        let queued = self.store.queue_alert(&digest_alert(&content)).await?;
+        let queued = self
+            .store
+            .queue_alert(&digest_alert(&content, &self.ui))
+            .await?;
         if queued {
             info!(
                 day = %content.day,
@@ -118,9 +133,10 @@ impl Digest {
         now: DateTime<Utc>,
         last: Option<DateTime<FixedOffset>>,
     ) -> Result<DigestContent, StoreError> {
-        let until = now.with_timezone(&self.config.time_zone);
+        let zone = self.zone(now);
+        let until = now.with_timezone(&zone);
         let since = last
-            .map(|t| t.with_timezone(&self.config.time_zone))
+            .map(|t| t.with_timezone(&zone))
             .unwrap_or(until - Duration::hours(FIRST_WINDOW_HOURS));
         let (review, review_total) = self.store.review_links(ROWS_SHOWN as i64).await?;
         // The items that an `unlinked` alert went out for, and those that read as complaints
@@ -161,7 +177,7 @@ impl Digest {
 
     /// Runs until `shutdown`: queues each day's digest when it is due.
     pub async fn run(self, shutdown: CancellationToken) {
-        info!(at = %self.config.at, time_zone = %self.config.time_zone, "digest task started");
+        info!(at = %self.config.at, time_zone = %self.zone(Utc::now()), "digest task started");
         loop {
             let now = Utc::now();
             let span = info_span!("digest");
@@ -191,9 +207,13 @@ impl Digest {
     }
 }
 
+fn local_day(now: DateTime<Utc>, zone: FixedOffset) -> NaiveDate {
+    now.with_timezone(&zone).date_naive()
+}
+
 /// The outbox row: one per day, ever.
-pub fn digest_alert(content: &DigestContent) -> NewAlert {
-    let rendered = render_digest(content);
+pub fn digest_alert(content: &DigestContent, ui: &Ui) -> NewAlert {
+    let rendered = render_digest(content, ui);
     NewAlert {
         kind: AlertKind::Digest,
         case_id: None,
@@ -207,13 +227,9 @@ pub fn digest_alert(content: &DigestContent) -> NewAlert {
     }
 }
 
-fn stage_name(stage: Option<Stage>) -> &'static str {
-    match stage {
-        Some(Stage::Viral) => "VIRAL",
-        Some(Stage::Spreading) => "SPREADING",
-        Some(Stage::Surfaced) => "SURFACED",
-        None => "NOT PUBLIC YET",
-    }
+/// The stage a standing is at, as the catalogs' `kind` selector names it.
+fn stage_kind(stage: Option<Stage>) -> &'static str {
+    stage.map_or("none", Stage::as_str)
 }
 
 const STAGES: [Option<Stage>; 4] = [
@@ -231,187 +247,182 @@ fn cases_at(content: &DigestContent, stage: Option<Stage>) -> Vec<&CaseStanding>
         .collect()
 }
 
-pub fn subject(content: &DigestContent) -> String {
+pub fn subject(content: &DigestContent, ui: &Ui) -> String {
     let count = |stage| cases_at(content, Some(stage)).len();
-    format!(
-        "[outcry] DIGEST {}: {} links to review, {} unlinked complaints, {} open cases ({} viral, {} spreading, {} surfaced)",
-        content.day,
-        content.review_total,
-        content.unlinked_total,
-        content.cases.len(),
-        count(Stage::Viral),
-        count(Stage::Spreading),
-        count(Stage::Surfaced),
+    ui.t(
+        "digest-subject",
+        Args::new()
+            .with("day", content.day.to_string())
+            .num("review", content.review_total as f64)
+            .count("unlinked", content.unlinked_total)
+            .count("cases", content.cases.len())
+            .count("viral", count(Stage::Viral))
+            .count("spreading", count(Stage::Spreading))
+            .count("surfaced", count(Stage::Surfaced)),
     )
 }
 
-/// One line about a case: id, severity, summary, since when at its stage, its public items.
-fn case_line(standing: &CaseStanding) -> String {
-    let case = &standing.case;
-    let mut line = clip(&case.id, 40);
-    if let Some(severity) = case.severity.as_deref().filter(|s| !s.trim().is_empty()) {
-        let _ = write!(line, " [{}]", clip(severity, 20));
-    }
-    let _ = write!(line, " {}", clip(&case.brand, 40));
-    if !case.summary.trim().is_empty() {
-        let _ = write!(line, " — {}", clip(&case.summary, SUMMARY_CHARS));
-    }
-    if let Some((_, at)) = standing.stage {
-        let _ = write!(line, " — since {}", when(at));
-    }
-    let _ = write!(
-        line,
-        "; {} linked public items, {} waiting for review",
-        standing.confirmed_items, standing.candidate_items
-    );
-    line
+/// One case in the list: its id (linked when the pages are reachable) and the rest of the
+/// line: severity, brand, summary, since when at its stage, its public items.
+#[derive(Debug, Serialize)]
+struct CaseLine {
+    id: String,
+    url: Option<String>,
+    line: String,
 }
 
-fn more(shown: usize, total: usize) -> Option<String> {
-    (total > shown).then(|| format!("… and {} more", total - shown))
+fn case_line(ui: &Ui, standing: &CaseStanding) -> CaseLine {
+    let case = &standing.case;
+    let mut line = String::new();
+    if let Some(severity) = case.severity.as_deref().filter(|s| !s.trim().is_empty()) {
+        line.push_str(&format!(" [{}]", render::severity(ui, severity)));
+    }
+    line.push_str(&format!(" {}", clip(&case.brand, 40)));
+    if !case.summary.trim().is_empty() {
+        line.push_str(&format!(" — {}", clip(&case.summary, SUMMARY_CHARS)));
+    }
+    if let Some((_, at)) = standing.stage {
+        line.push_str(" — ");
+        line.push_str(&ui.t("digest-case-since", Args::new().with("at", ui.when(at))));
+    }
+    line.push_str(&ui.word("clause-separator"));
+    line.push_str(
+        &ui.t(
+            "digest-case-items",
+            Args::new()
+                .num("confirmed", standing.confirmed_items as f64)
+                .num("candidates", standing.candidate_items as f64),
+        ),
+    );
+    CaseLine {
+        id: clip(&case.id, 40),
+        url: ui.case_url(&case.id),
+        line,
+    }
 }
 
 /// A list of public items under a heading; the text and HTML parts show the same.
+#[derive(Debug, Serialize)]
 struct Section {
     heading: String,
-    /// A note on each item (its case and score, or whether it was emailed) and the item.
-    entries: Vec<(String, Evidence)>,
+    /// Each with a note (its case and score, or whether it was emailed).
+    entries: Vec<EvidenceView>,
     more: Option<String>,
 }
 
-fn evidence_sections(content: &DigestContent) -> [Section; 2] {
+fn evidence_sections(ui: &Ui, content: &DigestContent) -> [Section; 2] {
     let review = Section {
-        heading: format!("Links waiting for review ({})", content.review_total),
+        heading: ui.t(
+            "digest-review-heading",
+            Args::new().num("total", content.review_total as f64),
+        ),
         entries: content
             .review
             .iter()
-            .map(|link| {
-                let note = format!(
-                    "case {} — candidate link, score {:.2}",
-                    clip(&link.case_id, 40),
-                    link.item.link_score
+            .enumerate()
+            .map(|(i, link)| {
+                let note = ui.t(
+                    "digest-review-note",
+                    Args::new()
+                        .with("case", clip(&link.case_id, 40))
+                        .with("score", facts::score(link.item.link_score)),
                 );
-                (note, Evidence::of(&link.item))
+                evidence_view(ui, i + 1, &Evidence::of(&link.item), Some(note))
             })
             .collect(),
-        more: more(content.review.len(), content.review_total as usize),
+        more: more(ui, content.review.len(), content.review_total as usize),
     };
     let unlinked = Section {
-        heading: format!(
-            "Unlinked complaints since {} ({}; {} held back from single emails)",
-            when(content.since),
-            content.unlinked_total,
-            content.unlinked_held
+        heading: ui.t(
+            "digest-unlinked-heading",
+            Args::new()
+                .with("since", ui.when(content.since))
+                .count("total", content.unlinked_total)
+                .count("held", content.unlinked_held),
         ),
         entries: content
             .unlinked
             .iter()
-            .map(|u| {
-                let sent = if u.alerted {
-                    "emailed on its own"
-                } else {
-                    "not emailed on its own"
-                };
+            .enumerate()
+            .map(|(i, u)| {
+                let note = ui.t(
+                    "digest-unlinked-note",
+                    Args::new()
+                        .with("brand", clip(&u.brand, 40))
+                        .with("emailed", if u.alerted { "yes" } else { "no" }),
+                );
                 let evidence = Evidence {
                     link_score: None,
                     ..Evidence::of(&u.item)
                 };
-                (format!("{} — {sent}", clip(&u.brand, 40)), evidence)
+                evidence_view(ui, i + 1, &evidence, Some(note))
             })
             .collect(),
-        more: more(content.unlinked.len(), content.unlinked_total),
+        more: more(ui, content.unlinked.len(), content.unlinked_total),
     };
     [review, unlinked]
 }
 
-pub fn render_digest(content: &DigestContent) -> RenderedEmail {
+#[derive(Debug, Serialize)]
+struct StageView {
+    heading: String,
+    cases: Vec<CaseLine>,
+    more: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct DigestView {
+    subject: String,
+    title: String,
+    sections: [Section; 2],
+    cases_heading: String,
+    stages: Vec<StageView>,
+    links: Vec<PageLink>,
+    signature: String,
+}
+
+pub fn render_digest(content: &DigestContent, ui: &Ui) -> RenderedEmail {
+    let subject = subject(content, ui);
+    let day = content.day.to_string();
+    let view = DigestView {
+        subject: subject.clone(),
+        title: ui.t("digest-title", Args::new().with("day", day.clone())),
+        sections: evidence_sections(ui, content),
+        cases_heading: ui.t(
+            "digest-cases-heading",
+            Args::new().count("count", content.cases.len()),
+        ),
+        stages: STAGES
+            .iter()
+            .map(|stage| {
+                let cases = cases_at(content, *stage);
+                StageView {
+                    heading: ui.t(
+                        "digest-stage-count",
+                        Args::new()
+                            .with("kind", stage_kind(*stage))
+                            .count("count", cases.len()),
+                    ),
+                    cases: cases
+                        .iter()
+                        .take(ROWS_SHOWN)
+                        .map(|s| case_line(ui, s))
+                        .collect(),
+                    more: more(ui, ROWS_SHOWN.min(cases.len()), cases.len()),
+                }
+            })
+            .collect(),
+        links: page_links(ui, None),
+        signature: ui.t(
+            "digest-signature",
+            Args::new()
+                .with("day", day)
+                .with("at", ui.when(content.until)),
+        ),
+    };
     RenderedEmail {
-        subject: subject(content),
-        text: render_text(content),
-        html: render_html(content),
+        text: rendered_or(ui.render("digest.txt", &view), &subject),
+        html: rendered_or(ui.render("digest.html", &view), &escape_html(&subject)),
+        subject,
     }
-}
-
-fn render_text(content: &DigestContent) -> String {
-    let mut t = format!("{}\n\n", subject(content));
-    for section in evidence_sections(content) {
-        let _ = writeln!(t, "{}", section.heading.to_uppercase());
-        if section.entries.is_empty() {
-            let _ = writeln!(t, "none");
-        }
-        for (i, (note, evidence)) in section.entries.iter().enumerate() {
-            t.push_str(&evidence_text(i + 1, evidence, Some(note)));
-        }
-        if let Some(more) = &section.more {
-            let _ = writeln!(t, "{more}");
-        }
-        t.push('\n');
-    }
-    let _ = writeln!(t, "OPEN CASES BY STAGE ({})", content.cases.len());
-    for stage in STAGES {
-        let cases = cases_at(content, stage);
-        let _ = writeln!(t, "{} ({})", stage_name(stage), cases.len());
-        for standing in cases.iter().take(ROWS_SHOWN) {
-            let _ = writeln!(t, "- {}", case_line(standing));
-        }
-        if let Some(more) = more(ROWS_SHOWN.min(cases.len()), cases.len()) {
-            let _ = writeln!(t, "{more}");
-        }
-    }
-    let _ = writeln!(
-        t,
-        "\n-- outcry digest for {}, {}",
-        content.day,
-        when(content.until)
-    );
-    t
-}
-
-fn render_html(content: &DigestContent) -> String {
-    let e = escape_html;
-    let mut h = html_start(&subject(content));
-    let _ = write!(
-        h,
-        "<h2 style=\"color:#475569\">Daily digest — {}</h2>",
-        e(&content.day.to_string())
-    );
-    for section in evidence_sections(content) {
-        let _ = write!(h, "<h3>{}</h3>", e(&section.heading));
-        if section.entries.is_empty() {
-            h.push_str("<p>none</p>");
-        } else {
-            h.push_str("<ol>");
-            for (note, evidence) in &section.entries {
-                h.push_str(&evidence_html(evidence, Some(note)));
-            }
-            h.push_str("</ol>");
-        }
-        if let Some(more) = &section.more {
-            let _ = write!(h, "<p>{}</p>", e(more));
-        }
-    }
-
-    let _ = write!(h, "<h3>Open cases by stage ({})</h3>", content.cases.len());
-    for stage in STAGES {
-        let cases = cases_at(content, stage);
-        let _ = write!(h, "<h4>{} ({})</h4>", stage_name(stage), cases.len());
-        if cases.is_empty() {
-            continue;
-        }
-        h.push_str("<ul>");
-        for standing in cases.iter().take(ROWS_SHOWN) {
-            let _ = write!(h, "<li>{}</li>", e(&case_line(standing)));
-        }
-        h.push_str("</ul>");
-        if let Some(more) = more(ROWS_SHOWN.min(cases.len()), cases.len()) {
-            let _ = write!(h, "<p>{}</p>", e(&more));
-        }
-    }
-    let _ = write!(
-        h,
-        "<p style=\"color:#666;font-size:0.9em\">outcry digest for {}, {}</p></body></html>",
-        e(&content.day.to_string()),
-        e(&when(content.until))
-    );
-    h
 }

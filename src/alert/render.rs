@@ -1,15 +1,20 @@
-//! The alert email's content: subject, plain text and HTML carrying the same facts. Every
-//! scraped or typed string is untrusted: escaped in HTML, bounded in size, and links are
+//! The alert email's content: subject, plain text and HTML carrying the same facts, in the
+//! configured language (`present`). Every scraped or typed string is untrusted: escaped in
+//! HTML by the templates, bounded in size, stripped of direction controls, and links are
 //! only emitted for http(s) URLs.
 
 use crate::assess::Lexicon;
-use crate::model::{AlertKind, Case, Channel, Engagement};
+use crate::model::{AlertKind, Case, Channel, Engagement, LinkEvidence, Reason};
 use crate::normalize::{fold, html_to_text};
+use crate::present::text::{clean, clip, escape_html, truncate};
+use crate::present::{facts, Args, Ui};
 use crate::store::CaseItem;
 use chrono::{DateTime, FixedOffset};
-use std::fmt::Write;
+use minijinja::Value;
+use serde::Serialize;
 use std::ops::Range;
 use std::sync::LazyLock;
+use tracing::error;
 
 const HEADLINE_CHARS: usize = 40;
 const QUOTE_CHARS: usize = 280;
@@ -29,7 +34,7 @@ const TIMELINE_TAIL: usize = 8;
 /// along with the identifiers and handles that linked it.
 static LEXICON: LazyLock<Lexicon> = LazyLock::new(Lexicon::new);
 
-/// Everything an alert says.
+/// Everything an alert says, as facts.
 #[derive(Debug, Clone)]
 pub struct AlertContent {
     pub kind: AlertKind,
@@ -39,7 +44,7 @@ pub struct AlertContent {
     /// Short, from the triggering item.
     pub headline: String,
     /// Why now, with numbers.
-    pub reasons: Vec<String>,
+    pub reasons: Vec<Reason>,
     /// The public items, the triggering one first.
     pub evidence: Vec<Evidence>,
     pub created_at: DateTime<FixedOffset>,
@@ -65,7 +70,7 @@ pub struct Evidence {
     /// The author's followers where the source shows them: the channel's reach.
     pub author_followers: Option<i64>,
     pub link_score: Option<f64>,
-    pub link_evidence: Vec<String>,
+    pub link_evidence: Vec<LinkEvidence>,
     /// Words to mark in the quote besides the lexicon's (a matched identifier, a handle).
     pub marks: Vec<String>,
 }
@@ -102,15 +107,11 @@ impl Evidence {
 }
 
 /// The matched identifier values and handles, to mark in the quote.
-fn marks_of(link_evidence: &[String]) -> Vec<String> {
+pub fn marks_of(link_evidence: &[LinkEvidence]) -> Vec<String> {
     link_evidence
         .iter()
-        .filter_map(|e| {
-            e.strip_prefix("identifier ")
-                .or_else(|| e.strip_prefix("author is the complainant's handle "))
-                .or_else(|| e.strip_prefix("mentions the complainant's handle "))
-        })
-        .map(|id| id.split_once(':').map_or(id, |(_, v)| v).to_string())
+        .filter_map(LinkEvidence::mark)
+        .map(String::from)
         .collect()
 }
 
@@ -121,51 +122,23 @@ pub struct RenderedEmail {
     pub html: String,
 }
 
-/// What to do now, by stage (from the source essays: time is what the team needs).
-const CHECKLIST: &[(AlertKind, &[&str])] = &[
-    (
-        AlertKind::Surfaced,
-        &[
-            "Name one person to stay with the customer, and call them back today.",
-            "Promise a reply time and keep it.",
-            "Record the key complaint elements: who, what happened, what they demand, contact.",
-            "Prepare a holding statement in case the post spreads.",
-        ],
-    ),
-    (
-        AlertKind::Spreading,
-        &[
-            "Keep the named contact with the customer; settle the demand if it is fair.",
-            "Publish the holding statement or reply where the story spreads.",
-            "Check for similar complaints: others saying \"me too\" widen the story.",
-            "Brief customer service so every channel gives the same answer.",
-        ],
-    ),
-    (
-        AlertKind::Viral,
-        &[
-            "Escalate to the crisis lead now.",
-            "Prepare the public statement and a media Q&A.",
-            "Watch news pickup and answer journalists from one voice.",
-            "Keep the customer's case moving: a solved case is the best statement.",
-        ],
-    ),
-    (
-        AlertKind::Unlinked,
-        &[
-            "Find the complainant: search the case system for the facts in the post.",
-            "If it is a new complaint, open a case and name a contact.",
-            "Reply publicly with a way to reach you.",
-        ],
-    ),
+/// What to do now, by stage (from the source essays: time is what the team needs): how
+/// many `todo-<stage>-<n>` messages each catalog has.
+const CHECKLIST: &[(AlertKind, usize)] = &[
+    (AlertKind::Surfaced, 4),
+    (AlertKind::Spreading, 4),
+    (AlertKind::Viral, 4),
+    (AlertKind::Unlinked, 3),
 ];
 
-pub fn checklist(kind: AlertKind) -> &'static [&'static str] {
-    CHECKLIST
+pub fn checklist(ui: &Ui, kind: AlertKind) -> Vec<String> {
+    let count = CHECKLIST
         .iter()
         .find(|(k, _)| *k == kind)
-        .map(|(_, items)| *items)
-        .unwrap_or(&[])
+        .map_or(0, |(_, n)| *n);
+    (1..=count)
+        .map(|n| ui.word(&format!("todo-{}-{n}", kind.as_str())))
+        .collect()
 }
 
 /// "13812342291" → "138****2291"; already masked numbers stay as they are.
@@ -187,46 +160,13 @@ pub fn mask_phone(phone: &str) -> String {
     }
 }
 
-pub fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-pub fn truncate(text: &str, max: usize) -> String {
-    let mut chars = text.chars();
-    let head: String = chars.by_ref().take(max).collect();
-    if chars.next().is_some() {
-        format!("{head}…")
-    } else {
-        head
-    }
-}
-
-/// One line, bounded: how every scraped string is shown.
-pub fn clip(text: &str, max: usize) -> String {
-    truncate(&one_line(text), max)
-}
-
-pub fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
-/// The URL when it may be linked: http(s), no whitespace, bounded.
+/// The URL when it may be linked: http(s), no whitespace or hidden controls, bounded.
 pub fn web_url(url: Option<&str>) -> Option<&str> {
     let url = url?.trim();
     let lower = url.to_ascii_lowercase();
     ((lower.starts_with("http://") || lower.starts_with("https://"))
         && !url.contains(char::is_whitespace)
+        && !url.chars().any(crate::present::text::is_hidden_control)
         && url.len() <= URL_CHARS)
         .then_some(url)
 }
@@ -240,80 +180,97 @@ pub fn mark_html(text: &str, marks: &[String]) -> String {
     Quote::words(text, marks).html()
 }
 
-/// A time as people read it: to the minute, in the offset it was recorded in.
-pub fn when(t: DateTime<FixedOffset>) -> String {
-    t.format("%Y-%m-%d %H:%M %:z").to_string()
-}
-
-pub fn subject(content: &AlertContent) -> String {
-    let headline = clip(&content.headline, HEADLINE_CHARS);
-    let brand = clip(&content.brand, 40);
+pub fn subject(content: &AlertContent, ui: &Ui) -> String {
+    let args = Args::new()
+        .with("kind", content.kind.as_str())
+        .with("brand", clip(&content.brand, 40))
+        .with("headline", clip(&content.headline, HEADLINE_CHARS));
     let subject = match (&content.kind, &content.case) {
         (AlertKind::Unlinked | AlertKind::Digest, _) | (_, None) => {
-            format!("[outcry] UNLINKED: {brand} — possible new public complaint — {headline}")
+            ui.t("alert-subject-unlinked", args)
         }
-        (kind, Some(case)) => format!(
-            "[outcry] {}: {brand} {} — {headline}",
-            kind.as_str().to_uppercase(),
-            clip(&case.id, 40)
-        ),
+        (_, Some(case)) => ui.t("alert-subject", args.with("case", clip(&case.id, 40))),
     };
     subject.replace(['\r', '\n'], " ")
 }
 
-pub fn render(content: &AlertContent) -> RenderedEmail {
-    RenderedEmail {
-        subject: subject(content),
-        text: render_text(content),
-        html: render_html(content),
+/// Counts as the source showed them.
+pub fn counts(ui: &Ui, e: &Engagement) -> String {
+    let parts: Vec<String> = [
+        ("count-reposts", e.reposts),
+        ("count-comments", e.comments),
+        ("count-likes", e.likes),
+        ("count-views", e.views),
+    ]
+    .iter()
+    .filter_map(|(key, v)| v.map(|v| ui.t(key, Args::new().num("n", v as f64))))
+    .collect();
+    if parts.is_empty() {
+        ui.word("counts-none")
+    } else {
+        ui.list(parts)
     }
 }
 
-/// Counts as the source showed them.
-pub fn counts(e: &Engagement) -> String {
-    let parts: Vec<String> = [
-        ("reposts", e.reposts),
-        ("comments", e.comments),
-        ("likes", e.likes),
-        ("views", e.views),
-    ]
-    .iter()
-    .filter_map(|(name, v)| v.map(|v| format!("{name} {v}")))
-    .collect();
-    if parts.is_empty() {
-        "not shown by the source".into()
-    } else {
-        parts.join(", ")
-    }
+/// A case's severity: the usual high / medium / low in the reader's words, anything else
+/// as the case record has it.
+pub fn severity(ui: &Ui, severity: &str) -> String {
+    ui.t(
+        "severity",
+        Args::new().with("severity", clip(severity, 20).to_lowercase()),
+    )
+}
+
+/// A label and its value, as the case record and operator mails list them.
+#[derive(Debug, Serialize)]
+pub struct Field {
+    pub label: String,
+    pub value: String,
 }
 
 /// Case record fields in display order, phone masked, each bounded.
-fn case_fields(case: &Case) -> Vec<(&'static str, String)> {
+fn case_fields(ui: &Ui, case: &Case) -> Vec<Field> {
     let c = &case.complainant;
-    let mut fields = vec![
-        ("Case", case.id.clone()),
-        ("Brand", case.brand.clone()),
-        ("Status", case.status.as_str().to_string()),
-        ("Severity", case.severity.clone().unwrap_or_default()),
-        ("Opened", case.opened_at.map(when).unwrap_or_default()),
-        ("Channel", case.channel.clone().unwrap_or_default()),
-        ("Summary", case.summary.clone()),
-        ("Demand", case.demand.clone()),
-        ("Notes", case.notes.clone()),
-        ("Complainant", c.name.clone().unwrap_or_default()),
+    let fields = [
+        ("field-case", case.id.clone()),
+        ("field-brand", case.brand.clone()),
         (
-            "Phone",
+            "field-status",
+            ui.t("status", Args::new().with("status", case.status.as_str())),
+        ),
+        (
+            "field-severity",
+            case.severity
+                .as_deref()
+                .filter(|s| !s.trim().is_empty())
+                .map(|s| severity(ui, s))
+                .unwrap_or_default(),
+        ),
+        (
+            "field-opened",
+            case.opened_at.map(|t| ui.when(t)).unwrap_or_default(),
+        ),
+        ("field-channel", case.channel.clone().unwrap_or_default()),
+        ("field-summary", case.summary.clone()),
+        ("field-demand", case.demand.clone()),
+        ("field-notes", case.notes.clone()),
+        ("field-complainant", c.name.clone().unwrap_or_default()),
+        (
+            "field-phone",
             c.phone.as_deref().map(mask_phone).unwrap_or_default(),
         ),
-        ("Email", c.email.clone().unwrap_or_default()),
-        ("Handles", c.handles.join(", ")),
-        ("Identifiers", case.identifiers.join(", ")),
+        ("field-email", c.email.clone().unwrap_or_default()),
+        ("field-handles", ui.list(&c.handles)),
+        ("field-identifiers", ui.list(&case.identifiers)),
     ];
-    fields.retain(|(_, v)| !v.trim().is_empty());
-    for (_, v) in &mut fields {
-        *v = truncate(v, FIELD_CHARS);
-    }
     fields
+        .into_iter()
+        .filter(|(_, v)| !v.trim().is_empty())
+        .map(|(key, value)| Field {
+            label: ui.word(key),
+            value: truncate(&clean(&value), FIELD_CHARS),
+        })
+        .collect()
 }
 
 /// A quote and the byte ranges in it to mark.
@@ -329,11 +286,11 @@ impl Quote {
         Quote::marking(clip(text, QUOTE_CHARS), extra, true)
     }
 
-    /// `text` as it is, with only `words` marked (in any script or width).
+    /// `text` as it is (hidden controls removed), with only `words` marked (in any script
+    /// or width).
     pub fn words(text: &str, words: &[String]) -> Quote {
-        Quote::marking(text.to_string(), words, false)
+        Quote::marking(clean(text).into_owned(), words, false)
     }
-
     fn marking(text: String, extra: &[String], lexicon: bool) -> Quote {
         // Folded char by char, remembering where each folded byte came from.
         let mut folded = String::with_capacity(text.len());
@@ -404,139 +361,151 @@ impl Quote {
     }
 }
 
-/// One evidence item's facts as plain strings; the text and HTML parts show the same.
-struct EvidenceLines<'a> {
-    byline: String,
-    url: Option<&'a str>,
-    title: Option<String>,
-    quote: Quote,
-    engagement: String,
-    link: Option<String>,
+/// One public item as the templates show it (`evidence.txt`, `evidence.html`).
+#[derive(Debug, Serialize)]
+pub struct EvidenceView {
+    pub number: usize,
+    /// A note before the item (the digest's: its case and score).
+    pub heading: Option<String>,
+    pub byline: String,
+    /// Only http(s) URLs, so a `javascript:` URL never becomes a link.
+    pub url: Option<String>,
+    pub url_shown: Option<String>,
+    pub title: Option<String>,
+    pub quote_text: String,
+    /// Escaped, with <mark>s.
+    pub quote_html: Value,
+    pub engagement: String,
+    pub link: Option<String>,
 }
 
-fn evidence_lines(e: &Evidence) -> EvidenceLines<'_> {
-    let reach = e
-        .author_followers
-        .map(|f| format!(" ({f} followers)"))
-        .unwrap_or_default();
-    let published = e.published_at.map_or("?".into(), when);
-    let mut byline = format!(
-        "[{}] {} by {}{reach} — published {published}, first seen {}",
-        e.channel,
-        clip(&e.source, 60),
-        clip(
-            e.author.as_deref().unwrap_or("unknown author"),
-            AUTHOR_CHARS
+pub fn evidence_view(
+    ui: &Ui,
+    number: usize,
+    e: &Evidence,
+    heading: Option<String>,
+) -> EvidenceView {
+    let mut byline = ui.t(
+        "evidence-byline",
+        Args::new()
+            .with("channel", e.channel.as_str())
+            .with("source", clip(&e.source, 60))
+            .with(
+                "author",
+                e.author
+                    .as_deref()
+                    .map_or_else(|| ui.word("author-unknown"), |a| clip(a, AUTHOR_CHARS)),
+            ),
+    );
+    if let Some(followers) = e.author_followers {
+        byline.push_str(&ui.t(
+            "evidence-reach",
+            Args::new().num("followers", followers as f64),
+        ));
+    }
+    byline.push_str(" — ");
+    byline.push_str(
+        &ui.t(
+            "evidence-times",
+            Args::new()
+                .with("published", ui.when_known(e.published_at))
+                .with("first_seen", ui.when(e.first_seen_at)),
         ),
-        when(e.first_seen_at),
     );
     if e.seen_at != e.first_seen_at {
-        let _ = write!(byline, ", last seen {}", when(e.seen_at));
+        byline.push_str(&ui.t(
+            "evidence-last-seen",
+            Args::new().with("seen", ui.when(e.seen_at)),
+        ));
     }
-    let mut engagement = counts(&e.engagement);
+    let mut engagement = counts(ui, &e.engagement);
     if let Some(growth) = e.growth_per_hour {
-        let _ = write!(engagement, "; growing {growth:.0} interactions per hour");
+        engagement.push_str(&ui.t("evidence-growth", Args::new().num("growth", growth.round())));
     }
-    EvidenceLines {
+    let url = web_url(e.url.as_deref());
+    let quote = Quote::new(&e.text, &e.marks);
+    EvidenceView {
+        number,
+        heading,
         byline,
-        url: web_url(e.url.as_deref()),
+        url: url.map(String::from),
+        url_shown: url.map(|u| truncate(u, 100)),
         title: e
             .title
             .as_deref()
             .map(|t| clip(t, 120))
             .filter(|t| !t.is_empty()),
-        quote: Quote::new(&e.text, &e.marks),
-        engagement,
+        quote_text: quote.text(),
+        quote_html: Value::from_safe_string(quote.html()),
+        engagement: ui.t(
+            "evidence-engagement",
+            Args::new().with("counts", engagement),
+        ),
         link: e.link_score.map(|score| {
-            format!(
-                "linked (score {score:.2}): {}",
-                clip(&e.link_evidence.join("; "), LINK_EVIDENCE_CHARS)
+            let evidence: Vec<String> = e
+                .link_evidence
+                .iter()
+                .map(|ev| facts::link_evidence(ui, ev))
+                .collect();
+            ui.t(
+                "evidence-link",
+                Args::new().with("score", facts::score(score)).with(
+                    "evidence",
+                    clip(
+                        &evidence.join(&ui.word("clause-separator")),
+                        LINK_EVIDENCE_CHARS,
+                    ),
+                ),
             )
         }),
     }
 }
 
-/// One public item as a numbered plain-text entry, its lines indented under the number,
-/// after a `heading` line when given.
-pub fn evidence_text(number: usize, e: &Evidence, heading: Option<&str>) -> String {
-    let lines = evidence_lines(e);
-    let mut t = match heading {
-        Some(heading) => format!("{number}. {heading}\n   {}\n", lines.byline),
-        None => format!("{number}. {}\n", lines.byline),
-    };
-    if let Some(url) = lines.url {
-        let _ = writeln!(t, "   {url}");
-    }
-    if let Some(title) = &lines.title {
-        let _ = writeln!(t, "   {title}");
-    }
-    let _ = writeln!(t, "   \"{}\"", lines.quote.text());
-    let _ = writeln!(t, "   engagement: {}", lines.engagement);
-    if let Some(link) = &lines.link {
-        let _ = writeln!(t, "   {link}");
-    }
-    t
-}
-
-/// One public item as an HTML list entry, every scraped string escaped, after a bold
-/// `heading` when given.
-pub fn evidence_html(item: &Evidence, heading: Option<&str>) -> String {
-    let e = escape_html;
-    let lines = evidence_lines(item);
-    let mut h = String::from("<li style=\"margin-bottom:12px\">");
-    if let Some(heading) = heading {
-        let _ = write!(h, "<b>{}</b><br>", e(heading));
-    }
-    let _ = write!(h, "{}<br>", e(&lines.byline));
-    if let Some(url) = lines.url {
-        let _ = write!(h, "{}<br>", html_link(url));
-    }
-    if let Some(title) = &lines.title {
-        let _ = write!(h, "<b>{}</b><br>", e(title));
-    }
-    let _ = write!(
-        h,
-        "<blockquote style=\"border-left:3px solid #ccc;margin:4px 0;padding-left:8px\">{}</blockquote>",
-        lines.quote.html()
-    );
-    let _ = write!(h, "engagement: {}", e(&lines.engagement));
-    if let Some(link) = &lines.link {
-        let _ = write!(h, "<br>{}", e(link));
-    }
-    h.push_str("</li>");
-    h
+/// A row of the story so far.
+#[derive(Debug, Serialize)]
+struct TimelineRow {
+    at: String,
+    text: String,
 }
 
 /// The story so far, oldest first: the case's opening, each public item, this alert. A long
 /// story keeps its start and its latest turns.
-fn timeline(content: &AlertContent) -> Vec<(DateTime<FixedOffset>, String)> {
-    let mut rows = Vec::new();
-    if let Some(opened) = content.case.as_ref().and_then(|c| c.opened_at) {
-        let via = content
-            .case
-            .as_ref()
-            .and_then(|c| c.channel.as_deref())
-            .map(|c| format!(" (via {})", clip(c, 40)))
-            .unwrap_or_default();
-        rows.push((opened, format!("case opened{via}")));
+fn timeline(ui: &Ui, content: &AlertContent) -> Vec<TimelineRow> {
+    let mut rows: Vec<(DateTime<FixedOffset>, String)> = Vec::new();
+    if let Some(case) = &content.case {
+        if let Some(opened) = case.opened_at {
+            let row = match case.channel.as_deref() {
+                Some(via) => ui.t(
+                    "timeline-opened-via",
+                    Args::new().with("via", clip(via, 40)),
+                ),
+                None => ui.word("timeline-opened"),
+            };
+            rows.push((opened, row));
+        }
     }
     for e in &content.evidence {
         let at = e.published_at.unwrap_or(e.first_seen_at);
-        let mut row = format!(
-            "{} post by {} on {}",
-            e.channel,
-            clip(
-                e.author.as_deref().unwrap_or("an unknown author"),
-                AUTHOR_CHARS
-            ),
-            clip(&e.source, 60)
+        let mut row = ui.t(
+            "timeline-post",
+            Args::new()
+                .with("channel", e.channel.as_str())
+                .with(
+                    "author",
+                    e.author
+                        .as_deref()
+                        .map_or_else(|| ui.word("author-unknown"), |a| clip(a, AUTHOR_CHARS)),
+                )
+                .with("source", clip(&e.source, 60)),
         );
         if e.seen_at != e.first_seen_at {
-            let _ = write!(
-                row,
-                "; {} interactions when last seen {}",
-                e.engagement.interactions(),
-                when(e.seen_at)
+            row.push_str(
+                &ui.t(
+                    "timeline-post-seen",
+                    Args::new()
+                        .num("interactions", e.engagement.interactions() as f64)
+                        .with("seen", ui.when(e.seen_at)),
+                ),
             );
         }
         rows.push((at, row));
@@ -547,142 +516,148 @@ fn timeline(content: &AlertContent) -> Vec<(DateTime<FixedOffset>, String)> {
         let tail = rows.split_off(rows.len() - TIMELINE_TAIL);
         rows.truncate(TIMELINE_HEAD);
         let gap_at = tail[0].0;
-        rows.push((gap_at, format!("… {left_out} more public items …")));
+        rows.push((
+            gap_at,
+            ui.t("timeline-gap", Args::new().count("count", left_out)),
+        ));
         rows.extend(tail);
     }
     rows.push((
         content.created_at,
-        format!("this alert: {}", content.kind.as_str().to_uppercase()),
+        ui.t(
+            "timeline-this-alert",
+            Args::new().with("kind", content.kind.as_str()),
+        ),
     ));
-    rows
+    rows.into_iter()
+        .map(|(at, text)| TimelineRow {
+            at: ui.when(at),
+            text,
+        })
+        .collect()
 }
 
-fn render_text(content: &AlertContent) -> String {
-    let mut t = String::new();
-    let _ = writeln!(t, "{}\n", subject(content));
-    let _ = writeln!(t, "WHY NOW");
-    for reason in &content.reasons {
-        let _ = writeln!(t, "- {}", clip(reason, REASON_CHARS));
-    }
-    if let Some(case) = &content.case {
-        let _ = writeln!(t, "\nTHE CASE");
-        for (name, value) in case_fields(case) {
-            let _ = writeln!(t, "{name:12} {value}");
-        }
-    }
-    let _ = writeln!(t, "\nEVIDENCE");
-    for (i, e) in content.evidence.iter().take(EVIDENCE_SHOWN).enumerate() {
-        t.push_str(&evidence_text(i + 1, e, None));
-    }
-    if content.evidence.len() > EVIDENCE_SHOWN {
-        let _ = writeln!(
-            t,
-            "... and {} more",
-            content.evidence.len() - EVIDENCE_SHOWN
-        );
-    }
-    let _ = writeln!(t, "\nTIMELINE");
-    for (at, row) in timeline(content) {
-        let _ = writeln!(t, "{}  {row}", when(at));
-    }
-    let _ = writeln!(t, "\nWHAT TO DO NOW");
-    for item in checklist(content.kind) {
-        let _ = writeln!(t, "[ ] {item}");
-    }
-    let _ = writeln!(t, "\n-- outcry, {}", when(content.created_at));
-    t
+/// A link to one of outcry's pages.
+#[derive(Debug, Serialize)]
+pub struct PageLink {
+    pub label: String,
+    pub url: String,
 }
 
-/// The document head and the opening of the body, shared by alerts and digests.
-pub fn html_start(title: &str) -> String {
-    format!(
-        "<!DOCTYPE html><html lang=\"zh\"><head><meta charset=\"utf-8\"><title>{}</title></head>\
-         <body style=\"font-family:-apple-system,'PingFang SC','Microsoft YaHei',sans-serif;max-width:720px;margin:auto;color:#111\">",
-        escape_html(title)
-    )
+/// Links to outcry's pages under `[http] public_url`; none when it is not set.
+pub fn page_links(ui: &Ui, case_id: Option<&str>) -> Vec<PageLink> {
+    let mut links = Vec::new();
+    if let Some(url) = case_id.and_then(|id| ui.case_url(id)) {
+        links.push(PageLink {
+            label: ui.word("link-case-page"),
+            url,
+        });
+    }
+    if let Some(url) = ui.page_url("/review") {
+        links.push(PageLink {
+            label: ui.word("link-review"),
+            url,
+        });
+    }
+    links
 }
 
-/// A link when the URL may be linked, its text bounded.
-pub fn html_link(url: &str) -> String {
-    format!(
-        "<a href=\"{}\">{}</a>",
-        escape_html(url),
-        escape_html(&truncate(url, 100))
-    )
+#[derive(Debug, Serialize)]
+struct AlertView {
+    subject: String,
+    color: &'static str,
+    title: String,
+    headline: String,
+    reasons: Vec<String>,
+    case_fields: Vec<Field>,
+    evidence: Vec<EvidenceView>,
+    more: Option<String>,
+    timeline: Vec<TimelineRow>,
+    todo: Vec<String>,
+    links: Vec<PageLink>,
+    signature: String,
 }
 
-fn render_html(content: &AlertContent) -> String {
-    let e = escape_html;
-    let color = match content.kind {
-        AlertKind::Surfaced => "#b26a00",
-        AlertKind::Spreading => "#c2410c",
-        AlertKind::Viral => "#b91c1c",
-        AlertKind::Unlinked | AlertKind::Digest => "#475569",
-        // Source alerts are rendered by `health`; grey if one ever comes this way.
-        AlertKind::SourceDown | AlertKind::SourceUp => "#6b7280",
+/// "… and 3 more", when more were left out than shown.
+pub fn more(ui: &Ui, shown: usize, total: usize) -> Option<String> {
+    (total > shown).then(|| ui.t("more-items", Args::new().count("count", total - shown)))
+}
+
+/// A template's output, or `fallback` (with the error logged) should a template fail: the
+/// templates are tested, and an alert is never dropped for its wording.
+pub fn rendered_or(result: Result<String, crate::present::RenderError>, fallback: &str) -> String {
+    result.unwrap_or_else(|e| {
+        error!(error = %e, "falling back to the bare subject");
+        fallback.to_string()
+    })
+}
+
+pub fn render(content: &AlertContent, ui: &Ui) -> RenderedEmail {
+    let subject = subject(content, ui);
+    let view = AlertView {
+        subject: subject.clone(),
+        color: match content.kind {
+            AlertKind::Surfaced => "#b26a00",
+            AlertKind::Spreading => "#c2410c",
+            AlertKind::Viral => "#b91c1c",
+            _ => "#475569",
+        },
+        title: ui.t(
+            "alert-title",
+            Args::new()
+                .with("kind", content.kind.as_str())
+                .with("brand", clip(&content.brand, 40)),
+        ),
+        headline: clip(&content.headline, 120),
+        reasons: content
+            .reasons
+            .iter()
+            .map(|r| clip(&facts::reason(ui, r), REASON_CHARS))
+            .collect(),
+        case_fields: content
+            .case
+            .as_ref()
+            .map(|c| case_fields(ui, c))
+            .unwrap_or_default(),
+        evidence: content
+            .evidence
+            .iter()
+            .take(EVIDENCE_SHOWN)
+            .enumerate()
+            .map(|(i, e)| evidence_view(ui, i + 1, e, None))
+            .collect(),
+        more: more(ui, EVIDENCE_SHOWN, content.evidence.len()),
+        timeline: timeline(ui, content),
+        todo: checklist(ui, content.kind),
+        links: page_links(ui, content.case.as_ref().map(|c| c.id.as_str())),
+        signature: ui.t(
+            "signature",
+            Args::new().with("at", ui.when(content.created_at)),
+        ),
     };
-    let mut h = html_start(&subject(content));
-    let _ = write!(
-        h,
-        "<h2 style=\"color:{color}\">{} — {}</h2><p style=\"font-size:1.1em\">{}</p>",
-        e(&content.kind.as_str().to_uppercase()),
-        e(&clip(&content.brand, 40)),
-        e(&clip(&content.headline, 120))
-    );
-    h.push_str("<h3>Why now</h3><ul>");
-    for reason in &content.reasons {
-        let _ = write!(h, "<li>{}</li>", e(&clip(reason, REASON_CHARS)));
+    RenderedEmail {
+        text: rendered_or(ui.render("alert.txt", &view), &subject),
+        html: rendered_or(ui.render("alert.html", &view), &escape_html(&subject)),
+        subject,
     }
-    h.push_str("</ul>");
-    if let Some(case) = &content.case {
-        h.push_str("<h3>The case</h3><table style=\"border-collapse:collapse\">");
-        for (name, value) in case_fields(case) {
-            let _ = write!(
-                h,
-                "<tr><th style=\"text-align:left;padding:2px 8px;vertical-align:top\">{}</th><td style=\"padding:2px 8px\">{}</td></tr>",
-                e(name),
-                e(&value)
-            );
-        }
-        h.push_str("</table>");
-    }
-    h.push_str("<h3>Evidence</h3><ol>");
-    for item in content.evidence.iter().take(EVIDENCE_SHOWN) {
-        h.push_str(&evidence_html(item, None));
-    }
-    h.push_str("</ol>");
-    if content.evidence.len() > EVIDENCE_SHOWN {
-        let _ = write!(
-            h,
-            "<p>… and {} more</p>",
-            content.evidence.len() - EVIDENCE_SHOWN
-        );
-    }
-    h.push_str("<h3>Timeline</h3><table style=\"border-collapse:collapse\">");
-    for (at, row) in timeline(content) {
-        let _ = write!(
-            h,
-            "<tr><td style=\"padding:2px 8px;white-space:nowrap;vertical-align:top\">{}</td><td style=\"padding:2px 8px\">{}</td></tr>",
-            e(&when(at)),
-            e(&row)
-        );
-    }
-    h.push_str("</table><h3>What to do now</h3><ul>");
-    for item in checklist(content.kind) {
-        let _ = write!(h, "<li>☐ {}</li>", e(item));
-    }
-    let _ = write!(
-        h,
-        "</ul><p style=\"color:#666;font-size:0.9em\">outcry, {}</p></body></html>",
-        e(&when(content.created_at))
-    );
-    h
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::{CaseStatus, Complainant};
+    use crate::present::Language;
+
+    fn en() -> Ui {
+        Ui {
+            language: Language::En,
+            ..Ui::default()
+        }
+    }
+
+    fn zh() -> Ui {
+        Ui::default()
+    }
 
     fn at(s: &str) -> DateTime<FixedOffset> {
         DateTime::parse_from_rfc3339(s).unwrap()
@@ -713,7 +688,11 @@ mod tests {
             headline: format!(
                 "星驰C200提车不到10公里就漏油, 门店说是正常现象, 大家评评理 {payload}"
             ),
-            reasons: vec!["first public item linked".into()],
+            reasons: vec![Reason::Spread {
+                items: 2,
+                authors: 2,
+                sources: 1,
+            }],
             evidence: vec![Evidence {
                 source: "weibo".into(),
                 channel: Channel::Social,
@@ -733,7 +712,9 @@ mod tests {
                 growth_per_hour: Some(36.6),
                 author_followers: Some(1520),
                 link_score: Some(1.0),
-                link_evidence: vec!["identifier order:XC-2026-00871".into()],
+                link_evidence: vec![LinkEvidence::Identifier {
+                    identifier: "order:XC-2026-00871".into(),
+                }],
                 marks: vec!["XC-2026-00871".into()],
             }],
             created_at: at("2026-03-05T23:52:00+08:00"),
@@ -749,7 +730,7 @@ mod tests {
     #[test]
     fn scraped_payloads_are_inert_in_html() {
         for payload in PAYLOADS {
-            let html = render(&content(AlertKind::Surfaced, payload)).html;
+            let html = render(&content(AlertKind::Surfaced, payload), &zh()).html;
             assert!(!html.contains("<script>"), "{html}");
             assert!(!html.contains("<img"), "{html}");
             assert!(!html.contains("' onmouseover"), "{html}");
@@ -759,7 +740,7 @@ mod tests {
 
     #[test]
     fn marks_are_highlighted_in_both_parts() {
-        let rendered = render(&content(AlertKind::Surfaced, ""));
+        let rendered = render(&content(AlertKind::Surfaced, ""), &zh());
         assert!(
             rendered.html.contains("<mark>XC-2026-00871</mark>"),
             "{}",
@@ -774,7 +755,7 @@ mod tests {
 
     #[test]
     fn phone_is_masked_everywhere() {
-        let rendered = render(&content(AlertKind::Surfaced, ""));
+        let rendered = render(&content(AlertKind::Surfaced, ""), &zh());
         assert!(!rendered.text.contains("13812342291") && !rendered.html.contains("13812342291"));
         assert!(rendered.text.contains("138****2291"));
         assert_eq!(mask_phone("138****2291"), "138****2291");
@@ -783,42 +764,57 @@ mod tests {
 
     #[test]
     fn subject_is_one_line_names_stage_brand_case_and_is_bounded() {
-        let s = subject(&content(AlertKind::Spreading, "line\r\nbreak"));
+        let s = subject(&content(AlertKind::Spreading, "line\r\nbreak"), &en());
         assert!(!s.contains('\n') && !s.contains('\r'));
         assert!(
             s.starts_with("[outcry] SPREADING: 星驰汽车 C-1042 — "),
             "{s}"
         );
         assert!(s.ends_with('…'), "{s}");
-        let unlinked = subject(&content(AlertKind::Unlinked, ""));
+        let unlinked = subject(&content(AlertKind::Unlinked, ""), &en());
         assert!(
             unlinked.starts_with("[outcry] UNLINKED: 星驰汽车 — possible new public complaint"),
+            "{unlinked}"
+        );
+        let s = subject(&content(AlertKind::Spreading, ""), &zh());
+        assert!(
+            s.starts_with("【舆情预警·扩散中】星驰汽车 C-1042 — 星驰C200"),
+            "{s}"
+        );
+        let unlinked = subject(&content(AlertKind::Unlinked, ""), &zh());
+        assert!(
+            unlinked.starts_with("【舆情预警·未关联】星驰汽车 — 疑似新的公开投诉 — "),
             "{unlinked}"
         );
     }
 
     #[test]
     fn checklist_differs_by_stage_and_appears_in_both_parts() {
-        assert_ne!(checklist(AlertKind::Surfaced), checklist(AlertKind::Viral));
-        let rendered = render(&content(AlertKind::Viral, ""));
-        assert!(rendered.text.contains(checklist(AlertKind::Viral)[0]));
-        assert!(rendered
-            .html
-            .contains(&escape_html(checklist(AlertKind::Viral)[0])));
+        for ui in [zh(), en()] {
+            assert_ne!(
+                checklist(&ui, AlertKind::Surfaced),
+                checklist(&ui, AlertKind::Viral)
+            );
+            let rendered = render(&content(AlertKind::Viral, ""), &ui);
+            let first = &checklist(&ui, AlertKind::Viral)[0];
+            assert!(rendered.text.contains(first.as_str()));
+            assert!(rendered.html.contains(&escape_html(first)));
+        }
     }
 
     #[test]
     fn evidence_shows_channel_author_reach_times_link_counts_and_growth_in_both_parts() {
-        let rendered = render(&content(AlertKind::Spreading, ""));
+        let rendered = render(&content(AlertKind::Spreading, ""), &en());
         for part in [&rendered.text, &rendered.html] {
             assert!(
-                part.contains("[social] weibo by 小王 (1520 followers)"),
+                part.contains("[social] weibo by 小王 (1,520 followers)"),
                 "{part}"
             );
             assert!(
-                part.contains("published 2026-03-05 21:40 +08:00, first seen 2026-03-05 21:52 +08:00, last seen 2026-03-05 23:52 +08:00"),
+                part.contains("published 2026-03-05 21:40, first seen 2026-03-05 21:52, last seen 2026-03-05 23:52"),
                 "{part}"
             );
+            assert!(part.contains("All times in UTC+08:00"), "{part}");
             assert!(
                 part.contains(
                     "reposts 12, comments 30, likes 85; growing 37 interactions per hour"
@@ -829,20 +825,40 @@ mod tests {
         }
         // A javascript: URL is never linked.
         assert!(!rendered.html.contains("javascript:"));
+        let rendered = render(&content(AlertKind::Spreading, ""), &zh());
+        for part in [&rendered.text, &rendered.html] {
+            assert!(
+                part.contains("[社交媒体] weibo · 小王（粉丝 1520）"),
+                "{part}"
+            );
+            assert!(
+                part.contains("发布于 2026-03-05 21:40，首次发现于 2026-03-05 21:52，最近一次 2026-03-05 23:52"),
+                "{part}"
+            );
+            assert!(
+                part.contains("转发 12、评论 30、点赞 85；每小时增长 37 次互动"),
+                "{part}"
+            );
+            assert!(
+                part.contains("关联依据（得分 1.00）：识别号 order:XC-2026-00871"),
+                "{part}"
+            );
+            assert!(part.contains("时间均为 UTC+08:00"), "{part}");
+        }
     }
 
     #[test]
     fn timeline_runs_from_the_case_opening_to_this_alert() {
-        let rendered = render(&content(AlertKind::Spreading, ""));
+        let rendered = render(&content(AlertKind::Spreading, ""), &en());
         let text = &rendered.text;
         let timeline = &text[text.find("TIMELINE").unwrap()..text.find("WHAT TO DO NOW").unwrap()];
         let rows: Vec<&str> = timeline.lines().skip(1).filter(|l| !l.is_empty()).collect();
         assert_eq!(
             rows,
             [
-                "2026-03-02 09:14 +08:00  case opened (via hotline)",
-                "2026-03-05 21:40 +08:00  social post by 小王 on weibo; 127 interactions when last seen 2026-03-05 23:52 +08:00",
-                "2026-03-05 23:52 +08:00  this alert: SPREADING",
+                "2026-03-02 09:14  case opened (via hotline)",
+                "2026-03-05 21:40  social post by 小王 on weibo; 127 interactions when last seen 2026-03-05 23:52",
+                "2026-03-05 23:52  this alert: SPREADING",
             ]
         );
         assert!(rendered.html.contains("<h3>Timeline</h3>"));
@@ -860,11 +876,11 @@ mod tests {
                 ..first.clone()
             })
             .collect();
-        let rows = timeline(&long);
+        let rows = timeline(&en(), &long);
         assert_eq!(rows.len(), TIMELINE_HEAD + 1 + TIMELINE_TAIL + 1);
         let shown: String = rows
             .iter()
-            .map(|(_, r)| r.as_str())
+            .map(|r| r.text.as_str())
             .collect::<Vec<_>>()
             .join("\n");
         assert!(
@@ -901,10 +917,39 @@ mod tests {
         huge.evidence[0].author = Some("长".repeat(10_000));
         huge.evidence[0].text = "字".repeat(100_000);
         huge.evidence[0].url = Some(format!("https://x.example/{}", "a".repeat(5000)));
-        huge.reasons = vec!["理由".repeat(10_000)];
-        let rendered = render(&huge);
+        huge.reasons = vec![Reason::Rage {
+            terms: vec!["理由".repeat(10_000); 100],
+        }];
+        let rendered = render(&huge, &zh());
         assert!(rendered.html.len() < 20_000, "{}", rendered.html.len());
         assert!(rendered.text.len() < 20_000, "{}", rendered.text.len());
         assert!(!rendered.html.contains("<a href"));
+    }
+
+    #[test]
+    fn direction_controls_in_scraped_text_reach_neither_part() {
+        let with = |hidden: &str| {
+            let mut c = content(AlertKind::Surfaced, "");
+            c.evidence[0].author = Some(format!("小王{hidden}"));
+            c.evidence[0].title = Some(format!("标题{hidden}"));
+            c.evidence[0].text = format!("订单号 XC-2026-00871 {hidden}漏油");
+            c.headline = format!("{hidden}星驰漏油");
+            c
+        };
+        let evil = "\u{202E}\u{2066}\u{200F}\u{061C}\u{FEFF}\u{2069}\u{202C}";
+        for ui in [zh(), en()] {
+            let rendered = render(&with(evil), &ui);
+            for part in [&rendered.subject, &rendered.text, &rendered.html] {
+                assert!(
+                    !part.chars().any(crate::present::text::is_hidden_control),
+                    "{part}"
+                );
+            }
+            assert_eq!(
+                rendered,
+                render(&with(""), &ui),
+                "what people see is unchanged"
+            );
+        }
     }
 }

@@ -7,8 +7,9 @@ use super::client::Client;
 use super::{AppState, Refusal};
 use crate::cases;
 use crate::config::Role;
-use crate::model::{Case, CaseStatus};
+use crate::model::{Case, CaseStatus, LinkEvidence};
 use crate::pipeline::{Event, ReviewError};
+use crate::present::{facts, Args};
 use crate::store::{
     AlertRow, AlertStatus, AuditEntry, AuditRow, Batch, EvidenceScope, ItemQuery, ItemRow,
     LinkQuery, LinkRow, LinkState, StoreError, MAX_QUERY_IDS,
@@ -109,15 +110,58 @@ impl IntoResponse for ApiError {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
         };
-        let body = Json(json!({ "error": self.to_string() }));
-        if status == StatusCode::UNAUTHORIZED {
+        let words = ErrorWords {
+            error: self.to_string(),
+            key: match &self {
+                ApiError::Unauthenticated => "api-unauthenticated",
+                ApiError::Forbidden(_) => "api-forbidden",
+                ApiError::NotFound(_) => "api-not-found",
+                ApiError::Conflict(_) => "api-conflict",
+                ApiError::BadRequest(_) => "api-bad-request",
+                ApiError::Store(_) | ApiError::Review(_) => "api-internal",
+            },
+            role: match &self {
+                ApiError::Forbidden(role) => Some(role),
+                _ => None,
+            },
+        };
+        let body = Json(json!({ "error": words.error }));
+        let mut response = if status == StatusCode::UNAUTHORIZED {
             (status, [(header::WWW_AUTHENTICATE, "Bearer")], body).into_response()
         } else if let ApiError::TooManyFailures(seconds) = self {
             (status, [(header::RETRY_AFTER, seconds.to_string())], body).into_response()
         } else {
             (status, body).into_response()
-        }
+        };
+        response.extensions_mut().insert(words);
+        response
     }
+}
+
+/// An error's detail and what to tell people about it, worded by [`with_message`] in
+/// `[ui] language` (the error type has no access to the configuration).
+#[derive(Debug, Clone)]
+pub struct ErrorWords {
+    error: String,
+    key: &'static str,
+    role: Option<&'static str>,
+}
+
+/// Gives every API error a `message` for people, in `[ui] language`, beside its `error`
+/// detail.
+pub async fn with_message(State(state): State<AppState>, response: Response) -> Response {
+    let Some(words) = response.extensions().get::<ErrorWords>().cloned() else {
+        return response;
+    };
+    let ui = &state.ui;
+    let args = match words.role {
+        Some(role) => Args::new().with("role", ui.t("role", Args::new().with("role", role))),
+        None => Args::new(),
+    };
+    let (mut parts, _) = response.into_parts();
+    let body = json!({ "error": words.error, "message": ui.t(words.key, args) }).to_string();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(body))
 }
 
 /// The holder of the request's bearer token.
@@ -437,7 +481,10 @@ struct LinkView {
     case_id: String,
     state: &'static str,
     score: f64,
-    evidence: Vec<String>,
+    /// The evidence as facts (`kind` and its values)…
+    evidence: Vec<LinkEvidence>,
+    /// …and in words, in `[ui] language`.
+    evidence_text: Vec<String>,
     created_at: String,
     decided_by: Option<String>,
     decided_at: Option<String>,
@@ -540,6 +587,11 @@ async fn with_items(state: &AppState, links: Vec<LinkRow>) -> Result<Vec<LinkVie
             case_id: l.case_id,
             state: l.state.as_str(),
             score: l.score,
+            evidence_text: l
+                .evidence
+                .iter()
+                .map(|e| facts::link_evidence(&state.ui, e))
+                .collect(),
             evidence: l.evidence,
             created_at: l.created_at,
             decided_by: l.decided_by,

@@ -280,6 +280,18 @@ impl Auth {
     pub fn session_ttl(&self) -> Duration {
         self.session_ttl
     }
+
+    /// Also accepts `secret` for `principal`: a token that lives only as long as this
+    /// process (the demo's sign-in).
+    pub fn with_token(mut self, secret: &str, principal: Principal) -> Auth {
+        self.tokens.push((digest(secret.trim()), principal));
+        self
+    }
+
+    /// A new secret, long and random enough to be a token.
+    pub fn new_secret() -> String {
+        random_hex()
+    }
 }
 
 /// The Set-Cookie value for a session (`id` empty and `max_age` zero end it); `Secure`

@@ -1,43 +1,23 @@
-//! The pages' building blocks: one layout, one escaping helper (every scraped or typed string
-//! goes through `e`), evidence marks and the engagement chart. Plain format! strings, no
-//! template engine: the pages are few and small.
+//! The pages' building blocks: the layout every page extends (`present/templates/page.html`),
+//! evidence marks in scraped text, and the engagement chart. Pages are templates that escape
+//! by default; only marked quotes and the chart are markup made here, from escaped text.
 
 use super::auth::Session;
-use crate::alert::render::{escape_html, is_web_url, mark_html, truncate};
+use crate::alert::render::{is_web_url, mark_html};
 use crate::config::Role;
+use crate::present::text::truncate;
+use crate::present::{Args, Ui};
 use crate::store::Sighting;
-use axum::response::Html;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
 use chrono::{DateTime, FixedOffset};
+use minijinja::Value;
+use serde::Serialize;
 use std::collections::HashMap;
 use std::fmt::Write;
 
 /// Scraped text shown on a page is cut to this many characters.
 pub const QUOTE_CHARS: usize = 1200;
-
-pub fn e(text: &str) -> String {
-    escape_html(text)
-}
-
-/// A page with the navigation; `body` must already be escaped HTML.
-pub fn page(title: &str, session: Option<&Session>, body: &str) -> Html<String> {
-    let nav = match session {
-        Some(s) => format!(
-            "<nav><a href=\"/review\">Review queue</a> · <a href=\"/brands\">Brands</a>\
-             <span class=\"who\">{} ({})\
-             <form method=\"post\" action=\"/logout\" class=\"inline\">{}<button>Sign out</button></form></span></nav>",
-            e(&s.principal.name),
-            s.principal.role.as_str(),
-            csrf_field(s),
-        ),
-        None => String::new(),
-    };
-    Html(format!(
-        "<!DOCTYPE html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{} · outcry</title><style>{STYLE}</style></head><body>{nav}<main>{body}</main></body></html>",
-        e(title)
-    ))
-}
 
 const STYLE: &str = "body{font-family:-apple-system,'PingFang SC','Microsoft YaHei','Noto Sans CJK SC',sans-serif;margin:0;color:#111;background:#f6f6f4}\
 nav{background:#222;color:#eee;padding:.6em 1em}nav a{color:#fff}.who{float:right}\
@@ -47,62 +27,105 @@ table{border-collapse:collapse;background:#fff}td,th{border:1px solid #ddd;paddi
 .inline{display:inline}.actions button{margin-right:.5em}.muted{color:#666}.state-confirmed{color:#166534}.state-rejected{color:#991b1b}.state-candidate{color:#92400e}\
 .error{color:#991b1b}";
 
-pub fn csrf_field(session: &Session) -> String {
-    format!(
-        "<input type=\"hidden\" name=\"csrf\" value=\"{}\">",
-        e(&session.csrf)
-    )
+/// Who is signed in, for the navigation.
+#[derive(Serialize)]
+struct Who<'a> {
+    name: &'a str,
+    role: &'static str,
+    csrf: &'a str,
+}
+
+#[derive(Serialize)]
+struct PageView<'a, C: Serialize> {
+    title: &'a str,
+    /// Markup of our own: CSS is not HTML-escaped inside <style>.
+    style: Value,
+    who: Option<Who<'a>>,
+    #[serde(flatten)]
+    content: C,
+}
+
+/// A page from `template` (which extends page.html) with the navigation for `session`.
+pub fn page<C: Serialize>(
+    ui: &Ui,
+    template: &str,
+    title: &str,
+    session: Option<&Session>,
+    content: C,
+) -> Response {
+    let view = PageView {
+        title,
+        style: Value::from_safe_string(STYLE.to_string()),
+        who: session.map(|s| Who {
+            name: &s.principal.name,
+            role: s.principal.role.as_str(),
+            csrf: &s.csrf,
+        }),
+        content,
+    };
+    match ui.render(template, &view) {
+        Ok(html) => Html(html).into_response(),
+        Err(error) => {
+            tracing::error!(%error, "cannot render a page");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+/// The error page: the status and what went wrong, in words.
+pub fn failure(
+    ui: &Ui,
+    session: Option<&Session>,
+    status: StatusCode,
+    message: String,
+) -> Response {
+    #[derive(Serialize)]
+    struct Failure {
+        code: u16,
+        message: String,
+    }
+    let title = ui.t("error-title", Args::new().num("code", status.as_u16()));
+    let mut response = page(
+        ui,
+        "error.html",
+        &title,
+        session,
+        Failure {
+            code: status.as_u16(),
+            message,
+        },
+    );
+    *response.status_mut() = status;
+    response
 }
 
 pub fn may_decide(session: &Session) -> bool {
     session.principal.may(Role::Lead)
 }
 
-/// Scraped text, cut to size and escaped, with the evidence marked.
-pub fn quote(text: &str, marks: &[String]) -> String {
-    mark_html(&truncate(text, QUOTE_CHARS), marks)
+/// Scraped text, cut to size and escaped, with the evidence marked: markup for a template.
+pub fn quote(text: &str, marks: &[String]) -> Value {
+    Value::from_safe_string(mark_html(&truncate(text, QUOTE_CHARS), marks))
 }
 
-/// A link to a scraped URL, or just its text when it is not a web address (a
-/// `javascript:` URL must never become a link).
-pub fn outside_link(url: &str) -> String {
-    let shown = e(&truncate(url, 80));
-    if is_web_url(url) {
-        format!(
-            "<a href=\"{}\" rel=\"noopener noreferrer nofollow\">{shown}</a>",
-            e(url)
-        )
-    } else {
-        shown
-    }
+/// A scraped URL as a page shows it: linked only when it is a web address (a `javascript:`
+/// URL must never become a link), its text bounded.
+#[derive(Debug, Serialize)]
+pub struct OutsideLink {
+    pub url: Option<String>,
+    pub url_shown: Option<String>,
 }
 
-/// What to mark in the post and the case for each piece of a link's evidence.
-pub fn evidence_marks(evidence: &[String]) -> Vec<String> {
-    let mut marks = Vec::new();
-    for item in evidence {
-        let value = if let Some(id) = item.strip_prefix("identifier ") {
-            Some(id.split_once(':').map_or(id, |(_, v)| v))
-        } else if let Some(rest) = item.strip_prefix("masked identifier ") {
-            rest.split_once("* fits").map(|(visible, _)| visible)
-        } else if let Some(handle) = item
-            .strip_prefix("author is the complainant's handle ")
-            .or_else(|| item.strip_prefix("mentions the complainant's handle "))
-        {
-            Some(handle.split_once(':').map_or(handle, |(_, v)| v))
-        } else {
-            item.strip_prefix("phone ending ")
-        };
-        if let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) {
-            marks.push(value.to_string());
-        }
+pub fn outside_link(url: Option<&str>) -> OutsideLink {
+    OutsideLink {
+        url: url.filter(|u| is_web_url(u)).map(String::from),
+        url_shown: url.map(|u| truncate(u, 80)),
     }
-    marks
 }
 
 /// The case's total interactions over time: at each sighting of any of its items, the sum
 /// of every item's latest count. An inline SVG line chart with its extremes labelled.
-pub fn engagement_chart(items: &[(i64, &[Sighting])]) -> String {
+pub fn engagement_chart(ui: &Ui, items: &[(i64, &[Sighting])]) -> Value {
     let mut sightings: Vec<(DateTime<FixedOffset>, i64, i64)> = items
         .iter()
         .flat_map(|(id, s)| {
@@ -120,7 +143,10 @@ pub fn engagement_chart(items: &[(i64, &[Sighting])]) -> String {
         })
         .collect();
     let (Some(first), Some(last)) = (points.first(), points.last()) else {
-        return "<p class=\"muted\">No engagement seen yet.</p>".into();
+        return Value::from_safe_string(format!(
+            "<p class=\"muted\">{}</p>",
+            crate::present::text::escape_html(&ui.word("chart-empty"))
+        ));
     };
     const W: f64 = 640.0;
     const H: f64 = 200.0;
@@ -141,13 +167,14 @@ pub fn engagement_chart(items: &[(i64, &[Sighting])]) -> String {
         let _ = write!(
             dots,
             "<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"3\"><title>{} · {}</title></circle>",
-            point.0.format("%Y-%m-%d %H:%M"),
-            point.1
+            ui.when(point.0),
+            ui.number(point.1)
         );
     }
-    format!(
+    let label = crate::present::text::escape_html(&ui.word("chart-label"));
+    Value::from_safe_string(format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{H}\" viewBox=\"0 0 {W} {H}\" \
-         role=\"img\" aria-label=\"interactions over time\" class=\"chart\">\
+         role=\"img\" aria-label=\"{label}\" class=\"chart\">\
          <rect width=\"{W}\" height=\"{H}\" fill=\"#fff\" stroke=\"#ddd\"/>\
          <line x1=\"{PAD}\" y1=\"{b}\" x2=\"{r}\" y2=\"{b}\" stroke=\"#999\"/>\
          <line x1=\"{PAD}\" y1=\"{PAD}\" x2=\"{PAD}\" y2=\"{b}\" stroke=\"#999\"/>\
@@ -160,10 +187,10 @@ pub fn engagement_chart(items: &[(i64, &[Sighting])]) -> String {
         t = PAD + 4.0,
         l = H - PAD + 16.0,
         max = max as i64,
-        from = first.0.format("%m-%d %H:%M"),
-        to = last.0.format("%m-%d %H:%M"),
+        from = ui.local(first.0).format("%m-%d %H:%M"),
+        to = ui.local(last.0).format("%m-%d %H:%M"),
         path = path.trim_end(),
-    )
+    ))
 }
 
 #[cfg(test)]
@@ -183,35 +210,21 @@ mod tests {
     }
 
     #[test]
-    fn marks_come_from_strong_evidence() {
-        let evidence = [
-            "identifier order:XC-2026-00871",
-            "masked identifier LBC3S5A18* fits vin:LBC3S5A18RN012345",
-            "author is the complainant's handle weibo:小王爱吃梨",
-            "phone ending 2291",
-            "retells the case (text 0.40, public story 0.10)",
-        ]
-        .map(String::from);
-        assert_eq!(
-            evidence_marks(&evidence),
-            ["XC-2026-00871", "LBC3S5A18", "小王爱吃梨", "2291"]
-        );
-    }
-
-    #[test]
     fn quotes_are_escaped_and_marked() {
         let html = quote("<script>x</script> 订单XC-1 已曝光", &["XC-1".into()]);
         assert_eq!(
-            html,
+            html.to_string(),
             "&lt;script&gt;x&lt;/script&gt; 订单<mark>XC-1</mark> 已曝光"
         );
     }
 
     #[test]
     fn only_web_urls_become_links() {
-        assert!(outside_link("javascript:alert(1)").starts_with("javascript"));
-        assert!(outside_link("https://a.example/\"><x>")
-            .starts_with("<a href=\"https://a.example/&quot;&gt;&lt;x&gt;\""));
+        let js = outside_link(Some("javascript:alert(1)"));
+        assert_eq!(js.url, None);
+        assert_eq!(js.url_shown.as_deref(), Some("javascript:alert(1)"));
+        let web = outside_link(Some("https://a.example/p"));
+        assert_eq!(web.url.as_deref(), Some("https://a.example/p"));
     }
 
     #[test]
@@ -221,7 +234,8 @@ mod tests {
             sighting("2026-03-05T12:00:00+08:00", 30),
         ];
         let b = [sighting("2026-03-05T11:00:00+08:00", 5)];
-        let svg = engagement_chart(&[(1, &a), (2, &b)]);
+        let ui = Ui::default();
+        let svg = engagement_chart(&ui, &[(1, &a), (2, &b)]).to_string();
         assert!(svg.starts_with("<svg"), "{svg}");
         // 10, then 10 + 5, then 30 + 5: the top label is the largest total.
         assert!(svg.contains(">35</text>"), "{svg}");
@@ -230,6 +244,8 @@ mod tests {
             "{svg}"
         );
         assert_eq!(svg.matches("<circle").count(), 3);
-        assert!(engagement_chart(&[]).contains("No engagement"));
+        assert!(engagement_chart(&ui, &[])
+            .to_string()
+            .contains("还没有互动数据"));
     }
 }

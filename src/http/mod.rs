@@ -47,6 +47,8 @@ pub struct AppState {
     /// The configured brands' names, for the overview.
     pub brands: Arc<Vec<String>>,
     pub http: Arc<HttpConfig>,
+    /// How pages and messages are worded.
+    pub ui: Arc<crate::present::Ui>,
 }
 
 /// Why a presented token was not accepted.
@@ -108,6 +110,10 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             client::same_origin_forms,
+        ))
+        .layer(axum::middleware::map_response_with_state(
+            state.clone(),
+            api::with_message,
         ))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
@@ -300,6 +306,7 @@ mod tests {
             instance: "test".into(),
             lease: std::time::Duration::from_secs(30),
             source_down_after: None,
+            ui: crate::present::Ui::default(),
         });
         let app = router(AppState {
             store,
@@ -312,6 +319,7 @@ mod tests {
             review: ReviewConfig::default(),
             brands: Arc::new(Vec::new()),
             http: Arc::new(HttpConfig::default()),
+            ui: Arc::new(crate::present::Ui::default()),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/healthz", listener.local_addr().unwrap());

@@ -5,15 +5,15 @@
 use super::api::{decide_link, ApiError};
 use super::auth::{cookie, session_cookie, Session, SESSION_COOKIE};
 use super::client::Client;
-use super::html::{
-    csrf_field, e, engagement_chart, evidence_marks, may_decide, outside_link, page, quote,
-};
+use super::html::{engagement_chart, failure, may_decide, outside_link, page, quote, OutsideLink};
 use super::{AppState, Refusal};
-use crate::alert::render::mask_phone;
+use crate::alert::render::{marks_of, mask_phone, severity};
 use crate::cases::check_id;
 use crate::config::Role;
 use crate::model::{AlertKind, Case, CaseStatus};
 use crate::normalize::html_to_text;
+use crate::present::text::clip;
+use crate::present::{facts, path_segment, Args, Ui};
 use crate::store::{
     AlertRow, AuditEntry, EvidenceScope, ItemQuery, ItemRow, LinkQuery, LinkRow, LinkState,
 };
@@ -23,11 +23,11 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use chrono::Utc;
+use chrono::{DateTime, FixedOffset, Utc};
+use minijinja::Value;
 use serde::Deserialize;
+use serde::Serialize;
 use std::collections::{BTreeSet, HashMap};
-use std::fmt::Write;
-use std::time::Duration;
 
 /// Candidate links the queue shows at once.
 const QUEUE_SIZE: i64 = 100;
@@ -43,6 +43,7 @@ pub fn routes() -> Router<AppState> {
         .route("/review/decide", post(decide))
         .route("/cases/{id}", get(case_page))
         .route("/brands", get(brands))
+        .route("/sources", get(sources))
 }
 
 /// A signed-in browser; anyone else is sent to the sign-in page.
@@ -70,22 +71,9 @@ impl FromRequestParts<AppState> for SignedIn {
     }
 }
 
-fn failure(session: Option<&Session>, status: StatusCode, message: &str) -> Response {
-    let body = format!(
-        "<h1>{}</h1><p class=\"error\">{}</p>",
-        status.as_u16(),
-        e(message)
-    );
-    (
-        status,
-        page(status.canonical_reason().unwrap_or("error"), session, &body),
-    )
-        .into_response()
-}
-
-fn api_failure(session: &Session, error: ApiError) -> Response {
+fn api_failure(ui: &Ui, session: &Session, error: ApiError) -> Response {
     let status = error.into_response().status();
-    failure(Some(session), status, "the request could not be completed")
+    failure(ui, Some(session), status, ui.word("error-not-completed"))
 }
 
 impl From<ApiError> for Response {
@@ -94,19 +82,20 @@ impl From<ApiError> for Response {
     }
 }
 
-fn login_page(error: Option<&str>) -> String {
-    format!(
-        "<h1>outcry · sign in</h1>{}\
-         <form method=\"post\" action=\"/login\"><label>Token <input type=\"password\" name=\"token\" \
-         autocomplete=\"current-password\" required autofocus></label> <button type=\"submit\">Sign in</button></form>",
-        error
-            .map(|m| format!("<p class=\"error\">{}</p>", e(m)))
-            .unwrap_or_default()
-    )
+#[derive(Serialize)]
+struct Login {
+    error: Option<String>,
 }
 
-async fn login_form() -> Response {
-    page("Sign in", None, &login_page(None)).into_response()
+async fn login_form(State(state): State<AppState>) -> Response {
+    let ui = &state.ui;
+    page(
+        ui,
+        "login.html",
+        &ui.word("sign-in"),
+        None,
+        Login { error: None },
+    )
 }
 
 #[derive(Deserialize)]
@@ -119,6 +108,20 @@ async fn login(
     client: Client,
     Form(form): Form<LoginForm>,
 ) -> Response {
+    let ui = &state.ui;
+    let refused = |status: StatusCode, message: String| {
+        let mut response = page(
+            ui,
+            "login.html",
+            &ui.word("sign-in"),
+            None,
+            Login {
+                error: Some(message),
+            },
+        );
+        *response.status_mut() = status;
+        response
+    };
     match state.check_token(&client, &form.token, "login") {
         Ok(principal) => {
             let (id, _) = state.auth.sign_in(principal);
@@ -126,27 +129,15 @@ async fn login(
                 session_cookie(&id, state.auth.session_ttl(), state.secure_cookies(&client));
             ([(header::SET_COOKIE, cookie)], Redirect::to("/review")).into_response()
         }
-        Err(Refusal::Unknown) => (
-            StatusCode::UNAUTHORIZED,
-            page(
-                "Sign in",
-                None,
-                &login_page(Some("That token is not known.")),
-            ),
-        )
-            .into_response(),
-        Err(Refusal::Throttled(wait)) => (
-            StatusCode::TOO_MANY_REQUESTS,
-            [(header::RETRY_AFTER, wait.to_string())],
-            page(
-                "Sign in",
-                None,
-                &login_page(Some(
-                    "Too many failed sign-ins: wait a minute, then try again.",
-                )),
-            ),
-        )
-            .into_response(),
+        Err(Refusal::Unknown) => refused(StatusCode::UNAUTHORIZED, ui.word("sign-in-unknown")),
+        Err(Refusal::Throttled(wait)) => {
+            let mut response =
+                refused(StatusCode::TOO_MANY_REQUESTS, ui.word("sign-in-throttled"));
+            if let Ok(value) = header::HeaderValue::from_str(&wait.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            response
+        }
     }
 }
 
@@ -163,9 +154,10 @@ async fn logout(
 ) -> Response {
     if !signed_in.session.csrf_matches(&form.csrf) {
         return failure(
+            &state.ui,
             Some(&signed_in.session),
             StatusCode::FORBIDDEN,
-            "stale form: reload the page",
+            state.ui.word("error-stale-form"),
         );
     }
     state.auth.sign_out(&signed_in.id);
@@ -178,14 +170,24 @@ struct BrandFilter {
     brand: Option<String>,
 }
 
+#[derive(Serialize)]
+struct Review<'a> {
+    brand: Option<String>,
+    brands: &'a [String],
+    pairs: Vec<Pair>,
+    csrf: Option<&'a str>,
+    back: &'static str,
+}
+
 async fn review_queue(
     State(state): State<AppState>,
     signed_in: SignedIn,
     Query(filter): Query<BrandFilter>,
 ) -> Response {
     let session = &signed_in.session;
+    let ui = &state.ui;
     let brand = filter.brand.filter(|b| !b.is_empty());
-    let body = async {
+    let pairs = async {
         let links = state
             .store
             .find_links(&LinkQuery {
@@ -195,43 +197,102 @@ async fn review_queue(
                 ..LinkQuery::default()
             })
             .await?;
-        let pairs = link_pairs(&state, session, &links, "review").await?;
-        let mut h = format!("<h1>Review queue{}</h1>", brand.as_deref().map(|b| format!(" · {}", e(b))).unwrap_or_default());
-        let _ = write!(
-            h,
-            "<form method=\"get\" action=\"/review\"><label>Brand <select name=\"brand\"><option value=\"\">all</option>{}</select></label> <button>Show</button></form>",
-            state
-                .brands
-                .iter()
-                .map(|b| format!(
-                    "<option{}>{}</option>",
-                    if Some(b) == brand.as_ref() { " selected" } else { "" },
-                    e(b)
-                ))
-                .collect::<String>()
-        );
-        if links.is_empty() {
-            h.push_str("<p class=\"muted\">No candidate links wait for review.</p>");
-        } else {
-            let _ = write!(h, "<p>{} candidate link(s), best score first.</p>{pairs}", links.len());
-        }
-        Ok::<_, ApiError>(h)
+        link_pairs(&state, &links).await
     }
     .await;
-    match body {
-        Ok(body) => page("Review queue", Some(session), &body).into_response(),
-        Err(error) => api_failure(session, error),
+    match pairs {
+        Ok(pairs) => page(
+            ui,
+            "review.html",
+            &ui.word("nav-review"),
+            Some(session),
+            Review {
+                brand,
+                brands: &state.brands,
+                pairs,
+                csrf: may_decide(session).then_some(session.csrf.as_str()),
+                back: "review",
+            },
+        ),
+        Err(error) => api_failure(ui, session, error),
     }
 }
 
-/// Each link as post and case side by side, the evidence marked in both, with the decision
-/// buttons for leads.
-async fn link_pairs(
-    state: &AppState,
-    session: &Session,
-    links: &[LinkRow],
-    back: &str,
-) -> Result<String, ApiError> {
+/// A case record as pages show it, the evidence marked.
+#[derive(Serialize)]
+struct Record {
+    brand: String,
+    status: &'static str,
+    severity: Option<String>,
+    opened: Option<String>,
+    summary_html: Value,
+    demand_html: Value,
+    name: String,
+    phone: String,
+    handles_html: Option<Value>,
+    identifiers_html: Option<Value>,
+}
+
+fn case_record(ui: &Ui, case: &Case, marks: &[String]) -> Record {
+    let list = |values: &[String]| {
+        (!values.is_empty()).then(|| {
+            Value::from_safe_string(
+                values
+                    .iter()
+                    .map(|v| quote(v, marks).to_string())
+                    .collect::<Vec<_>>()
+                    .join(&crate::present::text::escape_html(
+                        &ui.word("list-separator"),
+                    )),
+            )
+        })
+    };
+    Record {
+        brand: case.brand.clone(),
+        status: case.status.as_str(),
+        severity: case
+            .severity
+            .as_deref()
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| severity(ui, s)),
+        opened: case.opened_at.map(|t| ui.when(t)),
+        summary_html: quote(&case.summary, marks),
+        demand_html: quote(&case.demand, marks),
+        name: case.complainant.name.clone().unwrap_or_default(),
+        phone: case
+            .complainant
+            .phone
+            .as_deref()
+            .map(mask_phone)
+            .unwrap_or_default(),
+        handles_html: list(&case.complainant.handles),
+        identifiers_html: list(&case.identifiers),
+    }
+}
+
+/// A link as post and case side by side, the evidence marked in both.
+#[derive(Serialize)]
+struct Pair {
+    item_id: i64,
+    case_id: String,
+    case_href: String,
+    source: String,
+    channel: &'static str,
+    author_html: Value,
+    seen: String,
+    title_html: Option<Value>,
+    text_html: Value,
+    #[serde(flatten)]
+    link: OutsideLink,
+    record: Record,
+    score: String,
+    evidence: Vec<String>,
+}
+
+/// Each link as post and case side by side; the template adds the decision buttons for
+/// leads.
+async fn link_pairs(state: &AppState, links: &[LinkRow]) -> Result<Vec<Pair>, ApiError> {
+    let ui = &state.ui;
     let items: HashMap<i64, ItemRow> = state
         .store
         .find_items(&ItemQuery {
@@ -244,7 +305,7 @@ async fn link_pairs(
         .map(|i| (i.id, i))
         .collect();
     let mut cases: HashMap<String, Option<Case>> = HashMap::new();
-    let mut h = String::new();
+    let mut pairs = Vec::new();
     for link in links {
         if !cases.contains_key(&link.case_id) {
             cases.insert(link.case_id.clone(), state.store.case(&link.case_id).await?);
@@ -253,114 +314,35 @@ async fn link_pairs(
         else {
             continue;
         };
-        let marks = evidence_marks(&link.evidence);
+        let marks = marks_of(&link.evidence);
         let text = html_to_text(item.body.as_deref().unwrap_or_default()).into_owned();
-        let title = item
-            .title
-            .as_deref()
-            .map(|t| format!("<h4>{}</h4>", quote(&html_to_text(t), &marks)))
-            .unwrap_or_default();
-        let _ = write!(
-            h,
-            "<section class=\"pair\" data-item=\"{item_id}\" data-case=\"{case_attr}\">\
-             <div class=\"post\"><h3>Public post</h3>\
-             <p class=\"muted\">{source} · {channel} · {author} · first seen {seen}</p>{title}\
-             <div class=\"quote\">{text}</div><p>{url}</p></div>\
-             <div class=\"case\"><h3>Case <a href=\"/cases/{case_href}\">{case_id}</a></h3>{record}\
-             <h4>Why they may be one (score {score:.2})</h4><ul>{evidence}</ul>{actions}</div></section>",
-            item_id = item.id,
-            case_attr = e(&case.id),
-            source = e(&item.source),
-            channel = item.channel.as_str(),
-            author = item
-                .author
+        pairs.push(Pair {
+            item_id: item.id,
+            case_id: case.id.clone(),
+            case_href: path_segment(&case.id),
+            source: item.source.clone(),
+            channel: item.channel.as_str(),
+            author_html: item.author.as_deref().map_or_else(
+                || Value::from(ui.word("author-unknown")),
+                |a| quote(a, &marks),
+            ),
+            seen: ui.when(item.first_seen_at),
+            title_html: item
+                .title
                 .as_deref()
-                .map(|a| quote(a, &marks))
-                .unwrap_or_else(|| "unknown author".into()),
-            seen = item.first_seen_at.format("%Y-%m-%d %H:%M"),
-            text = quote(&text, &marks),
-            url = item.url.as_deref().map(outside_link).unwrap_or_default(),
-            case_href = url_path(&case.id),
-            case_id = e(&case.id),
-            record = case_record(case, &marks),
-            score = link.score,
-            evidence = link
+                .map(|t| quote(&html_to_text(t), &marks)),
+            text_html: quote(&text, &marks),
+            link: outside_link(item.url.as_deref()),
+            record: case_record(ui, case, &marks),
+            score: facts::score(link.score),
+            evidence: link
                 .evidence
                 .iter()
-                .map(|ev| format!("<li>{}</li>", e(ev)))
-                .collect::<String>(),
-            actions = decision_form(session, link, back),
-        );
+                .map(|ev| facts::link_evidence(ui, ev))
+                .collect(),
+        });
     }
-    Ok(h)
-}
-
-fn decision_form(session: &Session, link: &LinkRow, back: &str) -> String {
-    if !may_decide(session) {
-        return "<p class=\"muted\">Leads decide links.</p>".into();
-    }
-    format!(
-        "<form method=\"post\" action=\"/review/decide\" class=\"actions\">{csrf}\
-         <input type=\"hidden\" name=\"item_id\" value=\"{item}\">\
-         <input type=\"hidden\" name=\"case_id\" value=\"{case}\">\
-         <input type=\"hidden\" name=\"back\" value=\"{back}\">\
-         <button name=\"decision\" value=\"confirm\" class=\"confirm\">Confirm</button>\
-         <button name=\"decision\" value=\"reject\" class=\"reject\">Reject</button></form>",
-        csrf = csrf_field(session),
-        item = link.item_id,
-        case = e(&link.case_id),
-        back = e(back),
-    )
-}
-
-fn case_record(case: &Case, marks: &[String]) -> String {
-    let list = |values: &[String]| {
-        if values.is_empty() {
-            "<span class=\"muted\">none</span>".to_string()
-        } else {
-            values
-                .iter()
-                .map(|v| quote(v, marks))
-                .collect::<Vec<_>>()
-                .join(", ")
-        }
-    };
-    format!(
-        "<p class=\"muted\">{brand} · {status}{severity}{opened}</p>\
-         <p><b>Summary</b> <span class=\"quote\">{summary}</span></p>\
-         <p><b>Demand</b> {demand}</p>\
-         <p><b>Complainant</b> {name} {phone} · handles: {handles}</p>\
-         <p><b>Identifiers</b> {identifiers}</p>",
-        brand = e(&case.brand),
-        status = case.status.as_str(),
-        severity = case
-            .severity
-            .as_deref()
-            .map(|s| format!(" · severity {}", e(s)))
-            .unwrap_or_default(),
-        opened = case
-            .opened_at
-            .map(|t| format!(" · opened {}", t.format("%Y-%m-%d %H:%M")))
-            .unwrap_or_default(),
-        summary = quote(&case.summary, marks),
-        demand = quote(&case.demand, marks),
-        name = e(case.complainant.name.as_deref().unwrap_or_default()),
-        phone = e(&case
-            .complainant
-            .phone
-            .as_deref()
-            .map(mask_phone)
-            .unwrap_or_default()),
-        handles = list(&case.complainant.handles),
-        identifiers = list(&case.identifiers),
-    )
-}
-
-/// A path segment: everything but unreserved characters percent-encoded.
-fn url_path(segment: &str) -> String {
-    url::form_urlencoded::byte_serialize(segment.as_bytes())
-        .collect::<String>()
-        .replace('+', "%20")
+    Ok(pairs)
 }
 
 #[derive(Deserialize)]
@@ -378,33 +360,21 @@ async fn decide(
     Form(form): Form<DecideForm>,
 ) -> Response {
     let session = &signed_in.session;
+    let ui = &state.ui;
+    let fail = |status, key: &str| failure(ui, Some(session), status, ui.word(key));
     if !session.csrf_matches(&form.csrf) {
-        return failure(
-            Some(session),
-            StatusCode::FORBIDDEN,
-            "stale form: reload the page",
-        );
+        return fail(StatusCode::FORBIDDEN, "error-stale-form");
     }
     if let Err(message) = check_id(&form.case_id) {
         return failure(Some(session), StatusCode::BAD_REQUEST, &message);
     }
     if !session.principal.may(Role::Lead) {
-        return failure(
-            Some(session),
-            StatusCode::FORBIDDEN,
-            "the lead role is required",
-        );
+        return fail(StatusCode::FORBIDDEN, "error-lead-required");
     }
     let (decision, action) = match form.decision.as_str() {
         "confirm" => (LinkState::Confirmed, "link.confirm"),
         "reject" => (LinkState::Rejected, "link.reject"),
-        _ => {
-            return failure(
-                Some(session),
-                StatusCode::BAD_REQUEST,
-                "decision must be confirm or reject",
-            )
-        }
+        _ => return fail(StatusCode::BAD_REQUEST, "error-bad-decision"),
     };
     let audit = AuditEntry {
         actor: session.principal.name.clone(),
@@ -416,22 +386,56 @@ async fn decide(
     match decide_link(&state, form.item_id, &form.case_id, decision, audit).await {
         Ok(_) => {
             let to = if form.back == "case" {
-                format!("/cases/{}", url_path(&form.case_id))
+                format!("/cases/{}", path_segment(&form.case_id))
             } else {
                 "/review".to_string()
             };
             Redirect::to(&to).into_response()
         }
-        Err(error @ (ApiError::NotFound(_) | ApiError::Conflict(_))) => {
-            let status = if matches!(error, ApiError::NotFound(_)) {
-                StatusCode::NOT_FOUND
-            } else {
-                StatusCode::CONFLICT
-            };
-            failure(Some(session), status, &error.to_string())
-        }
-        Err(error) => api_failure(session, error),
+        Err(ApiError::NotFound(_)) => fail(StatusCode::NOT_FOUND, "error-no-link"),
+        Err(ApiError::Conflict(_)) => fail(StatusCode::CONFLICT, "error-link-conflict"),
+        Err(error) => api_failure(ui, session, error),
     }
+}
+
+/// A public item on the case page's timeline.
+#[derive(Serialize)]
+struct TimelinePost {
+    source: String,
+    channel: &'static str,
+    author: String,
+    text_html: Value,
+    #[serde(flatten)]
+    link: OutsideLink,
+    interactions: String,
+}
+
+#[derive(Serialize)]
+struct TimelineAlert {
+    kind: &'static str,
+    subject: String,
+    status: &'static str,
+}
+
+#[derive(Serialize)]
+struct TimelineRow {
+    at: String,
+    state: &'static str,
+    post: Option<TimelinePost>,
+    alert: Option<TimelineAlert>,
+}
+
+#[derive(Serialize)]
+struct CasePage<'a> {
+    case_id: String,
+    stage: &'static str,
+    r: Record,
+    notes: String,
+    chart: Value,
+    timeline: Vec<TimelineRow>,
+    pairs: Vec<Pair>,
+    csrf: Option<&'a str>,
+    back: &'static str,
 }
 
 async fn case_page(
@@ -440,10 +444,16 @@ async fn case_page(
     Path(id): Path<String>,
 ) -> Response {
     let session = &signed_in.session;
-    if let Err(message) = check_id(&id) {
-        return failure(Some(session), StatusCode::BAD_REQUEST, &message);
+    let ui = &state.ui;
+    if check_id(&id).is_err() {
+        return failure(
+            ui,
+            Some(session),
+            StatusCode::BAD_REQUEST,
+            ui.word("case-id-invalid"),
+        );
     }
-    let body = async {
+    let view = async {
         let Some(case) = state.store.case(&id).await? else {
             return Ok(None);
         };
@@ -469,113 +479,144 @@ async fn case_page(
                 ..LinkQuery::default()
             })
             .await?;
-        let mut h = format!(
-            "<h1>Case {} <span class=\"stage\" id=\"stage\">{}</span></h1>{}",
-            e(&case.id),
-            record
-                .stage
-                .map(|s| s.as_str())
-                .unwrap_or("not public"),
-            case_record(&case, &[]),
-        );
-        if !case.notes.is_empty() {
-            let _ = write!(h, "<p><b>Notes</b> <span class=\"quote\">{}</span></p>", e(&case.notes));
-        }
         let confirmed: Vec<_> = record
             .items
             .iter()
             .filter(|i| i.link_state == LinkState::Confirmed)
             .map(|i| (i.item_id, i.sightings.as_slice()))
             .collect();
-        let _ = write!(
-            h,
-            "<h2>Engagement of confirmed posts</h2>{}",
-            engagement_chart(&confirmed)
-        );
 
-        // The public timeline: linked posts and the alerts they caused, oldest first.
-        let mut timeline: Vec<(String, String)> = record
+        // The public timeline: linked posts and the alerts they caused, oldest first; a
+        // time that cannot be read sorts last and is said to be unknown.
+        let mut timeline: Vec<(Option<DateTime<FixedOffset>>, TimelineRow)> = record
             .items
             .iter()
             .map(|i| {
                 let at = i.published_at.unwrap_or(i.first_seen_at);
-                let marks = evidence_marks(&i.link_evidence);
+                let marks = marks_of(&i.link_evidence);
                 let text = [i.title.as_deref(), i.body.as_deref()]
                     .into_iter()
                     .flatten()
                     .map(|t| html_to_text(t).into_owned())
                     .collect::<Vec<_>>()
                     .join("\n");
-                let latest = i.sightings.last().map(|s| s.engagement.interactions()).unwrap_or(0);
-                (
-                    at.with_timezone(&Utc).to_rfc3339(),
-                    format!(
-                        "<tr class=\"post state-{state}\"><td>{when}</td><td>{state}</td>\
-                         <td>{source} · {channel} · {author}<div class=\"quote\">{text}</div>{url}</td>\
-                         <td>{latest}</td></tr>",
-                        when = at.format("%Y-%m-%d %H:%M"),
-                        state = i.link_state.as_str(),
-                        source = e(&i.source),
-                        channel = i.channel.as_str(),
-                        author = e(i.author.as_deref().unwrap_or("unknown author")),
-                        text = quote(&text, &marks),
-                        url = i.url.as_deref().map(outside_link).unwrap_or_default(),
-                    ),
-                )
+                let latest = i
+                    .sightings
+                    .last()
+                    .map(|s| s.engagement.interactions())
+                    .unwrap_or(0);
+                let row = TimelineRow {
+                    at: ui.when(at),
+                    state: i.link_state.as_str(),
+                    post: Some(TimelinePost {
+                        source: i.source.clone(),
+                        channel: i.channel.as_str(),
+                        author: i
+                            .author
+                            .clone()
+                            .unwrap_or_else(|| ui.word("author-unknown")),
+                        text_html: quote(&text, &marks),
+                        link: outside_link(i.url.as_deref()),
+                        interactions: ui.number(latest),
+                    }),
+                    alert: None,
+                };
+                (Some(at), row)
             })
             .collect();
         for alert in &alerts {
+            let at = DateTime::parse_from_rfc3339(&alert.created_at).ok();
             timeline.push((
-                chrono::DateTime::parse_from_rfc3339(&alert.created_at)
-                    .map(|t| t.with_timezone(&Utc).to_rfc3339())
-                    .unwrap_or_else(|_| alert.created_at.clone()),
-                format!(
-                    "<tr class=\"alert\"><td>{}</td><td>alert</td><td><b>{}</b> — {} ({})</td><td></td></tr>",
-                    e(&alert.created_at),
-                    alert.kind.as_str(),
-                    e(&alert.subject),
-                    alert.status.as_str(),
-                ),
+                at,
+                TimelineRow {
+                    at: ui.when_known(at),
+                    state: "alert",
+                    post: None,
+                    alert: Some(TimelineAlert {
+                        kind: alert.kind.as_str(),
+                        subject: alert.subject.clone(),
+                        status: alert.status.as_str(),
+                    }),
+                },
             ));
         }
-        timeline.sort();
-        let _ = write!(
-            h,
-            "<h2>Public timeline</h2><table id=\"timeline\"><tr><th>When</th><th>Link</th><th>Post</th><th>Interactions</th></tr>{}</table>",
-            timeline.into_iter().map(|(_, row)| row).collect::<String>()
-        );
-        if !candidates.is_empty() {
-            let _ = write!(
-                h,
-                "<h2>Candidate links to review</h2>{}",
-                link_pairs(&state, session, &candidates, "case").await?
-            );
-        }
-        Ok::<_, ApiError>(Some(h))
+        timeline.sort_by_key(|(at, _)| (at.is_none(), *at));
+        Ok::<_, ApiError>(Some(CasePage {
+            case_id: case.id.clone(),
+            stage: record.stage.map_or("none", |s| s.as_str()),
+            r: case_record(ui, &case, &[]),
+            notes: case.notes.clone(),
+            chart: engagement_chart(ui, &confirmed),
+            timeline: timeline.into_iter().map(|(_, row)| row).collect(),
+            pairs: link_pairs(&state, &candidates).await?,
+            csrf: may_decide(session).then_some(session.csrf.as_str()),
+            back: "case",
+        }))
     }
     .await;
-    match body {
-        Ok(Some(body)) => page(&format!("Case {id}"), Some(session), &body).into_response(),
+    match view {
+        Ok(Some(view)) => page(
+            ui,
+            "case.html",
+            &ui.t("case-title", Args::new().with("case", id.clone())),
+            Some(session),
+            view,
+        ),
         Ok(None) => failure(
+            ui,
             Some(session),
             StatusCode::NOT_FOUND,
-            &format!("no case has id {id}"),
+            ui.t("error-no-case", Args::new().with("case", id)),
         ),
-        Err(error) => api_failure(session, error),
+        Err(error) => api_failure(ui, session, error),
     }
+}
+
+#[derive(Serialize)]
+struct AlertCount {
+    kind: &'static str,
+    count: String,
+}
+
+#[derive(Serialize)]
+struct OpenCase {
+    id: String,
+    href: String,
+    stage: &'static str,
+    linked: usize,
+    summary_html: Value,
+}
+
+#[derive(Serialize)]
+struct BrandRow {
+    name: String,
+    query: String,
+    open: String,
+    closed: String,
+    candidates: String,
+    confirmed: String,
+    mentions: String,
+    alerts: Vec<AlertCount>,
+    cases: Vec<OpenCase>,
+}
+
+#[derive(Serialize)]
+struct Brands {
+    days: i64,
+    brands: Vec<BrandRow>,
 }
 
 async fn brands(State(state): State<AppState>, signed_in: SignedIn) -> Response {
     let session = &signed_in.session;
-    let body = async {
+    let ui = &state.ui;
+    let count = |n: usize| ui.number(n as i64);
+    let rows = async {
         let cases = state.store.cases(None).await?;
         let alerts = state.store.alerts().await?;
         let mut names: BTreeSet<String> = state.brands.iter().cloned().collect();
         names.extend(cases.iter().map(|c| c.brand.clone()));
         let since = Utc::now() - chrono::Duration::days(OVERVIEW_DAYS);
-        let mut h = String::from("<h1>Brands</h1><table id=\"brands\"><tr><th>Brand</th><th>Open cases</th><th>Closed</th>\
-            <th>Candidate links</th><th>Confirmed links</th><th>Mentions, last 7 days</th><th>Alerts</th></tr>");
-        let mut sections = String::new();
+        let mut rows = Vec::new();
         for brand in &names {
             let links = state
                 .store
@@ -585,7 +626,7 @@ async fn brands(State(state): State<AppState>, signed_in: SignedIn) -> Response 
                     ..LinkQuery::default()
                 })
                 .await?;
-            let count = |s: LinkState| links.iter().filter(|l| l.state == s).count();
+            let in_state = |s: LinkState| links.iter().filter(|l| l.state == s).count();
             let mentions = state
                 .store
                 .find_items(&ItemQuery {
@@ -596,29 +637,37 @@ async fn brands(State(state): State<AppState>, signed_in: SignedIn) -> Response 
                 })
                 .await?
                 .len();
-            let brand_alerts: Vec<&AlertRow> = alerts.iter().filter(|a| &a.brand == brand).collect();
-            let by_kind = [AlertKind::Surfaced, AlertKind::Spreading, AlertKind::Viral, AlertKind::Unlinked]
+            let brand_alerts: Vec<&AlertRow> =
+                alerts.iter().filter(|a| &a.brand == brand).collect();
+            let by_kind = [
+                AlertKind::Surfaced,
+                AlertKind::Spreading,
+                AlertKind::Viral,
+                AlertKind::Unlinked,
+            ]
+            .iter()
+            .map(|k| AlertCount {
+                kind: k.as_str(),
+                count: count(brand_alerts.iter().filter(|a| a.kind == *k).count()),
+            })
+            .collect();
+            let open: Vec<&Case> = cases
                 .iter()
-                .map(|k| format!("{} {}", k.as_str(), brand_alerts.iter().filter(|a| a.kind == *k).count()))
-                .collect::<Vec<_>>()
-                .join(" · ");
-            let open: Vec<&Case> = cases.iter().filter(|c| &c.brand == brand && c.is_open()).collect();
-            let closed = cases.iter().filter(|c| &c.brand == brand && c.status == CaseStatus::Closed).count();
-            let _ = write!(
-                h,
-                "<tr><td><a href=\"/review?brand={q}\">{b}</a></td><td>{}</td><td>{closed}</td><td>{}</td><td>{}</td><td>{mentions}</td><td>{by_kind}</td></tr>",
-                open.len(),
-                count(LinkState::Candidate),
-                count(LinkState::Confirmed),
-                q = url_path(brand),
-                b = e(brand),
-            );
-            if !open.is_empty() {
-                let _ = write!(sections, "<h2>{}: open cases</h2><ul>", e(brand));
-                for case in open {
+                .filter(|c| &c.brand == brand && c.is_open())
+                .collect();
+            let closed = cases
+                .iter()
+                .filter(|c| &c.brand == brand && c.status == CaseStatus::Closed)
+                .count();
+            let open_cases = open
+                .iter()
+                .map(|case| {
                     let stage = brand_alerts
                         .iter()
-                        .filter(|a| a.case_id.as_deref() == Some(case.id.as_str()) && a.kind != AlertKind::Unlinked)
+                        .filter(|a| {
+                            a.case_id.as_deref() == Some(case.id.as_str())
+                                && a.kind != AlertKind::Unlinked
+                        })
                         .map(|a| a.kind)
                         .max_by_key(|k| match k {
                             AlertKind::Surfaced => 1,
@@ -629,27 +678,98 @@ async fn brands(State(state): State<AppState>, signed_in: SignedIn) -> Response 
                             | AlertKind::SourceDown
                             | AlertKind::SourceUp => 0,
                         })
-                        .map(|k| k.as_str())
-                        .unwrap_or("not public");
-                    let linked = links.iter().filter(|l| l.case_id == case.id && l.state != LinkState::Rejected).count();
-                    let _ = write!(
-                        sections,
-                        "<li><a href=\"/cases/{}\">{}</a> · {stage} · {linked} linked post(s) · {}</li>",
-                        url_path(&case.id),
-                        e(&case.id),
-                        quote(&case.summary, &[]),
-                    );
-                }
-                sections.push_str("</ul>");
-            }
+                        .map_or("none", |k| k.as_str());
+                    OpenCase {
+                        id: case.id.clone(),
+                        href: path_segment(&case.id),
+                        stage,
+                        linked: links
+                            .iter()
+                            .filter(|l| l.case_id == case.id && l.state != LinkState::Rejected)
+                            .count(),
+                        summary_html: quote(&case.summary, &[]),
+                    }
+                })
+                .collect();
+            rows.push(BrandRow {
+                name: brand.clone(),
+                query: path_segment(brand),
+                open: count(open.len()),
+                closed: count(closed),
+                candidates: count(in_state(LinkState::Candidate)),
+                confirmed: count(in_state(LinkState::Confirmed)),
+                mentions: count(mentions),
+                alerts: by_kind,
+                cases: open_cases,
+            });
         }
-        h.push_str("</table>");
-        h.push_str(&sections);
-        Ok::<_, ApiError>(h)
+        Ok::<_, ApiError>(rows)
     }
     .await;
-    match body {
-        Ok(body) => page("Brands", Some(session), &body).into_response(),
-        Err(error) => api_failure(session, error),
+    match rows {
+        Ok(brands) => page(
+            ui,
+            "brands.html",
+            &ui.word("nav-brands"),
+            Some(session),
+            Brands {
+                days: OVERVIEW_DAYS,
+                brands,
+            },
+        ),
+        Err(error) => api_failure(ui, session, error),
+    }
+}
+
+#[derive(Serialize)]
+struct SourceRow {
+    name: String,
+    health: &'static str,
+    failures: String,
+    items: String,
+    last_success: String,
+    last_poll: String,
+    since: String,
+    last_error: String,
+}
+
+#[derive(Serialize)]
+struct Sources {
+    sources: Vec<SourceRow>,
+}
+
+/// Every polled source's health, as `outcry sources` prints it: operator mails link here.
+async fn sources(State(state): State<AppState>, signed_in: SignedIn) -> Response {
+    let session = &signed_in.session;
+    let ui = &state.ui;
+    let when =
+        |t: Option<DateTime<Utc>>| t.map_or_else(|| "-".to_string(), |t| ui.when(t.fixed_offset()));
+    match state.store.source_states().await {
+        Ok(states) => {
+            let sources = states
+                .into_iter()
+                .map(|s| SourceRow {
+                    health: s.health.as_str(),
+                    failures: ui.number(s.consecutive_failures),
+                    items: ui.number(s.items_seen),
+                    last_success: when(s.last_success_at),
+                    last_poll: when(s.last_poll_at),
+                    since: when(s.failing_since),
+                    last_error: s
+                        .last_error
+                        .as_deref()
+                        .map_or_else(|| "-".into(), |e| clip(e, 300)),
+                    name: s.name,
+                })
+                .collect();
+            page(
+                ui,
+                "sources.html",
+                &ui.word("nav-sources"),
+                Some(session),
+                Sources { sources },
+            )
+        }
+        Err(error) => api_failure(ui, session, ApiError::Store(error)),
     }
 }

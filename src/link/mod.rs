@@ -9,7 +9,7 @@ mod similarity;
 
 use crate::config::LinkingConfig;
 use crate::detect::BrandDetector;
-use crate::model::Case;
+use crate::model::{Case, LinkEvidence};
 use crate::normalize::places::Gazetteer;
 use crate::normalize::{compact_identifier, fold};
 use crate::store::{LinkState, NewLink};
@@ -117,7 +117,7 @@ pub struct Linker {
 struct Fit {
     strong: f64,
     soft: f64,
-    evidence: Vec<String>,
+    evidence: Vec<LinkEvidence>,
     /// Kept as numbers while ranking; worded only for the link that is kept.
     retelling: Option<(Similarity, Comparison)>,
 }
@@ -127,7 +127,7 @@ impl Fit {
         self.strong.max(self.soft).clamp(0.0, 1.0)
     }
 
-    fn add_strong(&mut self, score: f64, evidence: String) {
+    fn add_strong(&mut self, score: f64, evidence: LinkEvidence) {
         self.strong = self.strong.max(score);
         if !self.evidence.contains(&evidence) {
             self.evidence.push(evidence);
@@ -135,22 +135,31 @@ impl Fit {
     }
 
     /// Raises the soft score; applied after the text similarity has been set.
-    fn add_soft_bonus(&mut self, bonus: f64, evidence: String) {
+    fn add_soft_bonus(&mut self, bonus: f64, evidence: LinkEvidence) {
         self.soft = (self.soft + bonus).min(1.0);
         if !self.evidence.contains(&evidence) {
             self.evidence.push(evidence);
         }
     }
 
-    fn into_evidence(self) -> Vec<String> {
+    fn into_evidence(self) -> Vec<LinkEvidence> {
         let mut evidence = self.evidence;
         if let Some((similarity, comparison)) = self.retelling {
-            evidence.push(format!(
-                "retells the case (text {:.2}, public story {:.2})",
-                similarity.case_text, similarity.story
-            ));
-            evidence.extend(comparison.agree.iter().map(|f| format!("{f} agrees")));
-            evidence.extend(comparison.conflict.iter().map(|f| format!("{f} differs")));
+            evidence.push(LinkEvidence::Retells {
+                case_text: f64::from(similarity.case_text),
+                story: f64::from(similarity.story),
+            });
+            evidence.extend(comparison.agree.iter().map(|f| LinkEvidence::FactAgrees {
+                fact: f.to_string(),
+            }));
+            evidence.extend(
+                comparison
+                    .conflict
+                    .iter()
+                    .map(|f| LinkEvidence::FactConflicts {
+                        fact: f.to_string(),
+                    }),
+            );
         }
         evidence
     }
@@ -309,10 +318,7 @@ impl Linker {
         };
         let mut evidence = best.into_evidence();
         if let Some(r) = runner_up.filter(|_| !clear_margin) {
-            evidence.push(format!(
-                "fits another case about as well (score {:.2})",
-                r.score()
-            ));
+            evidence.push(LinkEvidence::AnotherCaseFits { score: r.score() });
         }
         Some(NewLink {
             case_id: self.cases[position].id.clone(),
@@ -364,10 +370,9 @@ impl Linker {
         let own = voice_name(item);
         if let Some(cases) = own.as_ref().and_then(|name| self.voices.get(name)) {
             for position in cases {
-                fits.entry(*position).or_default().add_soft_bonus(
-                    VOICE_BONUS,
-                    "the author's earlier post is linked to this case".into(),
-                );
+                fits.entry(*position)
+                    .or_default()
+                    .add_soft_bonus(VOICE_BONUS, LinkEvidence::AuthorIsVoice);
             }
         }
         let text = item.folded;
@@ -394,12 +399,16 @@ impl Linker {
                 if at_sign {
                     fit.add_strong(
                         MENTIONS_VOICE_SCORE,
-                        format!("mentions @{name}, whose post is linked to this case"),
+                        LinkEvidence::MentionsVoice {
+                            name: name.to_string(),
+                        },
                     );
                 } else {
                     fit.add_soft_bonus(
                         VOICE_BONUS,
-                        format!("names {name}, whose post is linked to this case"),
+                        LinkEvidence::NamesVoice {
+                            name: name.to_string(),
+                        },
                     );
                 }
             }
@@ -412,9 +421,12 @@ impl Linker {
             for m in automaton.find_overlapping_iter(&compact) {
                 if stands_alone(&compact, m.start(), m.end()) {
                     let pattern = &self.identifier_patterns[m.pattern().as_usize()];
-                    fits.entry(pattern.case)
-                        .or_default()
-                        .add_strong(IDENTIFIER_SCORE, format!("identifier {}", pattern.shown));
+                    fits.entry(pattern.case).or_default().add_strong(
+                        IDENTIFIER_SCORE,
+                        LinkEvidence::Identifier {
+                            identifier: pattern.shown.clone(),
+                        },
+                    );
                 }
             }
         }
@@ -428,7 +440,10 @@ impl Linker {
             if let [(_, position, shown)] = owners.as_slice() {
                 fits.entry(*position).or_default().add_strong(
                     MASKED_IDENTIFIER_SCORE,
-                    format!("masked identifier {visible}* fits {shown}"),
+                    LinkEvidence::MaskedIdentifier {
+                        visible: visible.to_string(),
+                        identifier: shown.clone(),
+                    },
                 );
             }
         }
@@ -436,14 +451,16 @@ impl Linker {
             for position in self.phone_tails.get(&tail).into_iter().flatten() {
                 fits.entry(*position)
                     .or_default()
-                    .add_strong(PHONE_SCORE, format!("phone ending {tail}"));
+                    .add_strong(PHONE_SCORE, LinkEvidence::PhoneTail { tail: tail.clone() });
             }
         }
         if let Some(author) = item.author.map(|a| fold(a.trim())) {
             for (position, handle) in self.author_handles.get(&author).into_iter().flatten() {
                 fits.entry(*position).or_default().add_strong(
                     AUTHOR_HANDLE_SCORE,
-                    format!("author is the complainant's handle {handle}"),
+                    LinkEvidence::AuthorIsHandle {
+                        handle: handle.clone(),
+                    },
                 );
             }
         }
@@ -452,7 +469,9 @@ impl Linker {
                 let (position, handle) = &self.handle_owners[m.pattern().as_usize()];
                 fits.entry(*position).or_default().add_strong(
                     MENTIONED_HANDLE_SCORE,
-                    format!("mentions the complainant's handle {handle}"),
+                    LinkEvidence::MentionsHandle {
+                        handle: handle.clone(),
+                    },
                 );
             }
         }
@@ -460,7 +479,7 @@ impl Linker {
             if let Some(position) = self.linked_urls.get(url) {
                 fits.entry(*position).or_default().add_strong(
                     QUOTES_LINKED_POST_SCORE,
-                    format!("links to {url}, already linked to this case"),
+                    LinkEvidence::LinksLinkedPost { url: url.clone() },
                 );
             }
         }
@@ -820,7 +839,7 @@ mod tests {
             found
                 .evidence
                 .iter()
-                .any(|e| e.starts_with("retells the case")),
+                .any(|e| matches!(e, LinkEvidence::Retells { .. })),
             "{found:?}"
         );
     }
@@ -855,7 +874,7 @@ mod tests {
             found
                 .evidence
                 .iter()
-                .any(|e| e.starts_with("fits another case")),
+                .any(|e| matches!(e, LinkEvidence::AnotherCaseFits { .. })),
             "{found:?}"
         );
     }
@@ -960,7 +979,9 @@ mod tests {
             ("C-1", LinkState::Confirmed)
         );
         assert!(
-            repost.evidence.iter().any(|e| e.contains("@西安车主老陈")),
+            repost.evidence.iter().any(
+                |e| matches!(e, LinkEvidence::MentionsVoice { name } if name == "西安车主老陈")
+            ),
             "{repost:?}"
         );
         // Named without "@", in Traditional script: a retelling of that person's story.

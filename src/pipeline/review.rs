@@ -261,7 +261,7 @@ impl Pipeline {
                     (
                         trigger.item_id,
                         observation.guid.clone(),
-                        case_alert(case, assessment, &record.items, &observation),
+                        case_alert(case, assessment, &record.items, &observation, &self.ui),
                     )
                 }),
             _ => None,

@@ -10,7 +10,9 @@ mod sqlite;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
-use crate::model::{AlertKind, Case, CaseStatus, Channel, Engagement, Observation, Stage};
+use crate::model::{
+    AlertKind, Case, CaseStatus, Channel, Engagement, LinkEvidence, Observation, Stage,
+};
 use async_trait::async_trait;
 use chrono::{DateTime, FixedOffset, Utc};
 use std::collections::{HashMap, HashSet};
@@ -108,7 +110,7 @@ pub struct NewLink {
     pub case_id: String,
     pub state: LinkState,
     pub score: f64,
-    pub evidence: Vec<String>,
+    pub evidence: Vec<LinkEvidence>,
 }
 
 /// An alert ready for the outbox, already rendered.
@@ -258,7 +260,7 @@ pub struct LinkRow {
     pub case_id: String,
     pub state: LinkState,
     pub score: f64,
-    pub evidence: Vec<String>,
+    pub evidence: Vec<LinkEvidence>,
     pub created_at: String,
     pub decided_by: Option<String>,
     pub decided_at: Option<String>,
@@ -314,7 +316,7 @@ pub struct CaseItem {
     pub first_seen_at: DateTime<FixedOffset>,
     pub link_state: LinkState,
     pub link_score: f64,
-    pub link_evidence: Vec<String>,
+    pub link_evidence: Vec<LinkEvidence>,
     /// Oldest first.
     pub sightings: Vec<Sighting>,
 }
@@ -730,7 +732,7 @@ fn case_from_record(record: &str) -> Result<Case, StoreError> {
     serde_json::from_str(record).map_err(|e| corrupt("case record", e))
 }
 
-fn evidence_from_json(text: &str) -> Result<Vec<String>, StoreError> {
+fn evidence_from_json(text: &str) -> Result<Vec<LinkEvidence>, StoreError> {
     serde_json::from_str(text).map_err(|e| corrupt("link evidence", e))
 }
 

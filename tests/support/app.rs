@@ -3,7 +3,9 @@
 
 use super::daemon::BRANDS;
 use chrono::{DateTime, Duration, FixedOffset, Utc};
-use outcry::model::{Case, CaseStatus, Channel, Complainant, Engagement, Observation};
+use outcry::model::{
+    Case, CaseStatus, Channel, Complainant, Engagement, LinkEvidence, Observation,
+};
 use outcry::store::{self, Batch, ItemRef, LinkState, NewItem, NewLink, SharedStore};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio_util::sync::CancellationToken;
@@ -264,8 +266,13 @@ pub async fn seed(
                     state: *state,
                     score: 0.62,
                     evidence: vec![
-                        "retells the case (text 0.41, public story 0.00)".into(),
-                        "place agrees".into(),
+                        LinkEvidence::Retells {
+                            case_text: 0.41,
+                            story: 0.0,
+                        },
+                        LinkEvidence::FactAgrees {
+                            fact: "place".into(),
+                        },
                     ],
                 })
                 .collect(),

@@ -7,6 +7,7 @@ pub mod daemon;
 pub mod feeds;
 pub mod postgres;
 pub mod smtp;
+pub mod words;
 
 /// Order number `first + i`, as case i of [`numbered_cases`] carries it.
 pub fn order_number(first: usize, i: usize) -> String {

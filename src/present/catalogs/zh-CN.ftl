@@ -1,0 +1,270 @@
+# outcry 的简体中文文案。每个消息都在 en.ftl 中有同名的对应条目。
+
+## 通用
+
+list-separator = 、
+time-unknown = 未知
+author-unknown = 未知作者
+times-in-zone = 时间均为 { $zone }
+label-separator = ：
+duration = { $hours ->
+    [0] { $minutes } 分钟
+   *[other] { $hours } 小时 { $minutes } 分钟
+}
+clause-separator = ；
+severity = { $severity ->
+    [high] 高
+    [medium] 中
+    [low] 低
+   *[other] { $severity }
+}
+none = 无
+more-items = …… 另有 { $count } 条
+signature = —— outcry，{ $at }
+
+stage = { $kind ->
+    [surfaced] 首次曝光
+    [spreading] 扩散中
+    [viral] 爆发
+    [unlinked] 未关联
+    [digest] 日报
+    [source_down] 数据源中断
+    [source_up] 数据源恢复
+   *[none] 尚未公开
+}
+stage-heading = { stage }
+channel = { $channel ->
+    [social] 社交媒体
+    [video] 视频
+    [forum] 论坛
+    [complaint] 投诉平台
+    [news] 新闻
+   *[blog] 博客
+}
+status = { $status ->
+    [open] 处理中
+   *[closed] 已结案
+}
+
+## 预警邮件
+
+alert-subject = 【舆情预警·{ stage }】{ $brand } { $case } — { $headline }
+alert-subject-unlinked = 【舆情预警·{ stage }】{ $brand } — 疑似新的公开投诉 — { $headline }
+alert-title = { stage } — { $brand }
+heading-why-now = 为什么是现在
+heading-case = 案件
+heading-evidence = 证据
+heading-timeline = 时间线
+heading-todo = 现在要做的事
+heading-links = 链接
+link-case-page = 案件页面
+link-review = 待审核队列
+link-sources = 数据源健康
+
+field-case = 案件号
+field-brand = 品牌
+field-status = 状态
+field-severity = 严重程度
+field-opened = 立案时间
+field-channel = 来源渠道
+field-summary = 摘要
+field-demand = 诉求
+field-notes = 备注
+field-complainant = 投诉人
+field-phone = 电话
+field-email = 邮箱
+field-handles = 社交账号
+field-identifiers = 识别号
+
+evidence-byline = [{ channel }] { $source } · { $author }
+evidence-reach = （粉丝 { $followers }）
+evidence-times = 发布于 { $published }，首次发现于 { $first_seen }
+evidence-last-seen = ，最近一次 { $seen }
+evidence-engagement = 互动：{ $counts }
+evidence-growth = ；每小时增长 { $growth } 次互动
+evidence-link = 关联依据（得分 { $score }）：{ $evidence }
+counts-none = 数据源未显示
+count-reposts = 转发 { $n }
+count-comments = 评论 { $n }
+count-likes = 点赞 { $n }
+count-views = 浏览 { $n }
+
+ev-identifier = 识别号 { $identifier }
+ev-masked-identifier = 打码识别号 { $visible }* 与 { $identifier } 相符
+ev-phone-tail = 手机尾号 { $tail }
+ev-author-is-handle = 作者即投诉人账号 { $handle }
+ev-mentions-handle = 提到投诉人账号 { $handle }
+ev-links-linked-post = 链接到已关联本案的帖子 { $url }
+ev-author-is-voice = 作者此前的帖子已关联本案
+ev-mentions-voice = 提到 @{ $name }，其帖子已关联本案
+ev-names-voice = 提到 { $name }，其帖子已关联本案
+ev-retells = 复述本案（与案件记录相似度 { $case_text }，与公开经过相似度 { $story }）
+ev-fact-agrees = { fact }一致
+ev-fact-conflicts = { fact }不符
+ev-another-case-fits = 另一案件同样相符（得分 { $score }）
+ev-no-case-fits = 没有相符的在办案件
+fact = { $fact ->
+    [place] 地点
+    [amount] 金额
+    [rate] 比例
+    [date] 日期
+    [month] 月份
+    [surname] 姓氏
+   *[other] { $fact }
+}
+
+reason-first-item = 首条公开内容：{ $author } 在 { $source } 发布的{ channel }帖子，发现于 { $seen }
+reason-spread = { $authors } 位作者在 { $sources } 个数据源发布了 { $items } 条公开内容
+reason-news-pickup = 新闻报道：{ $outlets }
+reason-interactions = 共 { $total } 次互动（转发、评论、点赞），每小时增长 { $growth }
+reason-me-too = { $count } 条“我也是”式的复述
+reason-threats = 扬言曝光：{ $terms }
+reason-threat-in-notes = { $term }（案件备注）
+reason-rage = 帖子中的愤怒：{ $terms }
+reason-safety = 易触动公众的安全问题：{ $terms }
+reason-thresholds-lowered = 因扬言曝光或涉及安全，升级阈值降为 ×{ $factor }
+reason-unlinked = 一条{ channel }帖子投诉 { $brand }，与在案的任何案件都不相符
+
+timeline-opened = 立案
+timeline-opened-via = 立案（渠道：{ $via }）
+timeline-post = { $author } 在 { $source } 发布{ channel }帖子
+timeline-post-seen = ；最近一次（{ $seen }）共 { $interactions } 次互动
+timeline-gap = …… 中间另有 { $count } 条公开内容 ……
+timeline-this-alert = 本次预警：{ stage }
+
+todo-surfaced-1 = 指定一名专人跟进这位客户，今天内回电。
+todo-surfaced-2 = 承诺答复时间，并按时兑现。
+todo-surfaced-3 = 记录投诉要素：谁、发生了什么、诉求是什么、联系方式。
+todo-surfaced-4 = 准备一份临时声明，以防帖子扩散。
+todo-spreading-1 = 专人继续跟进客户；诉求合理的，尽快解决。
+todo-spreading-2 = 在内容扩散的地方发布临时声明或回复。
+todo-spreading-3 = 排查类似投诉：越多人说“我也是”，事件越大。
+todo-spreading-4 = 向客服通报口径，让各渠道答复一致。
+todo-viral-1 = 立即上报危机负责人。
+todo-viral-2 = 准备公开声明和媒体问答。
+todo-viral-3 = 关注新闻转载，统一口径回应记者。
+todo-viral-4 = 继续推进客户的案件：问题解决了就是最好的声明。
+todo-unlinked-1 = 找到投诉人：在案件系统中搜索帖子里的事实。
+todo-unlinked-2 = 如果是新投诉，立案并指定联系人。
+todo-unlinked-3 = 公开回复，留下联系方式。
+
+## 日报
+
+digest-subject = 【舆情日报】{ $day }：待审核关联 { $review } 条，未关联投诉 { $unlinked } 条，在办案件 { $cases } 件（爆发 { $viral }，扩散中 { $spreading }，首次曝光 { $surfaced }）
+digest-title = 舆情日报 — { $day }
+digest-review-heading = 待审核的关联（{ $total }）
+digest-review-note = 案件 { $case } — 候选关联，得分 { $score }
+digest-unlinked-heading = 自 { $since } 以来未关联的投诉（{ $total } 条，其中 { $held } 条未单独发邮件）
+digest-unlinked-note = { $brand } — { $emailed ->
+    [yes] 已单独发邮件
+   *[no] 未单独发邮件
+}
+digest-cases-heading = 按阶段列出的在办案件（{ $count }）
+digest-stage-count = { stage-heading }（{ $count }）
+digest-case-since = 自 { $at } 起
+digest-case-items = 已关联公开内容 { $confirmed } 条，待审核 { $candidates } 条
+digest-signature = —— outcry { $day } 日报，{ $at }
+
+## 运维邮件
+
+operator-subject-down = 【outcry 运维】数据源 { $source } { $health ->
+    [blind] 看不到内容
+   *[failing] 持续出错
+}（已 { $lasted }）
+operator-subject-up = 【outcry 运维】数据源 { $source } 已恢复（中断 { $lasted }）
+operator-field-source = 数据源
+operator-field-url = 地址
+operator-field-health = 状态
+operator-field-since = 中断开始
+operator-field-failures = 连续失败次数
+operator-field-last-error = 最近错误
+operator-field-last-success = 最近成功
+operator-field-items = 已见条目
+operator-never = 从未
+operator-health = { $health ->
+    [ok] 正常
+    [blind] 看不到内容
+   *[failing] 出错
+}
+operator-advice-up = 无需处理：数据源已能重新读取网站。
+operator-advice-blind = 网站有应答却不显示内容：请更新数据源 `headers_env` 所指环境变量中的登录凭证，或用 `outcry source test FILE` 检查选择器。在它恢复之前，那里的投诉都看不到。
+operator-advice-failing = 数据源持续出错并在退避；它不会被丢弃。请检查网站、网络和数据源文件（`outcry source test FILE`）。
+
+## 页面
+
+nav-review = 待审核队列
+nav-brands = 品牌概览
+nav-sign-out = 退出
+nav-sources = 数据源健康
+sources-last-poll = 最近一次抓取
+sources-none = 还没有抓取过任何数据源。
+role = { $role ->
+    [viewer] 只读
+    [lead] 组长
+   *[operator] 运维
+}
+sign-in = 登录
+sign-in-title = outcry · 登录
+sign-in-token = 令牌
+sign-in-unknown = 这个令牌无效。
+sign-in-throttled = 登录失败次数过多，请一分钟后再试。
+case-id-invalid = 案件号须为 1 到 64 个字母、数字或 "-"、"_"、"."。
+review-all = 全部
+review-show = 显示
+review-empty = 没有等待审核的候选关联。
+review-count = 共 { $count } 条候选关联，得分高的在前。
+pair-post = 公开帖子
+pair-case = 案件
+pair-seen = 首次发现于 { $at }
+pair-why = 为什么可能是同一件事（得分 { $score }）
+pair-leads-decide = 关联由组长确认或否决。
+decide-confirm = 确认
+decide-reject = 否决
+record-severity = 严重程度 { $severity }
+record-opened = 立案于 { $at }
+case-title = 案件 { $case }
+case-engagement = 已确认帖子的互动
+case-timeline = 公开时间线
+case-candidates = 待审核的候选关联
+col-when = 时间
+col-link = 关联
+col-post = 帖子
+col-interactions = 互动
+link-state = { $state ->
+    [candidate] 待审核
+    [confirmed] 已确认
+   *[rejected] 已否决
+}
+timeline-alert = 预警
+alert-status = { $status ->
+    [pending] 待发送
+    [sent] 已发送
+   *[cancelled] 已取消
+}
+brands-open = 在办案件
+brands-closed = 已结案
+brands-candidates = 候选关联
+brands-confirmed = 已确认关联
+brands-mentions = 近 { $days } 天提及
+brands-alerts = 预警
+brands-open-cases = { $brand }：在办案件
+brands-linked = 已关联 { $count } 条帖子
+chart-empty = 还没有互动数据。
+chart-label = 互动随时间变化
+error-title = 出错了（{ $code }）
+error-stale-form = 表单已过期，请刷新页面。
+error-lead-required = 需要组长权限。
+error-bad-decision = 决定只能是“确认”或“否决”。
+error-not-completed = 请求未能完成。
+error-no-case = 没有编号为 { $case } 的案件。
+error-no-link = 找不到这条关联。
+error-link-conflict = 这条关联已被否决，不能再确认。
+
+## JSON API
+
+api-unauthenticated = 需要令牌：请在 Authorization 头中以 Bearer 方式提供。
+api-forbidden = 需要{ $role }权限。
+api-not-found = 找不到请求的对象。
+api-conflict = 请求与现有数据冲突。
+api-bad-request = 请求有误，请查看 error 中的说明。
+api-internal = 服务器内部出错，请稍后再试。

@@ -1,0 +1,220 @@
+//! Typed facts in words: why a case stands where it does, why a post was linked.
+
+use super::text::clip;
+use super::{Args, Ui};
+use crate::model::{LinkEvidence, Reason};
+
+/// Terms and names quoted from posts are bounded like any scraped text.
+const TERM_CHARS: usize = 60;
+const TERMS_SHOWN: usize = 12;
+
+fn terms(ui: &Ui, terms: &[String]) -> String {
+    ui.list(terms.iter().take(TERMS_SHOWN).map(|t| clip(t, TERM_CHARS)))
+}
+
+/// A score in [0, 1] with two decimals.
+pub fn score(value: f64) -> String {
+    format!("{value:.2}")
+}
+
+pub fn reason(ui: &Ui, reason: &Reason) -> String {
+    match reason {
+        Reason::FirstItem {
+            channel,
+            author,
+            source,
+            seen_at,
+        } => ui.t(
+            "reason-first-item",
+            Args::new()
+                .with("channel", channel.as_str())
+                .with(
+                    "author",
+                    author
+                        .as_deref()
+                        .map_or_else(|| ui.word("author-unknown"), |a| clip(a, TERM_CHARS)),
+                )
+                .with("source", clip(source, TERM_CHARS))
+                .with("seen", ui.when(*seen_at)),
+        ),
+        Reason::Spread {
+            items,
+            authors,
+            sources,
+        } => ui.t(
+            "reason-spread",
+            Args::new()
+                .count("items", *items)
+                .count("authors", *authors)
+                .count("sources", *sources),
+        ),
+        Reason::NewsPickup { outlets } => ui.t(
+            "reason-news-pickup",
+            Args::new().with("outlets", terms(ui, outlets)),
+        ),
+        Reason::Interactions {
+            total,
+            growth_per_hour,
+        } => ui.t(
+            "reason-interactions",
+            Args::new()
+                .num("total", *total as f64)
+                .num("growth", growth_per_hour.round()),
+        ),
+        Reason::MeToo { retellings } => {
+            ui.t("reason-me-too", Args::new().count("count", *retellings))
+        }
+        Reason::Threats { in_posts, in_notes } => {
+            let noted = in_notes.iter().map(|term| {
+                ui.t(
+                    "reason-threat-in-notes",
+                    Args::new().with("term", clip(term, TERM_CHARS)),
+                )
+            });
+            let all: Vec<String> = in_posts
+                .iter()
+                .take(TERMS_SHOWN)
+                .map(|t| clip(t, TERM_CHARS))
+                .chain(noted)
+                .collect();
+            ui.t("reason-threats", Args::new().with("terms", ui.list(all)))
+        }
+        Reason::Rage { terms: found } => {
+            ui.t("reason-rage", Args::new().with("terms", terms(ui, found)))
+        }
+        Reason::Safety { terms: found } => {
+            ui.t("reason-safety", Args::new().with("terms", terms(ui, found)))
+        }
+        Reason::ThresholdsLowered { factor } => ui.t(
+            "reason-thresholds-lowered",
+            Args::new().with("factor", format!("{factor}")),
+        ),
+        Reason::Unlinked { channel, brand } => ui.t(
+            "reason-unlinked",
+            Args::new()
+                .with("channel", channel.as_str())
+                .with("brand", clip(brand, TERM_CHARS)),
+        ),
+    }
+}
+
+pub fn link_evidence(ui: &Ui, evidence: &LinkEvidence) -> String {
+    let clipped = |s: &str| clip(s, TERM_CHARS * 2);
+    match evidence {
+        LinkEvidence::Identifier { identifier } => ui.t(
+            "ev-identifier",
+            Args::new().with("identifier", clipped(identifier)),
+        ),
+        LinkEvidence::MaskedIdentifier {
+            visible,
+            identifier,
+        } => ui.t(
+            "ev-masked-identifier",
+            Args::new()
+                .with("visible", clipped(visible))
+                .with("identifier", clipped(identifier)),
+        ),
+        LinkEvidence::PhoneTail { tail } => {
+            ui.t("ev-phone-tail", Args::new().with("tail", clipped(tail)))
+        }
+        LinkEvidence::AuthorIsHandle { handle } => ui.t(
+            "ev-author-is-handle",
+            Args::new().with("handle", clipped(handle)),
+        ),
+        LinkEvidence::MentionsHandle { handle } => ui.t(
+            "ev-mentions-handle",
+            Args::new().with("handle", clipped(handle)),
+        ),
+        LinkEvidence::LinksLinkedPost { url } => ui.t(
+            "ev-links-linked-post",
+            Args::new().with("url", clipped(url)),
+        ),
+        LinkEvidence::AuthorIsVoice => ui.word("ev-author-is-voice"),
+        LinkEvidence::MentionsVoice { name } => {
+            ui.t("ev-mentions-voice", Args::new().with("name", clipped(name)))
+        }
+        LinkEvidence::NamesVoice { name } => {
+            ui.t("ev-names-voice", Args::new().with("name", clipped(name)))
+        }
+        LinkEvidence::Retells { case_text, story } => ui.t(
+            "ev-retells",
+            Args::new()
+                .with("case_text", score(*case_text))
+                .with("story", score(*story)),
+        ),
+        LinkEvidence::FactAgrees { fact } => {
+            ui.t("ev-fact-agrees", Args::new().with("fact", clipped(fact)))
+        }
+        LinkEvidence::FactConflicts { fact } => {
+            ui.t("ev-fact-conflicts", Args::new().with("fact", clipped(fact)))
+        }
+        LinkEvidence::AnotherCaseFits { score: s } => {
+            ui.t("ev-another-case-fits", Args::new().with("score", score(*s)))
+        }
+        LinkEvidence::NoCaseFits => ui.word("ev-no-case-fits"),
+        LinkEvidence::Noted(text) => clipped(text),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::present::Language;
+
+    fn ui(language: Language) -> Ui {
+        Ui {
+            language,
+            ..Ui::default()
+        }
+    }
+
+    #[test]
+    fn evidence_is_worded_per_language_from_the_same_facts() {
+        let evidence = LinkEvidence::Retells {
+            case_text: 0.22,
+            story: 0.0,
+        };
+        assert_eq!(
+            link_evidence(&ui(Language::En), &evidence),
+            "retells the case (text 0.22, public story 0.00)"
+        );
+        assert_eq!(
+            link_evidence(&ui(Language::ZhCn), &evidence),
+            "复述本案（与案件记录相似度 0.22，与公开经过相似度 0.00）"
+        );
+        let agrees = LinkEvidence::FactAgrees {
+            fact: "place".into(),
+        };
+        assert_eq!(link_evidence(&ui(Language::ZhCn), &agrees), "地点一致");
+        assert_eq!(link_evidence(&ui(Language::En), &agrees), "place agrees");
+    }
+
+    #[test]
+    fn reasons_carry_their_numbers_in_both_languages() {
+        let spread = Reason::Spread {
+            items: 3,
+            authors: 2,
+            sources: 1,
+        };
+        assert_eq!(
+            reason(&ui(Language::En), &spread),
+            "3 public items by 2 distinct authors on 1 sources"
+        );
+        assert_eq!(
+            reason(&ui(Language::ZhCn), &spread),
+            "2 位作者在 1 个数据源发布了 3 条公开内容"
+        );
+        let interactions = Reason::Interactions {
+            total: 12_000,
+            growth_per_hour: 36.6,
+        };
+        assert_eq!(
+            reason(&ui(Language::ZhCn), &interactions),
+            "共 1.2万 次互动（转发、评论、点赞），每小时增长 37"
+        );
+        assert_eq!(
+            reason(&ui(Language::En), &interactions),
+            "12,000 interactions (reposts, comments, likes), growing 37 per hour"
+        );
+    }
+}
