@@ -258,7 +258,13 @@ impl Assessor {
             .complainant
             .handles
             .iter()
-            .map(|h| fold(h.split_once(':').map_or(h.as_str(), |(_, name)| name).trim()))
+            .map(|h| {
+                fold(
+                    h.split_once(':')
+                        .map_or(h.as_str(), |(_, name)| name)
+                        .trim(),
+                )
+            })
             .collect();
         let mut authors = BTreeSet::new();
         let mut sources = BTreeSet::new();
