@@ -183,14 +183,12 @@ impl PreparedText {
         author: Option<&'a str>,
         url: Option<&'a str>,
         published_at: Option<DateTime<FixedOffset>>,
-        complains: bool,
     ) -> ItemText<'a> {
         ItemText {
             folded: &self.folded,
             brand_spans: &self.brand_spans,
             author,
             published_at,
-            complains,
             brand_variant: self
                 .brand_variant
                 .as_ref()
@@ -252,7 +250,6 @@ impl Pipeline {
                     linked.author.as_deref(),
                     linked.url.as_deref(),
                     None,
-                    true,
                 ),
             );
         }
@@ -369,7 +366,6 @@ impl Pipeline {
             obs.author.as_deref(),
             obs.url.as_deref(),
             obs.published_at,
-            self.assessor.is_complaint(&text.folded, obs.channel),
         );
         let links: Vec<NewLink> = self.linker.link(&brand, &item_text).into_iter().collect();
         let item = ItemRef::New(batch.new_items.len());

@@ -51,9 +51,12 @@ const FACT_AGREES_ACROSS_LANGUAGES: f64 = 0.35;
 const FEW_HAN_CHARS: usize = 20;
 /// Specific facts that must agree before text confirms a link.
 const SPECIFIC_AGREEMENT: usize = 2;
-/// A long post that retells the case this well (its text score before facts) needs only one
-/// agreeing fact: it says much, and much of it is this case's.
+/// A long post (in distinct units: a title repeated in the body says nothing twice) that
+/// retells the case this well (its text score before facts) needs only one agreeing fact:
+/// it says much, and much of it is this case's.
 const LONG_POST_UNITS: usize = 24;
+/// Without any agreeing fact, a post must say more to be a retelling of the case whole.
+const WHOLE_RETELLING_UNITS: usize = 30;
 const CLOSE_RETELLING: f64 = 0.5;
 /// Likeness to the agent's text alone at which a long post retells the case nearly whole.
 const RETOLD_WHOLE: f64 = 0.65;
@@ -100,8 +103,6 @@ pub struct ItemText<'a> {
     pub published_at: Option<DateTime<FixedOffset>>,
     /// The brand was found in a variant spelling: (as written, the alias it stands for).
     pub brand_variant: Option<(&'a str, &'a str)>,
-    /// The post reads as a complaint (rage, threats, safety, a complaint platform).
-    pub complains: bool,
     /// The author is one of the brand's own accounts, whose replies speak of many cases.
     pub author_is_brand: bool,
     /// The item's own URL and every URL it links to.
@@ -195,15 +196,20 @@ impl Fit {
         self.retelling.as_ref().map_or(0, |(_, c)| c.agree.len())
     }
 
-    /// Enough agreement for text to confirm: two facts; in a long complaint, one fact in a
-    /// close retelling, or the agent's own words retold nearly whole (a job advert or a
-    /// product post may share much of a case's wording and nothing of its story).
-    fn agrees_specifically(&self, post_units: usize, complains: bool) -> bool {
+    /// Enough agreement for text to confirm: two facts; in a long post, one particular fact
+    /// (not the place alone) in a close retelling, or the agent's own words retold nearly
+    /// whole.
+    fn agrees_specifically(&self, post_units: usize) -> bool {
         let likeness = self.retelling.as_ref().map_or(0.0, |(l, _)| *l);
         let facts = self.specific_agreement();
-        let long = post_units >= LONG_POST_UNITS && complains;
+        // The same place alone is what every local post about the brand shares.
+        let particular = self
+            .retelling
+            .as_ref()
+            .is_some_and(|(_, c)| c.agree.iter().any(|f| *f != "place"));
         facts >= SPECIFIC_AGREEMENT
-            || long && (facts >= 1 && likeness >= CLOSE_RETELLING || self.case_text >= RETOLD_WHOLE)
+            || post_units >= LONG_POST_UNITS && particular && likeness >= CLOSE_RETELLING
+            || post_units >= WHOLE_RETELLING_UNITS && self.case_text >= RETOLD_WHOLE
     }
 
     /// A known voice of the case wrote or is named in a post that is like the case: their
@@ -388,7 +394,7 @@ impl Linker {
         let specific = best.strong > 0.0
             || !best.conflicts()
                 && (best.voice_on_topic()
-                    || best.agrees_specifically(post_units.len(), item.complains)
+                    || best.agrees_specifically(distinct_units(&post_units))
                         && !post_facts.me_too());
         if best.strong == 0.0 && score >= self.thresholds.candidate && !specific {
             if post_facts.me_too() && !best.conflicts() {
@@ -464,8 +470,14 @@ impl Linker {
                 _ => true,
             };
             let no_conflict = comparison.conflict.is_empty();
+            // The complainant's own follow-up may name new sums and days; another product or
+            // place is another matter.
+            let other_matter = comparison
+                .conflict
+                .iter()
+                .any(|f| matches!(*f, "model" | "place"));
             let about = after_incident
-                && no_conflict
+                && !other_matter
                 && (likeness >= ON_TOPIC || !comparison.agree.is_empty() || fit.voice);
             for (score, evidence, condition) in std::mem::take(&mut fit.conditional) {
                 let holds = match condition {
@@ -741,6 +753,13 @@ impl Linker {
     }
 }
 
+fn distinct_units(units: &[Unit]) -> usize {
+    let mut seen: Vec<Unit> = units.to_vec();
+    seen.sort_unstable();
+    seen.dedup();
+    seen.len()
+}
+
 fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
@@ -1003,7 +1022,6 @@ mod tests {
             author,
             published_at: None,
             brand_variant: None,
-            complains: true,
             author_is_brand: false,
             url: None,
             linked_urls: &[],
@@ -1022,7 +1040,6 @@ mod tests {
                 author: Some(author),
                 published_at: None,
                 brand_variant: None,
-                complains: true,
                 author_is_brand: is_brand,
                 url: None,
                 linked_urls: &[],
@@ -1171,7 +1188,6 @@ mod tests {
                 author: None,
                 published_at: None,
                 brand_variant: None,
-                complains: true,
                 author_is_brand: false,
                 url: Some("https://weibo.example/1"),
                 linked_urls: &[],
@@ -1188,7 +1204,6 @@ mod tests {
                     author: None,
                     published_at: None,
                     brand_variant: None,
-                    complains: true,
                     author_is_brand: false,
                     url: None,
                     linked_urls: &urls,
@@ -1360,7 +1375,6 @@ mod tests {
                     author: Some("小王爱吃梨"),
                     published_at: Some(chrono::DateTime::parse_from_rfc3339(published).unwrap()),
                     brand_variant: None,
-                    complains: true,
                     author_is_brand: false,
                     url: None,
                     linked_urls: &[],

@@ -146,7 +146,6 @@ impl Pipeline {
                 item.author.as_deref(),
                 item.url.as_deref(),
                 item.published_at,
-                self.assessor.is_complaint(&text.folded, item.channel),
             );
             let Some(link) = self.linker.link(&brand, &item_text) else {
                 continue;
@@ -217,7 +216,6 @@ impl Pipeline {
                 item.author.as_deref(),
                 item.url.as_deref(),
                 item.published_at,
-                true,
             ),
         );
     }
