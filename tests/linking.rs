@@ -84,8 +84,13 @@ async fn posts_that_only_sound_like_the_case_never_move_it() {
     ];
     feeds.set("w.xml", "application/rss+xml", rss(&strangers));
     settle(&feeds, "w.xml", 3).await;
+    // A stranger's question may be news of its own (`unlinked`); it is no step of the case.
+    let case_alerts: Vec<(String, String)> = cases_and_stages(&smtp.messages())
+        .into_iter()
+        .filter(|(case, _)| !case.is_empty())
+        .collect();
     assert_eq!(
-        cases_and_stages(&smtp.messages()),
+        case_alerts,
         [("C-1042".to_string(), "surfaced".to_string())],
         "a stranger's post was confirmed to the case: {}",
         app.logs()
