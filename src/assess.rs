@@ -56,11 +56,15 @@ impl Category {
 pub struct Lexicon {
     automaton: AhoCorasick,
     terms: Vec<(Category, String)>,
+    /// Per term, the phrases in which it is not meant in its complaining sense
+    /// ("仪表盘报警" is a warning light, not a call to the police).
+    other_senses: Vec<Vec<String>>,
 }
 
 impl Lexicon {
     pub fn new() -> Lexicon {
         let mut terms = Vec::new();
+        let mut other_senses = Vec::new();
         let mut category = None;
         for line in LEXICON.lines().map(str::trim) {
             if line.is_empty() || line.starts_with('#') {
@@ -71,14 +75,20 @@ impl Lexicon {
                 continue;
             }
             if let Some(category) = category {
-                terms.push((category, fold(line)));
+                let (term, others) = line.split_once('!').unwrap_or((line, ""));
+                terms.push((category, fold(term.trim())));
+                other_senses.push(others.split_whitespace().map(fold).collect());
             }
         }
         let patterns: Vec<&str> = terms.iter().map(|(_, t)| t.as_str()).collect();
         // The lexicon is a constant of this crate; it always builds.
         let automaton = AhoCorasick::new(patterns)
             .unwrap_or_else(|e| panic!("data/lexicon.txt does not build a matcher: {e}"));
-        Lexicon { automaton, terms }
+        Lexicon {
+            automaton,
+            terms,
+            other_senses,
+        }
     }
 
     /// The terms found in folded text, negated ones left out.
@@ -93,8 +103,23 @@ impl Lexicon {
         self.automaton
             .find_overlapping_iter(folded)
             .filter(|m| !negated(folded, m.start()))
+            .filter(|m| !self.in_other_sense(folded, m.pattern().as_usize(), m.start()))
             .map(|m| m.pattern().as_usize())
             .collect()
+    }
+
+    /// Whether the term occurrence at `start` lies inside one of its other-sense phrases.
+    fn in_other_sense(&self, folded: &str, index: usize, start: usize) -> bool {
+        self.other_senses[index].iter().any(|phrase| {
+            phrase
+                .match_indices(self.terms[index].1.as_str())
+                .any(|(offset, _)| {
+                    start
+                        .checked_sub(offset)
+                        .and_then(|from| folded.get(from..from + phrase.len()))
+                        == Some(phrase.as_str())
+                })
+        })
     }
 
     fn term(&self, index: usize) -> (Category, &str) {
@@ -160,8 +185,11 @@ pub struct Signals {
     pub items: usize,
     pub authors: usize,
     pub sources: usize,
+    /// News outlets that picked the story up, the complainant's own channels left out.
     pub news: Vec<String>,
     pub interactions: i64,
+    /// Reposts summed over the items at their latest sighting: the story carried to strangers.
+    pub reposts: i64,
     pub growth_per_hour: f64,
     pub me_too: usize,
     pub threats: BTreeSet<String>,
@@ -228,20 +256,35 @@ impl Assessor {
                 _ => {}
             }
         }
+        let own_channels: Vec<String> = case
+            .complainant
+            .handles
+            .iter()
+            .map(|h| {
+                fold(
+                    h.split_once(':')
+                        .map_or(h.as_str(), |(_, name)| name)
+                        .trim(),
+                )
+            })
+            .collect();
         let mut authors = BTreeSet::new();
         let mut sources = BTreeSet::new();
         for item in items {
-            if let Some(author) = &item.author {
-                authors.insert(fold(author));
+            let author = item.author.as_deref().map(|a| fold(a.trim()));
+            if let Some(author) = &author {
+                authors.insert(author.clone());
             }
             sources.insert(item.source.as_str());
-            if item.channel == Channel::News {
+            let own = author.as_ref().is_some_and(|a| own_channels.contains(a));
+            if item.channel == Channel::News && !own {
                 signals
                     .news
                     .push(item.author.clone().unwrap_or_else(|| item.source.clone()));
             }
             if let Some(latest) = item.sightings.last() {
                 signals.interactions += latest.engagement.interactions();
+                signals.reposts += latest.engagement.reposts.unwrap_or(0);
             }
             if let [.., s0, s1] = item.sightings.as_slice() {
                 let hours = ((s1.at - s0.at).num_seconds() as f64 / 3600.0).max(0.1);
@@ -298,12 +341,12 @@ impl Assessor {
         }];
         let mut stage = Stage::Surfaced;
 
-        let viral_authors = scaled(c.viral_authors);
-        let viral_with_news = scaled(c.viral_authors_with_news);
-        let viral = signals.authors >= viral_authors
-            || !signals.news.is_empty() && signals.authors >= viral_with_news
-            || signals.interactions >= scaled_i(c.viral_interactions)
-            || signals.growth_per_hour >= c.viral_growth_per_hour * factor;
+        // Viral is a fact about how far the story went, not a forecast: heat does not lower it.
+        let viral = signals.authors >= c.viral_authors
+            || !signals.news.is_empty() && signals.authors >= c.viral_authors_with_news
+            || signals.reposts >= c.viral_reposts
+            || signals.interactions >= c.viral_interactions
+            || signals.growth_per_hour >= c.viral_growth_per_hour;
         let spreading = signals.authors >= scaled(c.spreading_authors)
             || !signals.news.is_empty()
             || signals.me_too >= 2
@@ -330,6 +373,11 @@ impl Assessor {
             reasons.push(Reason::Interactions {
                 total: signals.interactions,
                 growth_per_hour: signals.growth_per_hour,
+            });
+        }
+        if signals.reposts > 0 {
+            reasons.push(Reason::Reposts {
+                total: signals.reposts,
             });
         }
         if signals.me_too > 0 {
@@ -471,6 +519,59 @@ mod tests {
             lexicon.find(&fold("充电器冒烟了, 真让人寒心")),
             [(Category::Safety, "冒烟"), (Category::Despair, "寒心")]
         );
+    }
+
+    #[test]
+    fn a_warning_light_is_no_threat_to_go_public() {
+        let lexicon = Lexicon::new();
+        assert!(lexicon.find(&fold("仪表盘报警, 客户语气平和")).is_empty());
+        assert_eq!(
+            lexicon.find(&fold("再不退款我就报警")),
+            [(Category::Threat, "报警")]
+        );
+        let two: Vec<CaseItem> = ["a", "b"]
+            .iter()
+            .map(|a| item(a, Channel::Social, "车机卡顿", &[(0, 5)]))
+            .collect();
+        assert_eq!(
+            stage("行驶中仪表盘报警, 客户比较冷静", &two),
+            Some(Stage::Surfaced)
+        );
+    }
+
+    #[test]
+    fn likes_alone_do_not_make_a_story_viral_but_reposts_and_news_do() {
+        let liked = |reposts: i64| {
+            let mut one = item("a", Channel::Social, "车机卡顿", &[(0, 20_000)]);
+            one.sightings[0].engagement.reposts = Some(reposts);
+            one
+        };
+        // Threatened, and liked 20000 times by one circle: spreading, not viral.
+        assert_eq!(
+            stage("客户说要找媒体曝光", &[liked(300)]),
+            Some(Stage::Spreading)
+        );
+        assert_eq!(stage("", &[liked(1200)]), Some(Stage::Viral));
+        let picked_up = [
+            item("a", Channel::Social, "车机卡顿", &[(0, 5)]),
+            item("晨报", Channel::News, "车机卡顿", &[(1, 0)]),
+        ];
+        assert_eq!(stage("", &picked_up), Some(Stage::Viral));
+    }
+
+    #[test]
+    fn the_complainants_own_news_channel_is_no_pickup() {
+        let mut own = case("");
+        own.complainant.handles = vec!["toutiao:老王说车".into()];
+        let items = [
+            item("老王说车", Channel::News, "车机卡顿", &[(0, 5)]),
+            item("b", Channel::Social, "车机卡顿", &[(1, 5)]),
+        ];
+        let assessment = Assessor::new(AssessConfig::default())
+            .assess(&own, &items)
+            .unwrap();
+        assert!(assessment.signals.news.is_empty());
+        assert_ne!(assessment.stage, Stage::Viral);
     }
 
     #[test]

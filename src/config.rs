@@ -208,13 +208,22 @@ pub struct AssessConfig {
     pub spreading_interactions: i64,
     /// Interactions gained per hour, across re-observations.
     pub spreading_growth_per_hour: f64,
+    /// `viral` means the story clearly left its circle, which threats and safety words do not
+    /// change: the `viral_*` thresholds are never lowered by `heat_factor`.
+    /// Distinct authors that make a story `viral`.
     pub viral_authors: usize,
+    /// Interactions (mostly likes) stay in one account's circle far longer than reposts, so
+    /// this lies well above what a story that only spreads collects.
     pub viral_interactions: i64,
     pub viral_growth_per_hour: f64,
-    /// A news item plus this many authors makes a story `viral`.
+    /// Reposts, summed over the story's items at their latest observation, that carry it to
+    /// strangers: `viral`.
+    pub viral_reposts: i64,
+    /// A news pickup by an outlet that is not the complainant's own channel, with this many
+    /// distinct authors in all (the outlet counted), makes a story `viral`.
     pub viral_authors_with_news: usize,
-    /// Thresholds are multiplied by this when the customer threatened to go public or the
-    /// story touches safety: such cases escalate sooner.
+    /// `spreading` thresholds are multiplied by this when the customer threatened to go
+    /// public or the story touches safety: such cases escalate sooner.
     pub heat_factor: f64,
     /// More `unlinked` alerts than this in an hour go to the digest instead of single emails.
     pub unlinked_per_hour: i64,
@@ -227,9 +236,10 @@ impl Default for AssessConfig {
             spreading_interactions: 500,
             spreading_growth_per_hour: 200.0,
             viral_authors: 8,
-            viral_interactions: 5000,
+            viral_interactions: 50_000,
             viral_growth_per_hour: 2000.0,
-            viral_authors_with_news: 4,
+            viral_reposts: 1000,
+            viral_authors_with_news: 2,
             heat_factor: 0.6,
             unlinked_per_hour: 5,
         }

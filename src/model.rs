@@ -283,11 +283,38 @@ pub enum LinkEvidence {
     NamesVoice {
         name: String,
     },
-    /// How well the post retells the case's own text and its public story (0..1).
+    /// How well the post retells the case's own text and its public story (0..1), and
+    /// `score`, what the text adds to the link's score (the number used).
     Retells {
+        #[serde(default)]
+        score: f64,
         case_text: f64,
         story: f64,
     },
+    /// The last digits of an identifier, named as such ("尾号2045"), with no fact conflicting.
+    IdentifierTail {
+        tail: String,
+        identifier: String,
+    },
+    /// The brand written in a variant spelling (spaced, homophone, initials, 某…).
+    BrandVariant {
+        written: String,
+        alias: String,
+    },
+    /// The complainant's handle wrote the post, but it is not about the complaint.
+    HandleOffTopic {
+        handle: String,
+    },
+    /// A tail that coincides while the post's facts conflict with the case.
+    TailWithConflict {
+        tail: String,
+    },
+    /// Text alone does not confirm: this many specific facts agree, not enough.
+    NeedsSpecificFacts {
+        agreeing: usize,
+    },
+    /// The post tells its author's own, similar story ("我也是…").
+    OwnStory,
     /// A kind of fact both texts name (place, amount, rate, date, month, surname).
     FactAgrees {
         fact: String,
@@ -347,6 +374,10 @@ pub enum Reason {
     Interactions {
         total: i64,
         growth_per_hour: f64,
+    },
+    /// Reposts summed over the case's linked posts (their latest sightings).
+    Reposts {
+        total: i64,
     },
     MeToo {
         retellings: usize,

@@ -150,16 +150,30 @@ struct PreparedText {
     folded: String,
     brand: Option<String>,
     brand_spans: Vec<(usize, usize)>,
+    /// The brand as written when it was a variant spelling, and the alias it stands for.
+    brand_variant: Option<(String, String)>,
     linked_urls: Vec<String>,
 }
 
 impl PreparedText {
-    fn new(detector: &BrandDetector, title: Option<&str>, body: Option<&str>) -> PreparedText {
+    fn new(
+        detector: &BrandDetector,
+        title: Option<&str>,
+        body: Option<&str>,
+        author: Option<&str>,
+    ) -> PreparedText {
         let folded = fold(&plain_text(title, body));
-        let found = detector.detect(&folded).into_iter().next();
+        let author = author.map(|a| fold(a.trim()));
+        let found = detector
+            .detect_by(&folded, author.as_deref())
+            .into_iter()
+            .next();
         let linked_urls = body.map(urls_in).unwrap_or_default();
         PreparedText {
             brand: found.as_ref().map(|m| m.brand.clone()),
+            brand_variant: found
+                .as_ref()
+                .and_then(|m| m.variant.as_ref().map(|v| (v.clone(), m.alias.clone()))),
             brand_spans: found.map(|m| m.spans).unwrap_or_default(),
             folded,
             linked_urls,
@@ -171,11 +185,17 @@ impl PreparedText {
         detector: &BrandDetector,
         author: Option<&'a str>,
         url: Option<&'a str>,
+        published_at: Option<DateTime<FixedOffset>>,
     ) -> ItemText<'a> {
         ItemText {
             folded: &self.folded,
             brand_spans: &self.brand_spans,
             author,
+            published_at,
+            brand_variant: self
+                .brand_variant
+                .as_ref()
+                .map(|(written, alias)| (written.as_str(), alias.as_str())),
             author_is_brand: author.is_some_and(|a| !detector.detect(&fold(a)).is_empty()),
             url,
             linked_urls: &self.linked_urls,
@@ -231,6 +251,7 @@ impl Pipeline {
                 &self.detector,
                 linked.title.as_deref(),
                 linked.body.as_deref(),
+                linked.author.as_deref(),
             );
             self.linker.learn(
                 &linked.case_id,
@@ -238,6 +259,7 @@ impl Pipeline {
                     &self.detector,
                     linked.author.as_deref(),
                     linked.url.as_deref(),
+                    None,
                 ),
             );
         }
@@ -356,9 +378,19 @@ impl Pipeline {
         obs: &'a Observation,
         batch: &mut Batch<'a>,
     ) -> Option<Step<'a>> {
-        let text = PreparedText::new(&self.detector, obs.title.as_deref(), obs.body.as_deref());
+        let text = PreparedText::new(
+            &self.detector,
+            obs.title.as_deref(),
+            obs.body.as_deref(),
+            obs.author.as_deref(),
+        );
         let brand = text.brand.clone()?;
-        let item_text = text.item_text(&self.detector, obs.author.as_deref(), obs.url.as_deref());
+        let item_text = text.item_text(
+            &self.detector,
+            obs.author.as_deref(),
+            obs.url.as_deref(),
+            obs.published_at,
+        );
         let links: Vec<NewLink> = self.linker.link(&brand, &item_text).into_iter().collect();
         let item = ItemRef::New(batch.new_items.len());
         let linked = links.iter().map(|l| (l.case_id.clone(), l.state)).collect();

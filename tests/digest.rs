@@ -179,6 +179,7 @@ async fn seeded() -> SharedStore {
         state,
         score,
         evidence: vec![LinkEvidence::Retells {
+            score: 0.4,
             case_text: 0.4,
             story: 0.0,
         }],

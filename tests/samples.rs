@@ -119,6 +119,7 @@ fn sample_alert() -> AlertContent {
         link_score: Some(0.71),
         link_evidence: vec![
             LinkEvidence::Retells {
+                score: 0.58,
                 case_text: 0.58,
                 story: 0.74,
             },
@@ -143,6 +144,7 @@ fn sample_alert() -> AlertContent {
         author_followers: None,
         link_score: Some(0.66),
         link_evidence: vec![LinkEvidence::Retells {
+            score: 0.52,
             case_text: 0.52,
             story: 0.81,
         }],
@@ -274,6 +276,7 @@ fn sample_digest() -> DigestContent {
             link_score: 0.48,
             link_evidence: vec![
                 LinkEvidence::Retells {
+                    score: 0.44,
                     case_text: 0.44,
                     story: 0.0,
                 },

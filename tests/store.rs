@@ -1128,6 +1128,7 @@ async fn digest_lists_links_to_review_unlinked_items_and_case_standings(store: S
         state: LinkState::Candidate,
         score,
         evidence: vec![LinkEvidence::Retells {
+            score: 0.41,
             case_text: 0.41,
             story: 0.0,
         }],
@@ -1196,6 +1197,7 @@ async fn digest_lists_links_to_review_unlinked_items_and_case_standings(store: S
     assert_eq!(
         links[0].item.link_evidence,
         [LinkEvidence::Retells {
+            score: 0.41,
             case_text: 0.41,
             story: 0.0
         }]

@@ -45,7 +45,13 @@ pub fn extract_html(
         }
         let text_of = |field: &str| compiled.get(field).and_then(|s| first_text(item, s));
         let title = text_of("title");
-        let body = text_of("body");
+        // A post's images and links carry words in their alt and title text (an order
+        // number in a screenshot's caption): they are part of what the post says.
+        let body = compiled.get("body").and_then(|s| {
+            item.select(s)
+                .next()
+                .and_then(|e| non_blank(&element_text_with_captions(e)))
+        });
         if title.is_none() && body.is_none() {
             // Ads, separators and "load more" rows often match the item selector too.
             continue;
@@ -198,18 +204,33 @@ fn first_text(item: ElementRef<'_>, selector: &Selector) -> Option<String> {
 /// detection, and real word breaks in markup come with whitespace of their own.
 pub fn element_text(element: ElementRef<'_>) -> String {
     let mut raw = String::new();
-    collect_text(element, &mut raw);
+    collect_text(element, &mut raw, false);
     collapse_whitespace(&raw)
 }
 
-fn collect_text(element: ElementRef<'_>, out: &mut String) {
+/// As [`element_text`], with the alt and title text of images and links, each set apart by
+/// spaces.
+fn element_text_with_captions(element: ElementRef<'_>) -> String {
+    let mut raw = String::new();
+    collect_text(element, &mut raw, true);
+    collapse_whitespace(&raw)
+}
+
+fn collect_text(element: ElementRef<'_>, out: &mut String, captions: bool) {
     for child in element.children() {
         match child.value() {
             Node::Text(text) => out.push_str(text),
             Node::Element(e) if matches!(e.name(), "script" | "style" | "template") => {}
-            Node::Element(_) => {
+            Node::Element(e) => {
+                if captions {
+                    for caption in crate::normalize::captions(e.name(), |a| e.attr(a)) {
+                        out.push(' ');
+                        out.push_str(caption);
+                        out.push(' ');
+                    }
+                }
                 if let Some(child) = ElementRef::wrap(child) {
-                    collect_text(child, out);
+                    collect_text(child, out, captions);
                 }
             }
             _ => {}

@@ -114,6 +114,7 @@ impl IntoResponse for ApiError {
             error: self.to_string(),
             key: match &self {
                 ApiError::Unauthenticated => "api-unauthenticated",
+                ApiError::TooManyFailures(_) => "api-too-many-failures",
                 ApiError::Forbidden(_) => "api-forbidden",
                 ApiError::NotFound(_) => "api-not-found",
                 ApiError::Conflict(_) => "api-conflict",

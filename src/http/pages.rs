@@ -28,6 +28,7 @@ use minijinja::Value;
 use serde::Deserialize;
 use serde::Serialize;
 use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
 
 /// Candidate links the queue shows at once.
 const QUEUE_SIZE: i64 = 100;
@@ -365,8 +366,8 @@ async fn decide(
     if !session.csrf_matches(&form.csrf) {
         return fail(StatusCode::FORBIDDEN, "error-stale-form");
     }
-    if let Err(message) = check_id(&form.case_id) {
-        return failure(Some(session), StatusCode::BAD_REQUEST, &message);
+    if check_id(&form.case_id).is_err() {
+        return fail(StatusCode::BAD_REQUEST, "case-id-invalid");
     }
     if !session.principal.may(Role::Lead) {
         return fail(StatusCode::FORBIDDEN, "error-lead-required");

@@ -17,6 +17,9 @@ const COMPOUND_SURNAMES: &[&str] = &[
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Facts {
     provinces: BTreeSet<u16>,
+    /// Cities (as the gazetteer numbers them): two stories in one province are still told
+    /// apart by their cities.
+    cities: BTreeSet<u16>,
     /// Amounts of money in yuan, times 100.
     amounts: BTreeSet<u64>,
     /// Percentages (interest rates, fees), times 100.
@@ -24,6 +27,13 @@ pub struct Facts {
     /// (month, day) pairs.
     days: BTreeSet<(u8, u8)>,
     months: BTreeSet<u8>,
+    /// Model names: words of letters and digits ("c200", "e8", "s5").
+    models: BTreeSet<String>,
+    /// What someone said, as quoted ("“电池属于易损件”"): staff's words are what a retelling
+    /// keeps and another customer's story does not share.
+    quotes: Vec<String>,
+    /// The text says its author had the same trouble ("我也是…", "我家也…"): its own story.
+    me_too: bool,
     /// The surname of a masked author name ("谢**"), for posts.
     masked_surname: Option<String>,
     /// Provinces the author's name places them in ("济南开车的小王"), for posts.
@@ -32,21 +42,52 @@ pub struct Facts {
 
 impl Facts {
     pub fn of_text(folded: &str, gazetteer: &Gazetteer) -> Facts {
+        let places = gazetteer.places_in(folded);
         let mut facts = Facts {
-            provinces: gazetteer.provinces_in(folded).into_iter().collect(),
+            provinces: places.iter().map(|p| p.province).collect(),
+            cities: places.iter().filter_map(|p| p.city).collect(),
             ..Facts::default()
         };
         scan_numbers(folded, &mut facts);
+        scan_english_dates(folded, &mut facts);
+        facts.models = models_in(folded);
+        facts.quotes = quotes_in(folded);
+        facts.me_too = tells_own_story(folded);
         facts
+    }
+
+    /// A case's own words, against which a post's quotes are read: staff's words are often
+    /// typed into the case without quotation marks.
+    pub fn with_words(mut self, text: &str) -> Facts {
+        self.quotes
+            .push(text.chars().take(MAX_CASE_WORDS).collect());
+        self
+    }
+
+    /// The first day (month, day) the text names, when the story may have begun.
+    pub fn earliest_day(&self) -> Option<(u8, u8)> {
+        self.days.iter().next().copied()
+    }
+
+    pub fn me_too(&self) -> bool {
+        self.me_too
     }
 
     /// Adds what `other` knows, as a case learns from the posts linked to it.
     pub fn absorb(&mut self, other: &Facts) {
+        // Cities are not learned: a post confirmed for a case often names where else the
+        // same thing happened, and a case's city is what tells it from its neighbours.
         self.provinces.extend(&other.provinces);
         self.amounts.extend(&other.amounts);
         self.rates.extend(&other.rates);
         self.days.extend(&other.days);
         self.months.extend(&other.months);
+        self.models.extend(other.models.iter().cloned());
+        for quote in &other.quotes {
+            if !self.quotes.contains(quote) && self.quotes.len() < MAX_QUOTES {
+                self.quotes.push(quote.clone());
+            }
+        }
     }
 
     pub fn with_author(mut self, author: Option<&str>, gazetteer: &Gazetteer) -> Facts {
@@ -79,6 +120,24 @@ pub fn compare(post: &Facts, case: &Facts, complainant_name: Option<&str>) -> Co
         !post.provinces.is_empty() && !case.provinces.is_empty(),
         !post.provinces.is_disjoint(&case.provinces) && !elsewhere,
     );
+    // A post that names no place but whose author's name does ("南京妈妈帮") agrees when
+    // that is the case's place: local accounts retell local stories. Commentators live
+    // anywhere, so another place says nothing.
+    if post.provinces.is_empty() && !post.author_provinces.is_disjoint(&case.provinces) {
+        result.agree.push("place");
+    }
+    // Within a province, the city decides; a post naming the case's city and its author's
+    // own elsewhere was already judged above.
+    // Within a province the city tells stories apart; agreeing on it is the same fact as
+    // agreeing on the place, so only a different city counts.
+    let same_province = !post.provinces.is_disjoint(&case.provinces) && !elsewhere;
+    if same_province
+        && !post.cities.is_empty()
+        && !case.cities.is_empty()
+        && post.cities.is_disjoint(&case.cities)
+    {
+        result.conflict.push("city");
+    }
     result.judge(
         "amount",
         !post.amounts.is_empty() && !case.amounts.is_empty(),
@@ -99,6 +158,19 @@ pub fn compare(post: &Facts, case: &Facts, complainant_name: Option<&str>) -> Co
             !post.months.is_empty() && !case.months.is_empty(),
             !post.months.is_disjoint(&case.months),
         );
+    }
+    result.judge(
+        "model",
+        !post.models.is_empty() && !case.models.is_empty(),
+        !post.models.is_disjoint(&case.models),
+    );
+    // Words quoted alike agree; other words quoted are no contradiction (staff say much).
+    if post
+        .quotes
+        .iter()
+        .any(|q| case.quotes.iter().any(|c| share_words(q, c)))
+    {
+        result.agree.push("quote");
     }
     if let (Some(surname), Some(name)) = (&post.masked_surname, complainant_name) {
         result.judge(
@@ -121,6 +193,116 @@ impl Comparison {
             }
         }
     }
+}
+
+/// Phrases by which an author says the trouble was theirs as well.
+const ME_TOO: &[&str] = &[
+    "同样遭遇",
+    "还有谁",
+    "有一样的",
+    "跟我一样",
+    "一样也",
+    "不止我",
+];
+/// After "我…也", words of opinion: "我也觉得" is a commentator agreeing, not a story.
+const OPINION_AFTER_ALSO: &[char] = &[
+    '觉', '想', '希', '支', '认', '看', '转', '说', '很', '太', '行', '可',
+];
+
+/// Whether the author tells a story of their own like the case's: "我也报了", "我们这边也是",
+/// "还有谁是一样的".
+fn tells_own_story(folded: &str) -> bool {
+    // Quoted words are someone else's ("放我这也行" said the driver).
+    let own = unquoted(folded);
+    if ME_TOO.iter().any(|m| own.contains(m)) {
+        return true;
+    }
+    let chars: Vec<char> = own.chars().collect();
+    chars.iter().enumerate().any(|(i, c)| {
+        *c == '也'
+            && !chars
+                .get(i + 1)
+                .is_some_and(|next| OPINION_AFTER_ALSO.contains(next))
+            && chars[i.saturating_sub(4)..i]
+                .iter()
+                .rev()
+                .take_while(|c| is_han(**c))
+                .any(|c| *c == '我')
+    })
+}
+/// How much of a case's own text is kept to read quotes against, in characters.
+const MAX_CASE_WORDS: usize = 2000;
+/// Quotes a case keeps from its linked posts, so a busy case does not grow without bound.
+const MAX_QUOTES: usize = 64;
+/// Characters a quoted phrase and another must share in a row to be the same words.
+const QUOTE_OVERLAP: usize = 4;
+
+/// Letter-and-digit words that name a model ("c200", "e8 pro" gives "e8"); not identifiers
+/// (long), amounts or plain words.
+fn models_in(folded: &str) -> BTreeSet<String> {
+    folded
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| {
+            (2..=6).contains(&w.len())
+                && w.starts_with(|c: char| c.is_ascii_alphabetic())
+                && w.contains(|c: char| c.is_ascii_digit())
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+/// The text without what it quotes.
+fn unquoted(folded: &str) -> String {
+    let mut own = String::with_capacity(folded.len());
+    let mut closer: Option<char> = None;
+    for c in folded.chars() {
+        match closer {
+            Some(close) if c == close => closer = None,
+            Some(_) => {}
+            None => match c {
+                '“' => closer = Some('”'),
+                '「' => closer = Some('」'),
+                '『' => closer = Some('』'),
+                _ => own.push(c),
+            },
+        }
+    }
+    own
+}
+
+/// Phrases inside quotation marks, at least a few characters long.
+fn quotes_in(folded: &str) -> Vec<String> {
+    let mut quotes = Vec::new();
+    let mut rest = folded;
+    while let Some(open) = rest.find(['“', '「', '"', '『']) {
+        let after = &rest[open..];
+        let opener = after.chars().next().unwrap_or('"');
+        let closer = match opener {
+            '“' => '”',
+            '「' => '」',
+            '『' => '』',
+            _ => '"',
+        };
+        let inner = &after[opener.len_utf8()..];
+        let Some(close) = inner.find(closer) else {
+            break;
+        };
+        let quote = &inner[..close];
+        if quote.chars().count() >= QUOTE_OVERLAP && quote.chars().count() <= 80 {
+            quotes.push(quote.to_string());
+        }
+        rest = &inner[close + closer.len_utf8()..];
+    }
+    quotes
+}
+
+/// Whether two quoted phrases share a run of `QUOTE_OVERLAP` characters.
+fn share_words(a: &str, b: &str) -> bool {
+    let chars: Vec<char> = a.chars().filter(|c| !c.is_whitespace()).collect();
+    let b: String = b.chars().filter(|c| !c.is_whitespace()).collect();
+    chars
+        .windows(QUOTE_OVERLAP)
+        .any(|w| b.contains(&w.iter().collect::<String>()))
 }
 
 /// "谢**" → "谢"; "欧阳*" → "欧阳"; anything else → None.
@@ -181,14 +363,26 @@ fn scan_numbers(text: &str, facts: &mut Facts) {
         let preceded_by_currency = start > 0
             && matches!(
                 chars[start - 1],
-                '¥' | '$' | '金' | '费' | '款' | '价' | '钱'
+                '¥' | '$' | '金' | '费' | '款' | '价' | '钱' | '退' | '扣' | '付' | '赔' | '充'
             );
         let mut j = i;
-        while j < chars.len() && chars[j] == ' ' {
+        while j < chars.len() && matches!(chars[j], ' ' | '-') {
             j += 1;
         }
         let next = chars.get(j).copied();
         let cents = whole.saturating_mul(100) + fraction_cents(&fraction);
+        // An English retelling: "2,140 yuan", "a 7,680-yuan course".
+        let english_money = ["yuan", "rmb"].iter().any(|word| {
+            chars[j.min(chars.len())..]
+                .iter()
+                .take(word.len())
+                .copied()
+                .eq(word.chars())
+        });
+        if english_money {
+            facts.amounts.insert(cents);
+            continue;
+        }
         match next {
             Some('元' | '块') => {
                 facts.amounts.insert(cents);
@@ -210,6 +404,49 @@ fn scan_numbers(text: &str, facts: &mut Facts) {
                 facts.amounts.insert(cents);
             }
             _ => {}
+        }
+    }
+}
+
+const MONTHS: [&str; 12] = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+];
+
+/// "July 10" and "10 July" in an English retelling (text already lower-cased).
+fn scan_english_dates(folded: &str, facts: &mut Facts) {
+    if !folded.is_ascii() && folded.chars().filter(|c| c.is_ascii_alphabetic()).count() < 20 {
+        return;
+    }
+    let words: Vec<&str> = folded
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    for (i, word) in words.iter().enumerate() {
+        let Some(month) = MONTHS.iter().position(|m| m == word) else {
+            continue;
+        };
+        // Only with its day: "may" is also a verb, and a month alone says little.
+        let month = month as u8 + 1;
+        let day = |w: Option<&&str>| {
+            w.and_then(|w| w.parse::<u8>().ok())
+                .filter(|d| (1..=31).contains(d))
+        };
+        if let Some(d) =
+            day(words.get(i + 1)).or_else(|| day(i.checked_sub(1).and_then(|j| words.get(j))))
+        {
+            facts.months.insert(month);
+            facts.days.insert((month, d));
         }
     }
 }
@@ -245,6 +482,25 @@ mod tests {
 
     fn facts(text: &str) -> Facts {
         Facts::of_text(&fold(text), &Gazetteer::new())
+    }
+
+    #[test]
+    fn an_author_telling_their_own_like_story_is_told_from_a_retelling() {
+        for own in [
+            "我也报了这个班",
+            "我们这边也是这家物业",
+            "还有谁是一样的",
+            "我家也是在泉州报的",
+        ] {
+            assert!(facts(own).me_too(), "{own}");
+        }
+        for retelling in [
+            "我也觉得太过分了",
+            "司机说“放我这也行”",
+            "宁妈的遭遇让人心寒",
+        ] {
+            assert!(!facts(retelling).me_too(), "{retelling}");
+        }
     }
 
     #[test]

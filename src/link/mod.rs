@@ -11,11 +11,12 @@ use crate::config::LinkingConfig;
 use crate::detect::BrandDetector;
 use crate::model::{Case, LinkEvidence};
 use crate::normalize::places::Gazetteer;
-use crate::normalize::{compact_identifier, fold};
+use crate::normalize::{compact_identifier, fold, is_identifier_separator};
 use crate::store::{LinkState, NewLink};
 use aho_corasick::{AhoCorasick, MatchKind};
+use chrono::{DateTime, Datelike, FixedOffset, TimeZone};
 use facts::{compare, Comparison, Facts};
-use similarity::{units, BrandId, Similarity, TextIndex, Unit};
+use similarity::{units, BrandId, TextIndex, Unit};
 use std::collections::HashMap;
 
 /// Identifiers shorter than this (after separators are removed) match too much by chance.
@@ -41,6 +42,26 @@ const STORY_WEIGHT: f64 = 0.9;
 /// How many of the best text matches are compared fact by fact.
 const FACT_CHECKED_CANDIDATES: usize = 16;
 const FACT_AGREES: f64 = 0.1;
+/// A post with few Chinese characters (an English retelling) shares little text with the
+/// case, so what survives translation (amounts, dates, places, models) weighs more.
+const FACT_AGREES_ACROSS_LANGUAGES: f64 = 0.35;
+const FEW_HAN_CHARS: usize = 20;
+/// Specific facts that must agree before text confirms a link.
+const SPECIFIC_AGREEMENT: usize = 2;
+/// A long post (in distinct units: a title repeated in the body says nothing twice) that
+/// retells the case this well (its text score before facts) needs only one agreeing fact:
+/// it says much, and much of it is this case's.
+const LONG_POST_UNITS: usize = 24;
+/// Without any agreeing fact, a post must say more to be a retelling of the case whole.
+const WHOLE_RETELLING_UNITS: usize = 30;
+const CLOSE_RETELLING: f64 = 0.5;
+/// Likeness to the agent's text alone at which a long post retells the case nearly whole.
+const RETOLD_WHOLE: f64 = 0.65;
+/// Likeness to the case (as scored) above which a complainant's own post is about the case.
+const ON_TOPIC: f64 = 0.15;
+/// A complainant's post from before the incident is about something else; this much slack
+/// allows for a story that began the evening before the day the case names.
+const BEFORE_INCIDENT_SLACK_HOURS: i64 = 24;
 /// A post by, or naming, someone whose earlier post is linked to a case: a follow-up, or
 /// a retelling of that person's story. Suggestive, not proof (commentators cover several
 /// cases), so it adds to the text's score rather than deciding alone.
@@ -55,6 +76,7 @@ fn conflict_weight(fact: &str) -> f64 {
     match fact {
         "surname" => 0.8,
         "place" => 0.45,
+        "city" => 0.2,
         // A follow-up names the days since, so another day is weak counter-evidence.
         "date" => 0.2,
         _ => 0.3,
@@ -75,6 +97,9 @@ pub struct ItemText<'a> {
     /// Where the brand's aliases stand in `folded`; they say nothing about which case.
     pub brand_spans: &'a [(usize, usize)],
     pub author: Option<&'a str>,
+    pub published_at: Option<DateTime<FixedOffset>>,
+    /// The brand was found in a variant spelling: (as written, the alias it stands for).
+    pub brand_variant: Option<(&'a str, &'a str)>,
     /// The author is one of the brand's own accounts, whose replies speak of many cases.
     pub author_is_brand: bool,
     /// The item's own URL and every URL it links to.
@@ -104,6 +129,8 @@ pub struct Linker {
     positions_by_id: HashMap<String, usize>,
     gazetteer: Gazetteer,
     facts: Vec<Facts>,
+    /// When each case's story may have begun: its earliest named day, or its opening.
+    incident_from: Vec<Option<DateTime<FixedOffset>>>,
     linked_urls: HashMap<String, usize>,
     /// Authors whose posts are confirmed for cases: the public voices of those stories.
     voices: HashMap<String, Vec<usize>>,
@@ -112,14 +139,30 @@ pub struct Linker {
     voice_heads: HashMap<(char, char), Vec<usize>>,
 }
 
+/// Strong evidence that counts only when the rest of the post bears it out.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Condition {
+    /// A complainant's own post counts when it is about the complaint: after the incident,
+    /// like the case, and with no fact conflicting.
+    AboutTheComplaint,
+    /// A phone or id tail is four digits: a coincidence unless no fact conflicts.
+    NoConflict,
+}
+
 /// Why a post fits one case, and how well.
 #[derive(Debug, Clone, Default)]
 struct Fit {
     strong: f64,
     soft: f64,
     evidence: Vec<LinkEvidence>,
-    /// Kept as numbers while ranking; worded only for the link that is kept.
-    retelling: Option<(Similarity, Comparison)>,
+    conditional: Vec<(f64, LinkEvidence, Condition)>,
+    /// The text's likeness (as scored) and the fact comparison, once computed.
+    retelling: Option<(f64, Comparison)>,
+    /// Likeness to the agent's own words alone (as scored): the public story can make a
+    /// short post about the brand look like any story told of it.
+    case_text: f64,
+    /// Whether a known voice of the case wrote or is named in the post.
+    voice: bool,
 }
 
 impl Fit {
@@ -129,6 +172,10 @@ impl Fit {
 
     fn add_strong(&mut self, score: f64, evidence: LinkEvidence) {
         self.strong = self.strong.max(score);
+        self.note(evidence);
+    }
+
+    fn note(&mut self, evidence: LinkEvidence) {
         if !self.evidence.contains(&evidence) {
             self.evidence.push(evidence);
         }
@@ -137,31 +184,53 @@ impl Fit {
     /// Raises the soft score; applied after the text similarity has been set.
     fn add_soft_bonus(&mut self, bonus: f64, evidence: LinkEvidence) {
         self.soft = (self.soft + bonus).min(1.0);
-        if !self.evidence.contains(&evidence) {
-            self.evidence.push(evidence);
-        }
+        self.voice = true;
+        self.note(evidence);
     }
 
-    fn into_evidence(self) -> Vec<LinkEvidence> {
-        let mut evidence = self.evidence;
-        if let Some((similarity, comparison)) = self.retelling {
-            evidence.push(LinkEvidence::Retells {
-                case_text: f64::from(similarity.case_text),
-                story: f64::from(similarity.story),
-            });
-            evidence.extend(comparison.agree.iter().map(|f| LinkEvidence::FactAgrees {
-                fact: f.to_string(),
-            }));
-            evidence.extend(
-                comparison
-                    .conflict
-                    .iter()
-                    .map(|f| LinkEvidence::FactConflicts {
-                        fact: f.to_string(),
-                    }),
-            );
-        }
-        evidence
+    /// Facts that agree, beyond likeness of text.
+    fn specific_agreement(&self) -> usize {
+        self.retelling.as_ref().map_or(0, |(_, c)| c.agree.len())
+    }
+
+    /// Enough agreement for text to confirm: two facts; in a long post, one particular fact
+    /// (not the place alone) in a close retelling, or the agent's own words retold nearly
+    /// whole.
+    fn agrees_specifically(&self, post_units: usize) -> bool {
+        let likeness = self.retelling.as_ref().map_or(0.0, |(l, _)| *l);
+        let facts = self.specific_agreement();
+        // The same place alone is what every local post about the brand shares.
+        let particular = self
+            .retelling
+            .as_ref()
+            .is_some_and(|(_, c)| c.agree.iter().any(|f| *f != "place"));
+        facts >= SPECIFIC_AGREEMENT
+            || post_units >= LONG_POST_UNITS && particular && likeness >= CLOSE_RETELLING
+            || post_units >= WHOLE_RETELLING_UNITS && self.case_text >= RETOLD_WHOLE
+    }
+
+    /// A known voice of the case wrote or is named in a post that is like the case: their
+    /// follow-up, or a retelling of their post.
+    fn voice_on_topic(&self) -> bool {
+        self.voice
+            && self
+                .retelling
+                .as_ref()
+                .is_some_and(|(likeness, c)| *likeness >= ON_TOPIC || !c.agree.is_empty())
+    }
+
+    /// Facts that conflict, unless clearly outweighed by agreeing ones (a news report names
+    /// more amounts than the case knows): another story. A different day or city does not
+    /// decide (follow-ups name the days since, stories move between cities).
+    fn conflicts(&self) -> bool {
+        self.retelling.as_ref().is_some_and(|(_, c)| {
+            let decisive = c
+                .conflict
+                .iter()
+                .filter(|f| !matches!(**f, "date" | "month" | "city"))
+                .count();
+            decisive > 0 && c.agree.len() < 2 * decisive + 1
+        })
     }
 }
 
@@ -184,6 +253,7 @@ impl Linker {
         let mut brand_ids: HashMap<String, BrandId> = HashMap::new();
         let mut documents = Vec::with_capacity(cases.len());
         let mut facts = Vec::with_capacity(cases.len());
+        let mut incident_from = Vec::with_capacity(cases.len());
         for (position, case) in cases.iter().enumerate() {
             for identifier in &case.identifiers {
                 let compact = compact_identifier(identifier_value(identifier));
@@ -228,7 +298,9 @@ impl Linker {
             let next_id = BrandId::try_from(brand_ids.len()).unwrap_or(BrandId::MAX);
             let brand = *brand_ids.entry(case.brand.clone()).or_insert(next_id);
             documents.push((brand, units(&text, &spans)));
-            facts.push(Facts::of_text(&text, &gazetteer));
+            let case_facts = Facts::of_text(&text, &gazetteer).with_words(&text);
+            incident_from.push(incident_start(case, &case_facts));
+            facts.push(case_facts);
         }
         let build = |patterns: &[String]| -> Result<Option<AhoCorasick>, LinkError> {
             if patterns.is_empty() {
@@ -260,6 +332,7 @@ impl Linker {
             positions_by_id,
             gazetteer,
             facts,
+            incident_from,
             linked_urls: HashMap::new(),
             voices: HashMap::new(),
             voice_heads: HashMap::new(),
@@ -276,8 +349,11 @@ impl Linker {
         let post_units = units(item.folded, item.brand_spans);
         let mut fits: HashMap<usize, Fit> = HashMap::new();
         self.strong_evidence(item, &mut fits);
-        self.soft_evidence(brand, item, &post_units, &mut fits);
+        let post_facts =
+            Facts::of_text(item.folded, &self.gazetteer).with_author(item.author, &self.gazetteer);
+        self.soft_evidence(brand, item, &post_units, &post_facts, &mut fits);
         self.voice_evidence(item, &mut fits);
+        self.settle_conditions(item, &post_facts, &mut fits);
         self.text.observe_post(&post_units);
 
         let mut ranked: Vec<(usize, Fit)> = fits
@@ -309,23 +385,114 @@ impl Linker {
                 score - r.score() >= self.thresholds.margin
             }
         });
-        let state = if clear_margin && (best.strong > 0.0 || score >= self.thresholds.confirm) {
+        let mut evidence = best.evidence.clone();
+        // Likeness of text says the post is about this kind of trouble; that it is about
+        // this case takes facts that agree, none that conflict, and no story of its own.
+        let specific = best.strong > 0.0
+            || !best.conflicts()
+                && (best.voice_on_topic()
+                    || best.agrees_specifically(distinct_units(&post_units))
+                        && !post_facts.me_too());
+        if best.strong == 0.0 && score >= self.thresholds.candidate && !specific {
+            if post_facts.me_too() && !best.conflicts() {
+                evidence.push(LinkEvidence::OwnStory);
+            } else if !best.conflicts() {
+                evidence.push(LinkEvidence::NeedsSpecificFacts {
+                    agreeing: best.specific_agreement(),
+                });
+            }
+        }
+        let state = if clear_margin
+            && specific
+            && (best.strong > 0.0 || score >= self.thresholds.confirm)
+        {
             LinkState::Confirmed
         } else if score >= self.thresholds.candidate {
             LinkState::Candidate
         } else {
             return None;
         };
-        let mut evidence = best.into_evidence();
         if let Some(r) = runner_up.filter(|_| !clear_margin) {
-            evidence.push(LinkEvidence::AnotherCaseFits { score: r.score() });
+            evidence.push(LinkEvidence::AnotherCaseFits {
+                score: (r.score() * 100.0).round() / 100.0,
+            });
         }
+        if let Some((written, alias)) = item.brand_variant {
+            evidence.push(LinkEvidence::BrandVariant {
+                written: written.to_string(),
+                alias: alias.to_string(),
+            });
+        }
+        tracing::debug!(case = %self.cases[position].id, ?state, score, ?evidence, "link decided");
         Some(NewLink {
             case_id: self.cases[position].id.clone(),
             state,
             score: (score * 100.0).round() / 100.0,
             evidence,
         })
+    }
+
+    /// Strong evidence that holds only if the rest of the post bears it out: a
+    /// complainant's handle for posts about the complaint, a four-digit tail when no fact
+    /// conflicts.
+    fn settle_conditions(
+        &self,
+        item: &ItemText<'_>,
+        post_facts: &Facts,
+        fits: &mut HashMap<usize, Fit>,
+    ) {
+        for (position, fit) in fits.iter_mut() {
+            if fit.conditional.is_empty() {
+                continue;
+            }
+            let case = &self.cases[*position];
+            let comparison = match &fit.retelling {
+                Some((_, comparison)) => comparison.clone(),
+                None => {
+                    let comparison = compare(
+                        post_facts,
+                        &self.facts[*position],
+                        case.complainant.name.as_deref(),
+                    );
+                    fit.retelling = Some((0.0, comparison.clone()));
+                    comparison
+                }
+            };
+            let likeness = fit.retelling.as_ref().map_or(0.0, |(l, _)| *l);
+            let after_incident = match (item.published_at, self.incident_from[*position]) {
+                (Some(published), Some(from)) => {
+                    published >= from - chrono::Duration::hours(BEFORE_INCIDENT_SLACK_HOURS)
+                }
+                _ => true,
+            };
+            let no_conflict = comparison.conflict.is_empty();
+            // The complainant's own follow-up may name new sums and days; another product or
+            // place is another matter.
+            let other_matter = comparison
+                .conflict
+                .iter()
+                .any(|f| matches!(*f, "model" | "place"));
+            let about = after_incident
+                && !other_matter
+                && (likeness >= ON_TOPIC || !comparison.agree.is_empty() || fit.voice);
+            for (score, evidence, condition) in std::mem::take(&mut fit.conditional) {
+                let holds = match condition {
+                    Condition::AboutTheComplaint => about,
+                    Condition::NoConflict => no_conflict,
+                };
+                if holds {
+                    fit.add_strong(score, evidence);
+                } else {
+                    fit.note(match evidence {
+                        LinkEvidence::AuthorIsHandle { handle } => LinkEvidence::HandleOffTopic { handle },
+                        LinkEvidence::PhoneTail { tail } | LinkEvidence::IdentifierTail { tail, .. } => {
+                            LinkEvidence::TailWithConflict { tail }
+                        }
+                        other => other,
+                    });
+                }
+            }
+        }
     }
 
     /// Teaches the linker a confirmed link: the post joins the case's public story, its facts
@@ -416,10 +583,10 @@ impl Linker {
     }
 
     fn strong_evidence(&self, item: &ItemText<'_>, fits: &mut HashMap<usize, Fit>) {
-        let compact = compact_identifier(item.folded);
+        let (compact, origin) = compact_with_origin(item.folded);
         if let Some(automaton) = &self.identifiers {
             for m in automaton.find_overlapping_iter(&compact) {
-                if stands_alone(&compact, m.start(), m.end()) {
+                if stands_alone(item.folded, &origin, m.start(), m.end()) {
                     let pattern = &self.identifier_patterns[m.pattern().as_usize()];
                     fits.entry(pattern.case).or_default().add_strong(
                         IDENTIFIER_SCORE,
@@ -449,19 +616,36 @@ impl Linker {
         }
         for tail in phone_fragments(&compact) {
             for position in self.phone_tails.get(&tail).into_iter().flatten() {
-                fits.entry(*position)
-                    .or_default()
-                    .add_strong(PHONE_SCORE, LinkEvidence::PhoneTail { tail: tail.clone() });
+                fits.entry(*position).or_default().conditional.push((
+                    PHONE_SCORE,
+                    LinkEvidence::PhoneTail { tail: tail.clone() },
+                    Condition::NoConflict,
+                ));
+            }
+        }
+        for tail in identifier_tails(&compact) {
+            for (value, position, shown) in &self.compact_identifiers {
+                if value.len() > tail.len() && value.ends_with(&tail) {
+                    fits.entry(*position).or_default().conditional.push((
+                        PHONE_SCORE,
+                        LinkEvidence::IdentifierTail {
+                            tail: tail.clone(),
+                            identifier: shown.clone(),
+                        },
+                        Condition::NoConflict,
+                    ));
+                }
             }
         }
         if let Some(author) = item.author.map(|a| fold(a.trim())) {
             for (position, handle) in self.author_handles.get(&author).into_iter().flatten() {
-                fits.entry(*position).or_default().add_strong(
+                fits.entry(*position).or_default().conditional.push((
                     AUTHOR_HANDLE_SCORE,
                     LinkEvidence::AuthorIsHandle {
                         handle: handle.clone(),
                     },
-                );
+                    Condition::AboutTheComplaint,
+                ));
             }
         }
         if let Some(automaton) = &self.handles {
@@ -490,12 +674,13 @@ impl Linker {
         brand: &str,
         item: &ItemText<'_>,
         post_units: &[Unit],
+        post_facts: &Facts,
         fits: &mut HashMap<usize, Fit>,
     ) {
         let Some(&brand) = self.brand_ids.get(brand) else {
             return;
         };
-        let mut candidates: Vec<(usize, Similarity, f64)> = self
+        let mut candidates: Vec<(usize, (f64, f64), f64)> = self
             .text
             .candidates(brand, post_units)
             .into_iter()
@@ -506,36 +691,83 @@ impl Linker {
                 let story =
                     (STORY_WEIGHT * f64::from(similarity.story) * SIMILARITY_SCALE).min(1.0);
                 let base = 1.0 - (1.0 - case_text) * (1.0 - story);
-                (position, similarity, base)
+                (position, (case_text, story), base)
             })
             .collect();
         // Facts move a score by a few tenths at most, so a case far down the text ranking
         // cannot reach the top: only the leaders are worth comparing fact by fact.
         candidates.sort_by(|a, b| b.2.total_cmp(&a.2).then(a.0.cmp(&b.0)));
-        candidates.truncate(FACT_CHECKED_CANDIDATES);
-        if candidates.is_empty() {
-            return;
+        let han_chars = item
+            .folded
+            .chars()
+            .filter(|c| crate::normalize::is_han(*c))
+            .count();
+        let across_languages = han_chars < FEW_HAN_CHARS;
+        // A retelling in another language shares only numbers and names with its case, so
+        // its text ranking says little: every case sharing one is compared.
+        if !across_languages {
+            candidates.truncate(FACT_CHECKED_CANDIDATES);
         }
-        let post_facts =
-            Facts::of_text(item.folded, &self.gazetteer).with_author(item.author, &self.gazetteer);
-        for (position, similarity, base) in candidates {
+        let agree_weight = if across_languages {
+            FACT_AGREES_ACROSS_LANGUAGES
+        } else {
+            FACT_AGREES
+        };
+        for (position, (case_text, story), base) in candidates {
             let case = &self.cases[position];
             let comparison = compare(
-                &post_facts,
+                post_facts,
                 &self.facts[position],
                 case.complainant.name.as_deref(),
             );
-            let adjusted = base + FACT_AGREES * comparison.agree.len() as f64
-                - comparison
-                    .conflict
-                    .iter()
-                    .map(|f| conflict_weight(f))
-                    .sum::<f64>();
             let fit = fits.entry(position).or_default();
+            let mut adjusted = base;
+            fit.evidence.push(LinkEvidence::Retells {
+                score: round2(base),
+                case_text: round2(case_text),
+                story: round2(story),
+            });
+            for fact in &comparison.agree {
+                adjusted += agree_weight;
+                fit.evidence.push(LinkEvidence::FactAgrees {
+                    fact: fact.to_string(),
+                });
+            }
+            for fact in &comparison.conflict {
+                adjusted -= conflict_weight(fact);
+                fit.evidence.push(LinkEvidence::FactConflicts {
+                    fact: fact.to_string(),
+                });
+            }
             fit.soft = adjusted.clamp(0.0, 1.0);
-            fit.retelling = Some((similarity, comparison));
+            fit.case_text = case_text;
+            fit.retelling = Some((base, comparison));
         }
     }
+}
+
+fn distinct_units(units: &[Unit]) -> usize {
+    let mut seen: Vec<Unit> = units.to_vec();
+    seen.sort_unstable();
+    seen.dedup();
+    seen.len()
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+/// When a case's story may have begun: the earliest day its text names (in the year of its
+/// opening, and not after it), else its opening.
+fn incident_start(case: &Case, facts: &Facts) -> Option<DateTime<FixedOffset>> {
+    let opened = case.opened_at?;
+    let named = facts.earliest_day().and_then(|(month, day)| {
+        opened
+            .timezone()
+            .with_ymd_and_hms(opened.year(), u32::from(month), u32::from(day), 0, 0, 0)
+            .single()
+    });
+    Some(named.filter(|n| *n <= opened).unwrap_or(opened))
 }
 
 /// "order:XC-2026-00871" → "XC-2026-00871"; a value without a kind stays whole.
@@ -568,12 +800,66 @@ fn handle_name(handle: &str) -> &str {
     handle.split_once(':').map_or(handle, |(_, name)| name)
 }
 
-/// An identifier inside a longer run of letters or digits is a different identifier.
-fn stands_alone(text: &str, start: usize, end: usize) -> bool {
-    let before = text[..start].chars().next_back();
-    let after = text[end..].chars().next();
+/// Folded text without identifier separators, upper-cased (as `compact_identifier`), with
+/// each compact character's byte range in the folded text, by compact byte offset.
+fn compact_with_origin(folded: &str) -> (String, Vec<(usize, usize, usize)>) {
+    let mut compact = String::with_capacity(folded.len());
+    let mut origin = Vec::with_capacity(folded.len());
+    for (at, c) in folded.char_indices() {
+        if is_identifier_separator(c) {
+            continue;
+        }
+        origin.push((compact.len(), at, at + c.len_utf8()));
+        compact.push(c.to_ascii_uppercase());
+    }
+    (compact, origin)
+}
+
+/// An identifier inside a longer run of letters or digits is a different identifier; one
+/// that separators set apart from the next word ("QQ-2026-7777 VIN …") stands alone, which
+/// only the folded text still shows.
+fn stands_alone(folded: &str, origin: &[(usize, usize, usize)], start: usize, end: usize) -> bool {
+    let first = origin.partition_point(|(c, _, _)| *c < start);
+    let Some(last) = origin.partition_point(|(c, _, _)| *c < end).checked_sub(1) else {
+        return false;
+    };
+    if first >= origin.len() || last < first {
+        return false;
+    }
+    let before = folded[..origin[first].1].chars().next_back();
+    let after = folded[origin[last].2..].chars().next();
     !before.is_some_and(|c| c.is_ascii_alphanumeric())
         && !after.is_some_and(|c| c.is_ascii_alphanumeric())
+}
+
+/// Words before the last digits of a number: "尾号", "后六位", "末四位".
+const TAIL_MARKERS: &[&str] = &[
+    "尾号",
+    "尾数",
+    "后四位",
+    "后六位",
+    "后八位",
+    "末四位",
+    "末六位",
+    "末尾",
+];
+
+/// Identifier tails named as such ("车架号后六位932218", "订单尾号2045"): four to eight
+/// digits right after a tail marker.
+fn identifier_tails(compact: &str) -> Vec<String> {
+    let mut tails = Vec::new();
+    for marker in TAIL_MARKERS {
+        for (at, _) in compact.match_indices(marker) {
+            let digits: String = compact[at + marker.len()..]
+                .chars()
+                .take_while(|c| c.is_ascii_digit())
+                .collect();
+            if (PHONE_TAIL..=8).contains(&digits.len()) && !tails.contains(&digits) {
+                tails.push(digits);
+            }
+        }
+    }
+    tails
 }
 
 /// The visible heads of masked identifiers in compact text: "LBC3S5A18RN0*****" → "LBC3S5A18RN0".
@@ -727,6 +1013,8 @@ mod tests {
             folded: &folded,
             brand_spans: &spans,
             author,
+            published_at: None,
+            brand_variant: None,
             author_is_brand: false,
             url: None,
             linked_urls: &[],
@@ -743,6 +1031,8 @@ mod tests {
                 folded: &folded,
                 brand_spans: &[],
                 author: Some(author),
+                published_at: None,
+                brand_variant: None,
                 author_is_brand: is_brand,
                 url: None,
                 linked_urls: &[],
@@ -889,6 +1179,8 @@ mod tests {
                 folded: &original,
                 brand_spans: &[],
                 author: None,
+                published_at: None,
+                brand_variant: None,
                 author_is_brand: false,
                 url: Some("https://weibo.example/1"),
                 linked_urls: &[],
@@ -903,6 +1195,8 @@ mod tests {
                     folded: &repost,
                     brand_spans: &[],
                     author: None,
+                    published_at: None,
+                    brand_variant: None,
                     author_is_brand: false,
                     url: None,
                     linked_urls: &urls,
@@ -916,8 +1210,7 @@ mod tests {
     }
 
     #[test]
-    fn agreeing_with_both_the_case_and_its_public_story_counts_more_than_either() {
-        // Alone, neither the agent's words (text 0.27) nor the public's would confirm.
+    fn the_public_story_raises_a_short_posts_score_but_never_confirms_it_alone() {
         let post = "那台漏油的C200, 拖了两个礼拜还不给说法";
         let mut l = linker(cases());
         let before = link_as(&mut l, "星驰汽车", post, Some("路人甲乙丙")).unwrap();
@@ -932,7 +1225,16 @@ mod tests {
         assert_eq!(before.state, LinkState::Candidate, "{before:?}");
         assert_eq!(
             (after.case_id.as_str(), after.state),
-            ("C-1", LinkState::Confirmed),
+            ("C-1", LinkState::Candidate),
+            "{after:?}"
+        );
+        assert!(after.score > before.score, "{before:?} {after:?}");
+        // The score shown is the score used, and the evidence says why it is not enough.
+        assert!(
+            after
+                .evidence
+                .iter()
+                .any(|e| matches!(e, LinkEvidence::NeedsSpecificFacts { agreeing: 1 })),
             "{after:?}"
         );
     }
@@ -1003,6 +1305,162 @@ mod tests {
         let to_c1 = |found: Option<(String, LinkState)>| found.is_some_and(|(id, _)| id == "C-1");
         assert!(!to_c1(link(&mut l, "转发 @星驰汽车客服: 感谢关注", None)));
         assert!(!to_c1(link(&mut l, "星驰的车真不错", Some("匿名用户"))));
+    }
+
+    #[test]
+    fn an_identifier_followed_by_a_latin_word_still_stands_alone() {
+        let mut l = linker(cases());
+        assert_eq!(
+            link(&mut l, "订单号 XC-2026-00871 VIN LSVAB12345 求助", None),
+            confirmed("C-1")
+        );
+        assert_eq!(
+            link(&mut l, "订单号：XC-2026-00872 Model S7 求助", None),
+            confirmed("C-2")
+        );
+        // Split by a line break, and only its last digits named as such.
+        assert_eq!(
+            link(&mut l, "星驰订单XC202600\n871", None),
+            confirmed("C-1")
+        );
+        assert_eq!(
+            link(&mut l, "星驰车机死机, 成都武侯店买的, 订单尾号00872", None),
+            confirmed("C-2")
+        );
+    }
+
+    #[test]
+    fn text_alone_does_not_confirm_a_short_or_generic_post() {
+        let mut l = linker(cases());
+        learn_post(
+            &mut l,
+            "C-1",
+            "提车作业变维权: 星驰C200 白色, 订单 XC-2026-00871, 开出店就漏油",
+            "小王爱吃梨",
+            false,
+        );
+        for post in [
+            "提车作业: 星驰C200 白色",
+            "星驰S7车机死机怎么办",
+            "星驰门店太差了, 什么都说是正常现象",
+        ] {
+            let found = link_as(&mut l, "星驰汽车", post, Some("路人甲乙丙"));
+            assert!(
+                found
+                    .as_ref()
+                    .is_none_or(|f| f.state == LinkState::Candidate),
+                "{post}: {found:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_complainants_handle_counts_only_for_posts_about_the_complaint() {
+        let mut with_date = cases().remove(0);
+        with_date.opened_at =
+            Some(chrono::DateTime::parse_from_rfc3339("2026-03-02T09:14:00+08:00").unwrap());
+        let mut l = linker(vec![with_date]);
+        let link_by_owner = |l: &mut Linker, text: &str, published: &str| {
+            let folded = fold(text);
+            l.link(
+                "星驰汽车",
+                &ItemText {
+                    folded: &folded,
+                    brand_spans: &[],
+                    author: Some("小王爱吃梨"),
+                    published_at: Some(chrono::DateTime::parse_from_rfc3339(published).unwrap()),
+                    brand_variant: None,
+                    author_is_brand: false,
+                    url: None,
+                    linked_urls: &[],
+                },
+            )
+        };
+        // Before the incident, a happy post about the brand.
+        let before = link_by_owner(
+            &mut l,
+            "星驰的车真好看, 准备去西安城东店看看",
+            "2026-02-20T10:00:00+08:00",
+        );
+        assert!(
+            before
+                .as_ref()
+                .is_none_or(|f| f.state != LinkState::Confirmed),
+            "{before:?}"
+        );
+        // After it, about something else and with another model.
+        let other = link_by_owner(
+            &mut l,
+            "朋友的星驰S7开起来不错, 周末去郊游",
+            "2026-03-05T10:00:00+08:00",
+        );
+        assert!(
+            other
+                .as_ref()
+                .is_none_or(|f| f.state != LinkState::Confirmed),
+            "{other:?}"
+        );
+        // After it, about the complaint.
+        let about = link_by_owner(
+            &mut l,
+            "星驰C200提车就漏油, 门店还说是正常现象",
+            "2026-03-03T10:00:00+08:00",
+        )
+        .unwrap();
+        assert_eq!(about.state, LinkState::Confirmed, "{about:?}");
+        assert!(about
+            .evidence
+            .iter()
+            .any(|e| matches!(e, LinkEvidence::AuthorIsHandle { .. })));
+    }
+
+    #[test]
+    fn a_phone_tail_that_coincides_while_facts_conflict_is_not_enough() {
+        let mut l = linker(vec![cases().remove(0)]);
+        let found = link(
+            &mut l,
+            "哈尔滨提的星驰S7, 客服打给我尾号2291的手机, 说退1500元",
+            None,
+        );
+        assert_ne!(found, confirmed("C-1"));
+    }
+
+    #[test]
+    fn in_a_cluster_the_facts_that_tell_cases_apart_decide() {
+        let twin = |id: &str, place: &str, amount: &str| {
+            case(
+                id,
+                &format!("客户在{place}门店买的星驰S7, 车机导航经常死机, 升级两次仍然卡顿, 维修收费{amount}元, 要求换车机"),
+                &[],
+                &[],
+            )
+        };
+        let mut l = linker(vec![
+            twin("C-7", "成都", "1380"),
+            twin("C-8", "杭州", "2600"),
+        ]);
+        let post = "杭州买的星驰S7车机导航天天死机, 升级两次还卡, 修一次要2600元";
+        assert_eq!(link(&mut l, post, Some("钱塘车主")), confirmed("C-8"));
+        // Someone else's story of the same trouble: a candidate at most.
+        let me_too = "我也是, 杭州的星驰S7车机死机, 修了一次3100元";
+        assert_ne!(link(&mut l, me_too, Some("路人甲乙丙")), confirmed("C-8"));
+    }
+
+    #[test]
+    fn an_english_retelling_links_through_what_survives_translation() {
+        let mut l = linker(vec![case(
+            "C-9",
+            "客户7月7日在平顶山为儿子买了星驰S7, 实付7680元, 退款只退2140元, 服务费20%",
+            &[],
+            &[],
+        )]);
+        let news = "Xingchi scraps a 20% fee after a buyer in Pingdingshan was offered 2,140 yuan back on a 7,680-yuan S7";
+        let found = link_as(&mut l, "星驰汽车", news, Some("Asia Auto Wire")).unwrap();
+        assert_eq!(
+            (found.case_id.as_str(), found.state),
+            ("C-9", LinkState::Confirmed),
+            "{found:?}"
+        );
     }
 
     #[test]

@@ -7,7 +7,9 @@ use std::borrow::Cow;
 use unicode_normalization::UnicodeNormalization;
 
 /// Markup to plain text: tags dropped, entities decoded, block breaks kept as newlines and
-/// runs of whitespace collapsed. Text without markup passes through untouched.
+/// runs of whitespace collapsed; the alt and title text of images and links is kept, set
+/// apart by spaces, since a post may say things only there (an order number in a
+/// screenshot's caption). Text without markup passes through untouched.
 pub fn html_to_text(input: &str) -> Cow<'_, str> {
     if !input.contains(['<', '&']) {
         return Cow::Borrowed(input);
@@ -17,10 +19,38 @@ pub fn html_to_text(input: &str) -> Cow<'_, str> {
     let marked = break_tags_to_newlines(input);
     let fragment = scraper::Html::parse_fragment(&marked);
     let mut text = String::with_capacity(input.len());
-    for piece in fragment.root_element().text() {
-        text.push_str(piece);
+    for node in fragment.root_element().descendants() {
+        match node.value() {
+            scraper::Node::Text(piece) => text.push_str(piece),
+            scraper::Node::Element(e) => {
+                for caption in captions(e.name(), |a| e.attr(a)) {
+                    text.push(' ');
+                    text.push_str(caption);
+                    text.push(' ');
+                }
+            }
+            _ => {}
+        }
     }
     Cow::Owned(collapse_whitespace(&text))
+}
+
+/// The words an element carries in attributes that readers see: an image's alt text, and
+/// the title (tooltip) of images and links.
+pub fn captions<'a>(
+    element: &str,
+    attr: impl Fn(&str) -> Option<&'a str>,
+) -> impl Iterator<Item = &'a str> {
+    let names: &[&str] = match element {
+        "img" | "area" => &["alt", "title"],
+        "a" | "abbr" => &["title"],
+        _ => &[],
+    };
+    names
+        .iter()
+        .filter_map(move |name| attr(name))
+        .map(str::trim)
+        .filter(|caption| !caption.is_empty())
 }
 
 fn break_tags_to_newlines(input: &str) -> String {
@@ -119,7 +149,20 @@ fn is_invisible(c: char) -> bool {
 pub fn is_identifier_separator(c: char) -> bool {
     matches!(
         c,
-        ' ' | '-' | '_' | '.' | '/' | '·' | '•' | '\u{3000}' | '—' | '–' | '#' | ':' | '\t'
+        ' ' | '-'
+            | '_'
+            | '.'
+            | '/'
+            | '·'
+            | '•'
+            | '\u{3000}'
+            | '—'
+            | '–'
+            | '#'
+            | ':'
+            | '\t'
+            | '\n'
+            | '\r'
     )
 }
 
@@ -203,6 +246,14 @@ mod tests {
         let text =
             html_to_text("<p>发动机&amp;变速箱</p><p>漏油&lt;严重&gt;<br/>第二行&nbsp;x</p>");
         assert_eq!(text, "发动机&变速箱\n漏油<严重>\n第二行 x");
+    }
+
+    #[test]
+    fn alt_and_title_text_is_part_of_the_text() {
+        let text = html_to_text(
+            r#"<p>退款明细看图<img src="a.jpg" alt="订单号SS2026 0707 1882"><a href="/x" title="原帖">链接</a></p>"#,
+        );
+        assert_eq!(text, "退款明细看图 订单号SS2026 0707 1882 原帖 链接");
     }
 
     #[test]

@@ -135,10 +135,18 @@ impl Pipeline {
         let mut confirmed = Vec::new();
         let mut proposed = Vec::new();
         for item in items {
-            let text =
-                PreparedText::new(&self.detector, item.title.as_deref(), item.body.as_deref());
-            let item_text =
-                text.item_text(&self.detector, item.author.as_deref(), item.url.as_deref());
+            let text = PreparedText::new(
+                &self.detector,
+                item.title.as_deref(),
+                item.body.as_deref(),
+                item.author.as_deref(),
+            );
+            let item_text = text.item_text(
+                &self.detector,
+                item.author.as_deref(),
+                item.url.as_deref(),
+                item.published_at,
+            );
             let Some(link) = self.linker.link(&brand, &item_text) else {
                 continue;
             };
@@ -195,10 +203,20 @@ impl Pipeline {
     }
 
     fn learn_item(&mut self, case_id: &str, item: &ItemRow) {
-        let text = PreparedText::new(&self.detector, item.title.as_deref(), item.body.as_deref());
+        let text = PreparedText::new(
+            &self.detector,
+            item.title.as_deref(),
+            item.body.as_deref(),
+            item.author.as_deref(),
+        );
         self.linker.learn(
             case_id,
-            &text.item_text(&self.detector, item.author.as_deref(), item.url.as_deref()),
+            &text.item_text(
+                &self.detector,
+                item.author.as_deref(),
+                item.url.as_deref(),
+                item.published_at,
+            ),
         );
     }
 

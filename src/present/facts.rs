@@ -61,6 +61,7 @@ pub fn reason(ui: &Ui, reason: &Reason) -> String {
                 .num("total", *total as f64)
                 .num("growth", growth_per_hour.round()),
         ),
+        Reason::Reposts { total } => ui.t("reason-reposts", Args::new().num("total", *total as f64)),
         Reason::MeToo { retellings } => {
             ui.t("reason-me-too", Args::new().count("count", *retellings))
         }
@@ -136,9 +137,14 @@ pub fn link_evidence(ui: &Ui, evidence: &LinkEvidence) -> String {
         LinkEvidence::NamesVoice { name } => {
             ui.t("ev-names-voice", Args::new().with("name", clipped(name)))
         }
-        LinkEvidence::Retells { case_text, story } => ui.t(
+        LinkEvidence::Retells {
+            score: used,
+            case_text,
+            story,
+        } => ui.t(
             "ev-retells",
             Args::new()
+                .with("score", score(*used))
                 .with("case_text", score(*case_text))
                 .with("story", score(*story)),
         ),
@@ -151,6 +157,31 @@ pub fn link_evidence(ui: &Ui, evidence: &LinkEvidence) -> String {
         LinkEvidence::AnotherCaseFits { score: s } => {
             ui.t("ev-another-case-fits", Args::new().with("score", score(*s)))
         }
+        LinkEvidence::IdentifierTail { tail, identifier } => ui.t(
+            "ev-identifier-tail",
+            Args::new()
+                .with("tail", clipped(tail))
+                .with("identifier", clipped(identifier)),
+        ),
+        LinkEvidence::BrandVariant { written, alias } => ui.t(
+            "ev-brand-variant",
+            Args::new()
+                .with("written", clipped(written))
+                .with("alias", clipped(alias)),
+        ),
+        LinkEvidence::HandleOffTopic { handle } => ui.t(
+            "ev-handle-off-topic",
+            Args::new().with("handle", clipped(handle)),
+        ),
+        LinkEvidence::TailWithConflict { tail } => ui.t(
+            "ev-tail-with-conflict",
+            Args::new().with("tail", clipped(tail)),
+        ),
+        LinkEvidence::NeedsSpecificFacts { agreeing } => ui.t(
+            "ev-needs-specific-facts",
+            Args::new().num("agreeing", *agreeing as u32),
+        ),
+        LinkEvidence::OwnStory => ui.word("ev-own-story"),
         LinkEvidence::NoCaseFits => ui.word("ev-no-case-fits"),
         LinkEvidence::Noted(text) => clipped(text),
     }
@@ -171,16 +202,17 @@ mod tests {
     #[test]
     fn evidence_is_worded_per_language_from_the_same_facts() {
         let evidence = LinkEvidence::Retells {
+            score: 0.31,
             case_text: 0.22,
             story: 0.0,
         };
         assert_eq!(
             link_evidence(&ui(Language::En), &evidence),
-            "retells the case (text 0.22, public story 0.00)"
+            "retells the case: adds 0.31 (text 0.22, public story 0.00)"
         );
         assert_eq!(
             link_evidence(&ui(Language::ZhCn), &evidence),
-            "复述本案（与案件记录相似度 0.22，与公开经过相似度 0.00）"
+            "复述本案：计分 0.31（与案件记录相似度 0.22，与公开经过相似度 0.00）"
         );
         let agrees = LinkEvidence::FactAgrees {
             fact: "place".into(),

@@ -267,6 +267,7 @@ pub async fn seed(
                     score: 0.62,
                     evidence: vec![
                         LinkEvidence::Retells {
+                            score: 0.41,
                             case_text: 0.41,
                             story: 0.0,
                         },

@@ -105,10 +105,19 @@ ev-links-linked-post = links to { $url }, already linked to this case
 ev-author-is-voice = the author's earlier post is linked to this case
 ev-mentions-voice = mentions @{ $name }, whose post is linked to this case
 ev-names-voice = names { $name }, whose post is linked to this case
-ev-retells = retells the case (text { $case_text }, public story { $story })
+ev-retells = retells the case: adds { $score } (text { $case_text }, public story { $story })
 ev-fact-agrees = { fact } agrees
 ev-fact-conflicts = { fact } differs
 ev-another-case-fits = fits another case about as well (score { $score })
+ev-identifier-tail = identifier ending { $tail } fits { $identifier }
+ev-brand-variant = the brand written as "{ $written }" ({ $alias })
+ev-handle-off-topic = posted by the complainant's handle { $handle }, but not about the complaint
+ev-tail-with-conflict = ending { $tail } coincides, but the facts conflict
+ev-needs-specific-facts = { $agreeing ->
+    [one] only one specific fact agrees
+   *[other] only { $agreeing } specific facts agree
+}: likeness of text alone does not confirm
+ev-own-story = tells the author's own, similar story
 ev-no-case-fits = no open case fits
 fact = { $fact ->
     [place] place
@@ -124,6 +133,7 @@ reason-first-item = first public item: a { channel } post by { $author } on { $s
 reason-spread = { $items } public items by { $authors } distinct authors on { $sources } sources
 reason-news-pickup = news pickup: { $outlets }
 reason-interactions = { $total } interactions (reposts, comments, likes), growing { $growth } per hour
+reason-reposts = { $total } reposts of the linked posts
 reason-me-too = { $count ->
     [one] 1 "me too" retelling
    *[other] { $count } "me too" retellings
@@ -269,6 +279,7 @@ error-link-conflict = That link was rejected and cannot be confirmed.
 ## JSON API
 
 api-unauthenticated = A token is required: send it as a Bearer token in the Authorization header.
+api-too-many-failures = Too many failed sign-ins from here: wait as Retry-After says, then try again.
 api-forbidden = The { $role } role is required.
 api-not-found = Nothing was found there.
 api-conflict = The request conflicts with what is stored.

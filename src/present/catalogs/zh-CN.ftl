@@ -98,10 +98,16 @@ ev-links-linked-post = 链接到已关联本案的帖子 { $url }
 ev-author-is-voice = 作者此前的帖子已关联本案
 ev-mentions-voice = 提到 @{ $name }，其帖子已关联本案
 ev-names-voice = 提到 { $name }，其帖子已关联本案
-ev-retells = 复述本案（与案件记录相似度 { $case_text }，与公开经过相似度 { $story }）
+ev-retells = 复述本案：计分 { $score }（与案件记录相似度 { $case_text }，与公开经过相似度 { $story }）
 ev-fact-agrees = { fact }一致
 ev-fact-conflicts = { fact }不符
 ev-another-case-fits = 另一案件同样相符（得分 { $score }）
+ev-identifier-tail = 识别号尾号 { $tail } 与 { $identifier } 相符
+ev-brand-variant = 品牌写作「{ $written }」（即 { $alias }）
+ev-handle-off-topic = 由投诉人账号 { $handle } 发布，但与投诉无关
+ev-tail-with-conflict = 尾号 { $tail } 相同，但事实不符
+ev-needs-specific-facts = 仅 { $agreeing } 项具体事实一致，仅凭文字相似不能确认
+ev-own-story = 讲的是作者自己的类似经历
 ev-no-case-fits = 没有相符的在办案件
 fact = { $fact ->
     [place] 地点
@@ -117,6 +123,7 @@ reason-first-item = 首条公开内容：{ $author } 在 { $source } 发布的{ 
 reason-spread = { $authors } 位作者在 { $sources } 个数据源发布了 { $items } 条公开内容
 reason-news-pickup = 新闻报道：{ $outlets }
 reason-interactions = 共 { $total } 次互动（转发、评论、点赞），每小时增长 { $growth }
+reason-reposts = 关联帖子共被转发 { $total } 次
 reason-me-too = { $count } 条“我也是”式的复述
 reason-threats = 扬言曝光：{ $terms }
 reason-threat-in-notes = { $term }（案件备注）
@@ -263,6 +270,7 @@ error-link-conflict = 这条关联已被否决，不能再确认。
 ## JSON API
 
 api-unauthenticated = 需要令牌：请在 Authorization 头中以 Bearer 方式提供。
+api-too-many-failures = 此处登录失败次数过多，请按 Retry-After 等待后再试。
 api-forbidden = 需要{ $role }权限。
 api-not-found = 找不到请求的对象。
 api-conflict = 请求与现有数据冲突。
