@@ -167,7 +167,11 @@ fn rss_item(item: &Element, base: Url) -> RawItem {
         .or_else(|| media_group(item, "description"))
         .or_else(|| first(&[Ns::Itunes], "summary"))
         .or_else(|| first(&[Ns::Dc], "description"))
-        .or_else(|| first(&[Ns::Itunes], "subtitle"));
+        // Older and rarer places: an XHTML `<body>`, Userland's `<fullitem>`, CDF's
+        // `<abstract>`.
+        .or_else(|| first(&[Ns::Default, Ns::Rss, Ns::Xhtml], "body"))
+        .or_else(|| first(CORE, "fullitem"))
+        .or_else(|| first(CORE, "abstract"));
     // The text of `<link>`; an Atom `<atom:link href>` where that is missing.
     let text_link = item
         .elements()
@@ -185,7 +189,13 @@ fn rss_item(item: &Element, base: Url) -> RawItem {
     let url = text_link
         .clone()
         .or_else(|| atom_link(item, &base))
-        .or(permalink);
+        .or(permalink)
+        // CDF puts the link on the item itself.
+        .or_else(|| {
+            item.attr("href")
+                .and_then(non_empty)
+                .map(|href| resolve(&base, &href))
+        });
     // RSS 1.0 names each item in `rdf:about`: its id when it has no link (with a link, the
     // link always was the guid).
     let id = id.or_else(|| {
@@ -333,7 +343,18 @@ fn atom_text(e: &Element) -> Option<String> {
         .attr("mode")
         .map(|m| m.trim().to_ascii_lowercase())
         .unwrap_or_default();
-    let markup = if ty == "xhtml" || ty == "application/xhtml+xml" || mode == "xml" {
+    let html = ty == "html" || ty.ends_with("/html");
+    // Atom carries any other media type base64-encoded (Atom 0.3 says so in `mode`).
+    let base64 =
+        mode == "base64" || (ty.contains('/') && !ty.starts_with("text/") && !ty.ends_with("+xml"));
+    let markup = if base64 {
+        let decoded = decode_base64(&e.text()).unwrap_or_default();
+        if html {
+            decoded
+        } else {
+            xml::escape(&decoded)
+        }
+    } else if ty == "xhtml" || ty == "application/xhtml+xml" || mode == "xml" {
         // The wrapping <div> belongs to the format, not the text.
         let mut elements = e.elements();
         match (elements.next(), elements.next()) {
@@ -342,21 +363,36 @@ fn atom_text(e: &Element) -> Option<String> {
             }
             _ => e.inner_xhtml(),
         }
-    } else if ty == "html" || ty.ends_with("/html") || mode == "escaped" {
+    } else if html || mode == "escaped" {
         e.inner_markup()
     } else {
-        let mut escaped = String::new();
-        for c in e.text().chars() {
-            match c {
-                '&' => escaped.push_str("&amp;"),
-                '<' => escaped.push_str("&lt;"),
-                '>' => escaped.push_str("&gt;"),
-                c => escaped.push(c),
-            }
-        }
-        escaped
+        xml::escape(&e.text())
     };
     non_empty(&markup)
+}
+
+/// Standard base64, whitespace ignored; `None` if it is not, or not UTF-8 text.
+fn decode_base64(text: &str) -> Option<String> {
+    let mut bytes = Vec::with_capacity(text.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for c in text.bytes().filter(|c| !c.is_ascii_whitespace()) {
+        let value = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            b'=' => break,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(value);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            bytes.push(((acc >> bits) & 0xff) as u8);
+        }
+    }
+    String::from_utf8(bytes).ok()
 }
 
 /// RSS `<author>` is meant as an e-mail address ("lawyer@boyer.net (Lawyer Boyer)");
@@ -369,7 +405,9 @@ fn person(text: &str) -> String {
 }
 
 fn with_base(base: &Url, e: &Element) -> Url {
+    // CDF writes `BASE`.
     e.attr("xml:base")
+        .or_else(|| e.attr("base"))
         .and_then(|b| base.join(b.trim()).ok())
         .unwrap_or_else(|| base.clone())
 }
@@ -513,6 +551,16 @@ mod tests {
         }
         assert_eq!(parse_date("昨天"), None);
         assert_eq!(parse_date(""), None);
+    }
+
+    #[test]
+    fn base64_decodes_text() {
+        assert_eq!(
+            decode_base64(" RXhhbXBsZSA8Yj5BdG9tPC9iPg==\n").as_deref(),
+            Some("Example <b>Atom</b>")
+        );
+        assert_eq!(decode_base64("5pif6amw").as_deref(), Some("星驰"));
+        assert_eq!(decode_base64("not base64!"), None);
     }
 
     #[test]

@@ -197,6 +197,13 @@ impl Element {
     }
 }
 
+/// Text made safe to put into markup.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    escape_into(&mut out, text);
+    out
+}
+
 fn escape_into(out: &mut String, text: &str) {
     for c in text.chars() {
         match c {
