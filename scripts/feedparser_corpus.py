@@ -88,6 +88,11 @@ def feedparser_items(path, base):
         else:
             title = plain(title)
         link = e.get("link") or None
+        # feedparser takes an id or guid for the link when there is none, even one that is
+        # no URL ("e1", "urn:x1"), and resolves it against the feed's address; outcry takes
+        # only a guid that is a web address (and not isPermaLink="false").
+        if link and link == e.get("id") and not re.match(r"https?://", link):
+            link = None
         items.append({"title": title or "", "url": urllib.parse.urljoin(base, link) if link else None})
     return {"version": d.get("version") or "", "bozo": bool(d.get("bozo")), "items": items}
 
@@ -166,7 +171,7 @@ def main():
     peak = 0
     for root, _, files in os.walk(args.tests):
         for name in sorted(files):
-            if not name.endswith((".xml", ".json", ".rdf", ".atom", ".rss")):
+            if name.endswith(".expected.json") or not name.endswith((".xml", ".json", ".rdf", ".atom", ".rss")):
                 continue
             path = os.path.join(root, name)
             rel = os.path.relpath(path, args.tests)
