@@ -36,14 +36,14 @@ fn rss2() -> String {
          <description>车友交流，维权投诉</description>\n",
     );
     for i in 0..ITEMS {
-        let _ = write!(
+        let _ = writeln!(
             s,
             "<item><title>{}</title><link>http://bbs.example.cn/thread/{i}</link>\
              <guid isPermaLink=\"false\">thread-{i}</guid>\
              <description><![CDATA[{}]]></description>\
              <content:encoded>{}</content:encoded>\
              <dc:creator>车主{i}</dc:creator>\
-             <pubDate>Fri, 20 Nov 2026 08:{:02}:00 +0800</pubDate></item>\n",
+             <pubDate>Fri, 20 Nov 2026 08:{:02}:00 +0800</pubDate></item>",
             title(i),
             body(i),
             escape(&body(i)),
@@ -62,11 +62,11 @@ fn rss1() -> String {
          <link>http://news.example.cn/</link><description>新闻</description></channel>\n",
     );
     for i in 0..ITEMS {
-        let _ = write!(
+        let _ = writeln!(
             s,
             "<item rdf:about=\"http://news.example.cn/a/{i}\"><title>{}</title>\
              <link>http://news.example.cn/a/{i}</link><description>{}</description>\
-             <dc:date>2026-11-20T08:{:02}:00+08:00</dc:date><dc:creator>记者{i}</dc:creator></item>\n",
+             <dc:date>2026-11-20T08:{:02}:00+08:00</dc:date><dc:creator>记者{i}</dc:creator></item>",
             title(i),
             escape(&body(i)),
             i % 60
@@ -83,14 +83,14 @@ fn atom() -> String {
          <link rel=\"alternate\" href=\"https://news.example.com/\"/>\n",
     );
     for i in 0..ITEMS {
-        let _ = write!(
+        let _ = writeln!(
             s,
             "<entry><id>urn:example:news:{i}</id><title type=\"text\">{}</title>\
              <link rel=\"alternate\" type=\"text/html\" href=\"https://news.example.com/a/{i}.html\"/>\
              <published>2026-11-20T09:{:02}:00+08:00</published>\
              <updated>2026-11-20T10:00:00+08:00</updated>\
              <author><name>记者 李明</name></author>\
-             <summary>摘要{i}</summary><content type=\"html\">{}</content></entry>\n",
+             <summary>摘要{i}</summary><content type=\"html\">{}</content></entry>",
             title(i),
             i % 60,
             escape(&body(i))

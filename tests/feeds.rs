@@ -41,7 +41,7 @@ fn fixtures() -> Vec<(String, PathBuf, Value)> {
     found
 }
 
-fn field<'a>(item: &'a ExtractedItem, key: &str) -> Option<String> {
+fn field(item: &ExtractedItem, key: &str) -> Option<String> {
     match key {
         "guid" => Some(item.guid.clone()),
         "url" => item.url.clone(),
