@@ -6,13 +6,17 @@
 //! notes each repair so the source's health can say the feed is broken.
 //!
 //! Bounded like the strict parse it replaces: one pass over the text, nesting capped at
-//! [`MAX_DEPTH`], no entity expansion beyond single characters.
+//! [`MAX_DEPTH`], the tree at [`MAX_ELEMENTS`], no entity expansion beyond single characters.
 
 use std::fmt::Write;
 
 /// Deeper elements are read as text of the element at this depth: no feed needs more, and
 /// it keeps recursion over the tree bounded.
 pub const MAX_DEPTH: usize = 64;
+
+/// Elements beyond this many are read as text: a feed has hundreds, and a body of nothing
+/// but `<a/>` must not grow a tree many times its size.
+pub const MAX_ELEMENTS: usize = 100_000;
 
 /// The namespaces feeds are read by. Atom 0.3 and 1.0 share one, as do the RSS 0.90 / 1.0 /
 /// Userland namespaces: the elements mean the same, and feeds mix them up.
@@ -271,8 +275,10 @@ struct Reader<'a> {
     stack: Vec<Open>,
     roots: Vec<Element>,
     repairs: Repairs,
-    /// Elements not opened because of [`MAX_DEPTH`]: their end tags are expected.
-    too_deep: usize,
+    /// Elements not opened because of [`MAX_DEPTH`] or [`MAX_ELEMENTS`]: their end tags
+    /// are expected.
+    not_opened: usize,
+    elements: usize,
 }
 
 /// Reads `text` into a tree, repairing what a lenient reader repairs. Never fails: a
@@ -284,7 +290,8 @@ pub fn parse(text: &str) -> Document {
         stack: Vec::new(),
         roots: Vec::new(),
         repairs: Repairs::default(),
-        too_deep: 0,
+        not_opened: 0,
+        elements: 0,
     };
     reader.run();
     Document {
@@ -553,13 +560,16 @@ impl<'a> Reader<'a> {
     }
 
     fn open(&mut self, name: String, attrs: Vec<(String, String)>, empty: bool, at: usize) {
-        if self.stack.len() >= MAX_DEPTH {
+        if self.stack.len() >= MAX_DEPTH || self.elements >= MAX_ELEMENTS {
             if !empty {
-                self.too_deep += 1;
+                self.not_opened += 1;
             }
-            self.note(at, || format!("elements nested deeper than {MAX_DEPTH}"));
+            self.note(at, || {
+                format!("more than {MAX_ELEMENTS} elements, or nested deeper than {MAX_DEPTH}")
+            });
             return;
         }
+        self.elements += 1;
         let scope: Vec<(String, Ns)> = attrs
             .iter()
             .filter_map(|(k, v)| {
@@ -621,8 +631,8 @@ impl<'a> Reader<'a> {
                 self.pos = self.text.len();
             }
         }
-        if self.too_deep > 0 {
-            self.too_deep -= 1;
+        if self.not_opened > 0 {
+            self.not_opened -= 1;
             return;
         }
         let found = self
@@ -926,6 +936,14 @@ mod tests {
             content.inner_xhtml(),
             "<div>History of the &lt;blink&gt; tag <b>!</b></div>"
         );
+    }
+
+    #[test]
+    fn size_is_capped() {
+        let many = format!("<r>{}</r>", "<a/>".repeat(MAX_ELEMENTS + 10));
+        let (r, repairs) = root(&many);
+        assert_eq!(r.children.len(), MAX_ELEMENTS - 1);
+        assert_eq!(repairs.count, 11);
     }
 
     #[test]
