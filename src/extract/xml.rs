@@ -241,7 +241,9 @@ impl Repairs {
                 .filter(|b| **b == b'\n')
                 .count()
                 + 1;
-            self.first = Some(format!("line {line}: {}", what()));
+            // Scraped names end up in the message: bounded, as everything shown of a page.
+            let what: String = what().chars().take(160).collect();
+            self.first = Some(format!("line {line}: {what}"));
         }
     }
 }
@@ -506,7 +508,9 @@ impl<'a> Reader<'a> {
             if !is_name_start(c) {
                 // Junk in a tag (`<a "x">`, `<a / >`): skipped.
                 if c != '/' {
-                    self.note(self.pos, || format!("stray `{c}` in the tag <{name}>"));
+                    self.note(self.pos, || {
+                        format!("stray `{}` in the tag <{name}>", c.escape_default())
+                    });
                 }
                 self.pos += c.len_utf8();
                 continue;
@@ -936,6 +940,17 @@ mod tests {
             content.inner_xhtml(),
             "<div>History of the &lt;blink&gt; tag <b>!</b></div>"
         );
+    }
+
+    #[test]
+    fn repair_messages_are_bounded_and_show_no_controls() {
+        let (_, repairs) = root("<a \u{202e}></a>");
+        let first = repairs.first.unwrap();
+        assert!(first.contains("\\u{202e}"), "{first}");
+        assert!(!first.contains('\u{202e}'), "{first}");
+        let long = "x".repeat(1000);
+        let (_, repairs) = root(&format!("<a><{long}></a>"));
+        assert!(repairs.first.unwrap().chars().count() < 200);
     }
 
     #[test]
