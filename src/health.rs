@@ -66,9 +66,11 @@ pub fn blind_status(status: u16, snippet: &str, extra: &[String]) -> Option<Stri
 /// What one poll of a source came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PollResult {
-    /// Items read (`None`: the server said 304, nothing changed).
+    /// Items read (`None`: the server said 304, nothing changed), and what was repaired
+    /// to read them when the feed is ill-formed.
     Ok {
         items: Option<usize>,
+        repaired: Option<String>,
     },
     Blind(String),
     Failed(String),
@@ -106,9 +108,15 @@ pub fn apply(
             state.last_error_at = Some(now);
             None
         }
-        PollResult::Ok { items } => {
+        PollResult::Ok { items, repaired } => {
             state.last_poll_at = Some(now);
             state.health = SourceHealth::Ok;
+            // Read, so healthy; but the site should hear that its feed is broken, and a
+            // worse breakage may not be repairable. The note stays until the next error.
+            if let Some(repaired) = repaired {
+                state.last_error = Some(format!("feed repaired: {repaired}"));
+                state.last_error_at = Some(now);
+            }
             state.consecutive_failures = 0;
             state.last_success_at = Some(now);
             if let Some(items) = items {
@@ -326,7 +334,10 @@ mod tests {
         assert_eq!(apply(&mut state, &failed, at(90), HOUR, true), None);
         assert_eq!(state.consecutive_failures, 4);
         assert_eq!(state.failing_since, Some(at(0)));
-        let ok = PollResult::Ok { items: Some(5) };
+        let ok = PollResult::Ok {
+            items: Some(5),
+            repaired: None,
+        };
         assert_eq!(
             apply(&mut state, &ok, at(95), HOUR, true),
             Some(Notice::Recovered)
@@ -379,7 +390,10 @@ mod tests {
         assert_eq!(apply(&mut state, &blind, at(0), HOUR, true), None);
         assert_eq!(state.health, SourceHealth::Blind);
         assert_eq!(state.last_error.as_deref(), Some("blind: login page"));
-        let not_modified = PollResult::Ok { items: None };
+        let not_modified = PollResult::Ok {
+            items: None,
+            repaired: None,
+        };
         assert_eq!(apply(&mut state, &not_modified, at(10), HOUR, true), None);
         assert_eq!(state.last_items, None, "a 304 counts no items");
 
@@ -390,13 +404,34 @@ mod tests {
         assert_eq!(
             apply(
                 &mut state,
-                &PollResult::Ok { items: Some(1) },
+                &PollResult::Ok {
+                    items: Some(1),
+                    repaired: None,
+                },
                 at(121),
                 HOUR,
                 false
             ),
             None
         );
+    }
+
+    #[test]
+    fn a_repaired_feed_is_healthy_and_says_what_was_repaired() {
+        let mut state = SourceState::default();
+        let repaired = PollResult::Ok {
+            items: Some(3),
+            repaired: Some("line 7: a bare `&` not starting an entity".into()),
+        };
+        assert_eq!(apply(&mut state, &repaired, at(0), HOUR, true), None);
+        assert_eq!(state.health, SourceHealth::Ok);
+        assert_eq!(state.consecutive_failures, 0);
+        assert_eq!(state.items_seen, 3);
+        assert_eq!(
+            state.last_error.as_deref(),
+            Some("feed repaired: line 7: a bare `&` not starting an entity")
+        );
+        assert_eq!(state.last_error_at, Some(at(0)));
     }
 
     #[test]

@@ -278,6 +278,12 @@ fn print_read(source: &SourceConfig, read: &SourceRead) {
                 ""
             }
         );
+        if let Some(repaired) = &page.repaired {
+            println!(
+                "page {}: ill-formed feed, read after repair: {repaired}",
+                i + 1
+            );
+        }
     }
     let show = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_else(|| "-".into());
     let text = |v: Option<&str>| v.unwrap_or("-").to_string();

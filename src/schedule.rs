@@ -82,6 +82,8 @@ pub struct PollReport {
     pub items: usize,
     pub pages: usize,
     pub alerts: usize,
+    /// What was repaired to read an ill-formed feed (the first page that needed it).
+    pub repaired: Option<String>,
 }
 
 /// One page a read fetched.
@@ -93,6 +95,8 @@ pub struct PageRead {
     pub decode_errors: bool,
     /// Selectors that matched in no item on this page.
     pub unmatched: Vec<&'static str>,
+    /// What had to be repaired to read this page as a feed.
+    pub repaired: Option<String>,
 }
 
 /// What reading a source once (all its pages) gave, before the pipeline.
@@ -196,6 +200,7 @@ pub async fn read_source(
             encoding: extraction.encoding,
             decode_errors: extraction.decode_errors,
             unmatched: extraction.unmatched,
+            repaired: extraction.repaired,
         });
         read.items.extend(
             extraction
@@ -475,7 +480,8 @@ impl Poller {
                     Err(e) => error!(error = %e, "cannot record the poll"),
                 }
                 let items = (!report.not_modified).then_some(report.items);
-                (Ok(()), PollResult::Ok { items })
+                let repaired = report.repaired.clone();
+                (Ok(()), PollResult::Ok { items, repaired })
             }
             Err(e) => {
                 let failures =
@@ -587,8 +593,12 @@ impl Poller {
         let mut report = PollReport {
             items: read.items.len(),
             pages: read.pages.len(),
+            repaired: read.pages.iter().find_map(|p| p.repaired.clone()),
             ..PollReport::default()
         };
+        if let Some(repaired) = &report.repaired {
+            warn!(repaired = %repaired, "the feed is ill-formed; its items were read after repair");
+        }
         let observations: Vec<Observation> = read
             .items
             .into_iter()

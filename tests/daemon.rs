@@ -242,7 +242,8 @@ async fn malformed_feed_is_logged_per_source_while_others_deliver() {
     feeds.set(
         "broken.xml",
         "application/rss+xml",
-        "<rss><channel><item><title>unterminated",
+        // No feed at all: ill-formed feeds are repaired and read (see below).
+        "<html><body>Bad Gateway</body></html>",
     );
     feeds.set("good.xml", "application/rss+xml", rss(&[LINKED]));
     let smtp = SmtpServer::start().await;
@@ -269,6 +270,61 @@ async fn malformed_feed_is_logged_per_source_while_others_deliver() {
         .lines()
         .any(|l| l.contains("poll failed") && l.contains("good-feed")));
     app.stop().await;
+}
+
+/// The commonest breakage of real feeds, all at once: no `version`, a bare `&`, an HTML
+/// entity, a tag left open in a title, and no guids, with one list link shared by every item
+/// (so guids cannot fall back to it). The complaint still alerts, and the source's health
+/// says the feed was repaired.
+#[tokio::test(flavor = "multi_thread")]
+async fn complaint_in_an_ill_formed_feed_alerts_and_health_says_repaired() {
+    let feeds = FeedServer::start().await;
+    let item = |title: &str, body: &str| {
+        format!(
+            "<item><title>{title}</title><link>http://bbs.example.cn/list?page=1&sort=new</link>\
+             <description>{body}</description></item>"
+        )
+    };
+    let broken = format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<rss><channel><title>论坛 & 社区</title>\n{}\n{}\n</channel></rss>",
+        item(NOISE.1, "去公园走走&nbsp;真好"),
+        item(
+            "星驰C200提车就漏油 <b>求助",
+            "订单号 ＸＣ－２０２６－００８７１, 4S店说是正常现象 AT&T"
+        ),
+    );
+    feeds.set("forum.xml", "application/rss+xml", broken);
+    let smtp = SmtpServer::start().await;
+    let mut app = TestApp::new(
+        &[feed_source("forum", &feeds, "forum.xml")],
+        Some(smtp.port()),
+    );
+    app.import_cases(CASES);
+    app.start().await;
+    let mails = smtp.wait_for(1, Duration::from_secs(20)).await;
+    assert_eq!(mails.len(), 1, "logs: {}", app.logs());
+    assert_eq!(mails[0].header("X-Outcry-Case").as_deref(), Some("C-1042"));
+    assert!(mails[0].subject().contains("C-1042"));
+
+    let mut sources = String::new();
+    for _ in 0..50 {
+        sources = String::from_utf8_lossy(&app.command(&["sources"]).stdout).into_owned();
+        if sources.contains("feed repaired") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let row = sources
+        .lines()
+        .find(|l| l.starts_with("forum\t"))
+        .unwrap_or_else(|| panic!("no row for the source: {sources}"));
+    assert!(row.contains("\tok\t"), "a repaired feed is healthy: {row}");
+    assert!(
+        row.contains("feed repaired: line 2: a bare `&`"),
+        "health must say what was repaired: {row}"
+    );
+    app.stop().await;
+    assert_eq!(smtp.messages().len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -819,3 +819,47 @@ async fn shutdown_keeps_its_timeout_when_the_mail_server_hangs_mid_send() {
     assert_eq!(smtp.messages().len(), 1);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn source_test_reads_an_ill_formed_feed_and_says_what_was_repaired() {
+    let site = FeedServer::start().await;
+    site.set(
+        "feed.xml",
+        "application/rss+xml",
+        "<rss><channel><title>t</title>\n<item><title>AT&T 的帖子</title><guid>g1</guid></item>\n\
+         <item><title>没关上的 <b>标签</title><guid>g2</guid></item></channel></rss>",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("feed.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "name = \"broken\"\nkind = \"feed\"\nchannel = \"forum\"\nurl = \"{}\"\n",
+            site.url("feed.xml")
+        ),
+    )
+    .unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_outcry"))
+        .args(["source", "test"])
+        .arg(&file)
+        .arg("--config")
+        .arg(dir.path().join("none.toml"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("broken: 2 items from 1 page(s)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("title:     AT&T 的帖子"), "{stdout}");
+    assert_eq!(
+        stdout.matches("ill-formed feed, read after repair").count(),
+        1,
+        "said once: {stdout}"
+    );
+    assert!(
+        stdout.contains("page 1: ill-formed feed, read after repair: line 2: a bare `&` not starting an entity (and 1 more)"),
+        "{stdout}"
+    );
+}

@@ -41,6 +41,18 @@ pub fn decode(bytes: &[u8], content_type: Option<&str>) -> Decoded {
         };
     }
 
+    // UTF-16 without a BOM shows itself in the zero bytes around `<` (XML 1.0, appendix F),
+    // and outranks the header too: no other reading of those bytes makes sense.
+    if let Some(encoding) = utf16_without_bom(bytes) {
+        let (text, had_errors) = encoding.decode_without_bom_handling(bytes);
+        return Decoded {
+            text: text.into_owned(),
+            encoding,
+            had_errors,
+            declared_by: DeclaredBy::Detected,
+        };
+    }
+
     let declared = content_type
         .and_then(charset_param)
         .and_then(encoding_for_label)
@@ -136,6 +148,21 @@ pub fn declare_utf8(xml: &str) -> Cow<'_, str> {
 
 /// Statistical guess for undeclared bytes. Valid UTF-8 is taken at face value: chardetng
 /// would answer windows-1252 for plain ASCII, which decodes the same but reports oddly.
+/// `<` (or leading whitespace) as a UTF-16 code unit with its high byte zero.
+fn utf16_without_bom(bytes: &[u8]) -> Option<&'static Encoding> {
+    let first = bytes.chunks_exact(2).find(|unit| {
+        !matches!(
+            unit,
+            [0, b' ' | b'\t' | b'\r' | b'\n'] | [b' ' | b'\t' | b'\r' | b'\n', 0]
+        )
+    })?;
+    match first {
+        [0, b'<'] => Some(UTF_16BE),
+        [b'<', 0] => Some(UTF_16LE),
+        _ => None,
+    }
+}
+
 fn guess(bytes: &[u8]) -> &'static Encoding {
     if std::str::from_utf8(bytes).is_ok() {
         return UTF_8;
@@ -307,6 +334,21 @@ mod tests {
 
     fn gbk(text: &str) -> Vec<u8> {
         GB18030.encode(text).0.into_owned()
+    }
+
+    #[test]
+    fn utf16_without_bom_is_recognised() {
+        let text = "<?xml version=\"1.0\" encoding=\"utf-16\"?><rss><title>星驰</title></rss>";
+        let be: Vec<u8> = text.encode_utf16().flat_map(u16::to_be_bytes).collect();
+        let le: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        for (bytes, encoding) in [(be, UTF_16BE), (le, UTF_16LE)] {
+            let d = decode(&bytes, Some("text/xml; charset=utf-8"));
+            assert_eq!(d.encoding, encoding);
+            assert_eq!(d.text, text);
+            assert!(!d.had_errors);
+        }
+        assert_eq!(utf16_without_bom(b"<rss/>"), None);
+        assert_eq!(utf16_without_bom(b""), None);
     }
 
     #[test]

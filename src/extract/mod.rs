@@ -1,9 +1,10 @@
 //! Fetched bytes → items: the charset is settled first (charset.rs), then the text is read
-//! as a feed (feed.rs) or as an HTML list page with the source's CSS selectors (html.rs).
+//! as a feed (feed.rs, over the forgiving XML reader in xml.rs) or as an HTML list page with the source's CSS selectors (html.rs).
 
 pub mod charset;
 pub mod feed;
 pub mod html;
+pub mod xml;
 
 pub use charset::{declare_utf8, decode, encoding_for_label, DeclaredBy, Decoded};
 
@@ -39,6 +40,9 @@ pub struct Extraction {
     pub unmatched: Vec<&'static str>,
     /// The next list page (html sources with `selectors.next_page`).
     pub next_page: Option<url::Url>,
+    /// What had to be repaired to read an ill-formed feed (see [`xml::Repairs`]), said
+    /// plainly: the first problem with its line, and how many more there were.
+    pub repaired: Option<String>,
     /// When no item was found: the sign of a login wall, captcha or expired cookie that the
     /// page shows, if any.
     pub blind_marker: Option<String>,
@@ -66,12 +70,17 @@ pub fn extract(
     page_url: &url::Url,
 ) -> Result<Extraction, ExtractError> {
     let decoded = decode(bytes, content_type);
+    let mut repaired = None;
     let page = match source.kind {
-        SourceKind::Feed => html::HtmlPage {
-            items: feed::extract_feed(&decoded.text, page_url)?,
-            unmatched: Vec::new(),
-            next_page: None,
-        },
+        SourceKind::Feed => {
+            let read = feed::extract_feed(&decoded.text, page_url)?;
+            repaired = (!read.repairs.is_empty()).then(|| read.repairs.to_string());
+            html::HtmlPage {
+                items: read.items,
+                unmatched: Vec::new(),
+                next_page: None,
+            }
+        }
         SourceKind::Html => {
             let selectors = source.selectors.as_ref().ok_or_else(|| {
                 ExtractError::Html(format!(
@@ -96,6 +105,7 @@ pub fn extract(
         decode_errors: decoded.had_errors,
         unmatched: page.unmatched,
         next_page: page.next_page,
+        repaired,
         blind_marker,
     })
 }
