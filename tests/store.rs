@@ -1274,8 +1274,20 @@ async fn source_leases_exclude_take_over_and_keep_the_interval(store: SharedStor
         .await
         .unwrap()
         .is_some());
-    assert!(store.record_poll("weibo", "a").await.unwrap());
-    assert!(!store.record_poll("weibo", "b").await.unwrap());
+    let weibo = [SourceState {
+        name: "weibo".into(),
+        health: SourceHealth::Ok,
+        ..SourceState::default()
+    }];
+    assert_eq!(store.record_polls("a", &weibo).await.unwrap(), ["weibo"]);
+    assert_eq!(store.source_state("weibo").await.unwrap().as_ref(), weibo.first());
+    // b does not hold it: its poll and state are not written.
+    let stale = [SourceState {
+        items_seen: 7,
+        ..weibo[0].clone()
+    }];
+    assert!(store.record_polls("b", &stale).await.unwrap().is_empty());
+    assert_eq!(store.source_state("weibo").await.unwrap().as_ref(), weibo.first());
 
     // The heartbeat keeps a lease past its first expiry.
     assert!(store
@@ -1298,7 +1310,11 @@ async fn source_leases_exclude_take_over_and_keep_the_interval(store: SharedStor
         .await
         .unwrap()
         .unwrap();
-    assert!(store.record_poll("video", "d").await.unwrap());
+    let video = [SourceState {
+        name: "video".into(),
+        ..SourceState::default()
+    }];
+    assert_eq!(store.record_polls("d", &video).await.unwrap(), ["video"]);
     past(BRIEF).await;
     let b = store
         .lease_source("video", "b", HELD)
@@ -1314,7 +1330,7 @@ async fn source_leases_exclude_take_over_and_keep_the_interval(store: SharedStor
     );
     // d comes back late: its heartbeat renews nothing and its polls are refused.
     assert_eq!(store.renew_leases("d", HELD).await.unwrap(), 0);
-    assert!(!store.record_poll("video", "d").await.unwrap());
+    assert!(store.record_polls("d", &video).await.unwrap().is_empty());
     assert!(store
         .lease_source("video", "d", HELD)
         .await
