@@ -248,7 +248,9 @@ pub struct Bookkeeping {
 
 impl Bookkeeping {
     fn held(&self) -> std::sync::MutexGuard<'_, HashMap<String, Instant>> {
-        self.held.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.held
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn unrecorded(&self) -> std::sync::MutexGuard<'_, Vec<SourceState>> {

@@ -1256,6 +1256,59 @@ async fn past(lease: StdDuration) {
     tokio::time::sleep(lease + StdDuration::from_millis(300)).await;
 }
 
+/// More polls than one statement takes, some of sources held by another instance: each
+/// held source gets its poll time and state, the others keep theirs.
+async fn polls_are_recorded_in_batches_only_for_held_sources(store: SharedStore) {
+    let names: Vec<String> = (0..700).map(|i| format!("feed-{i:03}")).collect();
+    for (i, name) in names.iter().enumerate() {
+        let owner = if i % 7 == 0 { "b" } else { "a" };
+        assert!(store
+            .lease_source(name, owner, BRIEF)
+            .await
+            .unwrap()
+            .is_some());
+    }
+    let states: Vec<SourceState> = names
+        .iter()
+        .map(|name| SourceState {
+            name: name.clone(),
+            etag: Some(format!("\"{name}\"")),
+            items_seen: 3,
+            health: SourceHealth::Ok,
+            last_poll_at: Some(Utc::now()),
+            ..SourceState::default()
+        })
+        .collect();
+    let mut recorded = store.record_polls("a", &states).await.unwrap();
+    recorded.sort();
+    let held: Vec<String> = names
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 7 != 0)
+        .map(|(_, n)| n.clone())
+        .collect();
+    assert_eq!(recorded, held);
+    let stored = store.source_states().await.unwrap();
+    assert_eq!(stored.len(), held.len());
+    assert!(stored
+        .iter()
+        .all(|s| states.iter().any(|t| t == s) && held.contains(&s.name)));
+    // The poll time is remembered for whoever takes a source over.
+    past(BRIEF).await;
+    let taken = store
+        .lease_source(&held[0], "c", HELD)
+        .await
+        .unwrap()
+        .expect("an expired lease is taken over");
+    assert!(taken.last_polled.is_some());
+    let never = store
+        .lease_source(&names[0], "c", HELD)
+        .await
+        .unwrap()
+        .expect("an expired lease is taken over");
+    assert_eq!(never.last_polled, None);
+}
+
 async fn source_leases_exclude_take_over_and_keep_the_interval(store: SharedStore) {
     let a = store
         .lease_source("weibo", "a", HELD)
@@ -1280,14 +1333,20 @@ async fn source_leases_exclude_take_over_and_keep_the_interval(store: SharedStor
         ..SourceState::default()
     }];
     assert_eq!(store.record_polls("a", &weibo).await.unwrap(), ["weibo"]);
-    assert_eq!(store.source_state("weibo").await.unwrap().as_ref(), weibo.first());
+    assert_eq!(
+        store.source_state("weibo").await.unwrap().as_ref(),
+        weibo.first()
+    );
     // b does not hold it: its poll and state are not written.
     let stale = [SourceState {
         items_seen: 7,
         ..weibo[0].clone()
     }];
     assert!(store.record_polls("b", &stale).await.unwrap().is_empty());
-    assert_eq!(store.source_state("weibo").await.unwrap().as_ref(), weibo.first());
+    assert_eq!(
+        store.source_state("weibo").await.unwrap().as_ref(),
+        weibo.first()
+    );
 
     // The heartbeat keeps a lease past its first expiry.
     assert!(store
@@ -1621,6 +1680,11 @@ macro_rules! behaviours {
             #[tokio::test]
             async fn source_leases() {
                 source_leases_exclude_take_over_and_keep_the_interval($open.await).await;
+            }
+
+            #[tokio::test]
+            async fn batched_polls() {
+                polls_are_recorded_in_batches_only_for_held_sources($open.await).await;
             }
 
             #[tokio::test]

@@ -228,13 +228,11 @@ where
         state: &SourceState,
     ) -> Result<(), StoreError> {
         let time = |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339());
-        sqlx::query::<DB>(
-            &format!(
-                "INSERT INTO source_state ({SOURCE_STATE_COLUMNS}) VALUES {}
+        sqlx::query::<DB>(&format!(
+            "INSERT INTO source_state ({SOURCE_STATE_COLUMNS}) VALUES {}
                  ON CONFLICT (name) DO UPDATE SET {SOURCE_STATE_UPDATE}",
-                placeholders(1, 1, 13)
-            ),
-        )
+            placeholders(1, 1, 13)
+        ))
         .bind(state.name.as_str())
         .bind(state.etag.clone())
         .bind(state.last_modified.clone())
