@@ -128,6 +128,7 @@ pub async fn serve(
         backoff_max: config.fetch.backoff_max,
         instance: instance.clone(),
         lease: config.cluster.source_lease,
+        book: Default::default(),
         source_down_after: (!config.operator.to.is_empty())
             .then_some(config.operator.source_down_after),
         ui: ui.clone(),

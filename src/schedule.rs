@@ -22,7 +22,7 @@ use crate::present::Ui;
 use crate::store::{LeaseCondition, SharedStore, SourceState, StoreError};
 use chrono::Utc;
 use rand::Rng;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -239,7 +239,37 @@ pub struct Poller {
     pub lease: Duration,
     /// How operator mails are worded.
     pub ui: Ui,
+    pub book: Bookkeeping,
 }
+
+/// What this instance remembers between polls, so that a poll which finds nothing new
+/// costs no statement of its own: leases are renewed by the heartbeat in bulk, and polls
+/// are recorded in batches.
+#[derive(Default)]
+pub struct Bookkeeping {
+    /// Until when (this instance's clock) each lease it holds surely lasts: from the grant
+    /// or the heartbeat's last renewal, both no earlier than the database's statement.
+    held: std::sync::Mutex<HashMap<String, Instant>>,
+    /// Successful polls not yet recorded, oldest first.
+    unrecorded: std::sync::Mutex<Vec<SourceState>>,
+}
+
+impl Bookkeeping {
+    fn held(&self) -> std::sync::MutexGuard<'_, HashMap<String, Instant>> {
+        self.held
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn unrecorded(&self) -> std::sync::MutexGuard<'_, Vec<SourceState>> {
+        self.unrecorded
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// How often successful polls are written, in one transaction for all of them.
+const RECORD_EVERY: Duration = Duration::from_secs(1);
 
 /// Interval jitter is ±10%; a poll may come this early after the last one, and no earlier.
 const EARLIEST: f64 = 0.9;
@@ -272,6 +302,17 @@ impl Poller {
                 async move { poller.run_source(source, interval, shutdown).await }.instrument(span),
             );
         }
+        let (poller, stop) = (Arc::clone(self), shutdown.clone());
+        // Apart from the heartbeat: a stalled store must not stop the beats /healthz reads.
+        tasks.spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    _ = tokio::time::sleep(RECORD_EVERY) => {}
+                }
+                poller.record_polls().await;
+            }
+        });
         let poller = Arc::clone(self);
         tasks.spawn(async move {
             // Beats even with zero sources: "alive" means the runtime schedules our tasks.
@@ -292,14 +333,62 @@ impl Poller {
     }
 
     async fn renew_leases(&self) {
+        let asked = Instant::now();
         if let Err(e) = self.store.renew_leases(&self.instance, self.lease).await {
             error!(error = %e, "cannot renew source leases");
+            return;
+        }
+        // A lease surely unexpired when the statement ended was unexpired when it ran, so it
+        // was renewed; any other may have expired and is taken again before its next poll.
+        let done = Instant::now();
+        self.book.held().retain(|_, until| {
+            let renewed = *until > done;
+            if renewed {
+                *until = (*until).max(asked + self.lease);
+            }
+            renewed
+        });
+    }
+
+    /// Writes the successful polls made since the last call, in one transaction. A source
+    /// whose lease was lost meanwhile is taken again (and its state read) before its next
+    /// poll; when the store fails, the polls wait for the next call.
+    pub async fn record_polls(&self) {
+        let mut states = std::mem::take(&mut *self.book.unrecorded());
+        if states.is_empty() {
+            return;
+        }
+        // The last poll of each source is the one to keep; a statement may not write a row
+        // twice.
+        let mut seen = HashSet::new();
+        states.reverse();
+        states.retain(|state| seen.insert(state.name.clone()));
+        match self.store.record_polls(&self.instance, &states).await {
+            Ok(recorded) => {
+                if recorded.len() < states.len() {
+                    let recorded: HashSet<String> = recorded.into_iter().collect();
+                    let mut held = self.book.held();
+                    for state in states.iter().filter(|s| !recorded.contains(&s.name)) {
+                        warn!(source = %state.name, "lease lost after the poll; poll not recorded");
+                        held.remove(&state.name);
+                    }
+                }
+            }
+            Err(e) => {
+                error!(error = %e, polls = states.len(), "cannot record polls; trying again");
+                states.reverse();
+                let mut unrecorded = self.book.unrecorded();
+                states.append(&mut unrecorded);
+                *unrecorded = states;
+            }
         }
     }
 
-    /// Hands this instance's sources to the others at once; for after the source tasks
-    /// stopped.
+    /// Hands this instance's sources to the others at once, after recording its last polls
+    /// so that they keep the sources' intervals; for after the source tasks stopped.
     pub async fn release_leases(&self) {
+        self.record_polls().await;
+        self.book.held().clear();
         if let Err(e) = self.store.release_leases(&self.instance).await {
             warn!(error = %e, "cannot release source leases; they expire on their own");
         }
@@ -320,6 +409,9 @@ impl Poller {
             .await;
         match lease {
             Ok(Some(lease)) => {
+                self.book
+                    .held()
+                    .insert(source.name.clone(), asked + lease.remaining());
                 // Both times are the database's, so instances' clocks never disagree here.
                 let since_poll = lease
                     .last_polled
@@ -331,6 +423,7 @@ impl Poller {
                 }
             }
             Ok(None) => {
+                self.book.held().remove(&source.name);
                 debug!("leased by another instance");
                 Err(self.lease.min(interval))
             }
@@ -359,20 +452,32 @@ impl Poller {
     ) {
         // Spread the first polls so that a restart does not hit every site at once.
         let mut wait = jitter(interval.min(Duration::from_secs(10)).mul_f64(0.5));
+        // The source's state as this instance last wrote it; only valid while it has held
+        // the lease throughout, since another holder writes it too.
+        let mut state = None;
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 _ = tokio::time::sleep(wait) => {}
             }
             self.beat();
-            let held_until = match self.take_turn(&source, interval).await {
-                Ok(held_until) => held_until,
-                Err(not_yet) => {
-                    wait = not_yet;
-                    continue;
+            let held_until = match self.holding(&source.name) {
+                Some(held_until) => held_until,
+                None => {
+                    state = None;
+                    match self.take_turn(&source, interval).await {
+                        Ok(held_until) => held_until,
+                        Err(not_yet) => {
+                            wait = not_yet;
+                            continue;
+                        }
+                    }
                 }
             };
-            wait = match self.poll_and_record(&source, held_until, &shutdown).await {
+            wait = match self
+                .poll_and_record(&source, &mut state, held_until, &shutdown)
+                .await
+            {
                 Ok(()) => interval.mul_f64(1.0 + rand::thread_rng().gen_range(-0.1..0.1)),
                 Err(failures_and_delay) => failures_and_delay,
             };
@@ -386,6 +491,13 @@ impl Poller {
             >= self.lease.mul_f64(LEASE_LEFT_TO_FETCH)
     }
 
+    /// Until when this instance surely holds the source's lease, when enough of it is left
+    /// to fetch without asking the store.
+    fn holding(&self, name: &str) -> Option<Instant> {
+        let held_until = self.book.held().get(name).copied()?;
+        self.may_fetch(held_until).then_some(held_until)
+    }
+
     /// The condition a poll's commit carries: this instance still holds the source.
     fn lease_condition(&self, source: &SourceConfig) -> LeaseCondition {
         LeaseCondition {
@@ -397,32 +509,39 @@ impl Poller {
 
     /// Polls once and records the outcome and the source's health. Returns the back-off
     /// delay on failure, the rest of a pause its host asked for, or no delay when the lease
-    /// must be taken again first.
+    /// must be taken again first. `cached` is the source's state from this instance's last
+    /// poll, read from the store when None.
     async fn poll_and_record(
         &self,
         source: &SourceConfig,
+        cached: &mut Option<SourceState>,
         held_until: Instant,
         shutdown: &CancellationToken,
     ) -> Result<(), Duration> {
         let started = Instant::now();
-        let mut state = match self.store.source_state(&source.name).await {
-            Ok(state) => state.unwrap_or_else(|| SourceState {
-                name: source.name.clone(),
-                ..SourceState::default()
-            }),
-            Err(e) => {
-                error!(error = %e, "cannot read source state");
-                return Err(backoff(1, Duration::from_secs(5), self.backoff_max, None));
-            }
+        let state = match cached {
+            Some(state) => state,
+            None => match self.store.source_state(&source.name).await {
+                Ok(state) => cached.insert(state.unwrap_or_else(|| SourceState {
+                    name: source.name.clone(),
+                    ..SourceState::default()
+                })),
+                Err(e) => {
+                    error!(error = %e, "cannot read source state");
+                    return Err(backoff(1, Duration::from_secs(5), self.backoff_max, None));
+                }
+            },
         };
         if !self.may_fetch(held_until) {
             warn!("source lease ran short before the fetch; taking it again first");
             return Err(Duration::ZERO);
         }
-        let result = self.poll(source, &mut state, shutdown).await;
+        let result = self.poll(source, state, shutdown).await;
         if result.as_ref().is_err_and(PollError::lease_lost) {
             // Another instance may hold the source now; it polls and records it.
             warn!("lease lost during the poll; its results are dropped");
+            self.book.held().remove(&source.name);
+            *cached = None;
             return Err(Duration::ZERO);
         }
         let (outcome, health) = match &result {
@@ -437,7 +556,7 @@ impl Poller {
                     until,
                     host: host.clone(),
                 };
-                self.record_health(source, &mut state, &health).await;
+                self.record_health(source, state, &health, false).await;
                 return Err(*remaining);
             }
             _ => {
@@ -446,17 +565,17 @@ impl Poller {
                     started.elapsed().as_secs_f64(),
                     result.is_ok(),
                 );
-                self.outcome(source, &state, &result).await
+                self.outcome(state, &result)
             }
         };
-        self.record_health(source, &mut state, &health).await;
+        self.record_health(source, state, &health, outcome.is_ok())
+            .await;
         outcome
     }
 
     /// The delay before the next poll and the health a finished poll's `result` gives.
-    async fn outcome(
+    fn outcome(
         &self,
-        source: &SourceConfig,
         state: &SourceState,
         result: &Result<PollReport, PollError>,
     ) -> (Result<(), Duration>, PollResult) {
@@ -469,15 +588,6 @@ impl Poller {
                         alerts = report.alerts,
                         "polled"
                     );
-                }
-                // Only successes count towards the interval: a failing source keeps its
-                // back-off, which may be shorter.
-                match self.store.record_poll(&source.name, &self.instance).await {
-                    Ok(true) => {}
-                    Ok(false) => {
-                        warn!("lease lost after the poll was committed; poll not recorded")
-                    }
-                    Err(e) => error!(error = %e, "cannot record the poll"),
                 }
                 let items = (!report.not_modified).then_some(report.items);
                 let repaired = report.repaired.clone();
@@ -508,12 +618,15 @@ impl Poller {
     }
 
     /// Saves the source's new state; when the change of health calls for an operator email,
-    /// queues it in the same transaction.
+    /// queues it in the same transaction. A successful poll (`polled`) is recorded with its
+    /// state in the next batch ([`Poller::record_polls`]): only successes count towards the
+    /// interval, since a failing source keeps its back-off, which may be shorter.
     async fn record_health(
         &self,
         source: &SourceConfig,
         state: &mut SourceState,
         result: &PollResult,
+        polled: bool,
     ) {
         let now = Utc::now();
         let outage_start = state.failing_since;
@@ -549,10 +662,14 @@ impl Poller {
                         self.alert_queued.notify_one();
                     }
                 }),
+            None if polled => Ok(()),
             None => self.store.save_source_state(state).await,
         };
         if let Err(e) = saved {
             error!(error = %e, "cannot save source state");
+        }
+        if polled {
+            self.book.unrecorded().push(state.clone());
         }
     }
 
@@ -664,8 +781,12 @@ impl Poller {
                 _ = tokio::time::sleep(wait) => {}
             }
             // Item pages go with the source: only its lease holder reads them.
-            let Ok(held_until) = self.take_turn(&source, Duration::ZERO).await else {
-                continue;
+            let held_until = match self.holding(&source.name) {
+                Some(held_until) => held_until,
+                None => match self.take_turn(&source, Duration::ZERO).await {
+                    Ok(held_until) => held_until,
+                    Err(_) => continue,
+                },
             };
             if !self.may_fetch(held_until) {
                 continue;

@@ -1275,6 +1275,59 @@ async fn past(lease: StdDuration) {
     tokio::time::sleep(lease + StdDuration::from_millis(300)).await;
 }
 
+/// More polls than one statement takes, some of sources held by another instance: each
+/// held source gets its poll time and state, the others keep theirs.
+async fn polls_are_recorded_in_batches_only_for_held_sources(store: SharedStore) {
+    let names: Vec<String> = (0..700).map(|i| format!("feed-{i:03}")).collect();
+    for (i, name) in names.iter().enumerate() {
+        let owner = if i % 7 == 0 { "b" } else { "a" };
+        assert!(store
+            .lease_source(name, owner, BRIEF)
+            .await
+            .unwrap()
+            .is_some());
+    }
+    let states: Vec<SourceState> = names
+        .iter()
+        .map(|name| SourceState {
+            name: name.clone(),
+            etag: Some(format!("\"{name}\"")),
+            items_seen: 3,
+            health: SourceHealth::Ok,
+            last_poll_at: Some(Utc::now()),
+            ..SourceState::default()
+        })
+        .collect();
+    let mut recorded = store.record_polls("a", &states).await.unwrap();
+    recorded.sort();
+    let held: Vec<String> = names
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 7 != 0)
+        .map(|(_, n)| n.clone())
+        .collect();
+    assert_eq!(recorded, held);
+    let stored = store.source_states().await.unwrap();
+    assert_eq!(stored.len(), held.len());
+    assert!(stored
+        .iter()
+        .all(|s| states.iter().any(|t| t == s) && held.contains(&s.name)));
+    // The poll time is remembered for whoever takes a source over.
+    past(BRIEF).await;
+    let taken = store
+        .lease_source(&held[0], "c", HELD)
+        .await
+        .unwrap()
+        .expect("an expired lease is taken over");
+    assert!(taken.last_polled.is_some());
+    let never = store
+        .lease_source(&names[0], "c", HELD)
+        .await
+        .unwrap()
+        .expect("an expired lease is taken over");
+    assert_eq!(never.last_polled, None);
+}
+
 async fn source_leases_exclude_take_over_and_keep_the_interval(store: SharedStore) {
     let a = store
         .lease_source("weibo", "a", HELD)
@@ -1293,8 +1346,26 @@ async fn source_leases_exclude_take_over_and_keep_the_interval(store: SharedStor
         .await
         .unwrap()
         .is_some());
-    assert!(store.record_poll("weibo", "a").await.unwrap());
-    assert!(!store.record_poll("weibo", "b").await.unwrap());
+    let weibo = [SourceState {
+        name: "weibo".into(),
+        health: SourceHealth::Ok,
+        ..SourceState::default()
+    }];
+    assert_eq!(store.record_polls("a", &weibo).await.unwrap(), ["weibo"]);
+    assert_eq!(
+        store.source_state("weibo").await.unwrap().as_ref(),
+        weibo.first()
+    );
+    // b does not hold it: its poll and state are not written.
+    let stale = [SourceState {
+        items_seen: 7,
+        ..weibo[0].clone()
+    }];
+    assert!(store.record_polls("b", &stale).await.unwrap().is_empty());
+    assert_eq!(
+        store.source_state("weibo").await.unwrap().as_ref(),
+        weibo.first()
+    );
 
     // The heartbeat keeps a lease past its first expiry.
     assert!(store
@@ -1317,7 +1388,11 @@ async fn source_leases_exclude_take_over_and_keep_the_interval(store: SharedStor
         .await
         .unwrap()
         .unwrap();
-    assert!(store.record_poll("video", "d").await.unwrap());
+    let video = [SourceState {
+        name: "video".into(),
+        ..SourceState::default()
+    }];
+    assert_eq!(store.record_polls("d", &video).await.unwrap(), ["video"]);
     past(BRIEF).await;
     let b = store
         .lease_source("video", "b", HELD)
@@ -1333,7 +1408,7 @@ async fn source_leases_exclude_take_over_and_keep_the_interval(store: SharedStor
     );
     // d comes back late: its heartbeat renews nothing and its polls are refused.
     assert_eq!(store.renew_leases("d", HELD).await.unwrap(), 0);
-    assert!(!store.record_poll("video", "d").await.unwrap());
+    assert!(store.record_polls("d", &video).await.unwrap().is_empty());
     assert!(store
         .lease_source("video", "d", HELD)
         .await
@@ -1624,6 +1699,11 @@ macro_rules! behaviours {
             #[tokio::test]
             async fn source_leases() {
                 source_leases_exclude_take_over_and_keep_the_interval($open.await).await;
+            }
+
+            #[tokio::test]
+            async fn batched_polls() {
+                polls_are_recorded_in_batches_only_for_held_sources($open.await).await;
             }
 
             #[tokio::test]

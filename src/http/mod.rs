@@ -305,6 +305,7 @@ mod tests {
             backoff_max: std::time::Duration::from_secs(60),
             instance: "test".into(),
             lease: std::time::Duration::from_secs(30),
+            book: Default::default(),
             source_down_after: None,
             ui: crate::present::Ui::default(),
         });

@@ -620,9 +620,15 @@ pub trait Store: Send + Sync {
         owner: &str,
         lease: std::time::Duration,
     ) -> Result<Option<SourceLease>, StoreError>;
-    /// Records that `owner` polled the source now (the database's clock); false when it no
-    /// longer holds the lease.
-    async fn record_poll(&self, name: &str, owner: &str) -> Result<bool, StoreError>;
+    /// Records a batch of successful polls by `owner`, in one transaction: for every source
+    /// of `states` it still holds, that it polled now (the database's clock) and its new
+    /// state. Returns the names recorded; a source left out is no longer `owner`'s, and its
+    /// state is not written over the new holder's.
+    async fn record_polls(
+        &self,
+        owner: &str,
+        states: &[SourceState],
+    ) -> Result<Vec<String>, StoreError>;
     /// The heartbeat: extends every lease `owner` still holds to at least `lease` from the
     /// database's now (a lease already longer keeps its expiry); returns how many.
     async fn renew_leases(

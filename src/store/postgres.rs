@@ -621,8 +621,15 @@ impl Store for PostgresStore {
         row.as_ref().map(rows::source_lease).transpose()
     }
 
-    async fn record_poll(&self, name: &str, owner: &str) -> Result<bool, StoreError> {
-        Ok(self.sql().leases(RECORD_POLL, &[name, owner], &[]).await? > 0)
+    async fn record_polls(
+        &self,
+        owner: &str,
+        states: &[SourceState],
+    ) -> Result<Vec<String>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let recorded = Sql::<Postgres>::record_polls(&mut tx, now_ms!(), owner, states).await?;
+        tx.commit().await?;
+        Ok(recorded)
     }
 
     async fn renew_leases(&self, owner: &str, lease: Duration) -> Result<u64, StoreError> {

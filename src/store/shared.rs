@@ -19,6 +19,40 @@ const SOURCE_STATE_SELECT: &str =
             last_poll_at
      FROM source_state";
 
+const SOURCE_STATE_COLUMNS: &str = "name, etag, last_modified, consecutive_failures,
+     last_success_at, last_error, last_error_at, items_seen, health, failing_since,
+     down_alerted, last_items, last_poll_at";
+const SOURCE_STATE_UPDATE: &str = "etag = excluded.etag,
+     last_modified = excluded.last_modified,
+     consecutive_failures = excluded.consecutive_failures,
+     last_success_at = excluded.last_success_at, last_error = excluded.last_error,
+     last_error_at = excluded.last_error_at, items_seen = excluded.items_seen,
+     health = excluded.health, failing_since = excluded.failing_since,
+     down_alerted = excluded.down_alerted, last_items = excluded.last_items,
+     last_poll_at = excluded.last_poll_at";
+
+/// Sources per statement of [`Store::record_polls`]: 13 parameters each stay well under
+/// SQLite's limit of bound parameters.
+const POLLS_PER_STATEMENT: usize = 500;
+
+/// `rows` parenthesised groups of `width` numbered placeholders from `$first`:
+/// `($1, $2), ($3, $4)`.
+fn placeholders(first: usize, rows: usize, width: usize) -> String {
+    let mut out = String::with_capacity(rows * width * 5);
+    for row in 0..rows {
+        out.push_str(if row == 0 { "(" } else { ", (" });
+        for col in 0..width {
+            if col > 0 {
+                out.push_str(", ");
+            }
+            out.push('$');
+            out.push_str(&(first + row * width + col).to_string());
+        }
+        out.push(')');
+    }
+    out
+}
+
 /// The shared statements, on a pool of database `DB`.
 pub(super) struct Sql<'p, DB: sqlx::Database>(pub &'p Pool<DB>);
 
@@ -194,20 +228,11 @@ where
         state: &SourceState,
     ) -> Result<(), StoreError> {
         let time = |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339());
-        sqlx::query::<DB>(
-            "INSERT INTO source_state (name, etag, last_modified, consecutive_failures,
-                 last_success_at, last_error, last_error_at, items_seen, health, failing_since,
-                 down_alerted, last_items, last_poll_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-             ON CONFLICT (name) DO UPDATE SET etag = excluded.etag,
-                 last_modified = excluded.last_modified,
-                 consecutive_failures = excluded.consecutive_failures,
-                 last_success_at = excluded.last_success_at, last_error = excluded.last_error,
-                 last_error_at = excluded.last_error_at, items_seen = excluded.items_seen,
-                 health = excluded.health, failing_since = excluded.failing_since,
-                 down_alerted = excluded.down_alerted, last_items = excluded.last_items,
-                 last_poll_at = excluded.last_poll_at",
-        )
+        sqlx::query::<DB>(&format!(
+            "INSERT INTO source_state ({SOURCE_STATE_COLUMNS}) VALUES {}
+                 ON CONFLICT (name) DO UPDATE SET {SOURCE_STATE_UPDATE}",
+            placeholders(1, 1, 13)
+        ))
         .bind(state.name.as_str())
         .bind(state.etag.clone())
         .bind(state.last_modified.clone())
@@ -224,6 +249,64 @@ where
         .execute(&mut *conn)
         .await?;
         Ok(())
+    }
+
+    /// [`Store::record_polls`] in `conn`'s transaction; `now` is the backend's clock in Unix
+    /// milliseconds.
+    pub(super) async fn record_polls(
+        conn: &mut DB::Connection,
+        now: &str,
+        owner: &str,
+        states: &[SourceState],
+    ) -> Result<Vec<String>, StoreError> {
+        let mut held = Vec::with_capacity(states.len());
+        for chunk in states.chunks(POLLS_PER_STATEMENT) {
+            let sql = format!(
+                "UPDATE source_leases SET polled_ms = {now}
+                 WHERE owner = $1 AND name IN ({}) RETURNING name",
+                placeholders(2, chunk.len(), 1)
+            );
+            let rows = sqlx::query::<DB>(&sql).bind(owner);
+            let rows = chunk
+                .iter()
+                .fold(rows, |q, state| q.bind(state.name.as_str()))
+                .fetch_all(&mut *conn)
+                .await?;
+            let recorded: HashSet<String> = rows.iter().map(|r| r.text("name")).collect();
+            let kept: Vec<&SourceState> = chunk
+                .iter()
+                .filter(|s| recorded.contains(&s.name))
+                .collect();
+            if kept.is_empty() {
+                continue;
+            }
+            let time = |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339());
+            let sql = format!(
+                "INSERT INTO source_state ({SOURCE_STATE_COLUMNS}) VALUES {}
+                 ON CONFLICT (name) DO UPDATE SET {SOURCE_STATE_UPDATE}",
+                placeholders(1, kept.len(), 13)
+            );
+            let mut query = sqlx::query::<DB>(&sql);
+            for state in &kept {
+                query = query
+                    .bind(state.name.as_str())
+                    .bind(state.etag.clone())
+                    .bind(state.last_modified.clone())
+                    .bind(state.consecutive_failures)
+                    .bind(time(state.last_success_at))
+                    .bind(state.last_error.clone())
+                    .bind(time(state.last_error_at))
+                    .bind(state.items_seen)
+                    .bind(state.health.as_str())
+                    .bind(time(state.failing_since))
+                    .bind(i64::from(state.down_alerted))
+                    .bind(state.last_items)
+                    .bind(time(state.last_poll_at));
+            }
+            query.execute(&mut *conn).await?;
+            held.extend(kept.into_iter().map(|s| s.name.clone()));
+        }
+        Ok(held)
     }
 
     /// Inserts an alert that belongs to no item, unless its dedupe key exists; `source` names
@@ -465,12 +548,6 @@ where
 /// first, then numbers (see [`Sql::leases`]).
 macro_rules! lease_statements {
     ($now:expr, $greatest:literal) => {
-        /// Times the poll by the database's clock, so a new holder keeps the interval.
-        const RECORD_POLL: &str = concat!(
-            "UPDATE source_leases SET polled_ms = ",
-            $now,
-            " WHERE name = $1 AND owner = $2 RETURNING name"
-        );
         /// The heartbeat: each unexpired lease of `$1` lasts at least `$2` ms more.
         const RENEW_LEASES: &str = concat!(
             "UPDATE source_leases SET expires_ms = ",
