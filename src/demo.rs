@@ -78,7 +78,8 @@ pub async fn run(dir: &Path, shutdown: CancellationToken) -> Result<(), DemoErro
     })?;
     {
         let store = store::open(&loaded.storage_url).await?;
-        let report = crate::cases::import(store.as_ref(), &cases_text).await?;
+        let report =
+            crate::cases::import(store.as_ref(), &cases_text, &loaded.config.brands).await?;
         if let Some(problem) = report.problems.first() {
             return Err(DemoError::Case {
                 path: cases_path,
