@@ -466,7 +466,13 @@ fn the_example_sources_pass_check_and_are_not_polled_by_default() {
         ),
     );
     let config = dir.path().join("outcry.toml");
-    let output = outcry(&["check", "--config", config.to_str().unwrap()]);
+    // The cookies the examples name, as an operator would have set them.
+    let output = Command::new(env!("CARGO_BIN_EXE_outcry"))
+        .args(["check", "--config", config.to_str().unwrap()])
+        .env("OUTCRY_HEIMAO_COOKIE", "x")
+        .env("OUTCRY_WEIBO_COOKIE", "x")
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
