@@ -399,7 +399,7 @@ fn default_retry_max() -> Duration {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpConfig {
-    #[serde(default = "default_listen")]
+    #[serde(default = "default_listen", deserialize_with = "socket_addr")]
     pub listen: SocketAddr,
     /// Who may use the API and the web pages. Without tokens only /healthz, /metrics and
     /// the API description answer.
@@ -966,6 +966,9 @@ pub struct Loaded {
     pub storage_url: String,
     pub outbox_dir: PathBuf,
     pub sources: Vec<SourceConfig>,
+    /// What is allowed but probably not meant (no sources, an exposed listener without a
+    /// public URL); `check` prints these.
+    pub warnings: Vec<Problem>,
 }
 
 impl Loaded {
@@ -1026,21 +1029,87 @@ impl Problems {
     }
 }
 
+/// Which secrets a command needs from the environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Secrets {
+    /// `check`: the HTTP tokens must be set and strong, and every variable a source's
+    /// `headers_env` names must be set (each poll of that source would fail otherwise).
+    All,
+    /// `run`: the HTTP tokens must be set and strong; a source whose header variable is
+    /// missing fails visibly on its own (health, operator mail) without stopping the rest.
+    Serve,
+    /// Commands that serve no HTTP (`cases`, `sources`, `store`): tokens are not read, so a
+    /// lead importing cases needs none of the operator's secrets.
+    Skip,
+}
+
 /// Reads and checks outcry.toml and every source file it points to.
 pub fn load(path: &Path) -> Result<Loaded, Problems> {
+    load_with(path, Secrets::Serve)
+}
+
+/// As [`load`], reading only the secrets `secrets` asks for.
+pub fn load_with(path: &Path, secrets: Secrets) -> Result<Loaded, Problems> {
     let mut problems = Problems(Vec::new());
-    let config: Config = match parse_file(path) {
-        Ok(c) => c,
-        Err(p) => {
-            problems.0.push(p);
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) => {
+            problems.push(path, "", format!("cannot read: {e}"));
             return Err(problems);
         }
     };
+    // Type errors come first, all of them; the semantic checks then run on what parsed.
+    let (config, type_problems) = parse_all::<Config>(&text, path);
+    problems.0.extend(type_problems);
+    let Some(config) = config else {
+        return Err(problems);
+    };
     let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
-    check_config(&config, path, &mut problems);
+    check_config(&config, path, secrets, &mut problems);
 
+    let mut warnings = Vec::new();
     let sources_dir = base.join(&config.sources.dir);
-    let sources = load_sources(&sources_dir, path, &mut problems);
+    // Only `[[brands]]` is required: without a `[sources]` table and without the default
+    // folder, there are simply no sources yet.
+    let sources = if !sources_table_given(&text) && !sources_dir.exists() {
+        Vec::new()
+    } else {
+        load_sources(&sources_dir, path, &mut problems)
+    };
+    if secrets == Secrets::All {
+        for source in &sources {
+            for (name, variable) in &source.headers_env {
+                if std::env::var_os(variable).is_none() {
+                    problems.push(
+                        &source.file,
+                        format!("headers_env.{name}"),
+                        format!("environment variable {variable} is not set"),
+                    );
+                }
+            }
+        }
+    }
+    if sources.is_empty() {
+        warnings.push(Problem {
+            file: path.to_path_buf(),
+            field: "sources.dir".into(),
+            message: format!(
+                "{} holds no source file, so nothing will be polled",
+                sources_dir.display()
+            ),
+        });
+    }
+    if !config.http.listen.ip().is_loopback() && config.http.public_url.is_none() {
+        warnings.push(Problem {
+            file: path.to_path_buf(),
+            field: "http.listen".into(),
+            message: format!(
+                "{} is reachable from other hosts but http.public_url is not set, so form \
+                 posts are refused and alerts carry no links",
+                config.http.listen
+            ),
+        });
+    }
 
     let storage_url = resolve_storage_url(config.storage.url.as_deref(), &base);
     let outbox_dir = base.join(&config.alerts.dir);
@@ -1051,35 +1120,34 @@ pub fn load(path: &Path) -> Result<Loaded, Problems> {
             storage_url,
             outbox_dir,
             sources,
+            warnings,
         })
     } else {
         Err(problems)
     }
 }
 
+fn sources_table_given(text: &str) -> bool {
+    text.parse::<toml::Table>()
+        .is_ok_and(|t| t.contains_key("sources"))
+}
+
 /// Reads one source file on its own (`outcry source test FILE`).
 pub fn load_source(path: &Path) -> Result<SourceConfig, Problems> {
+    let mut source = parse_file::<SourceConfig>(path)?;
     let mut problems = Problems(Vec::new());
-    match parse_file::<SourceConfig>(path) {
-        Ok(mut source) => {
-            source.file = path.to_path_buf();
-            check_source(&source, &mut problems);
-            if problems.0.is_empty() {
-                Ok(source)
-            } else {
-                Err(problems)
-            }
-        }
-        Err(p) => {
-            problems.0.push(p);
-            Err(problems)
-        }
+    source.file = path.to_path_buf();
+    check_source(&source, &mut problems);
+    if problems.0.is_empty() {
+        Ok(source)
+    } else {
+        Err(problems)
     }
 }
 
 /// Reads an evaluation set's brands.toml.
 pub fn load_brands(path: &Path) -> Result<Vec<BrandConfig>, Problems> {
-    let file: BrandsFile = parse_file(path).map_err(|p| Problems(vec![p]))?;
+    let file: BrandsFile = parse_file(path)?;
     let mut problems = Problems(Vec::new());
     check_brands(&file.brands, path, &mut problems);
     if problems.0.is_empty() {
@@ -1089,32 +1157,98 @@ pub fn load_brands(path: &Path) -> Result<Vec<BrandConfig>, Problems> {
     }
 }
 
-fn parse_file<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, Problem> {
-    let text = std::fs::read_to_string(path).map_err(|e| Problem {
-        file: path.to_path_buf(),
-        field: String::new(),
-        message: format!("cannot read: {e}"),
+fn parse_file<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, Problems> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Problems(vec![Problem {
+            file: path.to_path_buf(),
+            field: String::new(),
+            message: format!("cannot read: {e}"),
+        }])
     })?;
-    parse_str(&text, path)
+    match parse_all(&text, path) {
+        (Some(value), problems) if problems.is_empty() => Ok(value),
+        (_, problems) => Err(Problems(problems)),
+    }
 }
 
-fn parse_str<T: for<'de> Deserialize<'de>>(text: &str, path: &Path) -> Result<T, Problem> {
+/// At most this many type errors are collected from one file.
+const MAX_TYPE_ERRORS: usize = 50;
+
+/// Every type error of the file, not only the first: after each one the offending lines are
+/// blanked (line numbers stay put) and the text parsed again, so a field with a default
+/// takes it and the next error shows. Gives up when blanking would break the TOML itself or
+/// leave a required field missing. The value is what parsed in the end, so that the
+/// semantic checks can still run on the rest.
+fn parse_all<T: for<'de> Deserialize<'de>>(text: &str, path: &Path) -> (Option<T>, Vec<Problem>) {
+    let mut text = text.to_string();
+    let mut problems: Vec<Problem> = Vec::new();
+    for _ in 0..MAX_TYPE_ERRORS {
+        let (problem, span) = match parse_str::<T>(&text, path) {
+            Ok(value) => return (Some(value), problems),
+            Err(found) => found,
+        };
+        let repeated = problems
+            .iter()
+            .any(|p| p.field == problem.field && p.message == problem.message);
+        // `host = 5` blanked makes `host` missing: already said.
+        let follows_blanking = problem.message.starts_with("missing field")
+            && problems.iter().any(|p| {
+                p.field.starts_with(&problem.field) && p.field.len() > problem.field.len()
+            });
+        if repeated || follows_blanking {
+            break;
+        }
+        problems.push(problem);
+        let Some(blanked) = span.and_then(|span| blank_lines(&text, span)) else {
+            break;
+        };
+        text = blanked;
+    }
+    (None, problems)
+}
+
+/// `text` with the lines of `span` emptied, or None when that would change the file's
+/// structure (a table header) or break its syntax.
+fn blank_lines(text: &str, span: std::ops::Range<usize>) -> Option<String> {
+    let start = text[..span.start.min(text.len())]
+        .rfind('\n')
+        .map_or(0, |i| i + 1);
+    let end = text[span.end.min(text.len())..]
+        .find('\n')
+        .map_or(text.len(), |i| span.end + i);
+    let first = text[start..end].trim_start();
+    if first.starts_with('[') || first.starts_with('{') {
+        return None;
+    }
+    let mut blanked = String::with_capacity(text.len());
+    blanked.push_str(&text[..start]);
+    blanked.extend(text[start..end].chars().filter(|&c| c == '\n'));
+    blanked.push_str(&text[end..]);
+    blanked.parse::<toml::Table>().ok().map(|_| blanked)
+}
+
+fn parse_str<T: for<'de> Deserialize<'de>>(
+    text: &str,
+    path: &Path,
+) -> Result<T, (Problem, Option<std::ops::Range<usize>>)> {
     let deserializer = toml::Deserializer::new(text);
     serde_path_to_error::deserialize(deserializer).map_err(|err| {
         let field = err.path().to_string();
         let inner = err.into_inner();
-        let line = inner
-            .span()
+        let span = inner.span();
+        let line = span
+            .clone()
             .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
         let message = match line {
             Some(line) => format!("{} (line {line})", inner.message()),
             None => inner.message().to_string(),
         };
-        Problem {
+        let problem = Problem {
             file: path.to_path_buf(),
             field: if field == "." { String::new() } else { field },
             message,
-        }
+        };
+        (problem, span)
     })
 }
 
@@ -1130,7 +1264,7 @@ fn resolve_storage_url(url: Option<&str>, base: &Path) -> String {
     }
 }
 
-fn check_config(config: &Config, file: &Path, problems: &mut Problems) {
+fn check_config(config: &Config, file: &Path, secrets: Secrets, problems: &mut Problems) {
     if let Some(url) = &config.storage.url {
         if !(url.starts_with("sqlite:")
             || url.starts_with("postgres://")
@@ -1241,7 +1375,7 @@ fn check_config(config: &Config, file: &Path, problems: &mut Problems) {
     if config.daemon.shutdown_timeout < Duration::from_secs(1) {
         problems.push(file, "daemon.shutdown_timeout", "must be at least 1s");
     }
-    check_http(&config.http, file, problems);
+    check_http(&config.http, file, secrets, problems);
     if let Some(domain) = &config.alerts.message_id_domain {
         let valid = !domain.is_empty()
             && domain.len() <= 253
@@ -1262,8 +1396,8 @@ fn check_config(config: &Config, file: &Path, problems: &mut Problems) {
     check_brands(&config.brands, file, problems);
 }
 
-fn check_http(http: &HttpConfig, file: &Path, problems: &mut Problems) {
-    check_tokens(&http.tokens, file, problems);
+fn check_http(http: &HttpConfig, file: &Path, secrets: Secrets, problems: &mut Problems) {
+    check_tokens(&http.tokens, file, secrets, problems);
     for (field, value) in [
         ("http.max_connections", http.max_connections),
         ("http.sessions_per_token", http.sessions_per_token),
@@ -1299,7 +1433,7 @@ fn check_public_url(text: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn check_tokens(tokens: &[TokenConfig], file: &Path, problems: &mut Problems) {
+fn check_tokens(tokens: &[TokenConfig], file: &Path, read: Secrets, problems: &mut Problems) {
     let mut names = HashSet::new();
     let mut secrets = HashSet::new();
     for (i, token) in tokens.iter().enumerate() {
@@ -1311,6 +1445,9 @@ fn check_tokens(tokens: &[TokenConfig], file: &Path, problems: &mut Problems) {
                 format!("http.tokens[{i}].name"),
                 format!("`{}` names two tokens", token.name),
             );
+        }
+        if read == Secrets::Skip {
+            continue;
         }
         match token.secret() {
             Ok(secret) => {
@@ -1423,7 +1560,7 @@ fn load_sources(dir: &Path, config_file: &Path, problems: &mut Problems) -> Vec<
                 }
                 sources.push(source);
             }
-            Err(p) => problems.0.push(p),
+            Err(p) => problems.0.extend(p.0),
         }
     }
     sources
@@ -1589,9 +1726,47 @@ fn check_selector(selector: Option<&str>, field: &str, file: &Path, problems: &m
             problems.push(
                 file,
                 field,
-                format!("`{selector}` is not a CSS selector: {e}"),
+                format!(
+                    "`{selector}` is not a CSS selector: {}",
+                    selector_problem(&e)
+                ),
             );
         }
+    }
+}
+
+/// The selector parser's error in words an operator can act on; its own text for some
+/// kinds is a debug dump asking to be reported to its developers.
+fn selector_problem(kind: &scraper::error::SelectorErrorKind<'_>) -> String {
+    use scraper::error::SelectorErrorKind as Kind;
+    match kind {
+        Kind::EndOfLine => {
+            "it ends too early (an unclosed bracket or parenthesis, or nothing after a combinator)"
+                .into()
+        }
+        Kind::UnexpectedSelectorParseError(inner) => {
+            let debug = format!("{inner:?}");
+            let name = debug
+                .split(|c: char| !c.is_ascii_alphanumeric())
+                .next()
+                .unwrap_or_default();
+            match name {
+                "UnsupportedPseudoClassOrElement" | "UnexpectedIdent" => {
+                    "it uses a pseudo-class that cannot be matched on a fetched page (use \
+                     structural ones such as :first-child, :nth-child(2) or :not(...))"
+                        .into()
+                }
+                "EmptySelector" => "it is empty".into(),
+                "DanglingCombinator" => "a combinator (>, +, ~) has nothing after it".into(),
+                "EmptyNegation" => ":not() names nothing".into(),
+                "ClassNeedsIdent" => "a `.` has no class name after it".into(),
+                "NoIdentForPseudo" | "PseudoElementExpectedIdent" => {
+                    "a `:` has no name after it".into()
+                }
+                _ => "it is not valid CSS selector syntax".into(),
+            }
+        }
+        other => other.to_string(),
     }
 }
 
@@ -1686,6 +1861,15 @@ pub fn parse_utc_offset(text: &str) -> Result<FixedOffset, String> {
 fn time_of_day<'de, D: Deserializer<'de>>(d: D) -> Result<NaiveTime, D::Error> {
     let text = String::deserialize(d)?;
     parse_time_of_day(&text).map_err(serde::de::Error::custom)
+}
+
+fn socket_addr<'de, D: Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
+    let text = String::deserialize(d)?;
+    text.parse().map_err(|_| {
+        serde::de::Error::custom(format!(
+            "`{text}` is not an IP address and port like 127.0.0.1:8080 (a host name will not do)"
+        ))
+    })
 }
 
 fn utc_offset<'de, D: Deserializer<'de>>(d: D) -> Result<FixedOffset, D::Error> {

@@ -104,7 +104,8 @@ pub async fn run(
     })?;
     {
         let store = store::open(&loaded.storage_url).await?;
-        let report = crate::cases::import(store.as_ref(), &cases_text).await?;
+        let report =
+            crate::cases::import(store.as_ref(), &cases_text, &loaded.config.brands).await?;
         if let Some(problem) = report.problems.first() {
             return Err(DemoError::Case {
                 path: cases_path,

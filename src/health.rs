@@ -356,7 +356,10 @@ mod tests {
             name: "weibo".into(),
             ..SourceState::default()
         };
-        let ok = PollResult::Ok { items: Some(2) };
+        let ok = PollResult::Ok {
+            items: Some(2),
+            repaired: None,
+        };
         apply(&mut state, &ok, at(0), HOUR, true);
         let paused = PollResult::Paused {
             until: at(180),

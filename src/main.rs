@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use outcry::config::SourceConfig;
 use outcry::config::{self, Loaded};
 use outcry::fetch::{FetchLimits, Fetcher, Validators};
+use outcry::model::{Case, CaseStatus, Stage};
 use outcry::schedule::{read_source, PollError, SourceRead};
 use outcry::store::SourceState;
 use outcry::{cases, daemon, demo, replay, store};
@@ -60,6 +61,11 @@ enum Command {
         #[command(subcommand)]
         command: CasesCommand,
     },
+    /// Work on the store itself.
+    Store {
+        #[command(subcommand)]
+        command: StoreCommand,
+    },
     /// Run the bundled demo: example feeds served on 127.0.0.1:8089, example cases, alerts
     /// as .eml files in DIR/outbox.
     Demo {
@@ -81,13 +87,56 @@ enum SourceCommand {
 }
 
 #[derive(Subcommand)]
+enum StoreCommand {
+    /// Copy a whole store (SQLite or PostgreSQL) into an empty one; stop the daemons first.
+    /// A copy cut short resumes when run again with the same URLs.
+    Copy {
+        /// The store to copy, as [storage].url writes it.
+        #[arg(long)]
+        from: String,
+        /// The empty store to copy into; a missing SQLite file is created.
+        #[arg(long)]
+        to: String,
+    },
+}
+
+#[derive(Subcommand)]
 enum CasesCommand {
     /// Insert or update cases from a JSON-lines file.
     Import { file: PathBuf },
-    /// List cases.
-    List,
+    /// List cases as a table (or JSON lines), in natural id order.
+    List {
+        /// Only cases with this status.
+        #[arg(long, value_enum)]
+        status: Option<StatusFilter>,
+        /// Only cases of this brand (its name or an alias).
+        #[arg(long)]
+        brand: Option<String>,
+        /// Only open cases at this stage (`none`: not yet public).
+        #[arg(long, value_enum)]
+        stage: Option<StageFilter>,
+        /// One JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Close a case; a closed case never alerts.
     Close { id: String },
+    /// Reopen a closed case; it links and alerts again.
+    Reopen { id: String },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum StatusFilter {
+    Open,
+    Closed,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum StageFilter {
+    None,
+    Surfaced,
+    Spreading,
+    Viral,
 }
 
 fn main() -> ExitCode {
@@ -165,6 +214,23 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         } => source_test(&cli.config, &file).await,
         Command::Sources => sources(&cli.config).await,
         Command::Cases { command } => cases_command(&cli.config, command).await,
+        Command::Store {
+            command: StoreCommand::Copy { from, to },
+        } => {
+            let report = store::copy::copy(&from, &to).await?;
+            if report.resumed {
+                println!("resumed the unfinished copy");
+            }
+            for table in &report.tables {
+                println!("{}\t{} rows", table.table, table.rows);
+            }
+            println!(
+                "copied {} to {}; every table's rows counted in both",
+                store::redacted_url(&from),
+                store::redacted_url(&to)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Replay { set } => {
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
@@ -175,12 +241,25 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
 }
 
 fn load(path: &Path) -> Result<Loaded> {
-    config::load(path).map_err(|problems| anyhow!("invalid configuration:\n{problems}"))
+    load_with(path, config::Secrets::Serve)
+}
+
+/// For commands that serve no HTTP: no token need be set.
+fn load_offline(path: &Path) -> Result<Loaded> {
+    load_with(path, config::Secrets::Skip)
+}
+
+fn load_with(path: &Path, secrets: config::Secrets) -> Result<Loaded> {
+    config::load_with(path, secrets)
+        .map_err(|problems| anyhow!("invalid configuration:\n{problems}"))
 }
 
 fn check(path: &Path) -> Result<ExitCode> {
-    match config::load(path) {
+    match config::load_with(path, config::Secrets::All) {
         Ok(loaded) => {
+            for warning in &loaded.warnings {
+                eprintln!("warning: {warning}");
+            }
             println!(
                 "{}: ok ({} brands, {} sources, storage {})",
                 path.display(),
@@ -233,7 +312,7 @@ async fn wait_for_signal(shutdown: CancellationToken) {
 async fn source_test(config_path: &Path, file: &Path) -> Result<ExitCode> {
     let source = config::load_source(file).map_err(|p| anyhow!("invalid source file:\n{p}"))?;
     // The operator's fetch limits when there is a readable config; the defaults otherwise.
-    let fetch_config = config::load(config_path)
+    let fetch_config = config::load_with(config_path, config::Secrets::Skip)
         .map(|l| l.config.fetch)
         .unwrap_or_default();
     let fetcher = Fetcher::new(FetchLimits::from(&fetch_config))?;
@@ -346,7 +425,7 @@ fn print_read(source: &SourceConfig, read: &SourceRead) {
 }
 
 async fn sources(config_path: &Path) -> Result<ExitCode> {
-    let loaded = load(config_path)?;
+    let loaded = load_offline(config_path)?;
     let store = store::open(&loaded.storage_url).await?;
     let mut stored: std::collections::BTreeMap<String, SourceState> = store
         .source_states()
@@ -397,22 +476,81 @@ async fn sources(config_path: &Path) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Scraped and imported text is shown on a terminal: no control characters, no tabs that
+/// would shift the columns.
+fn cell(text: &str, width: usize) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(width)
+        .collect()
+}
+
+fn print_cases(rows: &[(Case, Option<Stage>)], json: bool) -> Result<()> {
+    use std::io::Write;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    if json {
+        for (case, stage) in rows {
+            let mut value = serde_json::to_value(case)?;
+            if let Some(object) = value.as_object_mut() {
+                object.insert("stage".into(), stage.map(|s| s.as_str()).into());
+            }
+            writeln!(out, "{value}")?;
+        }
+        return Ok(out.flush()?);
+    }
+    let table: Vec<[String; 6]> = rows
+        .iter()
+        .map(|(case, stage)| {
+            [
+                cell(&case.id, 64),
+                case.status.as_str().to_string(),
+                cell(&case.brand, 24),
+                stage.map_or("-", |s| s.as_str()).to_string(),
+                case.opened_at
+                    .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+                    .unwrap_or_else(|| "-".into()),
+                cell(&case.summary, 40),
+            ]
+        })
+        .collect();
+    let header = ["ID", "STATUS", "BRAND", "STAGE", "OPENED", "SUMMARY"].map(String::from);
+    // Chinese characters take two columns on a terminal.
+    let width = |s: &str| {
+        s.chars()
+            .map(|c| if c.is_ascii() { 1 } else { 2 })
+            .sum::<usize>()
+    };
+    let mut widths = [0usize; 6];
+    for row in std::iter::once(&header).chain(&table) {
+        for (w, text) in widths.iter_mut().zip(row) {
+            *w = (*w).max(width(text));
+        }
+    }
+    for row in std::iter::once(&header).chain(&table) {
+        let mut line = String::new();
+        for (i, text) in row.iter().enumerate() {
+            line.push_str(text);
+            if i + 1 < row.len() {
+                line.push_str(&" ".repeat(widths[i] - width(text) + 2));
+            }
+        }
+        writeln!(out, "{line}")?;
+    }
+    Ok(out.flush()?)
+}
+
 async fn cases_command(config_path: &Path, command: CasesCommand) -> Result<ExitCode> {
-    let loaded = load(config_path)?;
+    let loaded = load_offline(config_path)?;
     let store = store::open(&loaded.storage_url).await?;
     match command {
         CasesCommand::Import { file } => {
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("cannot read {}", file.display()))?;
-            let report = cases::import(store.as_ref(), &text).await?;
-            let brands: Vec<&str> = loaded
-                .config
-                .brands
-                .iter()
-                .map(|b| b.name.as_str())
-                .collect();
+            let brands = &loaded.config.brands;
+            let report = cases::import(store.as_ref(), &text, brands).await?;
             for (_, case) in cases::parse(&text).0 {
-                if !brands.contains(&case.brand.as_str()) {
+                if cases::canonical_brand(brands, &case.brand).is_none() {
                     eprintln!(
                         "warning: case {}: brand `{}` is not configured, so it cannot be linked",
                         case.id, case.brand
@@ -438,16 +576,68 @@ async fn cases_command(config_path: &Path, command: CasesCommand) -> Result<Exit
                 Ok(ExitCode::FAILURE)
             }
         }
-        CasesCommand::List => {
-            for case in store.cases(None).await? {
-                let summary: String = case.summary.chars().take(40).collect();
-                println!(
-                    "{}\t{}\t{}\t{}",
-                    case.id,
-                    case.status.as_str(),
-                    case.brand,
-                    summary
-                );
+        CasesCommand::List {
+            status,
+            brand,
+            stage,
+            json,
+        } => {
+            let brand = match brand {
+                Some(name) => Some(
+                    cases::canonical_brand(&loaded.config.brands, &name)
+                        .map(str::to_string)
+                        .unwrap_or(name),
+                ),
+                None => None,
+            };
+            let status = status.map(|s| match s {
+                StatusFilter::Open => CaseStatus::Open,
+                StatusFilter::Closed => CaseStatus::Closed,
+            });
+            let stages: std::collections::HashMap<String, Stage> = store
+                .case_standings()
+                .await?
+                .into_iter()
+                .filter_map(|s| s.stage.map(|(stage, _)| (s.case.id, stage)))
+                .collect();
+            let mut rows: Vec<(Case, Option<Stage>)> = store
+                .cases(status)
+                .await?
+                .into_iter()
+                .filter(|c| brand.as_ref().is_none_or(|b| &c.brand == b))
+                .map(|c| {
+                    let stage = stages.get(&c.id).copied();
+                    (c, stage)
+                })
+                .filter(|(c, s)| match stage {
+                    None => true,
+                    Some(wanted) => {
+                        c.is_open()
+                            && *s
+                                == match wanted {
+                                    StageFilter::None => None,
+                                    StageFilter::Surfaced => Some(Stage::Surfaced),
+                                    StageFilter::Spreading => Some(Stage::Spreading),
+                                    StageFilter::Viral => Some(Stage::Viral),
+                                }
+                    }
+                })
+                .collect();
+            // The one place the listing's order is chosen (a risk order would go here).
+            rows.sort_by(|(a, _), (b, _)| cases::natural_order(&a.id, &b.id));
+            print_cases(&rows, json)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        CasesCommand::Reopen { id } => {
+            let Some(mut case) = store.case(&id).await? else {
+                bail!("no case with id {id}");
+            };
+            if case.is_open() {
+                println!("{id} is already open");
+            } else {
+                case.status = CaseStatus::Open;
+                store.upsert_case(&case, chrono::Utc::now()).await?;
+                println!("reopened {id}");
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -50,7 +50,8 @@ pub async fn replay(dir: &Path, out: &mut dyn Write) -> Result<(), ReplayError> 
     let (obs_path, obs_text) = read(dir.join("observations.jsonl"))?;
 
     let store = open_in_memory().await?;
-    let report = crate::cases::import(store.as_ref(), &cases_text).await?;
+    // Brands as the set writes them: its truth is in the same names.
+    let report = crate::cases::import(store.as_ref(), &cases_text, &[]).await?;
     if let Some(problem) = report.problems.first() {
         return Err(ReplayError::Line {
             path: cases_path,

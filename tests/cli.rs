@@ -70,6 +70,83 @@ fn check_names_every_problem_with_file_and_field_and_fails() {
 }
 
 #[test]
+fn check_reports_every_type_error_in_one_run() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "outcry.toml",
+        &format!(
+            "[sources]\ndir = \"sources\"\ndefault_interval = \"xx\"\n\n[smtp]\nhost = \"127.0.0.1\"\nport = 99999\nsecurity = \"ssl\"\nfrom = \"outcry <a@example.com>\"\n\n[alerts]\nto = [\"pr@example.com\"]\n\n[http]\nlisten = \"localhost\"\n\n[digest]\nat = \"25:00\"\n\n{}",
+            &CONFIG[CONFIG.find("[[brands]]").unwrap()..]
+        ),
+    );
+    write(
+        dir.path(),
+        "sources/forum.toml",
+        "name = \"forum\"\nkind = \"html\"\nurl = \"http://127.0.0.1/f\"\nchannel = \"forum\"\nheaders_env = { Cookie = \"OUTCRY_CLI_UNSET_COOKIE\" }\n\n[selectors]\nitem = \"li:hover\"\ntitle = \"a >\"\n",
+    );
+    let config = dir.path().join("outcry.toml");
+    let output = outcry(&["check", "--config", config.to_str().unwrap()]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for expected in [
+        "outcry.toml: sources.default_interval: `xx` is not a duration",
+        "outcry.toml: smtp.port: invalid value: integer `99999`, expected u16",
+        "outcry.toml: smtp.security: unknown variant `ssl`, expected one of `none`, `starttls`, `tls`",
+        "outcry.toml: http.listen: `localhost` is not an IP address and port like 127.0.0.1:8080",
+        "outcry.toml: digest.at:",
+        "forum.toml: headers_env.Cookie: environment variable OUTCRY_CLI_UNSET_COOKIE is not set",
+        "forum.toml: selectors.item: `li:hover` is not a CSS selector: it uses a pseudo-class",
+        "forum.toml: selectors.title: `a >` is not a CSS selector:",
+        "error: 8 problem(s)",
+    ] {
+        assert!(stderr.contains(expected), "{expected}\n{stderr}");
+    }
+    assert!(!stderr.contains("report this"), "{stderr}");
+    assert!(stderr.contains("(line 7)"), "lines stay put: {stderr}");
+}
+
+#[test]
+fn check_accepts_brands_alone_and_warns_of_what_is_probably_not_meant() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "outcry.toml", "[[brands]]\nname = \"Acme\"\n");
+    let config = dir.path().join("outcry.toml");
+    let output = outcry(&["check", "--config", config.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("warning: ")
+            && stderr.contains("sources.dir")
+            && stderr.contains("holds no source file"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("http.listen"), "{stderr}");
+
+    write(
+        dir.path(),
+        "outcry.toml",
+        "[http]\nlisten = \"0.0.0.0:8080\"\n\n[[brands]]\nname = \"Acme\"\n",
+    );
+    let output = outcry(&["check", "--config", config.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("http.listen: 0.0.0.0:8080 is reachable from other hosts but http.public_url is not set"),
+        "{stderr}"
+    );
+
+    // A [sources] table naming a folder that is missing is still a mistake.
+    write(
+        dir.path(),
+        "outcry.toml",
+        "[sources]\ndir = \"feeds\"\n\n[[brands]]\nname = \"Acme\"\n",
+    );
+    let output = outcry(&["check", "--config", config.to_str().unwrap()]);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("sources.dir: cannot read"));
+}
+
+#[test]
 fn check_refuses_short_and_repetitive_tokens_naming_the_entry() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("sources")).unwrap();
@@ -152,7 +229,12 @@ async fn cases_commands_work_on_postgres() {
 
 fn import_list_and_close(config_text: &str) {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "outcry.toml", config_text);
+    // A token whose variable is unset: commands that serve no HTTP must not need it.
+    write(
+        dir.path(),
+        "outcry.toml",
+        &format!("[http]\ntokens = [{{ name = \"ops\", role = \"operator\", token_env = \"OUTCRY_CLI_UNSET_TOKEN\" }}]\n{config_text}"),
+    );
     std::fs::create_dir(dir.path().join("sources")).unwrap();
     let config = dir.path().join("outcry.toml");
     let config = config.to_str().unwrap();
@@ -160,14 +242,21 @@ fn import_list_and_close(config_text: &str) {
         dir.path(),
         "cases.jsonl",
         concat!(
-            r#"{"id": "C-1", "brand": "星驰汽车", "status": "open", "summary": "漏油"}"#,
+            "\u{feff}",
+            r#"{"id": "C-X10", "brand": "星驰汽车", "status": "open", "summary": "漏油"}"#,
             "\n",
             r#"{"id": "C-2", "brand": "星驰汽车", "status": "open", "sumary": "typo"}"#,
             "\n",
             r#"{"id": "C-3", "brand": "星驰汽车", "status": "closed", "summary": "已解决"}"#,
             "\n",
             r#"{"id": "../../C-4", "brand": "星驰汽车", "status": "open", "summary": "漏油"}"#,
-            "\n"
+            "\n",
+            r#"{"id": "C-X2", "brand": "星驰", "status": "open", "opened_at": "2026-11-28T09:14:00+08:00"}"#,
+            "\n",
+            r#"{"id": "C-6", "brand": "星驰汽车", "status": "open", "opened_at": "2026-11-28 09:14"}"#,
+            "\n",
+            r#"{"id": "C-7", "brand": "别的牌子", "status": "open"}"#,
+            "\n",
         ),
     );
     let cases = dir.path().join("cases.jsonl");
@@ -188,22 +277,93 @@ fn import_list_and_close(config_text: &str) {
         stderr.contains("line 4: id `../../C-4` may hold only ASCII letters, digits"),
         "{stderr}"
     );
+    assert!(
+        stderr.contains("line 6: opened_at: expected RFC 3339 such as 2026-11-28T09:14:00+08:00"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("line 1:"),
+        "the BOM is no problem: {stderr}"
+    );
+    assert!(
+        stderr.contains("case C-7: brand `别的牌子` is not configured"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("case C-X2: brand"),
+        "an alias is a brand: {stderr}"
+    );
 
-    let listed = String::from_utf8(outcry(&["cases", "list", "--config", config]).stdout).unwrap();
-    let ids: Vec<&str> = listed
+    let list = |args: &[&str]| {
+        let mut all = vec!["cases", "list", "--config", config];
+        all.extend_from_slice(args);
+        let output = outcry(&all);
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let ids = |table: &str| -> Vec<String> {
+        let mut lines = table.lines();
+        let header: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+        assert_eq!(
+            header,
+            ["ID", "STATUS", "BRAND", "STAGE", "OPENED", "SUMMARY"]
+        );
+        lines
+            .map(|l| l.split_whitespace().next().unwrap().to_string())
+            .collect()
+    };
+    let table = list(&[]);
+    assert_eq!(ids(&table), ["C-3", "C-7", "C-X2", "C-X10"], "{table}");
+    // The alias was stored as the brand's name.
+    let x2 = table.lines().find(|l| l.starts_with("C-X2")).unwrap();
+    assert!(
+        x2.contains("星驰汽车") && x2.contains("2026-11-28 09:14"),
+        "{x2}"
+    );
+    assert_eq!(ids(&list(&["--status", "closed"])), ["C-3"]);
+    assert_eq!(ids(&list(&["--brand", "星驰"])), ["C-3", "C-X2", "C-X10"]);
+    assert_eq!(
+        ids(&list(&["--stage", "none", "--brand", "星驰汽车"])),
+        ["C-X2", "C-X10"]
+    );
+    assert!(ids(&list(&["--stage", "viral"])).is_empty());
+    let json = list(&["--json", "--status", "open"]);
+    let objects: Vec<serde_json::Value> = json
         .lines()
-        .map(|l| l.split('\t').next().unwrap())
+        .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(ids, ["C-1", "C-3"]);
+    assert_eq!(objects.len(), 3, "{json}");
+    assert_eq!(objects[1]["id"], "C-X2");
+    assert_eq!(objects[1]["brand"], "星驰汽车");
+    assert_eq!(objects[1]["stage"], serde_json::Value::Null);
 
-    assert!(outcry(&["cases", "close", "C-1", "--config", config])
+    assert!(outcry(&["cases", "close", "C-X10", "--config", config])
         .status
         .success());
-    let listed = String::from_utf8(outcry(&["cases", "list", "--config", config]).stdout).unwrap();
-    assert!(listed.starts_with("C-1\tclosed"), "{listed}");
+    assert_eq!(ids(&list(&["--status", "closed"])), ["C-3", "C-X10"]);
     let missing = outcry(&["cases", "close", "C-404", "--config", config]);
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no case with id C-404"));
+
+    let reopened = outcry(&["cases", "reopen", "C-X10", "--config", config]);
+    assert!(reopened.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&reopened.stdout).trim(),
+        "reopened C-X10"
+    );
+    assert_eq!(ids(&list(&["--status", "closed"])), ["C-3"]);
+    let missing = outcry(&["cases", "reopen", "C-404", "--config", config]);
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no case with id C-404"));
+
+    // The same config is refused where HTTP is served, naming the variable.
+    let output = outcry(&["check", "--config", config]);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("OUTCRY_CLI_UNSET_TOKEN is not set"));
 }
 
 #[test]
@@ -306,7 +466,13 @@ fn the_example_sources_pass_check_and_are_not_polled_by_default() {
         ),
     );
     let config = dir.path().join("outcry.toml");
-    let output = outcry(&["check", "--config", config.to_str().unwrap()]);
+    // The cookies the examples name, as an operator would have set them.
+    let output = Command::new(env!("CARGO_BIN_EXE_outcry"))
+        .args(["check", "--config", config.to_str().unwrap()])
+        .env("OUTCRY_HEIMAO_COOKIE", "x")
+        .env("OUTCRY_WEIBO_COOKIE", "x")
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),

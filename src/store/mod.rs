@@ -2,6 +2,7 @@
 //! with its own SQL (all SQL lives here and in migrations/). Every write that carries a
 //! decision (an item's brand, its links and the alerts they cause) is one transaction.
 
+pub mod copy;
 mod postgres;
 mod rows;
 mod shared;

@@ -53,6 +53,11 @@ impl PostgresStore {
         sqlx::migrate!("migrations/postgres").run(&pool).await?;
         Ok(PostgresStore { pool })
     }
+
+    /// The migrated database itself, for `store copy`, which works on any table.
+    pub(super) fn into_pool(self) -> PgPool {
+        self.pool
+    }
 }
 
 #[async_trait]

@@ -57,6 +57,11 @@ impl SqliteStore {
         sqlx::migrate!("migrations/sqlite").run(&pool).await?;
         Ok(SqliteStore { pool })
     }
+
+    /// The migrated database itself, for `store copy`, which works on any table.
+    pub(super) fn into_pool(self) -> SqlitePool {
+        self.pool
+    }
 }
 
 fn link_state(text: &str) -> Result<LinkState, StoreError> {
