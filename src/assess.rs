@@ -142,7 +142,7 @@ impl Default for Lexicon {
     }
 }
 
-fn negated(folded: &str, start: usize) -> bool {
+pub(crate) fn negated(folded: &str, start: usize) -> bool {
     let before: String = folded[..start]
         .chars()
         .rev()

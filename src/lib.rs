@@ -19,5 +19,6 @@ pub mod model;
 pub mod normalize;
 pub mod pipeline;
 pub mod replay;
+pub mod risk;
 pub mod schedule;
 pub mod store;
