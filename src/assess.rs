@@ -142,7 +142,7 @@ impl Default for Lexicon {
     }
 }
 
-pub(crate) fn negated(folded: &str, start: usize) -> bool {
+fn negated(folded: &str, start: usize) -> bool {
     let before: String = folded[..start]
         .chars()
         .rev()

@@ -124,7 +124,11 @@ async fn process(
         {
             if let Some(obs) = texts.get(guid.as_str()) {
                 let text = plain_text(obs.title.as_deref(), obs.body.as_deref());
-                write_risks(out, risks.public_complaint(brand, &text, at.with_timezone(&Utc)), *at)?;
+                write_risks(
+                    out,
+                    risks.public_complaint(brand, &text, at.with_timezone(&Utc)),
+                    *at,
+                )?;
             }
         }
     }

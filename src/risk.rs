@@ -6,7 +6,6 @@
 //! public complaints already out about the same thing. The result is a score in [0, 1] with
 //! typed reasons; words for them belong to the presentation layer.
 
-use crate::assess::negated;
 use crate::config::BrandConfig;
 use crate::model::Case;
 use crate::normalize::{fold, is_han};
@@ -151,6 +150,8 @@ const CALM_FACTOR: f64 = 0.55;
 const ALREADY_REACH: usize = 8;
 /// Cases this alike (cosine over the units several cases share) tell the same story.
 const SAME_STORY: f64 = 0.3;
+/// A public complaint this alike (cosine over all units) to a case tells its story.
+const PUBLIC_ALIKE: f64 = 0.2;
 /// From this many open cases on, a shared story is a cluster: the chorus of "我也是".
 const CLUSTER_MIN: usize = 3;
 /// A unit in more of a brand's cases than this is not followed along postings: it is the
@@ -229,7 +230,10 @@ impl RiskModel {
         public_alike: usize,
         now: DateTime<Utc>,
     ) -> Risk {
-        let text = fold(&format!("{}\n{}\n{}", case.notes, case.summary, case.demand));
+        let text = fold(&format!(
+            "{}\n{}\n{}",
+            case.notes, case.summary, case.demand
+        ));
         let found = self.find(&text);
         let terms_of = |wanted: Section| -> Vec<String> {
             let set: BTreeSet<&str> = found
@@ -249,19 +253,27 @@ impl RiskModel {
                 reasons.push(make(terms));
             }
         };
-        push(terms_of(Section::Public), |terms| RiskReason::PublicChannel {
+        push(terms_of(Section::Public), |terms| {
+            RiskReason::PublicChannel { terms }
+        });
+        push(terms_of(Section::Media), |terms| RiskReason::Press {
             terms,
         });
-        push(terms_of(Section::Media), |terms| RiskReason::Press { terms });
-        push(terms_of(Section::Reach), |terms| RiskReason::Reach { terms });
-        push(terms_of(Section::MeToo), |terms| RiskReason::MeToo { terms });
+        push(terms_of(Section::Reach), |terms| RiskReason::Reach {
+            terms,
+        });
+        push(terms_of(Section::MeToo), |terms| RiskReason::MeToo {
+            terms,
+        });
         push(terms_of(Section::Group), |terms| RiskReason::Groups {
             terms,
         });
-        push(terms_of(Section::Safety), |terms| RiskReason::Safety { terms });
-        push(terms_of(Section::Rage), |terms| RiskReason::Rage { terms });
-        push(terms_of(Section::Formal), |terms| RiskReason::FormalChannel {
+        push(terms_of(Section::Safety), |terms| RiskReason::Safety {
             terms,
+        });
+        push(terms_of(Section::Rage), |terms| RiskReason::Rage { terms });
+        push(terms_of(Section::Formal), |terms| {
+            RiskReason::FormalChannel { terms }
         });
         let handles = case.complainant.handles.len();
         if handles > 0 {
@@ -320,7 +332,11 @@ impl RiskModel {
 
     /// Channels said to carry the story already: an "already" marker just before the channel
     /// ("已经在小红书…") or just after it ("微博也发了").
-    fn already_public(&self, text: &str, found: &[(Section, String, (usize, usize))]) -> Vec<String> {
+    fn already_public(
+        &self,
+        text: &str,
+        found: &[(Section, String, (usize, usize))],
+    ) -> Vec<String> {
         let markers = |wanted: Section| -> Vec<(usize, usize)> {
             found
                 .iter()
@@ -345,6 +361,39 @@ impl RiskModel {
         }
         out.into_iter().collect()
     }
+}
+
+/// Words that negate what follows them in the same clause.
+const NEGATIONS: &[&str] = &[
+    "不会", "并未", "没有", "不", "没", "未", "别", "无", "not", "no ",
+];
+/// How far back a negation reaches, in characters, within one clause. Agents write
+/// "没有说要曝光": the negation stands a few words before the threat.
+const NEGATION_REACH: usize = 6;
+
+/// Whether the term at `start` is negated: a negation earlier in its clause, unless the
+/// negation belongs to a condition the threat follows ("不解决就发微博", "再不退否则…").
+fn negated(text: &str, start: usize) -> bool {
+    let clause_start = text[..start]
+        .char_indices()
+        .rev()
+        .take(NEGATION_REACH)
+        .take_while(|(_, c)| {
+            !matches!(
+                c,
+                '，' | ',' | '。' | '.' | '；' | ';' | '！' | '!' | '？' | '?' | '、' | '\n'
+            )
+        })
+        .last()
+        .map_or(start, |(i, _)| i);
+    let window = &text[clause_start..start];
+    let Some(at) = NEGATIONS.iter().filter_map(|n| window.rfind(n)).max() else {
+        return false;
+    };
+    let after = &window[at..];
+    !["就", "否则", "的话", "才"]
+        .iter()
+        .any(|c| after.contains(c))
 }
 
 fn char_offset_back(text: &str, from: usize, chars: usize) -> usize {
@@ -372,15 +421,56 @@ pub struct Cluster {
     pub topic: Vec<String>,
 }
 
-/// Topic units: Han bigrams and Latin/digit words (not bare numbers, which are amounts and
-/// dates rather than topics), kept as text so a cluster can be named.
-fn topic_units(text: &str, brand_words: &[String]) -> Vec<String> {
+/// Folded text with the brands' names blanked out.
+fn without_brands(text: &str, brand_words: &[String]) -> String {
     let mut folded = fold(text);
     for word in brand_words {
         if folded.contains(word.as_str()) {
             folded = folded.replace(word.as_str(), " ");
         }
     }
+    folded
+}
+
+/// Grows `unit` one character at a time, left or right, while at least half of `texts`
+/// still contain the longer phrase; at most 8 characters.
+fn grow(unit: &str, texts: &[&str]) -> String {
+    let enough =
+        |phrase: &str| texts.iter().filter(|t| t.contains(phrase)).count() * 2 >= texts.len();
+    let mut phrase = unit.to_string();
+    while phrase.chars().count() < 8 {
+        let mut options: Vec<String> = Vec::new();
+        for text in texts {
+            let mut from = 0;
+            while let Some(at) = text[from..].find(phrase.as_str()).map(|i| from + i) {
+                let end = at + phrase.len();
+                if let Some(c) = text[..at].chars().next_back().filter(|c| is_han(*c)) {
+                    options.push(format!("{c}{phrase}"));
+                }
+                if let Some(c) = text[end..].chars().next().filter(|c| is_han(*c)) {
+                    options.push(format!("{phrase}{c}"));
+                }
+                from = end;
+            }
+        }
+        options.sort();
+        options.dedup();
+        match options
+            .into_iter()
+            .filter(|o| enough(o))
+            .max_by_key(|o| texts.iter().filter(|t| t.contains(o.as_str())).count())
+        {
+            Some(longer) => phrase = longer,
+            None => break,
+        }
+    }
+    phrase
+}
+
+/// Topic units: Han bigrams and Latin/digit words (not bare numbers, which are amounts and
+/// dates rather than topics), kept as text so a cluster can be named.
+fn topic_units(text: &str, brand_words: &[String]) -> Vec<String> {
+    let folded = without_brands(text, brand_words);
     let mut out = Vec::new();
     let mut previous_han: Option<char> = None;
     let mut word = String::new();
@@ -416,9 +506,15 @@ fn topic_units(text: &str, brand_words: &[String]) -> Vec<String> {
 struct Topics {
     brand_words: Vec<String>,
     ids: Vec<String>,
+    /// Each case's story as the units were read from it, for naming a cluster.
+    texts: Vec<String>,
     brands: Vec<String>,
     vectors: Vec<HashMap<String, f64>>,
     idf: HashMap<String, f64>,
+    /// The same stories over every unit, to compare a public complaint with: a place or a
+    /// model name one case alone has is just what a retelling shares with it.
+    full_vectors: Vec<HashMap<String, f64>>,
+    full_idf: HashMap<String, f64>,
 }
 
 impl Topics {
@@ -440,18 +536,29 @@ impl Topics {
             }
         }
         let n = cases.len().max(1) as f64;
+        let full_idf: HashMap<String, f64> = df
+            .iter()
+            .map(|(u, d)| (u.clone(), ((n + 1.0) / *d as f64).ln()))
+            .collect();
         let idf: HashMap<String, f64> = df
             .into_iter()
             .filter(|(_, d)| *d >= 2)
             .map(|(u, d)| (u, (n / d as f64).ln()))
             .collect();
         let vectors = docs.iter().map(|doc| vectorize(doc, &idf)).collect();
+        let full_vectors = docs.iter().map(|doc| vectorize(doc, &full_idf)).collect();
         Topics {
             brand_words: brand_words.to_vec(),
             ids: cases.iter().map(|c| c.id.clone()).collect(),
+            texts: cases
+                .iter()
+                .map(|c| without_brands(&c.summary, brand_words))
+                .collect(),
             brands: cases.iter().map(|c| c.brand.clone()).collect(),
             vectors,
             idf,
+            full_vectors,
+            full_idf,
         }
     }
 
@@ -467,7 +574,10 @@ impl Topics {
             }
         }
         let mut dots: HashMap<(usize, usize), f64> = HashMap::new();
-        for list in postings.values().filter(|l| l.len() >= 2 && l.len() <= POSTING_CAP) {
+        for list in postings
+            .values()
+            .filter(|l| l.len() >= 2 && l.len() <= POSTING_CAP)
+        {
             for (x, &(a, wa)) in list.iter().enumerate() {
                 for &(b, wb) in &list[x + 1..] {
                     *dots.entry((a.min(b), a.max(b))).or_insert(0.0) += wa * wb;
@@ -518,7 +628,8 @@ impl Topics {
         out
     }
 
-    /// The units most members use, rarer ones first: the story's own words.
+    /// The units most members use, rarer ones first, each grown into the longest phrase
+    /// half the members share ("务费" → "服务费"): the story's own words.
     fn topic_of(&self, members: &[usize]) -> Vec<String> {
         let mut shared: HashMap<&str, usize> = HashMap::new();
         for &i in members {
@@ -532,7 +643,20 @@ impl Topics {
             .map(|(u, n)| (u, n as f64 * self.idf.get(u).copied().unwrap_or(0.0)))
             .collect();
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));
-        ranked.into_iter().take(3).map(|(u, _)| u.to_string()).collect()
+        let texts: Vec<&str> = members.iter().map(|&i| self.texts[i].as_str()).collect();
+        let mut topic: Vec<String> = Vec::new();
+        for (unit, _) in ranked {
+            let phrase = grow(unit, &texts);
+            if topic.iter().any(|t| t.contains(&phrase)) {
+                continue;
+            }
+            topic.retain(|t| !phrase.contains(t.as_str()));
+            topic.push(phrase);
+            if topic.len() == 3 {
+                break;
+            }
+        }
+        topic
     }
 
     /// For each case, how many public complaints of its brand tell its story.
@@ -552,9 +676,11 @@ impl Topics {
         for unit in topic_units(text, &self.brand_words) {
             *doc.entry(unit).or_insert(0u32) += 1;
         }
-        let vector = vectorize(&doc, &self.idf);
+        let vector = vectorize(&doc, &self.full_idf);
         (0..self.ids.len())
-            .filter(|&i| self.brands[i] == brand && cosine(&vector, &self.vectors[i]) >= SAME_STORY)
+            .filter(|&i| {
+                self.brands[i] == brand && cosine(&vector, &self.full_vectors[i]) >= PUBLIC_ALIKE
+            })
             .collect()
     }
 }
@@ -562,7 +688,10 @@ impl Topics {
 fn vectorize(doc: &HashMap<String, u32>, idf: &HashMap<String, f64>) -> HashMap<String, f64> {
     let mut vector: HashMap<String, f64> = doc
         .iter()
-        .filter_map(|(u, n)| idf.get(u).map(|w| (u.clone(), (1.0 + (*n as f64).ln()) * w)))
+        .filter_map(|(u, n)| {
+            idf.get(u)
+                .map(|w| (u.clone(), (1.0 + (*n as f64).ln()) * w))
+        })
         .filter(|(_, w)| *w > 0.0)
         .collect();
     let norm = vector.values().map(|w| w * w).sum::<f64>().sqrt();
@@ -656,9 +785,10 @@ impl RiskWatch {
 
     /// When the next case opens, if one is still waiting.
     pub fn next_opening(&self) -> Option<DateTime<Utc>> {
-        self.waiting
-            .last()
-            .map(|c| c.opened_at.map_or(DateTime::<Utc>::MIN_UTC, |t| t.with_timezone(&Utc)))
+        self.waiting.last().map(|c| {
+            c.opened_at
+                .map_or(DateTime::<Utc>::MIN_UTC, |t| t.with_timezone(&Utc))
+        })
     }
 
     /// Opens every case whose time has come by `now` and reports the risks that are new or
@@ -683,7 +813,12 @@ impl RiskWatch {
 
     /// A public complaint of `brand` linked to no case: the private cases telling the same
     /// story are more likely to follow it.
-    pub fn public_complaint(&mut self, brand: &str, text: &str, now: DateTime<Utc>) -> Vec<RiskChange> {
+    pub fn public_complaint(
+        &mut self,
+        brand: &str,
+        text: &str,
+        now: DateTime<Utc>,
+    ) -> Vec<RiskChange> {
         let Some((topics, _)) = &self.topics else {
             return Vec::new();
         };
@@ -716,5 +851,217 @@ impl RiskWatch {
         }
         changes.sort_by(|a, b| natural_cmp(&a.case, &b.case));
         changes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{CaseStatus, Complainant};
+    use chrono::TimeZone;
+
+    fn brands() -> Vec<BrandConfig> {
+        vec![BrandConfig {
+            name: "示例电器".into(),
+            aliases: vec!["示例".into()],
+            exclude: vec![],
+        }]
+    }
+
+    fn case(id: &str, summary: &str, notes: &str) -> Case {
+        Case {
+            id: id.into(),
+            brand: "示例电器".into(),
+            status: CaseStatus::Open,
+            opened_at: Some(
+                chrono::FixedOffset::east_opt(8 * 3600)
+                    .and_then(|tz| tz.with_ymd_and_hms(2026, 5, 1, 9, 0, 0).single())
+                    .expect("a valid time"),
+            ),
+            channel: Some("hotline".into()),
+            severity: Some("medium".into()),
+            complainant: Complainant::default(),
+            summary: summary.into(),
+            demand: String::new(),
+            identifiers: vec![],
+            notes: notes.into(),
+        }
+    }
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 5, 1, 2, 0, 0)
+            .single()
+            .expect("a valid time")
+    }
+
+    fn score(model: &RiskModel, case: &Case) -> Risk {
+        model.assess(case, None, 0, now())
+    }
+
+    #[test]
+    fn a_threat_to_go_public_ranks_above_a_calm_customer() {
+        let model = RiskModel::new(&brands());
+        let threat = case(
+            "C-1",
+            "空调买来一周不制冷",
+            "客户说三天内不解决就发微博曝光, 还要找记者",
+        );
+        let calm = case("C-2", "空调买来一周不制冷", "客户语气平和, 等师傅上门");
+        let (threat, calm) = (score(&model, &threat), score(&model, &calm));
+        assert!(threat.score > calm.score + 0.3, "{threat:?} vs {calm:?}");
+        assert!(threat
+            .reasons
+            .iter()
+            .any(|r| matches!(r, RiskReason::PublicChannel { terms } if terms.contains(&"微博".to_string()))));
+        assert!(calm
+            .reasons
+            .iter()
+            .any(|r| matches!(r, RiskReason::Calm { .. })));
+    }
+
+    #[test]
+    fn negated_threats_do_not_count() {
+        let model = RiskModel::new(&brands());
+        let negated = score(
+            &model,
+            &case("C-1", "热水器漏水", "客户没有说要曝光, 也不会发微博"),
+        );
+        assert!(
+            !negated.reasons.iter().any(|r| matches!(
+                r,
+                RiskReason::PublicChannel { .. } | RiskReason::Press { .. }
+            )),
+            "{negated:?}"
+        );
+        let said = score(
+            &model,
+            &case("C-2", "热水器漏水", "客户说要曝光, 还要发微博"),
+        );
+        assert!(said.score > negated.score);
+    }
+
+    #[test]
+    fn a_story_already_out_is_named_as_such() {
+        let model = RiskModel::new(&brands());
+        let out = score(
+            &model,
+            &case("C-1", "洗衣机漏电", "客户说已经在小红书发了帖子"),
+        );
+        assert!(out
+            .reasons
+            .iter()
+            .any(|r| matches!(r, RiskReason::AlreadyPublic { terms } if terms.contains(&"小红书".to_string()))));
+        let threat = score(&model, &case("C-2", "洗衣机漏电", "客户说要在小红书发帖子"));
+        assert!(out.score > threat.score);
+    }
+
+    #[test]
+    fn a_cluster_of_same_story_cases_raises_each_and_is_named() {
+        let model = RiskModel::new(&brands());
+        let story = |city: &str, day: u32| {
+            format!("客户在{city}购买示例电器X9洗碗机, {day}日使用中突然断电跳闸, 门店称需返厂检测")
+        };
+        let mut cases = vec![
+            case("C-10", &story("杭州", 3), "客户着急"),
+            case("C-2", &story("宁波", 5), "客户着急"),
+            case("C-3", &story("温州", 8), "客户着急"),
+            case("C-4", "客户购买的电饭煲内胆涂层脱落, 要求换货", "客户着急"),
+        ];
+        let alone = model.assess_all(&cases[..1], &[], now())["C-10"].clone();
+        let all = model.assess_all(&cases, &[], now());
+        let clustered = &all["C-10"];
+        assert!(clustered.score > alone.score, "{clustered:?} vs {alone:?}");
+        let cluster = clustered
+            .reasons
+            .iter()
+            .find_map(|r| match r {
+                RiskReason::Cluster { size, topic, cases } => Some((size, topic, cases)),
+                _ => None,
+            })
+            .expect("a cluster reason");
+        assert_eq!(*cluster.0, 3);
+        assert_eq!(
+            cluster.2,
+            &vec!["C-2".to_string(), "C-3".into(), "C-10".into()]
+        );
+        assert!(
+            cluster
+                .1
+                .iter()
+                .any(|t| t.contains("x9") || t.contains("断电")),
+            "topic names the story: {:?}",
+            cluster.1
+        );
+        assert!(!all["C-4"]
+            .reasons
+            .iter()
+            .any(|r| matches!(r, RiskReason::Cluster { .. })));
+        // The brand's own name is every case's word, not a story.
+        cases[3].summary = "示例电器的电饭煲内胆涂层脱落".into();
+        let all = model.assess_all(&cases, &[], now());
+        assert!(!all["C-4"]
+            .reasons
+            .iter()
+            .any(|r| matches!(r, RiskReason::Cluster { .. })));
+    }
+
+    #[test]
+    fn a_public_complaint_on_the_same_topic_raises_the_private_cases_like_it() {
+        let cases = vec![
+            case(
+                "C-1",
+                "客户购买的X9洗碗机使用中突然断电跳闸, 门店称需返厂检测",
+                "客户着急",
+            ),
+            case("C-2", "客户购买的电饭煲内胆涂层脱落, 要求换货", "客户着急"),
+        ];
+        let mut watch = RiskWatch::new(cases, &brands());
+        let first = watch.advance(now());
+        assert_eq!(first.len(), 2);
+        assert!(first.iter().all(|c| c.first));
+        let moved = watch.public_complaint(
+            "示例电器",
+            "示例的X9洗碗机又突然断电跳闸了, 返厂检测等了半个月",
+            now(),
+        );
+        assert_eq!(moved.len(), 1, "{moved:?}");
+        assert_eq!(moved[0].case, "C-1");
+        assert!(moved[0]
+            .risk
+            .reasons
+            .iter()
+            .any(|r| matches!(r, RiskReason::PublicAlike { count: 1 })));
+        assert!(watch
+            .public_complaint("其他品牌", "X9洗碗机突然断电跳闸", now())
+            .is_empty());
+    }
+
+    #[test]
+    fn cases_join_the_watch_when_they_open() {
+        let mut later = case("C-2", "冰箱不制冷", "客户说要发抖音");
+        later.opened_at = later.opened_at.map(|t| t + chrono::Duration::days(2));
+        let mut watch = RiskWatch::new(
+            vec![case("C-1", "冰箱不制冷", "客户着急"), later],
+            &brands(),
+        );
+        let at_start = watch.advance(now());
+        assert_eq!(
+            at_start.iter().map(|c| c.case.as_str()).collect::<Vec<_>>(),
+            ["C-1"]
+        );
+        let opening = watch.next_opening().expect("C-2 waits");
+        let opened = watch.advance(opening);
+        assert!(opened.iter().any(|c| c.case == "C-2" && c.first));
+        assert!(watch.next_opening().is_none());
+    }
+
+    #[test]
+    fn ids_sort_as_people_read_them() {
+        let ids = natural_sorted(
+            ["C-X10", "C-X2", "C-X1", "B-7"]
+                .into_iter()
+                .map(String::from),
+        );
+        assert_eq!(ids, ["B-7", "C-X1", "C-X2", "C-X10"]);
     }
 }
