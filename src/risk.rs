@@ -772,7 +772,7 @@ pub struct RiskWatch {
 impl RiskWatch {
     pub fn new(cases: Vec<Case>, brands: &[BrandConfig]) -> RiskWatch {
         let mut waiting: Vec<Case> = cases.into_iter().filter(|c| c.is_open()).collect();
-        waiting.sort_by(|a, b| b.opened_at.cmp(&a.opened_at));
+        waiting.sort_by_key(|c| std::cmp::Reverse(c.opened_at));
         RiskWatch {
             model: RiskModel::new(brands),
             waiting,
