@@ -38,7 +38,34 @@ pub struct Config {
     pub cluster: ClusterConfig,
     #[serde(default)]
     pub review: ReviewConfig,
+    #[serde(default)]
+    pub risk: RiskConfig,
     pub brands: Vec<BrandConfig>,
+}
+
+/// How often open cases' risk of going public is recomputed, and whether crossing a score
+/// alerts (README.md, "Risk before the first post").
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RiskConfig {
+    #[serde(default = "default_risk_interval", deserialize_with = "duration")]
+    pub interval: Duration,
+    /// A risk reaching this queues one `at_risk` alert per crossing; absent, none is sent.
+    #[serde(default)]
+    pub alert_at: Option<f64>,
+}
+
+impl Default for RiskConfig {
+    fn default() -> Self {
+        RiskConfig {
+            interval: default_risk_interval(),
+            alert_at: None,
+        }
+    }
+}
+
+fn default_risk_interval() -> Duration {
+    Duration::from_secs(600)
 }
 
 /// How instances sharing one database divide the work (docs/scaling.md).
@@ -1010,6 +1037,12 @@ fn check_config(config: &Config, file: &Path, problems: &mut Problems) {
     }
     if config.operator.source_down_after < Duration::from_secs(1) {
         problems.push(file, "operator.source_down_after", "must be at least 1s");
+    }
+    if config.risk.interval < Duration::from_secs(1) {
+        problems.push(file, "risk.interval", "must be at least 1s");
+    }
+    if config.risk.alert_at.is_some_and(|a| !(a > 0.0 && a <= 1.0)) {
+        problems.push(file, "risk.alert_at", "must be above 0 and at most 1");
     }
     check_tokens(&config.http.tokens, file, problems);
     check_brands(&config.brands, file, problems);

@@ -10,6 +10,8 @@ use crate::http::auth::Auth;
 use crate::http::{router, AppState};
 use crate::metrics::Metrics;
 use crate::pipeline::{Pipeline, PipelineError};
+use crate::risk::task::RiskTask;
+use crate::risk::RiskModel;
 use crate::schedule::Poller;
 use crate::store::{self, StoreError};
 use std::sync::atomic::AtomicI64;
@@ -104,6 +106,17 @@ pub async fn run_on(
         tokio::spawn(digest.run(shutdown.clone()))
     });
 
+    let risk_task = tokio::spawn(
+        RiskTask {
+            store: store.clone(),
+            model: RiskModel::new(&config.brands),
+            config: config.risk,
+            metrics: metrics.clone(),
+            alert_queued: alert_queued.clone(),
+        }
+        .run(shutdown.clone()),
+    );
+
     let delivery = Delivery {
         store: store.clone(),
         mailer,
@@ -138,6 +151,9 @@ pub async fn run_on(
         if let Err(e) = task.await {
             error!(error = %e, "digest task ended abnormally");
         }
+    }
+    if let Err(e) = risk_task.await {
+        error!(error = %e, "risk task ended abnormally");
     }
     if let Err(e) = delivery_task.await {
         error!(error = %e, "delivery worker ended abnormally");

@@ -27,6 +27,11 @@ struct StateLabel {
     state: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BandLabel {
+    band: String,
+}
+
 pub struct Metrics {
     registry: Registry,
     polls: Family<SourceLabel, Counter>,
@@ -40,6 +45,7 @@ pub struct Metrics {
     delivery_failures: Counter,
     links_stored: Family<StateLabel, Gauge>,
     outbox_depth: Gauge,
+    cases_by_risk: Family<BandLabel, Gauge>,
 }
 
 impl Default for Metrics {
@@ -64,6 +70,7 @@ impl Metrics {
         let delivery_failures = Counter::default();
         let links_stored = Family::<StateLabel, Gauge>::default();
         let outbox_depth = Gauge::default();
+        let cases_by_risk = Family::<BandLabel, Gauge>::default();
         registry.register("polls", "Polls per source", polls.clone());
         registry.register(
             "fetch_errors",
@@ -111,7 +118,13 @@ impl Metrics {
             "Alerts waiting in the outbox",
             outbox_depth.clone(),
         );
+        registry.register(
+            "cases_by_risk",
+            "Open cases by risk band (low < 0.4 <= medium < 0.7 <= high)",
+            cases_by_risk.clone(),
+        );
         Metrics {
+            cases_by_risk,
             links_stored,
             outbox_depth,
             registry,
@@ -190,6 +203,19 @@ impl Metrics {
                 .set(count);
         }
         self.outbox_depth.set(stats.outbox_depth);
+    }
+
+    /// Sets the open cases per risk band from every open case's current score.
+    pub fn observe_risks(&self, scores: impl Iterator<Item = f64>) {
+        let mut counts = [0i64; 3];
+        for score in scores {
+            counts[usize::from(score >= 0.4) + usize::from(score >= 0.7)] += 1;
+        }
+        for (band, count) in ["low", "medium", "high"].into_iter().zip(counts) {
+            self.cases_by_risk
+                .get_or_create(&BandLabel { band: band.into() })
+                .set(count);
+        }
     }
 
     /// The Prometheus text exposition.

@@ -6,6 +6,8 @@
 //! public complaints already out about the same thing. The result is a score in [0, 1] with
 //! typed reasons; words for them belong to the presentation layer.
 
+pub mod task;
+
 use crate::config::BrandConfig;
 use crate::model::Case;
 use crate::normalize::{fold, is_han};

@@ -213,13 +213,15 @@ fn build(mail: &OutgoingMail, recipients: &Recipients) -> Result<Message, Mailer
         .from(recipients.from.clone())
         .subject(mail.subject.clone())
         .message_id(Some(mail.message_id.clone()));
-    // X-Outcry-Stage is the PR team's filter for alerts (CONTRACT.md); the digest and
-    // operator mail must not trip it, so they say what they are in X-Outcry-Alert.
-    builder = if mail.kind.is_operator() || mail.kind == AlertKind::Digest {
-        builder.header(AlertHeader(mail.kind.as_str().to_string()))
-    } else {
-        builder.header(StageHeader(mail.kind.as_str().to_string()))
-    };
+    // X-Outcry-Stage is the PR team's filter for alerts (CONTRACT.md); the digest, the
+    // at_risk warning (nothing is public yet) and operator mail must not trip it, so they say
+    // what they are in X-Outcry-Alert.
+    builder =
+        if mail.kind.is_operator() || matches!(mail.kind, AlertKind::Digest | AlertKind::AtRisk) {
+            builder.header(AlertHeader(mail.kind.as_str().to_string()))
+        } else {
+            builder.header(StageHeader(mail.kind.as_str().to_string()))
+        };
     for recipient in recipients.of(mail.kind)? {
         builder = builder.to(recipient.clone());
     }

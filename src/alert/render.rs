@@ -617,7 +617,7 @@ fn render_html(content: &AlertContent) -> String {
         AlertKind::Surfaced => "#b26a00",
         AlertKind::Spreading => "#c2410c",
         AlertKind::Viral => "#b91c1c",
-        AlertKind::Unlinked | AlertKind::Digest => "#475569",
+        AlertKind::Unlinked | AlertKind::Digest | AlertKind::AtRisk => "#475569",
         // Source alerts are rendered by `health`; grey if one ever comes this way.
         AlertKind::SourceDown | AlertKind::SourceUp => "#6b7280",
     };

@@ -11,6 +11,7 @@ pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 use crate::model::{AlertKind, Case, CaseStatus, Channel, Engagement, Observation, Stage};
+use crate::risk::Risk;
 use async_trait::async_trait;
 use chrono::{DateTime, FixedOffset, Utc};
 use std::collections::{HashMap, HashSet};
@@ -494,6 +495,17 @@ pub struct FollowedItem {
     pub first_seen_at: DateTime<FixedOffset>,
 }
 
+/// A case's stored risk (crate::risk), as the daemon last reported it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseRisk {
+    pub case_id: String,
+    pub risk: Risk,
+    pub computed_at: DateTime<Utc>,
+    /// When the risk last crossed `[risk] alert_at` upward; None while it stands below (or
+    /// the alert is off).
+    pub crossed_at: Option<DateTime<Utc>>,
+}
+
 /// A source lease held by the caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SourceLease {
@@ -638,6 +650,17 @@ pub trait Store: Send + Sync {
     ) -> Result<Vec<UnlinkedItem>, StoreError>;
     /// Every open case with its stage and the count of its linked items, by case id.
     async fn case_standings(&self) -> Result<Vec<CaseStanding>, StoreError>;
+
+    /// Inserts or replaces these cases' risks and, in the same transaction, queues the
+    /// alerts their crossings cause (unless a dedupe key exists); returns how many alerts
+    /// were new.
+    async fn save_risks(
+        &self,
+        risks: &[CaseRisk],
+        alerts: &[NewAlert],
+    ) -> Result<usize, StoreError>;
+    /// The stored risk of one case, or of every case, by case id.
+    async fn case_risks(&self, case_id: Option<&str>) -> Result<Vec<CaseRisk>, StoreError>;
 }
 
 pub type SharedStore = Arc<dyn Store>;

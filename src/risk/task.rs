@@ -1,0 +1,173 @@
+//! The daemon's risk task: recomputes every open case's risk from the store, saves the ones
+//! that are new or moved, and queues one `at_risk` alert per upward crossing of `alert_at`.
+
+use super::{Risk, RiskModel, REPORT_MOVE};
+use crate::alert::render::escape_html;
+use crate::config::RiskConfig;
+use crate::metrics::Metrics;
+use crate::model::{AlertKind, Case, CaseStatus};
+use crate::store::{CaseRisk, NewAlert, SharedStore, StoreError};
+use chrono::{DateTime, Duration, Utc};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+/// Public complaints linked to no case count towards a case's risk while this recent.
+const PUBLIC_WINDOW_DAYS: i64 = 14;
+/// At most this many of them are read per round.
+const PUBLIC_LIMIT: i64 = 1000;
+/// A crossing is over once the risk falls this far below `alert_at`, so a score hovering at
+/// the line does not alert on every wobble.
+const RESET_BELOW: f64 = 0.1;
+
+/// What one round did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Refreshed {
+    /// Every open case's current risk, by case id.
+    pub risks: HashMap<String, Risk>,
+    /// Risks written (new or moved by at least [`REPORT_MOVE`], or crossing changed).
+    pub saved: usize,
+    /// `at_risk` alerts queued.
+    pub alerts: usize,
+}
+
+/// Recomputes and saves the risks of every open case at `now`.
+pub async fn refresh(
+    store: &SharedStore,
+    model: &RiskModel,
+    alert_at: Option<f64>,
+    now: DateTime<Utc>,
+) -> Result<Refreshed, StoreError> {
+    let cases = store.cases(Some(CaseStatus::Open)).await?;
+    let public: Vec<(String, String)> = store
+        .unlinked_items(now - Duration::days(PUBLIC_WINDOW_DAYS), now, PUBLIC_LIMIT)
+        .await?
+        .into_iter()
+        .map(|u| {
+            let text = [u.item.title, u.item.body]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join("\n");
+            (u.brand, text)
+        })
+        .collect();
+    let risks = model.assess_all(&cases, &public, now);
+    let stored: HashMap<String, CaseRisk> = store
+        .case_risks(None)
+        .await?
+        .into_iter()
+        .map(|r| (r.case_id.clone(), r))
+        .collect();
+    let by_id: HashMap<&str, &Case> = cases.iter().map(|c| (c.id.as_str(), c)).collect();
+    let mut changed = Vec::new();
+    let mut alerts = Vec::new();
+    for (id, risk) in &risks {
+        let before = stored.get(id);
+        let was_crossed = before.and_then(|b| b.crossed_at);
+        let crossed_at = match alert_at {
+            None => None,
+            Some(line) if risk.score >= line => Some(was_crossed.unwrap_or(now)),
+            Some(line) if risk.score < line - RESET_BELOW => None,
+            Some(_) => was_crossed,
+        };
+        if let (Some(at), None, Some(case)) = (crossed_at, was_crossed, by_id.get(id.as_str())) {
+            alerts.push(at_risk_alert(case, risk, at));
+        }
+        let moved = before.is_none_or(|b| (b.risk.score - risk.score).abs() >= REPORT_MOVE);
+        if moved || crossed_at != was_crossed {
+            changed.push(CaseRisk {
+                case_id: id.clone(),
+                risk: risk.clone(),
+                computed_at: now,
+                crossed_at,
+            });
+        }
+    }
+    let queued = store.save_risks(&changed, &alerts).await?;
+    Ok(Refreshed {
+        risks: risks.into_iter().collect(),
+        saved: changed.len(),
+        alerts: queued,
+    })
+}
+
+/// The `at_risk` email: the case, its score and the reasons, one per line.
+fn at_risk_alert(case: &Case, risk: &Risk, crossed_at: DateTime<Utc>) -> NewAlert {
+    let dedupe_key = format!("case:{}:at_risk:{}", case.id, crossed_at.timestamp_millis());
+    let hash = Sha256::digest(dedupe_key.as_bytes());
+    let hex: String = hash[..12].iter().map(|b| format!("{b:02x}")).collect();
+    let subject = format!(
+        "[outcry] AT RISK: {} {} — risk {:.2} of going public",
+        case.brand, case.id, risk.score
+    )
+    .replace(['\r', '\n'], " ");
+    let reasons: Vec<String> = risk
+        .reasons
+        .iter()
+        .map(|r| serde_json::to_string(r).unwrap_or_default())
+        .collect();
+    let mut text = format!("{subject}\n\nNothing about this case is public yet. Reasons:\n");
+    let mut html = format!(
+        "<h2>{}</h2><p>Nothing about this case is public yet. Reasons:</p><ul>",
+        escape_html(&subject)
+    );
+    for reason in &reasons {
+        text.push_str(&format!("- {reason}\n"));
+        html.push_str(&format!("<li>{}</li>", escape_html(reason)));
+    }
+    html.push_str("</ul>");
+    NewAlert {
+        kind: AlertKind::AtRisk,
+        case_id: Some(case.id.clone()),
+        brand: case.brand.clone(),
+        dedupe_key,
+        message_id: format!("<at-risk.{hex}@outcry>"),
+        subject,
+        text,
+        html,
+        created_at: crossed_at.fixed_offset(),
+    }
+}
+
+/// The background task: a round at start and every `interval` until shutdown.
+pub struct RiskTask {
+    pub store: SharedStore,
+    pub model: RiskModel,
+    pub config: RiskConfig,
+    pub metrics: Arc<Metrics>,
+    /// Woken when a round queued an alert, so delivery need not wait for its next look.
+    pub alert_queued: Arc<Notify>,
+}
+
+impl RiskTask {
+    pub async fn run(self, shutdown: CancellationToken) {
+        let interval = self.config.interval;
+        loop {
+            match refresh(&self.store, &self.model, self.config.alert_at, Utc::now()).await {
+                Ok(round) => {
+                    self.metrics
+                        .observe_risks(round.risks.values().map(|r| r.score));
+                    if round.alerts > 0 {
+                        self.alert_queued.notify_one();
+                    }
+                    info!(
+                        cases = round.risks.len(),
+                        saved = round.saved,
+                        alerts = round.alerts,
+                        "risk recomputed"
+                    );
+                }
+                // Kept running: the next round reads the store afresh.
+                Err(e) => warn!(error = %e, "risk round failed"),
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(interval) => {}
+            }
+        }
+    }
+}
