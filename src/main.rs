@@ -85,7 +85,11 @@ enum CasesCommand {
     /// Insert or update cases from a JSON-lines file.
     Import { file: PathBuf },
     /// List cases.
-    List,
+    List {
+        /// Riskiest first, with the stored risk of going public as the last column.
+        #[arg(long)]
+        by_risk: bool,
+    },
     /// Close a case; a closed case never alerts.
     Close { id: String },
 }
@@ -387,6 +391,14 @@ async fn cases_command(config_path: &Path, command: CasesCommand) -> Result<Exit
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("cannot read {}", file.display()))?;
             let report = cases::import(store.as_ref(), &text).await?;
+            // A new case has its risk at once, not at the daemon's next round.
+            outcry::risk::task::refresh(
+                &store,
+                &outcry::risk::RiskModel::new(&loaded.config.brands),
+                loaded.config.risk.alert_at,
+                chrono::Utc::now(),
+            )
+            .await?;
             let brands: Vec<&str> = loaded
                 .config
                 .brands
@@ -420,16 +432,36 @@ async fn cases_command(config_path: &Path, command: CasesCommand) -> Result<Exit
                 Ok(ExitCode::FAILURE)
             }
         }
-        CasesCommand::List => {
-            for case in store.cases(None).await? {
+        CasesCommand::List { by_risk } => {
+            let mut cases = store.cases(None).await?;
+            let risks: std::collections::HashMap<String, f64> = if by_risk {
+                store
+                    .case_risks(None)
+                    .await?
+                    .into_iter()
+                    .map(|r| (r.case_id, r.risk.score))
+                    .collect()
+            } else {
+                Default::default()
+            };
+            if by_risk {
+                let score = |id: &str| risks.get(id).copied().unwrap_or(-1.0);
+                cases.sort_by(|a, b| score(&b.id).total_cmp(&score(&a.id)));
+            }
+            for case in cases {
                 let summary: String = case.summary.chars().take(40).collect();
-                println!(
+                let mut line = format!(
                     "{}\t{}\t{}\t{}",
                     case.id,
                     case.status.as_str(),
                     case.brand,
                     summary
                 );
+                if by_risk {
+                    let risk = risks.get(&case.id).map(|r| format!("{r:.2}"));
+                    line = format!("{line}\t{}", risk.as_deref().unwrap_or("-"));
+                }
+                println!("{line}");
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -142,6 +142,18 @@ fn import_list_and_close(config_text: &str) {
         .collect();
     assert_eq!(ids, ["C-1", "C-3"]);
 
+    // The import computed the open case's risk at once; a closed case has none.
+    let by_risk =
+        String::from_utf8(outcry(&["cases", "list", "--by-risk", "--config", config]).stdout)
+            .unwrap();
+    let rows: Vec<Vec<&str>> = by_risk.lines().map(|l| l.split('\t').collect()).collect();
+    assert_eq!(rows.len(), 2, "{by_risk}");
+    assert_eq!(rows[0][0], "C-1", "{by_risk}");
+    let score: f64 = rows[0].last().unwrap().parse().unwrap();
+    assert!((0.0..=1.0).contains(&score), "{by_risk}");
+    assert_eq!(rows[1][0], "C-3", "{by_risk}");
+    assert_eq!(*rows[1].last().unwrap(), "-", "{by_risk}");
+
     assert!(outcry(&["cases", "close", "C-1", "--config", config])
         .status
         .success());
