@@ -171,3 +171,45 @@ impl RiskTask {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store;
+
+    #[tokio::test]
+    async fn a_crossing_alerts_once_and_moves_are_saved() {
+        let store = store::open_in_memory().await.unwrap();
+        let case: Case = serde_json::from_str(
+            r#"{"id": "C-7", "brand": "Acme", "status": "open", "severity": "high",
+                "summary": "refund refused"}"#,
+        )
+        .unwrap();
+        let now = Utc::now();
+        store.upsert_case(&case, now).await.unwrap();
+        let model = RiskModel::new(&[]);
+        let first = refresh(&store, &model, Some(0.1), now).await.unwrap();
+        let score = first.risks["C-7"].score;
+        assert!(score >= 0.1, "{first:?}");
+        assert_eq!((first.saved, first.alerts), (1, 1));
+        // Nothing moved: nothing saved, no second alert, also after a "restart" (a new round).
+        let again = refresh(&store, &model, Some(0.1), now + Duration::minutes(10))
+            .await
+            .unwrap();
+        assert_eq!((again.saved, again.alerts), (0, 0));
+        let stored = store.case_risks(Some("C-7")).await.unwrap();
+        assert_eq!(stored[0].crossed_at, Some(now));
+        assert_eq!(stored[0].risk.score, score);
+        let alerts = store.alerts().await.unwrap();
+        assert_eq!(alerts.len(), 1);
+        assert_eq!(alerts[0].kind, AlertKind::AtRisk);
+        assert!(alerts[0].subject.contains("C-7"), "{}", alerts[0].subject);
+        // Without alert_at no alert is queued and no crossing kept.
+        let off = refresh(&store, &model, None, now).await.unwrap();
+        assert_eq!(off.alerts, 0);
+        assert_eq!(
+            store.case_risks(Some("C-7")).await.unwrap()[0].crossed_at,
+            None
+        );
+    }
+}
