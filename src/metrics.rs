@@ -226,3 +226,22 @@ impl Metrics {
         text
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_cases_are_counted_per_risk_band() {
+        let metrics = Metrics::new();
+        metrics.observe_risks([0.1, 0.4, 0.69, 0.7, 0.95].into_iter());
+        let text = metrics.render();
+        for line in [
+            "outcry_cases_by_risk{band=\"low\"} 1",
+            "outcry_cases_by_risk{band=\"medium\"} 2",
+            "outcry_cases_by_risk{band=\"high\"} 2",
+        ] {
+            assert!(text.contains(line), "{line} missing in\n{text}");
+        }
+    }
+}
