@@ -43,6 +43,8 @@ pub struct Config {
     pub daemon: DaemonConfig,
     #[serde(default)]
     pub ui: UiConfig,
+    #[serde(default)]
+    pub risk: RiskConfig,
     pub brands: Vec<BrandConfig>,
 }
 
@@ -88,8 +90,33 @@ impl Default for UiConfig {
     }
 }
 
+/// How often open cases' risk of going public is recomputed, and whether crossing a score
+/// alerts (README.md, "Risk before the first post").
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RiskConfig {
+    #[serde(default = "default_risk_interval", deserialize_with = "duration")]
+    pub interval: Duration,
+    /// A risk reaching this queues one `at_risk` alert per crossing; absent, none is sent.
+    #[serde(default)]
+    pub alert_at: Option<f64>,
+}
+
+impl Default for RiskConfig {
+    fn default() -> Self {
+        RiskConfig {
+            interval: default_risk_interval(),
+            alert_at: None,
+        }
+    }
+}
+
 fn default_ui_zone() -> Zone {
     Zone::Fixed(CHINA)
+}
+
+fn default_risk_interval() -> Duration {
+    Duration::from_secs(600)
 }
 
 /// How instances sharing one database divide the work (docs/scaling.md).
@@ -1392,6 +1419,12 @@ fn check_config(config: &Config, file: &Path, secrets: Secrets, problems: &mut P
                 format!("`{domain}` is not a domain name like mail.example.com"),
             );
         }
+    }
+    if config.risk.interval < Duration::from_secs(1) {
+        problems.push(file, "risk.interval", "must be at least 1s");
+    }
+    if config.risk.alert_at.is_some_and(|a| !(a > 0.0 && a <= 1.0)) {
+        problems.push(file, "risk.alert_at", "must be above 0 and at most 1");
     }
     check_brands(&config.brands, file, problems);
 }

@@ -12,6 +12,8 @@ use crate::http::{router, starting, AppState};
 use crate::metrics::Metrics;
 use crate::pipeline::{Pipeline, PipelineError};
 use crate::present::Ui;
+use crate::risk::task::RiskTask;
+use crate::risk::RiskModel;
 use crate::schedule::Poller;
 use crate::store::{self, SharedStore, StoreError};
 use std::sync::atomic::{AtomicBool, AtomicI64};
@@ -162,6 +164,18 @@ pub async fn serve(
         tokio::spawn(digest.run(shutdown.clone()))
     });
 
+    let risk_task = tokio::spawn(
+        RiskTask {
+            store: store.clone(),
+            model: RiskModel::new(&config.brands),
+            config: config.risk,
+            metrics: metrics.clone(),
+            alert_queued: alert_queued.clone(),
+            ui: ui.clone(),
+        }
+        .run(shutdown.clone()),
+    );
+
     let delivery = Delivery {
         store: store.clone(),
         mailer,
@@ -214,6 +228,9 @@ pub async fn serve(
             if let Err(e) = task.await {
                 error!(error = %e, "digest task ended abnormally");
             }
+        }
+        if let Err(e) = risk_task.await {
+            error!(error = %e, "risk task ended abnormally");
         }
         // An alert being sent is finished; one cut off stays claimed and is retried once
         // its lease runs out.

@@ -20,5 +20,6 @@ pub mod normalize;
 pub mod pipeline;
 pub mod present;
 pub mod replay;
+pub mod risk;
 pub mod schedule;
 pub mod store;

@@ -118,6 +118,9 @@ enum CasesCommand {
         /// One JSON object per line instead of a table.
         #[arg(long)]
         json: bool,
+        /// Riskiest first, with the stored risk of going public as the last column.
+        #[arg(long)]
+        by_risk: bool,
     },
     /// Close a case; a closed case never alerts.
     Close { id: String },
@@ -485,7 +488,12 @@ fn cell(text: &str, width: usize) -> String {
         .collect()
 }
 
-fn print_cases(rows: &[(Case, Option<Stage>)], json: bool) -> Result<()> {
+/// `risks`, when given, adds each case's stored risk (none yet: `-`, or null in JSON).
+fn print_cases(
+    rows: &[(Case, Option<Stage>)],
+    json: bool,
+    risks: Option<&std::collections::HashMap<String, f64>>,
+) -> Result<()> {
     use std::io::Write;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
@@ -494,15 +502,18 @@ fn print_cases(rows: &[(Case, Option<Stage>)], json: bool) -> Result<()> {
             let mut value = serde_json::to_value(case)?;
             if let Some(object) = value.as_object_mut() {
                 object.insert("stage".into(), stage.map(|s| s.as_str()).into());
+                if let Some(risks) = risks {
+                    object.insert("risk".into(), risks.get(&case.id).copied().into());
+                }
             }
             writeln!(out, "{value}")?;
         }
         return Ok(out.flush()?);
     }
-    let table: Vec<[String; 6]> = rows
+    let table: Vec<Vec<String>> = rows
         .iter()
         .map(|(case, stage)| {
-            [
+            let mut row = vec![
                 cell(&case.id, 64),
                 case.status.as_str().to_string(),
                 cell(&case.brand, 24),
@@ -511,17 +522,26 @@ fn print_cases(rows: &[(Case, Option<Stage>)], json: bool) -> Result<()> {
                     .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
                     .unwrap_or_else(|| "-".into()),
                 cell(&case.summary, 40),
-            ]
+            ];
+            if let Some(risks) = risks {
+                row.push(risks.get(&case.id).map_or("-".into(), |r| format!("{r:.2}")));
+            }
+            row
         })
         .collect();
-    let header = ["ID", "STATUS", "BRAND", "STAGE", "OPENED", "SUMMARY"].map(String::from);
+    let mut header: Vec<String> = ["ID", "STATUS", "BRAND", "STAGE", "OPENED", "SUMMARY"]
+        .map(String::from)
+        .to_vec();
+    if risks.is_some() {
+        header.push("RISK".into());
+    }
     // Chinese characters take two columns on a terminal.
     let width = |s: &str| {
         s.chars()
             .map(|c| if c.is_ascii() { 1 } else { 2 })
             .sum::<usize>()
     };
-    let mut widths = [0usize; 6];
+    let mut widths = vec![0usize; header.len()];
     for row in std::iter::once(&header).chain(&table) {
         for (w, text) in widths.iter_mut().zip(row) {
             *w = (*w).max(width(text));
@@ -549,6 +569,15 @@ async fn cases_command(config_path: &Path, command: CasesCommand) -> Result<Exit
                 .with_context(|| format!("cannot read {}", file.display()))?;
             let brands = &loaded.config.brands;
             let report = cases::import(store.as_ref(), &text, brands).await?;
+            // A new case has its risk at once, not at the daemon's next round.
+            outcry::risk::task::refresh(
+                &store,
+                &outcry::risk::RiskModel::new(brands),
+                loaded.config.risk.alert_at,
+                chrono::Utc::now(),
+                &outcry::present::Ui::of(&loaded.config),
+            )
+            .await?;
             for (_, case) in cases::parse(&text).0 {
                 if cases::canonical_brand(brands, &case.brand).is_none() {
                     eprintln!(
@@ -581,6 +610,7 @@ async fn cases_command(config_path: &Path, command: CasesCommand) -> Result<Exit
             brand,
             stage,
             json,
+            by_risk,
         } => {
             let brand = match brand {
                 Some(name) => Some(
@@ -623,9 +653,21 @@ async fn cases_command(config_path: &Path, command: CasesCommand) -> Result<Exit
                     }
                 })
                 .collect();
-            // The one place the listing's order is chosen (a risk order would go here).
             rows.sort_by(|(a, _), (b, _)| cases::natural_order(&a.id, &b.id));
-            print_cases(&rows, json)?;
+            let risks = if by_risk {
+                let risks: std::collections::HashMap<String, f64> = store
+                    .case_risks(None)
+                    .await?
+                    .into_iter()
+                    .map(|r| (r.case_id, r.risk.score))
+                    .collect();
+                let score = |id: &str| risks.get(id).copied().unwrap_or(-1.0);
+                rows.sort_by(|(a, _), (b, _)| score(&b.id).total_cmp(&score(&a.id)));
+                Some(risks)
+            } else {
+                None
+            };
+            print_cases(&rows, json, risks.as_ref())?;
             Ok(ExitCode::SUCCESS)
         }
         CasesCommand::Reopen { id } => {

@@ -37,6 +37,11 @@ struct LimitLabel {
     limit: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BandLabel {
+    band: String,
+}
+
 pub struct Metrics {
     registry: Registry,
     polls: Family<SourceLabel, Counter>,
@@ -52,6 +57,7 @@ pub struct Metrics {
     outbox_depth: Gauge,
     sign_in_failures: Family<ViaLabel, Counter>,
     sign_ins_refused: Family<LimitLabel, Counter>,
+    cases_by_risk: Family<BandLabel, Gauge>,
 }
 
 impl Default for Metrics {
@@ -76,6 +82,7 @@ impl Metrics {
         let delivery_failures = Counter::default();
         let links_stored = Family::<StateLabel, Gauge>::default();
         let outbox_depth = Gauge::default();
+        let cases_by_risk = Family::<BandLabel, Gauge>::default();
         registry.register("polls", "Polls per source", polls.clone());
         registry.register(
             "fetch_errors",
@@ -135,9 +142,15 @@ impl Metrics {
             "Sign-ins refused unchecked because failures passed a limit (address, total)",
             sign_ins_refused.clone(),
         );
+        registry.register(
+            "cases_by_risk",
+            "Open cases by risk band (low < 0.4 <= medium < 0.7 <= high)",
+            cases_by_risk.clone(),
+        );
         Metrics {
             sign_in_failures,
             sign_ins_refused,
+            cases_by_risk,
             links_stored,
             outbox_depth,
             registry,
@@ -230,11 +243,43 @@ impl Metrics {
         self.outbox_depth.set(stats.outbox_depth);
     }
 
+    /// Sets the open cases per risk band from every open case's current score.
+    pub fn observe_risks(&self, scores: impl Iterator<Item = f64>) {
+        let mut counts = [0i64; 3];
+        for score in scores {
+            counts[usize::from(score >= 0.4) + usize::from(score >= 0.7)] += 1;
+        }
+        for (band, count) in ["low", "medium", "high"].into_iter().zip(counts) {
+            self.cases_by_risk
+                .get_or_create(&BandLabel { band: band.into() })
+                .set(count);
+        }
+    }
+
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut text = String::new();
         // Writing into a String cannot fail.
         let _ = encode(&mut text, &self.registry);
         text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_cases_are_counted_per_risk_band() {
+        let metrics = Metrics::new();
+        metrics.observe_risks([0.1, 0.4, 0.69, 0.7, 0.95].into_iter());
+        let text = metrics.render();
+        for line in [
+            "outcry_cases_by_risk{band=\"low\"} 1",
+            "outcry_cases_by_risk{band=\"medium\"} 2",
+            "outcry_cases_by_risk{band=\"high\"} 2",
+        ] {
+            assert!(text.contains(line), "{line} missing in\n{text}");
+        }
     }
 }

@@ -194,6 +194,9 @@ pub enum AlertKind {
     #[serde(rename = "source-up")]
     SourceUp,
     Digest,
+    /// A case's risk of going public crossed `[risk] alert_at` (crate::risk).
+    #[serde(rename = "at_risk")]
+    AtRisk,
 }
 
 impl AlertKind {
@@ -206,6 +209,7 @@ impl AlertKind {
             AlertKind::SourceDown => "source-down",
             AlertKind::SourceUp => "source-up",
             AlertKind::Digest => "digest",
+            AlertKind::AtRisk => "at_risk",
         }
     }
 
@@ -223,6 +227,7 @@ impl AlertKind {
             "source-down" => AlertKind::SourceDown,
             "source-up" => AlertKind::SourceUp,
             "digest" => AlertKind::Digest,
+            "at_risk" => AlertKind::AtRisk,
             _ => return None,
         })
     }

@@ -2,9 +2,12 @@
 //! offline, on a private in-memory store, with each observation's `fetched_at` as the clock.
 
 use crate::config::{load_brands, AssessConfig, LinkingConfig, Problems};
-use crate::model::Observation;
-use crate::pipeline::{Event, Pipeline, PipelineError};
+use crate::model::{AlertKind, Observation};
+use crate::pipeline::{plain_text, Event, Pipeline, PipelineError};
+use crate::risk::{RiskChange, RiskWatch};
 use crate::store::{open_in_memory, StoreError};
+use chrono::{DateTime, FixedOffset, TimeZone, Utc};
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -59,6 +62,7 @@ pub async fn replay(dir: &Path, out: &mut dyn Write) -> Result<(), ReplayError> 
             message: problem.message.clone(),
         });
     }
+    let mut risks = RiskWatch::new(store.cases(None).await?, &brands);
     let mut pipeline = Pipeline::new(
         store,
         &brands,
@@ -67,6 +71,7 @@ pub async fn replay(dir: &Path, out: &mut dyn Write) -> Result<(), ReplayError> 
     )
     .await?;
     let mut batch = Vec::with_capacity(BATCH);
+    let mut started = false;
     for (index, line) in obs_text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
@@ -77,26 +82,77 @@ pub async fn replay(dir: &Path, out: &mut dyn Write) -> Result<(), ReplayError> 
                 line: index + 1,
                 message: e.to_string(),
             })?;
+        let clock = observation.fetched_at;
+        // Cases open at the replay clock: those opened before the first observation at its
+        // time, later ones at their own opening, before anything fetched after it.
+        if !started {
+            started = true;
+            write_risks(out, risks.advance(clock.with_timezone(&Utc)), clock)?;
+        }
+        while let Some(opening) = risks.next_opening().filter(|t| *t <= clock) {
+            process(&mut pipeline, &mut risks, &mut batch, out).await?;
+            write_risks(out, risks.advance(opening), clock)?;
+        }
         batch.push(observation);
         if batch.len() == BATCH {
-            process(&mut pipeline, &mut batch, out).await?;
+            process(&mut pipeline, &mut risks, &mut batch, out).await?;
         }
     }
-    process(&mut pipeline, &mut batch, out).await?;
+    process(&mut pipeline, &mut risks, &mut batch, out).await?;
     out.flush().map_err(ReplayError::Output)
 }
 
 /// The pipeline decides batch by batch exactly as it would one observation at a time; a
-/// batch only saves store round trips.
+/// batch only saves store round trips. Public complaints linked to no case then raise the
+/// risk of the private cases telling the same story.
 async fn process(
     pipeline: &mut Pipeline,
+    risks: &mut RiskWatch,
     batch: &mut Vec<Observation>,
     out: &mut dyn Write,
 ) -> Result<(), ReplayError> {
-    for event in pipeline.process_batch(batch).await? {
-        write_event(out, &event)?;
+    let events = pipeline.process_batch(batch).await?;
+    let texts: HashMap<&str, &Observation> = batch.iter().map(|o| (o.guid.as_str(), o)).collect();
+    for event in &events {
+        write_event(out, event)?;
+        if let Event::Alert {
+            at,
+            stage: AlertKind::Unlinked,
+            brand,
+            guid,
+            ..
+        } = event
+        {
+            if let Some(obs) = texts.get(guid.as_str()) {
+                let text = plain_text(obs.title.as_deref(), obs.body.as_deref());
+                write_risks(
+                    out,
+                    risks.public_complaint(brand, &text, at.with_timezone(&Utc)),
+                    *at,
+                )?;
+            }
+        }
     }
     batch.clear();
+    Ok(())
+}
+
+/// `{"kind":"risk","at":…,"case":…,"score":…}`, written in the offset of the replay clock.
+fn write_risks(
+    out: &mut dyn Write,
+    changes: Vec<RiskChange>,
+    clock: DateTime<FixedOffset>,
+) -> Result<(), ReplayError> {
+    for change in changes {
+        let at = clock.offset().from_utc_datetime(&change.at.naive_utc());
+        let line = serde_json::json!({
+            "kind": "risk",
+            "at": at.to_rfc3339(),
+            "case": change.case,
+            "score": change.risk.score,
+        });
+        writeln!(out, "{line}").map_err(ReplayError::Output)?;
+    }
     Ok(())
 }
 

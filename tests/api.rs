@@ -623,3 +623,48 @@ async fn the_description_names_every_route_and_method_served() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn cases_show_their_risk_and_sort_by_it() {
+    use outcry::risk::{Risk, RiskReason};
+    use outcry::store::CaseRisk;
+    let app = App::spawn().await;
+    for id in ["C-1", "C-2", "C-3"] {
+        create_case(&app, id).await;
+    }
+    let risk = |id: &str, score: f64| CaseRisk {
+        case_id: id.into(),
+        risk: Risk {
+            score,
+            reasons: vec![RiskReason::Waiting { days: 3 }],
+        },
+        computed_at: chrono::Utc::now(),
+        crossed_at: None,
+    };
+    app.store
+        .save_risks(&[risk("C-1", 0.2), risk("C-2", 0.8)], &[])
+        .await
+        .unwrap();
+    let listed = json_of(app.get("/api/v1/cases?sort=risk", Some(&app.viewer)).await).await;
+    let ids: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["C-2", "C-1", "C-3"], "{listed}");
+    assert_eq!(listed[0]["risk"], json!(0.8));
+    assert_eq!(listed[2]["risk"], Value::Null);
+    let one = json_of(app.get("/api/v1/cases/C-2", Some(&app.viewer)).await).await;
+    assert_eq!(one["case"]["risk"], json!(0.8), "{one}");
+    assert_eq!(
+        one["case"]["risk_reasons"],
+        json!([{"kind": "waiting", "days": 3}])
+    );
+    assert_eq!(
+        app.get("/api/v1/cases?sort=nonsense", Some(&app.viewer))
+            .await
+            .status(),
+        400
+    );
+}

@@ -341,6 +341,23 @@ fn import_list_and_close(config_text: &str) {
     assert_eq!(objects[1]["brand"], "星驰汽车");
     assert_eq!(objects[1]["stage"], serde_json::Value::Null);
 
+    // The import computed the open cases' risk at once, riskiest first; a closed case has none.
+    let by_risk = list(&["--by-risk", "--json"]);
+    let objects: Vec<serde_json::Value> = by_risk
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let scores: Vec<f64> = objects
+        .iter()
+        .map(|o| o["risk"].as_f64().unwrap_or(-1.0))
+        .collect();
+    assert!((0.0..=1.0).contains(&scores[0]), "{by_risk}");
+    assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{by_risk}");
+    let closed = objects.iter().find(|o| o["id"] == "C-3").unwrap();
+    assert_eq!(closed["risk"], serde_json::Value::Null, "{by_risk}");
+    let table = list(&["--by-risk"]);
+    assert!(table.lines().next().unwrap().ends_with("RISK"), "{table}");
+
     assert!(outcry(&["cases", "close", "C-X10", "--config", config])
         .status
         .success());

@@ -6,6 +6,8 @@ use chrono::{DateTime, Duration, FixedOffset, Utc};
 use outcry::model::{
     AlertKind, Case, CaseStatus, Channel, Complainant, Engagement, LinkEvidence, Observation, Stage,
 };
+use outcry::risk::{Risk, RiskReason};
+use outcry::store::CaseRisk;
 use outcry::store::{
     self, AlertStatus, AuditEntry, Batch, EvidenceScope, ItemKey, ItemQuery, ItemRef,
     LeaseCondition, LinkChange, LinkQuery, LinkState, NewAlert, NewItem, NewLink, SharedStore,
@@ -1655,6 +1657,66 @@ async fn the_installation_id_is_made_once_and_kept(store: SharedStore) {
     assert_ne!(other.installation_id().await.unwrap(), id);
 }
 
+fn case_risk(id: &str, score: f64, crossed_at: Option<&str>) -> CaseRisk {
+    CaseRisk {
+        case_id: id.into(),
+        risk: Risk {
+            score,
+            reasons: vec![
+                RiskReason::PublicChannel {
+                    terms: vec!["微博".into()],
+                },
+                RiskReason::Waiting { days: 12 },
+            ],
+        },
+        computed_at: at("2026-03-05T10:00:00+08:00").with_timezone(&Utc),
+        crossed_at: crossed_at.map(|t| at(t).with_timezone(&Utc)),
+    }
+}
+
+async fn risks_are_replaced_per_case_with_their_alerts_once(store: SharedStore) {
+    assert!(store.case_risks(None).await.unwrap().is_empty());
+    let crossing = "2026-03-05T10:00:00+08:00";
+    let alert = NewAlert {
+        kind: AlertKind::AtRisk,
+        case_id: Some("C-2".into()),
+        dedupe_key: format!("case:C-2:at_risk:{crossing}"),
+        ..digest_alert("x", crossing)
+    };
+    let saved = store
+        .save_risks(
+            &[
+                case_risk("C-2", 0.75, Some(crossing)),
+                case_risk("C-10", 0.2, None),
+            ],
+            std::slice::from_ref(&alert),
+        )
+        .await
+        .unwrap();
+    assert_eq!(saved, 1);
+    let all = store.case_risks(None).await.unwrap();
+    assert_eq!(all.len(), 2);
+    let c2 = all.iter().find(|r| r.case_id == "C-2").unwrap();
+    assert_eq!(c2, &case_risk("C-2", 0.75, Some(crossing)));
+    // The same crossing saved again (a restart mid-way) queues no second alert.
+    assert_eq!(
+        store
+            .save_risks(&[case_risk("C-2", 0.5, None)], &[alert])
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        store.case_risks(Some("C-2")).await.unwrap(),
+        vec![case_risk("C-2", 0.5, None)]
+    );
+    assert!(store.case_risks(Some("C-3")).await.unwrap().is_empty());
+    let alerts = store.alerts().await.unwrap();
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].kind, AlertKind::AtRisk);
+    assert_eq!(alerts[0].case_id.as_deref(), Some("C-2"));
+}
+
 /// Runs every behaviour against fresh stores made by `open`.
 macro_rules! behaviours {
     ($backend:ident, $open:expr) => {
@@ -1754,6 +1816,11 @@ macro_rules! behaviours {
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn installation_id() {
                 the_installation_id_is_made_once_and_kept($open.await).await;
+            }
+
+            #[tokio::test]
+            async fn risks() {
+                risks_are_replaced_per_case_with_their_alerts_once($open.await).await;
             }
 
             #[tokio::test]

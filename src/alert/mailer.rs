@@ -293,10 +293,11 @@ fn build(
         .from(recipients.from.clone())
         .subject(header_value("Subject", &mail.subject)?)
         .message_id(Some(header_value("Message-ID", &ids.of(&mail.message_id))?));
-    // X-Outcry-Stage is the PR team's filter for alerts (CONTRACT.md); the digest and
-    // operator mail must not trip it, so they say what they are in X-Outcry-Alert.
+    // X-Outcry-Stage is the PR team's filter for alerts (CONTRACT.md); the digest, the
+    // at_risk warning (nothing is public yet) and operator mail must not trip it, so they
+    // say what they are in X-Outcry-Alert.
     let kind = mail.kind.as_str().to_string();
-    builder = if mail.kind.is_operator() || mail.kind == AlertKind::Digest {
+    builder = if mail.kind.is_operator() || matches!(mail.kind, AlertKind::Digest | AlertKind::AtRisk) {
         builder.header(AlertHeader(kind))
     } else {
         builder.header(StageHeader(kind))

@@ -10,6 +10,7 @@ use crate::config::Role;
 use crate::model::{Case, CaseStatus, LinkEvidence};
 use crate::pipeline::{Event, ReviewError};
 use crate::present::{facts, Args};
+use crate::risk::RiskReason;
 use crate::store::{
     AlertRow, AlertStatus, AuditEntry, AuditRow, Batch, EvidenceScope, ItemQuery, ItemRow,
     LinkQuery, LinkRow, LinkState, StoreError, MAX_QUERY_IDS,
@@ -225,6 +226,44 @@ struct CaseFilter {
     brand: Option<String>,
     /// A substring of the id, summary, demand or notes.
     q: Option<String>,
+    /// `risk`: riskiest first (cases without a risk last); by id otherwise.
+    sort: Option<CaseSort>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum CaseSort {
+    Risk,
+}
+
+/// A case object as the API shows it: the record with its stored risk of going public.
+#[derive(Debug, Serialize)]
+struct CaseWithRisk {
+    #[serde(flatten)]
+    case: Case,
+    risk: Option<f64>,
+    risk_reasons: Vec<RiskReason>,
+}
+
+async fn with_risks(state: &AppState, cases: Vec<Case>) -> Result<Vec<CaseWithRisk>, ApiError> {
+    let mut risks: HashMap<String, crate::risk::Risk> = state
+        .store
+        .case_risks(None)
+        .await?
+        .into_iter()
+        .map(|r| (r.case_id, r.risk))
+        .collect();
+    Ok(cases
+        .into_iter()
+        .map(|case| {
+            let risk = risks.remove(&case.id);
+            CaseWithRisk {
+                risk: risk.as_ref().map(|r| r.score),
+                risk_reasons: risk.map(|r| r.reasons).unwrap_or_default(),
+                case,
+            }
+        })
+        .collect())
 }
 
 async fn list_cases(
@@ -248,6 +287,11 @@ async fn list_cases(
             })
         })
         .collect();
+    let mut cases = with_risks(&state, cases).await?;
+    if filter.sort == Some(CaseSort::Risk) {
+        let score = |c: &CaseWithRisk| c.risk.unwrap_or(-1.0);
+        cases.sort_by(|a, b| score(b).total_cmp(&score(a)));
+    }
     Ok(Json(cases).into_response())
 }
 
@@ -268,6 +312,7 @@ async fn get_case(
         .case_evidence(std::slice::from_ref(&id), EvidenceScope::Unrejected)
         .await?;
     let stage = evidence.get(&id).and_then(|e| e.stage);
+    let case = with_risks(&state, vec![case]).await?.pop();
     Ok(Json(json!({ "case": case, "stage": stage })).into_response())
 }
 

@@ -676,6 +676,7 @@ async fn brands(State(state): State<AppState>, signed_in: SignedIn) -> Response 
                             AlertKind::Viral => 3,
                             AlertKind::Unlinked
                             | AlertKind::Digest
+                            | AlertKind::AtRisk
                             | AlertKind::SourceDown
                             | AlertKind::SourceUp => 0,
                         })

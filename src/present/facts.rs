@@ -3,6 +3,7 @@
 use super::text::clip;
 use super::{Args, Ui};
 use crate::model::{LinkEvidence, Reason};
+use crate::risk::RiskReason;
 
 /// Terms and names quoted from posts are bounded like any scraped text.
 const TERM_CHARS: usize = 60;
@@ -96,6 +97,43 @@ pub fn reason(ui: &Ui, reason: &Reason) -> String {
                 .with("channel", channel.as_str())
                 .with("brand", clip(brand, TERM_CHARS)),
         ),
+    }
+}
+
+/// Why a private case may go public, in words.
+pub fn risk_reason(ui: &Ui, reason: &RiskReason) -> String {
+    let listed = |key: &str, list: &[String]| ui.t(key, Args::new().with("terms", terms(ui, list)));
+    match reason {
+        RiskReason::AlreadyPublic { terms } => listed("risk-already-public", terms),
+        RiskReason::PublicChannel { terms } => listed("risk-public-channel", terms),
+        RiskReason::Press { terms } => listed("risk-press", terms),
+        RiskReason::Groups { terms } => listed("risk-groups", terms),
+        RiskReason::FormalChannel { terms } => listed("risk-formal-channel", terms),
+        RiskReason::Reach { terms } => listed("risk-reach", terms),
+        RiskReason::MeToo { terms } => listed("risk-me-too", terms),
+        RiskReason::Safety { terms } => listed("risk-safety", terms),
+        RiskReason::Rage { terms } => listed("risk-rage", terms),
+        RiskReason::Calm { terms } => listed("risk-calm", terms),
+        RiskReason::KnownHandles { count } => {
+            ui.t("risk-known-handles", Args::new().count("count", *count))
+        }
+        RiskReason::Severity { level } => ui.t(
+            "risk-severity",
+            Args::new().with("level", clip(level, TERM_CHARS)),
+        ),
+        RiskReason::Cluster { size, topic, cases } => ui.t(
+            "risk-cluster",
+            Args::new()
+                .count("size", *size)
+                .with("topic", self::terms(ui, topic))
+                .with("cases", clip(&cases.join(", "), TERM_CHARS * 4)),
+        ),
+        RiskReason::PublicAlike { count } => {
+            ui.t("risk-public-alike", Args::new().count("count", *count))
+        }
+        RiskReason::Waiting { days } => {
+            ui.t("risk-waiting", Args::new().num("days", *days as f64))
+        }
     }
 }
 

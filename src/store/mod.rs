@@ -14,6 +14,7 @@ pub use sqlite::SqliteStore;
 use crate::model::{
     AlertKind, Case, CaseStatus, Channel, Engagement, LinkEvidence, Observation, Stage,
 };
+use crate::risk::Risk;
 use async_trait::async_trait;
 use chrono::{DateTime, FixedOffset, Utc};
 use std::collections::{HashMap, HashSet};
@@ -524,6 +525,17 @@ pub struct FollowedItem {
     pub first_seen_at: DateTime<FixedOffset>,
 }
 
+/// A case's stored risk (crate::risk), as the daemon last reported it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseRisk {
+    pub case_id: String,
+    pub risk: Risk,
+    pub computed_at: DateTime<Utc>,
+    /// When the risk last crossed `[risk] alert_at` upward; None while it stands below (or
+    /// the alert is off).
+    pub crossed_at: Option<DateTime<Utc>>,
+}
+
 /// A source lease held by the caller. Times are the database's clock, which every instance
 /// shares, so no instance's clock (or its wait for a connection) can make two leases overlap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -699,6 +711,17 @@ pub trait Store: Send + Sync {
     /// This installation's id, made (random, 16 hex digits) and stored the first time it is
     /// asked for; the same ever after and for every instance on the store.
     async fn installation_id(&self) -> Result<String, StoreError>;
+
+    /// Inserts or replaces these cases' risks and, in the same transaction, queues the
+    /// alerts their crossings cause (unless a dedupe key exists); returns how many alerts
+    /// were new.
+    async fn save_risks(
+        &self,
+        risks: &[CaseRisk],
+        alerts: &[NewAlert],
+    ) -> Result<usize, StoreError>;
+    /// The stored risk of one case, or of every case, by case id.
+    async fn case_risks(&self, case_id: Option<&str>) -> Result<Vec<CaseRisk>, StoreError>;
 }
 
 /// A fresh installation id.

@@ -233,3 +233,21 @@ pub(super) fn audit_row(r: &impl Columns) -> Result<AuditRow, StoreError> {
 pub(super) fn link_count(r: &impl Columns) -> Result<(LinkState, i64), StoreError> {
     Ok((link_state(r)?, r.int("n")))
 }
+
+/// A `case_risk` row.
+pub(super) fn case_risk(r: &impl Columns) -> Result<CaseRisk, StoreError> {
+    let utc = |what, text: &str| parse_time(what, text).map(|t| t.with_timezone(&Utc));
+    Ok(CaseRisk {
+        case_id: r.text("case_id"),
+        risk: Risk {
+            score: r.float("score"),
+            reasons: serde_json::from_str(&r.text("reasons"))
+                .map_err(|e| corrupt("risk reasons", e))?,
+        },
+        computed_at: utc("risk time", &r.text("computed_at"))?,
+        crossed_at: r
+            .text_opt("crossed_at")
+            .map(|t| utc("risk time", &t))
+            .transpose()?,
+    })
+}

@@ -539,6 +539,53 @@ where
             })
             .collect())
     }
+
+    /// Writes risks and the alerts they cause on one connection (the caller's transaction).
+    pub(super) async fn write_risks(
+        conn: &mut DB::Connection,
+        risks: &[CaseRisk],
+        alerts: &[NewAlert],
+    ) -> Result<usize, StoreError> {
+        for risk in risks {
+            let reasons = serde_json::to_string(&risk.risk.reasons)
+                .map_err(|e| corrupt("risk reasons", e))?;
+            sqlx::query::<DB>(
+                "INSERT INTO case_risk (case_id, score, reasons, computed_at, crossed_at)
+                 VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (case_id) DO UPDATE SET score = excluded.score,
+                     reasons = excluded.reasons, computed_at = excluded.computed_at,
+                     crossed_at = excluded.crossed_at",
+            )
+            .bind(risk.case_id.as_str())
+            .bind(risk.risk.score)
+            .bind(reasons)
+            .bind(risk.computed_at.to_rfc3339())
+            .bind(risk.crossed_at.map(|t| t.to_rfc3339()))
+            .execute(&mut *conn)
+            .await?;
+        }
+        let mut inserted = 0;
+        for alert in alerts {
+            if Self::insert_loose_alert(conn, alert, None).await? {
+                inserted += 1;
+            }
+        }
+        Ok(inserted)
+    }
+
+    pub(super) async fn case_risks(
+        &self,
+        case_id: Option<&str>,
+    ) -> Result<Vec<CaseRisk>, StoreError> {
+        let rows = sqlx::query::<DB>(
+            "SELECT case_id, score, reasons, computed_at, crossed_at FROM case_risk
+             WHERE $1 IS NULL OR case_id = $1 ORDER BY case_id",
+        )
+        .bind(case_id)
+        .fetch_all(self.0)
+        .await?;
+        rows.iter().map(rows::case_risk).collect()
+    }
 }
 
 /// The lease statements, written once: the backends differ only in how they read their clock

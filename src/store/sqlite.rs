@@ -682,6 +682,21 @@ impl Store for SqliteStore {
         Ok(items)
     }
 
+    async fn save_risks(
+        &self,
+        risks: &[CaseRisk],
+        alerts: &[NewAlert],
+    ) -> Result<usize, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let inserted = Sql::<Sqlite>::write_risks(&mut tx, risks, alerts).await?;
+        tx.commit().await?;
+        Ok(inserted)
+    }
+
+    async fn case_risks(&self, case_id: Option<&str>) -> Result<Vec<CaseRisk>, StoreError> {
+        self.sql().case_risks(case_id).await
+    }
+
     async fn case_standings(&self) -> Result<Vec<CaseStanding>, StoreError> {
         let open = self.cases(Some(CaseStatus::Open)).await?;
         self.sql().case_standings(open).await

@@ -96,6 +96,32 @@ count-comments = comments { $n }
 count-likes = likes { $n }
 count-views = views { $n }
 
+risk-subject = [outcry] AT RISK: { $brand } { $case } — risk { $score } of going public
+risk-field-case = Case
+risk-field-score = Risk of going public
+risk-field-reason = Why
+risk-advice = Nothing about this case is public yet: this is the time to call the customer, settle what can be settled and prepare a statement.
+risk-already-public = the record says the story is out already: { $terms }
+risk-public-channel = names public platforms: { $terms }
+risk-press = names the press: { $terms }
+risk-groups = community groups: { $terms }
+risk-formal-channel = formal channels: { $terms }
+risk-reach = an audience: { $terms }
+risk-me-too = others with the same trouble: { $terms }
+risk-safety = safety: { $terms }
+risk-rage = anger or despair: { $terms }
+risk-calm = the notes say the customer is calm: { $terms }
+risk-known-handles = { $count ->
+    [one] one known social handle
+   *[other] { $count } known social handles
+}
+risk-severity = severity { $level }
+risk-cluster = { $size } open cases tell the same story ({ $topic }): { $cases }
+risk-public-alike = { $count ->
+    [one] one public complaint tells the same story
+   *[other] { $count } public complaints tell the same story
+}
+risk-waiting = open { $days } days without a resolution
 ev-identifier = identifier { $identifier }
 ev-masked-identifier = masked identifier { $visible }* fits { $identifier }
 ev-phone-tail = phone ending { $tail }
