@@ -174,11 +174,11 @@ async fn confirming_counts_in_assessment_and_alerts_once_with_audit() {
     // The evidence as facts, and in words in the configured language (Chinese by default).
     assert_eq!(
         links[0]["evidence"][0],
-        serde_json::json!({"kind": "retells", "case_text": 0.41, "story": 0.0})
+        serde_json::json!({"kind": "retells", "score": 0.41, "case_text": 0.41, "story": 0.0})
     );
     assert_eq!(
         links[0]["evidence_text"][0],
-        "复述本案（与案件记录相似度 0.41，与公开经过相似度 0.00）"
+        "复述本案：计分 0.41（与案件记录相似度 0.41，与公开经过相似度 0.00）"
     );
     assert_eq!(
         links[0]["item"]["author"].as_str().unwrap().chars().count(),
