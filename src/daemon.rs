@@ -3,7 +3,9 @@
 
 use crate::alert::digest::Digest;
 use crate::alert::mailer::{Mailer, MailerError};
+use crate::alert::chat::{ChannelWorker, ChatError};
 use crate::alert::outbox::Delivery;
+use crate::config::ChannelKind;
 use crate::config::Loaded;
 use crate::fetch::{FetchError, FetchLimits, Fetcher};
 use crate::http::auth::Auth;
@@ -36,6 +38,8 @@ pub enum DaemonError {
     },
     #[error("{0}")]
     Tokens(String),
+    #[error(transparent)]
+    Channel(#[from] ChatError),
 }
 
 /// Runs until `shutdown` is cancelled, then lets in-flight work finish.
@@ -139,6 +143,18 @@ pub async fn serve(
         wake: alert_queued,
     };
     let delivery_task = tokio::spawn(delivery.run(shutdown.clone()));
+    // One task per channel: a channel down or throttled never delays another.
+    let mut channel_tasks = tokio::task::JoinSet::new();
+    for channel in config.channels.iter().filter(|c| c.kind != ChannelKind::Email) {
+        let worker = ChannelWorker::new(
+            store.clone(),
+            channel.clone(),
+            ui.clone(),
+            (config.alerts.retry_initial, config.alerts.retry_max),
+            config.cluster.alert_lease,
+        )?;
+        channel_tasks.spawn(worker.run(shutdown.clone()));
+    }
 
     let app = router(AppState {
         store,
@@ -168,6 +184,7 @@ pub async fn serve(
     if let Err(e) = delivery_task.await {
         error!(error = %e, "delivery worker ended abnormally");
     }
+    while channel_tasks.join_next().await.is_some() {}
     match http_task.await {
         Ok(Err(e)) => error!(error = %e, "http server failed"),
         Err(e) => error!(error = %e, "http server ended abnormally"),
