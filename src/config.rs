@@ -1623,7 +1623,11 @@ impl ChannelConfig {
         match url::Url::parse(&url) {
             Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
             _ => {
-                let field = if self.url_env.is_some() { "url_env" } else { "url" };
+                let field = if self.url_env.is_some() {
+                    "url_env"
+                } else {
+                    "url"
+                };
                 return Err((field.into(), "is not an http(s) URL".into()));
             }
         }
@@ -1676,7 +1680,11 @@ fn check_channels(config: &Config, file: &Path, problems: &mut Problems) {
             }
         } else {
             if !channel.to.is_empty() {
-                problems.push(file, at("to"), format!("{named}only email channels take `to`"));
+                problems.push(
+                    file,
+                    at("to"),
+                    format!("{named}only email channels take `to`"),
+                );
             }
             if let Err((field, why)) = channel.secrets() {
                 problems.push(file, at(&field), format!("{named}{why}"));

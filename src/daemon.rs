@@ -1,9 +1,9 @@
 //! `outcry run`: wires store, pipeline, poller, delivery worker and HTTP server together and
 //! shuts them down in order when asked.
 
+use crate::alert::chat::{ChannelWorker, ChatError};
 use crate::alert::digest::Digest;
 use crate::alert::mailer::{Mailer, MailerError};
-use crate::alert::chat::{ChannelWorker, ChatError};
 use crate::alert::outbox::Delivery;
 use crate::config::ChannelKind;
 use crate::config::Loaded;
@@ -145,13 +145,18 @@ pub async fn serve(
     let delivery_task = tokio::spawn(delivery.run(shutdown.clone()));
     // One task per channel: a channel down or throttled never delays another.
     let mut channel_tasks = tokio::task::JoinSet::new();
-    for channel in config.channels.iter().filter(|c| c.kind != ChannelKind::Email) {
+    for channel in config
+        .channels
+        .iter()
+        .filter(|c| c.kind != ChannelKind::Email)
+    {
         let worker = ChannelWorker::new(
             store.clone(),
             channel.clone(),
             ui.clone(),
             (config.alerts.retry_initial, config.alerts.retry_max),
             config.cluster.alert_lease,
+            metrics.clone(),
         )?;
         channel_tasks.spawn(worker.run(shutdown.clone()));
     }

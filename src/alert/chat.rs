@@ -9,6 +9,7 @@
 //! alerts made from then on (`channels.first_alert`).
 
 use crate::config::{ChannelConfig, ChannelKind, ChannelSecrets};
+use crate::metrics::Metrics;
 use crate::present::text::{clean, clip};
 use crate::present::{Args, Ui};
 use crate::store::{ClaimedDelivery, DeliveryOutcome, SharedStore, StoreError};
@@ -18,6 +19,7 @@ use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -165,7 +167,10 @@ struct Lines {
 
 impl Lines {
     fn of(facts: &Facts, ui: &Ui, link: fn(&str, &str) -> String) -> Lines {
-        let stage = ui.t("stage-heading", Args::new().with("kind", facts.kind.as_str()));
+        let stage = ui.t(
+            "stage-heading",
+            Args::new().with("kind", facts.kind.as_str()),
+        );
         let first = ui.t(
             "chat-first-line",
             Args::new()
@@ -181,17 +186,20 @@ impl Lines {
                 ),
         );
         let mut body = vec![inert(&facts.headline)];
-        body.extend(facts.reasons.iter().take(3).map(|r| format!("- {}", inert(r))));
+        body.extend(
+            facts
+                .reasons
+                .iter()
+                .take(3)
+                .map(|r| format!("- {}", inert(r))),
+        );
         for (i, e) in facts.evidence.iter().take(EVIDENCE_SHOWN).enumerate() {
             let label = ui.t(
                 "chat-evidence",
                 Args::new()
                     .num("n", (i + 1) as f64)
                     .with("channel", e.channel.clone())
-                    .with(
-                        "author",
-                        e.author.as_deref().map(inert).unwrap_or_default(),
-                    ),
+                    .with("author", e.author.as_deref().map(inert).unwrap_or_default()),
             );
             body.push(match &e.url {
                 Some(url) => link(&label, url),
@@ -324,8 +332,9 @@ pub fn outgoing(
             }
             if let Some(secret) = &secrets.secret {
                 let ts = now.timestamp_millis();
-                let sign = url::form_urlencoded::byte_serialize(dingtalk_sign(ts, secret).as_bytes())
-                    .collect::<String>();
+                let sign =
+                    url::form_urlencoded::byte_serialize(dingtalk_sign(ts, secret).as_bytes())
+                        .collect::<String>();
                 let sep = if url.contains('?') { '&' } else { '?' };
                 url = format!("{url}{sep}timestamp={ts}&sign={sign}");
             }
@@ -478,7 +487,10 @@ impl Pacer {
             let now = Instant::now();
             let mut wait = None;
             for (count, window, sent) in &mut self.windows {
-                while sent.front().is_some_and(|t| now.duration_since(*t) >= *window) {
+                while sent
+                    .front()
+                    .is_some_and(|t| now.duration_since(*t) >= *window)
+                {
                     sent.pop_front();
                 }
                 if sent.len() >= *count {
@@ -554,6 +566,7 @@ pub struct ChannelWorker {
     pub retry_max: Duration,
     pub lease: Duration,
     pacer: Pacer,
+    metrics: Arc<Metrics>,
 }
 
 impl ChannelWorker {
@@ -563,11 +576,14 @@ impl ChannelWorker {
         ui: Ui,
         retry: (Duration, Duration),
         lease: Duration,
+        metrics: Arc<Metrics>,
     ) -> Result<ChannelWorker, ChatError> {
-        let secrets = channel.secrets().map_err(|(field, message)| ChatError::Config {
-            channel: channel.name.clone(),
-            message: format!("{field}: {message}"),
-        })?;
+        let secrets = channel
+            .secrets()
+            .map_err(|(field, message)| ChatError::Config {
+                channel: channel.name.clone(),
+                message: format!("{field}: {message}"),
+            })?;
         Ok(ChannelWorker {
             store,
             pacer: Pacer::new(&channel),
@@ -578,6 +594,7 @@ impl ChannelWorker {
             retry_initial: retry.0,
             retry_max: retry.1,
             lease,
+            metrics,
         })
     }
 
@@ -612,7 +629,9 @@ impl ChannelWorker {
     /// Routes new alerts, sends what is due; the pause before the next round (zero when
     /// more is waiting, the platform's wait when it throttles).
     pub async fn round(&mut self) -> Result<Option<Duration>, ChatError> {
-        self.store.add_channel(&self.channel.name, Utc::now()).await?;
+        self.store
+            .add_channel(&self.channel.name, Utc::now())
+            .await?;
         self.route().await?;
         let now = Utc::now();
         let lease_until = now + chrono::Duration::from_std(self.lease).unwrap_or_default();
@@ -623,10 +642,23 @@ impl ChannelWorker {
         if claimed.is_empty() {
             return Ok(None);
         }
-        for delivery in claimed {
+        let mut claimed = claimed.into_iter();
+        while let Some(delivery) = claimed.next() {
             let span = info_span!("deliver", alert = delivery.alert_id, case = ?delivery.case_id);
             if let Some(wait) = self.deliver(delivery).instrument(span).await? {
-                // The robot is throttled: the rest of the batch waits out its lease.
+                // The robot is throttled: the rest of the batch waits as long, uncounted.
+                let now = Utc::now();
+                let next = now + chrono::Duration::from_std(wait).unwrap_or_default();
+                let outcome = DeliveryOutcome::Retry {
+                    error: "rate limited",
+                    next: next.timestamp_millis(),
+                    count: false,
+                };
+                for rest in claimed {
+                    self.store
+                        .finish_delivery(rest.alert_id, &self.channel.name, &outcome, now)
+                        .await?;
+                }
                 return Ok(Some(wait));
             }
         }
@@ -635,10 +667,7 @@ impl ChannelWorker {
 
     async fn route(&self) -> Result<(), ChatError> {
         loop {
-            let alerts = self
-                .store
-                .unrouted_alerts(&self.channel.name, 200)
-                .await?;
+            let alerts = self.store.unrouted_alerts(&self.channel.name, 200).await?;
             if alerts.is_empty() {
                 return Ok(());
             }
@@ -648,9 +677,9 @@ impl ChannelWorker {
                     .as_deref()
                     .and_then(|f| serde_json::from_str::<Facts>(f).ok())
                     .and_then(|f| f.severity);
-                let routed =
-                    self.channel
-                        .routes(&alert.kind, &alert.brand, severity.as_deref());
+                let routed = self
+                    .channel
+                    .routes(&alert.kind, &alert.brand, severity.as_deref());
                 self.store
                     .add_delivery(alert.id, &self.channel.name, routed, Utc::now())
                     .await?;
@@ -682,6 +711,12 @@ impl ChannelWorker {
             Err(reason) => Answer::Failed(reason),
         };
         let now = Utc::now();
+        let counted = match &answer {
+            Answer::Accepted => "delivered",
+            Answer::Throttled(_) => "throttled",
+            Answer::Failed(_) => "failed",
+        };
+        self.metrics.channel_sent(&name, counted);
         let (outcome, pause) = match &answer {
             Answer::Accepted => {
                 info!(delivery = %delivery_id, "delivered");
@@ -713,9 +748,7 @@ impl ChannelWorker {
                 )
             }
         };
-        self.store
-            .finish_delivery(id, &name, &outcome, now)
-            .await?;
+        self.store.finish_delivery(id, &name, &outcome, now).await?;
         Ok(pause)
     }
 }
@@ -724,4 +757,33 @@ impl ChannelWorker {
 fn retry_delay(attempts: i64, initial: Duration, max: Duration) -> Duration {
     let factor = 2u32.saturating_pow(attempts.clamp(0, 30) as u32);
     initial.saturating_mul(factor).min(max)
+}
+
+/// `outcry channels test NAME`: sends a test message; the platform's HTTP status and answer.
+pub async fn send_test(channel: &ChannelConfig, ui: &Ui) -> Result<(u16, String), ChatError> {
+    let secrets = channel
+        .secrets()
+        .map_err(|(field, message)| ChatError::Config {
+            channel: channel.name.clone(),
+            message: format!("{field}: {message}"),
+        })?;
+    let facts = Facts {
+        kind: "test".into(),
+        brand: "outcry".into(),
+        case: None,
+        severity: None,
+        headline: ui.word("chat-test"),
+        reasons: Vec::new(),
+        evidence: Vec::new(),
+        case_url: ui.page_url("/"),
+    };
+    let id = delivery_id(0, &format!("test {}", Utc::now().timestamp_millis()));
+    let outgoing = outgoing(channel, &secrets, &facts, &id, ui);
+    let (status, body, _) = send(&client()?, channel.kind, &outgoing)
+        .await
+        .map_err(|message| ChatError::Config {
+            channel: channel.name.clone(),
+            message,
+        })?;
+    Ok((status, clip(&body, 2000)))
 }

@@ -586,10 +586,7 @@ where
         Ok(())
     }
 
-    pub(super) async fn channel_status(
-        &self,
-        channel: &str,
-    ) -> Result<ChannelStatus, StoreError> {
+    pub(super) async fn channel_status(&self, channel: &str) -> Result<ChannelStatus, StoreError> {
         let row = sqlx::query::<DB>(
             "SELECT
                 (SELECT MAX(sent_ms) FROM alert_deliveries
