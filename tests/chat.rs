@@ -282,3 +282,118 @@ async fn a_signed_webhook_is_throttled_then_catches_up_without_loss_or_duplicate
     assert_eq!(body["evidence"][0]["channel"], "social");
     assert_eq!(body["case_url"], "https://outcry.example/cases/C-0");
 }
+
+fn outcry(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_outcry"));
+    command.args(args);
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    command.output().unwrap()
+}
+
+const BRANDS: &str = "[[brands]]\nname = \"星驰汽车\"\n";
+
+#[tokio::test]
+async fn check_names_bad_channels_and_test_sends_without_showing_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("sources")).unwrap();
+    let config = dir.path().join("outcry.toml");
+    let path = config.to_str().unwrap().to_string();
+    std::fs::write(
+        &config,
+        format!("[[channels]]\nname = \"room\"\nkind = \"teams\"\nurl = \"http://127.0.0.1:9/x\"\n{BRANDS}"),
+    )
+    .unwrap();
+    let output = outcry(&["check", "--config", &path], &[]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("channels") && stderr.contains("kind") && stderr.contains("teams"),
+        "{stderr}"
+    );
+
+    let receiver = start(Platform::Dingtalk, Some("SECsecret-value-1"), 20).await;
+    std::fs::write(
+        &config,
+        format!(
+            "[[channels]]\nname = \"ding\"\nkind = \"dingtalk\"\nurl_env = \"T_DING_URL\"\nsecret_env = \"T_DING_SECRET\"\nbrands = [\"别的品牌\"]\n{BRANDS}"
+        ),
+    )
+    .unwrap();
+    let output = outcry(
+        &["check", "--config", &path],
+        &[("T_DING_URL", &receiver.url)],
+    );
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(
+            "channels[0].secret_env: channel `ding`: environment variable T_DING_SECRET is not set"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "channels[0].brands[0]: channel `ding`: `别的品牌` is not a configured brand"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("t0ken"),
+        "the endpoint's token is never shown: {stderr}"
+    );
+
+    std::fs::write(
+        &config,
+        format!(
+            "[[channels]]\nname = \"ding\"\nkind = \"dingtalk\"\nurl_env = \"T_DING_URL\"\nsecret_env = \"T_DING_SECRET\"\n{BRANDS}"
+        ),
+    )
+    .unwrap();
+    let env = [
+        ("T_DING_URL", receiver.url.as_str()),
+        ("T_DING_SECRET", "SECsecret-value-1"),
+    ];
+    let check = tokio::task::spawn_blocking({
+        let path = path.clone();
+        move || outcry(&["check", "--config", &path], &env)
+    });
+    let output = check.await.unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        !stdout.contains("t0ken") && !stdout.contains("SECsecret"),
+        "{stdout}"
+    );
+    let test = tokio::task::spawn_blocking({
+        let path = path.clone();
+        move || outcry(&["channels", "test", "ding", "--config", &path], &env)
+    });
+    let output = test.await.unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("ding: HTTP 200") && stdout.contains("\"errcode\":0"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("t0ken") && !stdout.contains("SECsecret"),
+        "{stdout}"
+    );
+    let seen = receiver.seen.lock().unwrap();
+    assert!(seen.refused.is_empty(), "{:?}", seen.refused);
+    assert_eq!(
+        seen.accepted.len(),
+        1,
+        "the test message was signed and accepted"
+    );
+}

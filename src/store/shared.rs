@@ -431,7 +431,7 @@ where
     pub(super) async fn add_channel(&self, name: &str, now: i64) -> Result<(), StoreError> {
         sqlx::query::<DB>(
             "INSERT INTO channels (name, first_alert, added_ms)
-             SELECT $1, COALESCE(MAX(id), 0) + 1, $2 FROM alerts
+             SELECT $1, COALESCE(MAX(id), 0) + 1, $2 FROM alerts WHERE true
              ON CONFLICT (name) DO NOTHING",
         )
         .bind(name)
