@@ -351,10 +351,8 @@ async fn check_names_bad_channels_and_test_sends_without_showing_secrets() {
         ),
     )
     .unwrap();
-    let env = [
-        ("T_DING_URL", receiver.url.as_str()),
-        ("T_DING_SECRET", "SECsecret-value-1"),
-    ];
+    let url: &'static str = Box::leak(receiver.url.clone().into_boxed_str());
+    let env = [("T_DING_URL", url), ("T_DING_SECRET", "SECsecret-value-1")];
     let check = tokio::task::spawn_blocking({
         let path = path.clone();
         move || outcry(&["check", "--config", &path], &env)
