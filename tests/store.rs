@@ -1367,8 +1367,6 @@ async fn racing_claims_and_commits_never_share(store: SharedStore) {
     assert_eq!(claimed, all, "each alert claimed exactly once");
 }
 
-/// Runs every behaviour against fresh stores made by `open`.
-
 /// The per-channel outbox: a channel gets the alerts made after it was added, one row per
 /// (alert, channel) however often it is routed, claims exclude each other and every
 /// outcome is kept.
@@ -1529,6 +1527,7 @@ async fn channel_deliveries_route_claim_retry_and_count(store: SharedStore) {
     assert_eq!(store.channel_status("hook").await.unwrap().queued, 0);
 }
 
+/// Runs every behaviour against fresh stores made by `open`.
 macro_rules! behaviours {
     ($backend:ident, $open:expr) => {
         mod $backend {
