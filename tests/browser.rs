@@ -10,6 +10,7 @@ use outcry::store::LinkState;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use support::app::{case, post, seed, App};
+use support::words::english_catalog_words_in;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "chromedriver";
@@ -70,10 +71,11 @@ async fn a_lead_confirms_a_link_in_the_browser_and_the_case_page_changes() {
     seed(
         &app.store,
         &[(
+            // Direction controls in the author and the body must not change what is read.
             post(
                 "wb-1",
-                "星驰新车漏油，4S店拒绝退车，订单XC-2026-00871",
-                "路人甲",
+                "星驰新车漏油，\u{202E}4S店拒绝退车\u{202C}，订单XC-2026-00871",
+                "路人\u{2067}甲\u{2069}",
                 1,
             ),
             Some(("C-1", LinkState::Candidate)),
@@ -116,10 +118,16 @@ async fn a_lead_confirms_a_link_in_the_browser_and_the_case_page_changes() {
             .await?;
         assert_eq!(browser.current_url().await?.path(), "/review");
         let post = browser.find(Locator::Css("section.pair .post")).await?;
+        let shown = post.text().await?;
         assert!(
-            post.text().await?.contains("星驰新车漏油"),
-            "Chinese renders"
+            shown.contains("星驰新车漏油，4S店拒绝退车，订单XC-2026-00871"),
+            "Chinese renders, in its own order: {shown}"
         );
+        assert!(shown.contains("路人甲"), "{shown}");
+        // What the lead reads is Chinese: no word of the English catalog.
+        let page = browser.find(Locator::Css("body")).await?.text().await?;
+        let leaked = english_catalog_words_in(&page, &["outcry", "UTC", "wang", "weibo"]);
+        assert!(leaked.is_empty(), "{leaked:?} in {page}");
         browser.goto(&app.url("/cases/C-1")).await?;
         let stage = browser.find(Locator::Id("stage")).await?.text().await?;
         assert_eq!(stage, "尚未公开");

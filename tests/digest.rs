@@ -317,7 +317,7 @@ async fn digest_lists_links_to_review_unlinked_complaints_and_cases_by_stage() {
     let rendered = render_digest(&content, &en());
     assert_eq!(
         rendered.subject,
-        "[outcry] DIGEST 2026-03-05: 1 links to review, 2 unlinked complaints, 3 open cases (1 viral, 1 spreading, 0 surfaced)"
+        "[outcry] DIGEST 2026-03-05: 1 link to review, 2 unlinked complaints, 3 open cases (1 viral, 1 spreading, 0 surfaced)"
     );
     for part in [&rendered.text, &rendered.html] {
         assert!(

@@ -160,7 +160,16 @@ todo-unlinked-3 = Reply publicly with a way to reach you.
 
 ## Digest
 
-digest-subject = [outcry] DIGEST { $day }: { $review } links to review, { $unlinked } unlinked complaints, { $cases } open cases ({ $viral } viral, { $spreading } spreading, { $surfaced } surfaced)
+digest-subject = [outcry] DIGEST { $day }: { $review ->
+    [one] 1 link
+   *[other] { $review } links
+} to review, { $unlinked ->
+    [one] 1 unlinked complaint
+   *[other] { $unlinked } unlinked complaints
+}, { $cases ->
+    [one] 1 open case
+   *[other] { $cases } open cases
+} ({ $viral } viral, { $spreading } spreading, { $surfaced } surfaced)
 digest-title = Daily digest — { $day }
 digest-review-heading = Links waiting for review ({ $total })
 digest-review-note = case { $case } — candidate link, score { $score }
