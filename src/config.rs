@@ -45,6 +45,9 @@ pub struct Config {
     pub ui: UiConfig,
     #[serde(default)]
     pub risk: RiskConfig,
+    /// Chat rooms and webhooks alerts also go to, besides `[alerts].to`.
+    #[serde(default)]
+    pub channels: Vec<ChannelConfig>,
     pub brands: Vec<BrandConfig>,
 }
 
@@ -1318,7 +1321,7 @@ fn check_config(config: &Config, file: &Path, secrets: Secrets, problems: &mut P
                 format!("`{}` is not a mail address", smtp.from),
             );
         }
-        if config.alerts.to.is_empty() {
+        if config.alerts.to.is_empty() && config.channels.is_empty() {
             problems.push(
                 file,
                 "alerts.to",
@@ -1427,6 +1430,7 @@ fn check_config(config: &Config, file: &Path, secrets: Secrets, problems: &mut P
         problems.push(file, "risk.alert_at", "must be above 0 and at most 1");
     }
     check_brands(&config.brands, file, problems);
+    check_channels(config, file, problems);
 }
 
 fn check_http(http: &HttpConfig, file: &Path, secrets: Secrets, problems: &mut Problems) {
@@ -1908,6 +1912,269 @@ fn socket_addr<'de, D: Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> 
 fn utc_offset<'de, D: Deserializer<'de>>(d: D) -> Result<FixedOffset, D::Error> {
     let text = String::deserialize(d)?;
     parse_utc_offset(&text).map_err(serde::de::Error::custom)
+}
+
+/// Where a `[[channels]]` entry delivers: a chat platform's robot, a webhook, or mail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChannelKind {
+    Email,
+    Wecom,
+    Dingtalk,
+    Feishu,
+    Slack,
+    Webhook,
+}
+
+impl ChannelKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChannelKind::Email => "email",
+            ChannelKind::Wecom => "wecom",
+            ChannelKind::Dingtalk => "dingtalk",
+            ChannelKind::Feishu => "feishu",
+            ChannelKind::Slack => "slack",
+            ChannelKind::Webhook => "webhook",
+        }
+    }
+
+    /// Messages a robot accepts per minute before the platform throttles it (DingTalk and
+    /// WeCom: 20; Feishu: 100, and 5 a second; Slack: about one a second).
+    pub fn per_minute(self) -> u32 {
+        match self {
+            ChannelKind::Dingtalk | ChannelKind::Wecom => 20,
+            ChannelKind::Feishu => 100,
+            ChannelKind::Slack => 60,
+            ChannelKind::Webhook | ChannelKind::Email => 600,
+        }
+    }
+}
+
+/// The alert kinds a route may name (`alerts = [...]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RouteKind {
+    Surfaced,
+    Spreading,
+    Viral,
+    Unlinked,
+    AtRisk,
+    Digest,
+    Operator,
+}
+
+impl RouteKind {
+    /// Whether an alert of `kind` (as the outbox stores it) is one of these.
+    pub fn covers(self, kind: &str) -> bool {
+        match self {
+            RouteKind::Surfaced => kind == "surfaced",
+            RouteKind::Spreading => kind == "spreading",
+            RouteKind::Viral => kind == "viral",
+            RouteKind::Unlinked => kind == "unlinked",
+            RouteKind::AtRisk => kind == "at_risk" || kind == "at-risk",
+            RouteKind::Digest => kind == "digest",
+            RouteKind::Operator => kind == "source-down" || kind == "source-up",
+        }
+    }
+}
+
+/// A case's severity as routes compare it; anything unrecognised counts as low.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    #[default]
+    Low,
+    Medium,
+    High,
+}
+
+impl Severity {
+    pub fn of(text: Option<&str>) -> Severity {
+        match text.map(|t| t.trim().to_ascii_lowercase()).as_deref() {
+            Some("high" | "critical" | "高") => Severity::High,
+            Some("medium" | "中") => Severity::Medium,
+            _ => Severity::Low,
+        }
+    }
+}
+
+/// One `[[channels]]` entry: a destination and the route of alerts it gets.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelConfig {
+    pub name: String,
+    pub kind: ChannelKind,
+    /// The environment variable holding the endpoint (its token is a secret).
+    #[serde(default)]
+    pub url_env: Option<String>,
+    /// An endpoint without a secret in it.
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub secret_env: Option<String>,
+    /// Default: every brand.
+    #[serde(default)]
+    pub brands: Option<Vec<String>>,
+    /// Default: the case stages and unlinked.
+    #[serde(default)]
+    pub alerts: Option<Vec<RouteKind>>,
+    #[serde(default)]
+    pub min_severity: Severity,
+    /// Recipients of a `kind = "email"` channel.
+    #[serde(default)]
+    pub to: Vec<String>,
+    /// Mobile numbers mentioned (DingTalk `atMobiles`, WeCom `mentioned_mobile_list`) when a
+    /// case goes viral: the on-call people.
+    #[serde(default)]
+    pub mention_mobiles: Vec<String>,
+    /// Sends per minute, when lower than the platform's own limit.
+    #[serde(default)]
+    pub per_minute: Option<u32>,
+}
+
+/// A channel's endpoint and secret, read from the environment; never logged or printed.
+#[derive(Clone)]
+pub struct ChannelSecrets {
+    pub url: String,
+    pub secret: Option<String>,
+}
+
+impl fmt::Debug for ChannelSecrets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ChannelSecrets(..)")
+    }
+}
+
+impl ChannelConfig {
+    /// Whether an alert of `kind` about `brand` with a case of `severity` goes here.
+    pub fn routes(&self, kind: &str, brand: &str, severity: Option<&str>) -> bool {
+        let kind_ok = match &self.alerts {
+            Some(kinds) => kinds.iter().any(|k| k.covers(kind)),
+            None => matches!(kind, "surfaced" | "spreading" | "viral" | "unlinked"),
+        };
+        let brand_ok = self
+            .brands
+            .as_ref()
+            .is_none_or(|brands| brands.iter().any(|b| b == brand));
+        // Alerts without a case (unlinked, operator, digest) have no severity to fall short.
+        let severity_ok = severity.is_none() || Severity::of(severity) >= self.min_severity;
+        kind_ok && brand_ok && severity_ok
+    }
+
+    pub fn per_minute(&self) -> u32 {
+        let platform = self.kind.per_minute();
+        self.per_minute.map_or(platform, |p| p.clamp(1, platform))
+    }
+
+    /// The endpoint and secret; the error names the field and variable, never a value.
+    pub fn secrets(&self) -> Result<ChannelSecrets, (String, String)> {
+        let url = match (&self.url_env, &self.url) {
+            (Some(variable), None) => std::env::var(variable)
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+                .ok_or_else(|| {
+                    (
+                        "url_env".to_string(),
+                        format!("environment variable {variable} is not set"),
+                    )
+                })?,
+            (None, Some(url)) => url.clone(),
+            (Some(_), Some(_)) => {
+                return Err(("url".into(), "give url or url_env, not both".into()));
+            }
+            (None, None) => return Err(("url_env".into(), "is missing".into())),
+        };
+        let url = url.trim().to_string();
+        match url::Url::parse(&url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+            _ => {
+                let field = if self.url_env.is_some() {
+                    "url_env"
+                } else {
+                    "url"
+                };
+                return Err((field.into(), "is not an http(s) URL".into()));
+            }
+        }
+        let secret = match &self.secret_env {
+            Some(variable) => Some(
+                std::env::var(variable)
+                    .ok()
+                    .filter(|v| !v.trim().is_empty())
+                    .ok_or_else(|| {
+                        (
+                            "secret_env".to_string(),
+                            format!("environment variable {variable} is not set"),
+                        )
+                    })?
+                    .trim()
+                    .to_string(),
+            ),
+            None => None,
+        };
+        Ok(ChannelSecrets { url, secret })
+    }
+}
+
+fn check_channels(config: &Config, file: &Path, problems: &mut Problems) {
+    let mut names = HashSet::new();
+    for (i, channel) in config.channels.iter().enumerate() {
+        let at = |field: &str| format!("channels[{i}].{field}");
+        if channel.name.trim().is_empty() {
+            problems.push(file, at("name"), "is empty");
+        } else if !names.insert(channel.name.as_str()) {
+            problems.push(
+                file,
+                at("name"),
+                format!("`{}` names two channels", channel.name),
+            );
+        }
+        let named = format!("channel `{}`: ", channel.name);
+        if channel.kind == ChannelKind::Email {
+            if channel.to.is_empty() {
+                problems.push(file, at("to"), format!("{named}names no recipient"));
+            }
+            for (j, to) in channel.to.iter().enumerate() {
+                if to.parse::<lettre::message::Mailbox>().is_err() {
+                    problems.push(
+                        file,
+                        at(&format!("to[{j}]")),
+                        format!("{named}`{to}` is not a mail address"),
+                    );
+                }
+            }
+        } else {
+            if !channel.to.is_empty() {
+                problems.push(
+                    file,
+                    at("to"),
+                    format!("{named}only email channels take `to`"),
+                );
+            }
+            if let Err((field, why)) = channel.secrets() {
+                problems.push(file, at(&field), format!("{named}{why}"));
+            }
+            if matches!(channel.kind, ChannelKind::Slack) && channel.secret_env.is_some() {
+                problems.push(
+                    file,
+                    at("secret_env"),
+                    format!("{named}Slack incoming webhooks are not signed"),
+                );
+            }
+        }
+        for (j, brand) in channel.brands.iter().flatten().enumerate() {
+            if !config.brands.iter().any(|b| &b.name == brand) {
+                problems.push(
+                    file,
+                    at(&format!("brands[{j}]")),
+                    format!("{named}`{brand}` is not a configured brand"),
+                );
+            }
+        }
+        if channel.per_minute == Some(0) {
+            problems.push(file, at("per_minute"), format!("{named}must be at least 1"));
+        }
+    }
 }
 
 #[cfg(test)]

@@ -2,9 +2,11 @@
 //! shuts them down in order when asked, within `[daemon] shutdown_timeout` whatever the
 //! sites or the mail server do.
 
+use crate::alert::chat::{ChannelWorker, ChatError};
 use crate::alert::digest::Digest;
 use crate::alert::mailer::{Mailer, MailerError};
 use crate::alert::outbox::Delivery;
+use crate::config::ChannelKind;
 use crate::config::Loaded;
 use crate::fetch::{backoff, FetchError, FetchLimits, Fetcher};
 use crate::http::auth::Auth;
@@ -41,6 +43,8 @@ pub enum DaemonError {
     },
     #[error("{0}")]
     Tokens(String),
+    #[error(transparent)]
+    Channel(#[from] ChatError),
 }
 
 impl DaemonError {
@@ -187,6 +191,23 @@ pub async fn serve(
         failing: AtomicBool::new(false),
     };
     let delivery_task = tokio::spawn(delivery.run(shutdown.clone()));
+    // One task per channel: a channel down or throttled never delays another.
+    let mut channel_tasks = tokio::task::JoinSet::new();
+    for channel in config
+        .channels
+        .iter()
+        .filter(|c| c.kind != ChannelKind::Email)
+    {
+        let worker = ChannelWorker::new(
+            store.clone(),
+            channel.clone(),
+            ui.clone(),
+            (config.alerts.retry_initial, config.alerts.retry_max),
+            config.cluster.alert_lease,
+            metrics.clone(),
+        )?;
+        channel_tasks.spawn(worker.run(shutdown.clone()));
+    }
 
     let served = router(AppState {
         store,
@@ -232,6 +253,9 @@ pub async fn serve(
         if let Err(e) = risk_task.await {
             error!(error = %e, "risk task ended abnormally");
         }
+        // Each channel's worker finishes the send it is in; a delivery cut off stays claimed
+        // and is retried once its lease runs out.
+        while channel_tasks.join_next().await.is_some() {}
         // An alert being sent is finished; one cut off stays claimed and is retried once
         // its lease runs out.
         if let Err(e) = delivery_task.await {

@@ -262,6 +262,7 @@ pub fn operator_alert(
         html: rendered_or(ui.render("operator.html", &view), &escape_html(&subject)),
         subject,
         created_at: now.fixed_offset(),
+        facts: None,
     }
 }
 

@@ -56,6 +56,11 @@ enum Command {
     },
     /// Show every source's health: ok, failing or blind, with its last success and error.
     Sources,
+    /// List the chat and webhook channels: last success, last error, queue depth.
+    Channels {
+        #[command(subcommand)]
+        command: Option<ChannelsCommand>,
+    },
     /// Import, list and close complaint cases.
     Cases {
         #[command(subcommand)]
@@ -77,6 +82,12 @@ enum Command {
         #[arg(long = "set")]
         set: PathBuf,
     },
+}
+
+#[derive(Subcommand)]
+enum ChannelsCommand {
+    /// Send a test message to one channel and print the platform's answer.
+    Test { name: String },
 }
 
 #[derive(Subcommand)]
@@ -216,6 +227,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             command: SourceCommand::Test { file },
         } => source_test(&cli.config, &file).await,
         Command::Sources => sources(&cli.config).await,
+        Command::Channels { command } => channels(&cli.config, command).await,
         Command::Cases { command } => cases_command(&cli.config, command).await,
         Command::Store {
             command: StoreCommand::Copy { from, to },
@@ -425,6 +437,52 @@ fn print_read(source: &SourceConfig, read: &SourceRead) {
             println!("no item carries engagement counts (an item_page table can read them)");
         }
     }
+}
+
+async fn channels(config_path: &Path, command: Option<ChannelsCommand>) -> Result<ExitCode> {
+    let loaded = load(config_path)?;
+    let ui = outcry::present::Ui::of(&loaded.config);
+    if let Some(ChannelsCommand::Test { name }) = command {
+        let channel = loaded
+            .config
+            .channels
+            .iter()
+            .find(|c| c.name == name)
+            .ok_or_else(|| anyhow::anyhow!("no channel named `{name}` in the configuration"))?;
+        let (status, answer) = outcry::alert::chat::send_test(channel, &ui).await?;
+        println!("{name}: HTTP {status}: {answer}");
+        return Ok(if (200..300).contains(&status) {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
+    }
+    let store = store::open(&loaded.storage_url).await?;
+    let time = |ms: Option<i64>| {
+        ms.and_then(chrono::DateTime::<chrono::Utc>::from_timestamp_millis)
+            .map(|t| t.format("%Y-%m-%d %H:%M:%SZ").to_string())
+            .unwrap_or_else(|| "-".into())
+    };
+    println!("channel\tkind\tqueued\toldest pending\tsent\tlast success\tlast error");
+    for channel in &loaded.config.channels {
+        let status = store.channel_status(&channel.name).await?;
+        let (error_at, error) = status
+            .last_error
+            .map(|(at, e)| (Some(at), e))
+            .unwrap_or((None, "-".into()));
+        println!(
+            "{}\t{}\t{}\t{}\t{}\t{}\t{} {}",
+            channel.name,
+            channel.kind.as_str(),
+            status.queued,
+            time(status.oldest_pending_ms),
+            status.sent,
+            time(status.last_success_ms),
+            time(error_at),
+            error
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn sources(config_path: &Path) -> Result<ExitCode> {

@@ -23,6 +23,17 @@ struct StageLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ChannelLabel {
+    channel: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ChannelOutcomeLabel {
+    channel: String,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StateLabel {
     state: String,
 }
@@ -58,6 +69,9 @@ pub struct Metrics {
     sign_in_failures: Family<ViaLabel, Counter>,
     sign_ins_refused: Family<LimitLabel, Counter>,
     cases_by_risk: Family<BandLabel, Gauge>,
+    channel_sends: Family<ChannelOutcomeLabel, Counter>,
+    channel_queue: Family<ChannelLabel, Gauge>,
+    channel_oldest: Family<ChannelLabel, Gauge>,
 }
 
 impl Default for Metrics {
@@ -147,10 +161,31 @@ impl Metrics {
             "Open cases by risk band (low < 0.4 <= medium < 0.7 <= high)",
             cases_by_risk.clone(),
         );
+        let channel_sends = Family::<ChannelOutcomeLabel, Counter>::default();
+        let channel_queue = Family::<ChannelLabel, Gauge>::default();
+        let channel_oldest = Family::<ChannelLabel, Gauge>::default();
+        registry.register(
+            "channel_sends",
+            "Chat and webhook sends per channel by outcome (delivered, failed, throttled)",
+            channel_sends.clone(),
+        );
+        registry.register(
+            "channel_queue_depth",
+            "Deliveries waiting per channel",
+            channel_queue.clone(),
+        );
+        registry.register(
+            "channel_oldest_pending_seconds",
+            "Age of the oldest waiting delivery per channel",
+            channel_oldest.clone(),
+        );
         Metrics {
             sign_in_failures,
             sign_ins_refused,
             cases_by_risk,
+            channel_sends,
+            channel_queue,
+            channel_oldest,
             links_stored,
             outbox_depth,
             registry,
@@ -220,6 +255,27 @@ impl Metrics {
         self.sign_ins_refused
             .get_or_create(&LimitLabel { limit })
             .inc();
+    }
+
+    /// Counts one send to a channel: `delivered`, `failed` or `throttled`.
+    pub fn channel_sent(&self, channel: &str, outcome: &str) {
+        self.channel_sends
+            .get_or_create(&ChannelOutcomeLabel {
+                channel: channel.to_string(),
+                outcome: outcome.to_string(),
+            })
+            .inc();
+    }
+
+    /// A channel's waiting deliveries and the oldest one's age, as its worker last read them.
+    pub fn channel_queue(&self, channel: &str, queued: i64, oldest_seconds: i64) {
+        let label = ChannelLabel {
+            channel: channel.to_string(),
+        };
+        self.channel_queue.get_or_create(&label).set(queued);
+        self.channel_oldest
+            .get_or_create(&label)
+            .set(oldest_seconds);
     }
 
     /// Sets the gauges read from the store. States without links read 0.

@@ -633,6 +633,7 @@ fn new_alert(
         text: rendered.text,
         html: rendered.html,
         created_at: content.created_at,
+        facts: serde_json::to_string(&crate::alert::chat::Facts::of(content, ui)).ok(),
     }
 }
 

@@ -78,6 +78,7 @@ fn stage_alert(case_id: &str, stage: Stage, created: &str) -> NewAlert {
         text: "t".into(),
         html: "h".into(),
         created_at: at(created),
+        facts: None,
     }
 }
 
@@ -92,6 +93,7 @@ fn unlinked_alert(guid: &str, created: &str) -> NewAlert {
         text: "t".into(),
         html: "h".into(),
         created_at: at(created),
+        facts: None,
     }
 }
 

@@ -9,7 +9,7 @@ use outcry::model::{
 use outcry::risk::{Risk, RiskReason};
 use outcry::store::CaseRisk;
 use outcry::store::{
-    self, AlertStatus, AuditEntry, Batch, EvidenceScope, ItemKey, ItemQuery, ItemRef,
+    self, AlertStatus, AuditEntry, Batch, DeliveryOutcome, EvidenceScope, ItemKey, ItemQuery, ItemRef,
     LeaseCondition, LinkChange, LinkQuery, LinkState, NewAlert, NewItem, NewLink, SharedStore,
     SourceHealth, SourceState, StoreError,
 };
@@ -72,6 +72,7 @@ fn alert(case_id: &str, stage: Stage, created_at: &str) -> NewAlert {
         text: "text".into(),
         html: "<p>html</p>".into(),
         created_at: at(created_at),
+        facts: None,
     }
 }
 
@@ -564,6 +565,7 @@ fn source_alert(kind: AlertKind, key: &str) -> NewAlert {
         text: "text".into(),
         html: "<p>html</p>".into(),
         created_at: at("2026-03-05T21:52:00+08:00"),
+        facts: None,
     }
 }
 
@@ -1057,6 +1059,7 @@ fn digest_alert(day: &str, created_at: &str) -> NewAlert {
         text: "text".into(),
         html: "<p>html</p>".into(),
         created_at: at(created_at),
+        facts: None,
     }
 }
 
@@ -1104,6 +1107,7 @@ fn unlinked_alert(guid: &str, created_at: &str) -> NewAlert {
         text: "text".into(),
         html: "<p>html</p>".into(),
         created_at: at(created_at),
+        facts: None,
     }
 }
 
@@ -1717,6 +1721,166 @@ async fn risks_are_replaced_per_case_with_their_alerts_once(store: SharedStore) 
     assert_eq!(alerts[0].case_id.as_deref(), Some("C-2"));
 }
 
+/// The per-channel outbox: a channel gets the alerts made after it was added, one row per
+/// (alert, channel) however often it is routed, claims exclude each other and every
+/// outcome is kept.
+async fn channel_deliveries_route_claim_retry_and_count(store: SharedStore) {
+    let now = Utc::now();
+    let later = now + Duration::seconds(600);
+    assert!(store
+        .queue_alert(&digest_alert("2026-03-04", "2026-03-04T09:00:00+08:00"))
+        .await
+        .unwrap());
+    store.add_channel("ding", now).await.unwrap();
+    // Adding it again keeps where it started.
+    store.add_channel("ding", later).await.unwrap();
+    assert!(store.unrouted_alerts("ding", 10).await.unwrap().is_empty());
+    store
+        .upsert_case(&case("C-1", CaseStatus::Open), now)
+        .await
+        .unwrap();
+    for stage in [Stage::Surfaced, Stage::Viral] {
+        let made = alert("C-1", stage, "2026-03-05T21:52:00+08:00");
+        assert!(store.queue_alert(&made).await.unwrap());
+    }
+    let unrouted = store.unrouted_alerts("ding", 10).await.unwrap();
+    assert_eq!(
+        unrouted.iter().map(|a| a.kind.as_str()).collect::<Vec<_>>(),
+        ["surfaced", "viral"]
+    );
+    assert_eq!(unrouted[0].brand, "星驰汽车");
+    let (surfaced, viral) = (unrouted[0].id, unrouted[1].id);
+    store
+        .add_delivery(surfaced, "ding", true, now)
+        .await
+        .unwrap();
+    store.add_delivery(viral, "ding", false, now).await.unwrap();
+    // A second worker routing the same alert changes nothing.
+    store.add_delivery(viral, "ding", true, now).await.unwrap();
+    assert!(store.unrouted_alerts("ding", 10).await.unwrap().is_empty());
+    // Another channel has its own rows and starts now.
+    store.add_channel("hook", now).await.unwrap();
+    assert!(store.unrouted_alerts("hook", 10).await.unwrap().is_empty());
+
+    let lease = now + Duration::seconds(30);
+    let (a, b) = tokio::join!(
+        store.claim_deliveries("ding", now, lease, 10),
+        store.claim_deliveries("ding", now, lease, 10)
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(
+        a.len() + b.len(),
+        1,
+        "one claim wins, the skipped row is never claimed"
+    );
+    let claimed = a.into_iter().chain(b).next().unwrap();
+    assert_eq!(claimed.alert_id, surfaced);
+    assert_eq!(claimed.kind, AlertKind::Surfaced);
+    assert_eq!(claimed.case_id.as_deref(), Some("C-1"));
+    assert!(claimed.case_open);
+    assert_eq!(claimed.attempts, 0);
+    assert!(store
+        .claim_deliveries("hook", now, lease, 10)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // A rate limit waits without counting as an attempt; a failure counts.
+    let wait = (now + Duration::seconds(60)).timestamp_millis();
+    store
+        .finish_delivery(
+            surfaced,
+            "ding",
+            &DeliveryOutcome::Retry {
+                error: "rate limited",
+                next: wait,
+                count: false,
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    assert!(store
+        .claim_deliveries("ding", now, lease, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let after = now + Duration::seconds(61);
+    let again = store
+        .claim_deliveries("ding", after, after + Duration::seconds(30), 10)
+        .await
+        .unwrap();
+    assert_eq!(again[0].attempts, 0);
+    store
+        .finish_delivery(
+            surfaced,
+            "ding",
+            &DeliveryOutcome::Retry {
+                error: "HTTP 500",
+                next: after.timestamp_millis(),
+                count: true,
+            },
+            after,
+        )
+        .await
+        .unwrap();
+    let status = store.channel_status("ding").await.unwrap();
+    assert_eq!(status.queued, 1);
+    assert_eq!(status.sent, 0);
+    assert_eq!(
+        status.last_error.as_ref().map(|e| e.1.as_str()),
+        Some("HTTP 500")
+    );
+    assert_eq!(status.oldest_pending_ms, Some(now.timestamp_millis()));
+    let third = store
+        .claim_deliveries("ding", after, after + Duration::seconds(30), 10)
+        .await
+        .unwrap();
+    assert_eq!(third[0].attempts, 1);
+    store
+        .finish_delivery(surfaced, "ding", &DeliveryOutcome::Sent, after)
+        .await
+        .unwrap();
+    let status = store.channel_status("ding").await.unwrap();
+    assert_eq!((status.queued, status.sent), (0, 1));
+    assert_eq!(status.last_success_ms, Some(after.timestamp_millis()));
+    assert_eq!(status.oldest_pending_ms, None);
+    assert!(store
+        .claim_deliveries("ding", later, later, 10)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // A closed case's delivery is claimed with the case closed, then cancelled.
+    store
+        .upsert_case(&case("C-2", CaseStatus::Closed), now)
+        .await
+        .unwrap();
+    let made = alert("C-2", Stage::Surfaced, "2026-03-05T21:52:00+08:00");
+    assert!(store.queue_alert(&made).await.unwrap());
+    let closed = store.unrouted_alerts("hook", 10).await.unwrap();
+    assert_eq!(closed.len(), 1);
+    store
+        .add_delivery(closed[0].id, "hook", true, now)
+        .await
+        .unwrap();
+    let claimed = store
+        .claim_deliveries("hook", now, lease, 10)
+        .await
+        .unwrap();
+    assert!(!claimed[0].case_open);
+    store
+        .finish_delivery(
+            closed[0].id,
+            "hook",
+            &DeliveryOutcome::Cancelled("case closed"),
+            now,
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.channel_status("hook").await.unwrap().queued, 0);
+}
+
 /// Runs every behaviour against fresh stores made by `open`.
 macro_rules! behaviours {
     ($backend:ident, $open:expr) => {
@@ -1821,6 +1985,11 @@ macro_rules! behaviours {
             #[tokio::test]
             async fn risks() {
                 risks_are_replaced_per_case_with_their_alerts_once($open.await).await;
+            }
+
+            #[tokio::test]
+            async fn channel_deliveries() {
+                channel_deliveries_route_claim_retry_and_count($open.await).await;
             }
 
             #[tokio::test]

@@ -224,6 +224,7 @@ pub fn digest_alert(content: &DigestContent, ui: &Ui) -> NewAlert {
         text: rendered.text,
         html: rendered.html,
         created_at: content.until,
+        facts: None,
     }
 }
 

@@ -2,6 +2,7 @@
 //! takes alerts from the outbox and delivers them exactly once (outbox), and the daily digest
 //! that goes through the same outbox (digest).
 
+pub mod chat;
 pub mod digest;
 pub mod mailer;
 pub mod outbox;

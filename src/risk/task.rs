@@ -146,6 +146,8 @@ fn at_risk_alert(case: &Case, risk: &Risk, crossed_at: DateTime<Utc>, ui: &Ui) -
         html: rendered_or(ui.render("operator.html", &view), &escape_html(&subject)),
         subject,
         created_at: crossed_at.fixed_offset(),
+        // Chat channels route the case stages and unlinked alerts; this one is email only.
+        facts: None,
     }
 }
 

@@ -128,6 +128,8 @@ pub struct NewAlert {
     pub text: String,
     pub html: String,
     pub created_at: DateTime<FixedOffset>,
+    /// The alert's facts as JSON (`alert::chat::Facts`), for chat channels and webhooks.
+    pub facts: Option<String>,
 }
 
 /// An item seen for the first time that mentions a brand, with what was decided about it.
@@ -404,6 +406,54 @@ pub struct LinkedText {
     pub body: Option<String>,
     pub url: Option<String>,
     pub author: Option<String>,
+}
+
+/// An alert a channel has not yet decided about (routed or skipped).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnroutedAlert {
+    pub id: i64,
+    pub kind: String,
+    pub brand: String,
+    pub facts: Option<String>,
+}
+
+/// One (alert, channel) delivery claimed for sending.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimedDelivery {
+    pub alert_id: i64,
+    pub channel: String,
+    pub kind: AlertKind,
+    pub case_id: Option<String>,
+    /// Whether the alert's case is still open (true without a case).
+    pub case_open: bool,
+    pub brand: String,
+    pub subject: String,
+    pub text: String,
+    pub facts: Option<String>,
+    pub attempts: i64,
+}
+
+/// How a claimed delivery ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeliveryOutcome<'a> {
+    Sent,
+    Cancelled(&'a str),
+    /// Back to pending until `next` (ms); `count`: a failure, not a rate limit's wait.
+    Retry {
+        error: &'a str,
+        next: i64,
+        count: bool,
+    },
+}
+
+/// A channel's outbox as `outcry channels` and the metrics show it (times in ms).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ChannelStatus {
+    pub last_success_ms: Option<i64>,
+    pub last_error: Option<(i64, String)>,
+    pub queued: i64,
+    pub oldest_pending_ms: Option<i64>,
+    pub sent: i64,
 }
 
 /// An outbox row claimed for delivery.
@@ -722,6 +772,38 @@ pub trait Store: Send + Sync {
     ) -> Result<usize, StoreError>;
     /// The stored risk of one case, or of every case, by case id.
     async fn case_risks(&self, case_id: Option<&str>) -> Result<Vec<CaseRisk>, StoreError>;
+    /// Records a configured channel; it gets the alerts made from now on.
+    async fn add_channel(&self, name: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Alerts since the channel was added that it has no delivery row for, oldest first.
+    async fn unrouted_alerts(
+        &self,
+        channel: &str,
+        limit: i64,
+    ) -> Result<Vec<UnroutedAlert>, StoreError>;
+    /// The channel's delivery row for an alert: pending when routed, skipped otherwise;
+    /// nothing when it has one.
+    async fn add_delivery(
+        &self,
+        alert_id: i64,
+        channel: &str,
+        routed: bool,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    async fn claim_deliveries(
+        &self,
+        channel: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError>;
+    async fn finish_delivery(
+        &self,
+        alert_id: i64,
+        channel: &str,
+        outcome: &DeliveryOutcome<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    async fn channel_status(&self, channel: &str) -> Result<ChannelStatus, StoreError>;
 }
 
 /// A fresh installation id.

@@ -306,9 +306,10 @@ impl Store for PostgresStore {
         // Concurrent inserts of one key wait for each other; the later one does nothing.
         let inserted_keys = sqlx::query_scalar(
             "INSERT INTO alerts (kind, case_id, brand, item_id, dedupe_key, message_id, subject,
-                 body_text, body_html, created_at, next_attempt_ms)
+                 body_text, body_html, created_at, next_attempt_ms, facts)
              SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[],
-                 $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::bigint[])
+                 $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::bigint[],
+                 $12::text[])
              ON CONFLICT (dedupe_key) DO NOTHING
              RETURNING dedupe_key",
         )
@@ -336,6 +337,12 @@ impl Store for PostgresStore {
             alerts
                 .iter()
                 .map(|(_, a)| a.created_at.timestamp_millis())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            alerts
+                .iter()
+                .map(|(_, a)| a.facts.as_deref())
                 .collect::<Vec<_>>(),
         )
         .fetch_all(&mut *tx)
@@ -589,6 +596,58 @@ impl Store for PostgresStore {
     async fn case_standings(&self) -> Result<Vec<CaseStanding>, StoreError> {
         let open = self.cases(Some(CaseStatus::Open)).await?;
         self.sql().case_standings(open).await
+    }
+
+    async fn add_channel(&self, name: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.sql().add_channel(name, ms(now)).await
+    }
+
+    async fn unrouted_alerts(
+        &self,
+        channel: &str,
+        limit: i64,
+    ) -> Result<Vec<UnroutedAlert>, StoreError> {
+        self.sql().unrouted_alerts(channel, limit).await
+    }
+
+    async fn add_delivery(
+        &self,
+        alert_id: i64,
+        channel: &str,
+        routed: bool,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.sql()
+            .add_delivery(alert_id, channel, routed, ms(now))
+            .await
+    }
+
+    async fn claim_deliveries(
+        &self,
+        channel: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        self.sql()
+            .claim_deliveries(channel, ms(now), ms(lease_until), limit)
+            .await
+    }
+
+    async fn finish_delivery(
+        &self,
+        alert_id: i64,
+        channel: &str,
+        outcome: &DeliveryOutcome<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.sql()
+            .finish_delivery(alert_id, channel, outcome, ms(now))
+            .await
+    }
+
+    async fn channel_status(&self, channel: &str) -> Result<ChannelStatus, StoreError> {
+        self.sql().channel_status(channel).await
     }
 
     async fn lease_source(

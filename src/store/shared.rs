@@ -318,8 +318,8 @@ where
     ) -> Result<bool, StoreError> {
         let inserted = sqlx::query::<DB>(
             "INSERT INTO alerts (kind, case_id, brand, source, dedupe_key, message_id, subject,
-                 body_text, body_html, created_at, next_attempt_ms)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                 body_text, body_html, created_at, next_attempt_ms, facts)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
              ON CONFLICT (dedupe_key) DO NOTHING
              RETURNING id",
         )
@@ -334,6 +334,7 @@ where
         .bind(alert.html.as_str())
         .bind(alert.created_at.to_rfc3339())
         .bind(alert.created_at.timestamp_millis())
+        .bind(alert.facts.clone())
         .fetch_optional(&mut *conn)
         .await?;
         Ok(inserted.is_some())
@@ -622,3 +623,206 @@ pub(super) use lease_statements;
 // Expired at once, but polled_ms stays so the next holder keeps the source's interval.
 pub(super) const RELEASE_LEASES: &str =
     "UPDATE source_leases SET expires_ms = 0 WHERE owner = $1 RETURNING name";
+
+/// The per-channel outbox (`alert_deliveries`), the same SQL on both backends.
+impl<DB> Sql<'_, DB>
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+    DB::Row: Columns,
+{
+    pub(super) async fn add_channel(&self, name: &str, now: i64) -> Result<(), StoreError> {
+        sqlx::query::<DB>(
+            "INSERT INTO channels (name, first_alert, added_ms)
+             SELECT $1, COALESCE(MAX(id), 0) + 1, $2 FROM alerts WHERE true
+             ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(now)
+        .execute(self.0)
+        .await?;
+        Ok(())
+    }
+
+    pub(super) async fn unrouted_alerts(
+        &self,
+        channel: &str,
+        limit: i64,
+    ) -> Result<Vec<UnroutedAlert>, StoreError> {
+        let rows = sqlx::query::<DB>(
+            "SELECT a.id, a.kind, a.brand, a.facts FROM alerts a
+             JOIN channels c ON c.name = $1
+             WHERE a.id >= c.first_alert
+               AND NOT EXISTS (SELECT 1 FROM alert_deliveries d
+                               WHERE d.alert_id = a.id AND d.channel = $1)
+             ORDER BY a.id LIMIT $2",
+        )
+        .bind(channel)
+        .bind(limit)
+        .fetch_all(self.0)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| UnroutedAlert {
+                id: r.int("id"),
+                kind: r.text("kind"),
+                brand: r.text("brand"),
+                facts: r.text_opt("facts"),
+            })
+            .collect())
+    }
+
+    pub(super) async fn add_delivery(
+        &self,
+        alert_id: i64,
+        channel: &str,
+        routed: bool,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query::<DB>(
+            "INSERT INTO alert_deliveries (alert_id, channel, status, next_attempt_ms, created_ms)
+             VALUES ($1, $2, $3, $4, $4)
+             ON CONFLICT (alert_id, channel) DO NOTHING",
+        )
+        .bind(alert_id)
+        .bind(channel)
+        .bind(if routed { "pending" } else { "skipped" })
+        .bind(now)
+        .execute(self.0)
+        .await?;
+        Ok(())
+    }
+
+    /// Leases due rows of one channel. The lease condition is repeated outside the subquery
+    /// so that PostgreSQL, re-reading a row another instance just claimed, skips it.
+    pub(super) async fn claim_deliveries(
+        &self,
+        channel: &str,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        let claimed = sqlx::query::<DB>(
+            "UPDATE alert_deliveries SET lease_until_ms = $3
+             WHERE channel = $1 AND status = 'pending' AND next_attempt_ms <= $2
+               AND (lease_until_ms IS NULL OR lease_until_ms < $2)
+               AND alert_id IN (SELECT alert_id FROM alert_deliveries
+                                WHERE channel = $1 AND status = 'pending'
+                                  AND next_attempt_ms <= $2
+                                  AND (lease_until_ms IS NULL OR lease_until_ms < $2)
+                                ORDER BY alert_id LIMIT $4)
+             RETURNING alert_id, attempts",
+        )
+        .bind(channel)
+        .bind(now)
+        .bind(lease_until)
+        .bind(limit)
+        .fetch_all(self.0)
+        .await?;
+        let mut deliveries = Vec::with_capacity(claimed.len());
+        for row in &claimed {
+            let alert_id = row.int("alert_id");
+            let alert = sqlx::query::<DB>(
+                "SELECT a.kind, a.case_id, a.brand, a.subject, a.body_text, a.facts,
+                        (SELECT status FROM cases WHERE cases.id = a.case_id) AS case_status
+                 FROM alerts a WHERE a.id = $1",
+            )
+            .bind(alert_id)
+            .fetch_one(self.0)
+            .await?;
+            let kind = alert.text("kind");
+            deliveries.push(ClaimedDelivery {
+                alert_id,
+                channel: channel.to_string(),
+                kind: AlertKind::parse(&kind).ok_or_else(|| corrupt("alert kind", &kind))?,
+                case_id: alert.text_opt("case_id"),
+                case_open: alert.text_opt("case_status").is_none_or(|s| s == "open"),
+                brand: alert.text("brand"),
+                subject: alert.text("subject"),
+                text: alert.text("body_text"),
+                facts: alert.text_opt("facts"),
+                attempts: row.int("attempts"),
+            });
+        }
+        deliveries.sort_by_key(|d| d.alert_id);
+        Ok(deliveries)
+    }
+
+    /// Ends a claimed delivery: `sent`, `cancelled`, or back to `pending` at `next` with the
+    /// error (`count` says whether it was a failure or only a rate limit's wait).
+    pub(super) async fn finish_delivery(
+        &self,
+        alert_id: i64,
+        channel: &str,
+        outcome: &DeliveryOutcome<'_>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let query = match outcome {
+            DeliveryOutcome::Sent => sqlx::query::<DB>(
+                "UPDATE alert_deliveries SET status = 'sent', sent_ms = $3, lease_until_ms = NULL
+                 WHERE alert_id = $1 AND channel = $2",
+            )
+            .bind(alert_id)
+            .bind(channel)
+            .bind(now),
+            DeliveryOutcome::Cancelled(why) => sqlx::query::<DB>(
+                "UPDATE alert_deliveries SET status = 'cancelled', last_error = $3,
+                     lease_until_ms = NULL
+                 WHERE alert_id = $1 AND channel = $2 AND status = 'pending'",
+            )
+            .bind(alert_id)
+            .bind(channel)
+            .bind(*why),
+            DeliveryOutcome::Retry { error, next, count } => sqlx::query::<DB>(
+                "UPDATE alert_deliveries SET attempts = attempts + $3, last_error = $4,
+                     last_error_ms = $5, next_attempt_ms = $6, lease_until_ms = NULL
+                 WHERE alert_id = $1 AND channel = $2 AND status = 'pending'",
+            )
+            .bind(alert_id)
+            .bind(channel)
+            .bind(i64::from(*count))
+            .bind(*error)
+            .bind(now)
+            .bind(*next),
+        };
+        query.execute(self.0).await?;
+        Ok(())
+    }
+
+    pub(super) async fn channel_status(&self, channel: &str) -> Result<ChannelStatus, StoreError> {
+        let row = sqlx::query::<DB>(
+            "SELECT
+                (SELECT MAX(sent_ms) FROM alert_deliveries
+                 WHERE channel = $1 AND status = 'sent') AS last_success_ms,
+                (SELECT COUNT(*) FROM alert_deliveries
+                 WHERE channel = $1 AND status = 'pending') AS queued,
+                (SELECT MIN(created_ms) FROM alert_deliveries
+                 WHERE channel = $1 AND status = 'pending') AS oldest_ms,
+                (SELECT COUNT(*) FROM alert_deliveries
+                 WHERE channel = $1 AND status = 'sent') AS sent",
+        )
+        .bind(channel)
+        .fetch_one(self.0)
+        .await?;
+        let error = sqlx::query::<DB>(
+            "SELECT last_error, last_error_ms FROM alert_deliveries
+             WHERE channel = $1 AND last_error_ms IS NOT NULL
+             ORDER BY last_error_ms DESC LIMIT 1",
+        )
+        .bind(channel)
+        .fetch_optional(self.0)
+        .await?;
+        Ok(ChannelStatus {
+            last_success_ms: row.int_opt("last_success_ms"),
+            queued: row.int("queued"),
+            oldest_pending_ms: row.int_opt("oldest_ms"),
+            sent: row.int("sent"),
+            last_error: error
+                .as_ref()
+                .map(|e| (e.int("last_error_ms"), e.text("last_error"))),
+        })
+    }
+}

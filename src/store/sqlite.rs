@@ -286,7 +286,7 @@ impl Store for SqliteStore {
         for chunk in batch.alerts.chunks(ROWS_PER_STATEMENT) {
             let mut query = QueryBuilder::new(
                 "INSERT INTO alerts (kind, case_id, brand, item_id, dedupe_key, message_id, subject,
-                     body_text, body_html, created_at, next_attempt_ms) ",
+                     body_text, body_html, created_at, next_attempt_ms, facts) ",
             );
             query.push_values(chunk, |mut row, (item, alert)| {
                 row.push_bind(alert.kind.as_str())
@@ -299,7 +299,8 @@ impl Store for SqliteStore {
                     .push_bind(&alert.text)
                     .push_bind(&alert.html)
                     .push_bind(alert.created_at.to_rfc3339())
-                    .push_bind(alert.created_at.timestamp_millis());
+                    .push_bind(alert.created_at.timestamp_millis())
+                    .push_bind(&alert.facts);
             });
             query.push(" ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key");
             for row in query.build().fetch_all(&mut *tx).await? {
@@ -700,6 +701,58 @@ impl Store for SqliteStore {
     async fn case_standings(&self) -> Result<Vec<CaseStanding>, StoreError> {
         let open = self.cases(Some(CaseStatus::Open)).await?;
         self.sql().case_standings(open).await
+    }
+
+    async fn add_channel(&self, name: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.sql().add_channel(name, ms(now)).await
+    }
+
+    async fn unrouted_alerts(
+        &self,
+        channel: &str,
+        limit: i64,
+    ) -> Result<Vec<UnroutedAlert>, StoreError> {
+        self.sql().unrouted_alerts(channel, limit).await
+    }
+
+    async fn add_delivery(
+        &self,
+        alert_id: i64,
+        channel: &str,
+        routed: bool,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.sql()
+            .add_delivery(alert_id, channel, routed, ms(now))
+            .await
+    }
+
+    async fn claim_deliveries(
+        &self,
+        channel: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        self.sql()
+            .claim_deliveries(channel, ms(now), ms(lease_until), limit)
+            .await
+    }
+
+    async fn finish_delivery(
+        &self,
+        alert_id: i64,
+        channel: &str,
+        outcome: &DeliveryOutcome<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.sql()
+            .finish_delivery(alert_id, channel, outcome, ms(now))
+            .await
+    }
+
+    async fn channel_status(&self, channel: &str) -> Result<ChannelStatus, StoreError> {
+        self.sql().channel_status(channel).await
     }
 
     async fn lease_source(

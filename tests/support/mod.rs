@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod app;
+pub mod chat;
 pub mod daemon;
 pub mod feeds;
 pub mod postgres;

@@ -311,3 +311,12 @@ api-not-found = Nothing was found there.
 api-conflict = The request conflicts with what is stored.
 api-bad-request = The request is not valid; the error says why.
 api-internal = The server failed; try again later.
+
+## chat channels
+chat-first-line = [{ $stage }] { $brand } · { $case }
+chat-no-case = no case
+chat-evidence = Evidence { $n } ({ $channel }) { $author }
+chat-case-page = Open the case page
+chat-full-in-email = The full alert is in the email
+chat-cut = (cut to fit)
+chat-test = outcry test message: this channel works.

@@ -296,3 +296,12 @@ api-not-found = 找不到请求的对象。
 api-conflict = 请求与现有数据冲突。
 api-bad-request = 请求有误，请查看 error 中的说明。
 api-internal = 服务器内部出错，请稍后再试。
+
+## chat channels
+chat-first-line = 【{ $stage }】{ $brand } · { $case }
+chat-no-case = 未关联案件
+chat-evidence = 证据 { $n }（{ $channel }）{ $author }
+chat-case-page = 查看案件页面
+chat-full-in-email = 完整内容见告警邮件
+chat-cut = （内容过长，已截断）
+chat-test = outcry 测试消息：此频道已连通。
