@@ -434,11 +434,19 @@ fn replay_prints_mention_link_and_alert_lines_on_the_observation_clock() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let events: Vec<serde_json::Value> = String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let (risks, events): (Vec<serde_json::Value>, Vec<serde_json::Value>) =
+        String::from_utf8(output.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .partition(|e| e["kind"] == "risk");
+    // The open case's risk, once, at the replay clock when it was loaded; none for the
+    // closed one.
+    assert_eq!(risks.len(), 1, "{risks:?}");
+    assert_eq!(risks[0]["case"], "C-1042");
+    assert!(risks[0]["score"]
+        .as_f64()
+        .is_some_and(|s| (0.0..=1.0).contains(&s)));
     let expected = serde_json::json!([
         {"kind": "mention", "at": "2026-03-05T21:52:00+08:00", "guid": "p-1", "brand": "星驰汽车"},
         {"kind": "link", "at": "2026-03-05T21:52:00+08:00", "guid": "p-1", "case": "C-1042", "score": 1.0},
