@@ -408,7 +408,7 @@ async fn case_ids_must_be_short_and_plain_everywhere() {
         let cookie = app.sign_in(&app.viewer).await;
         let (status, _, page) = app.page(&format!("/cases/{path}"), &cookie).await;
         assert_eq!(status, 400, "{path}");
-        assert!(page.contains("may hold only"), "{page}");
+        assert!(page.contains("案件号须为 1 到 64"), "{page}");
     }
     app.stop().await;
 }
