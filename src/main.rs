@@ -582,7 +582,11 @@ fn print_cases(
                 cell(&case.summary, 40),
             ];
             if let Some(risks) = risks {
-                row.push(risks.get(&case.id).map_or("-".into(), |r| format!("{r:.2}")));
+                row.push(
+                    risks
+                        .get(&case.id)
+                        .map_or("-".into(), |r| format!("{r:.2}")),
+                );
             }
             row
         })

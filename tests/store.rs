@@ -9,9 +9,9 @@ use outcry::model::{
 use outcry::risk::{Risk, RiskReason};
 use outcry::store::CaseRisk;
 use outcry::store::{
-    self, AlertStatus, AuditEntry, Batch, DeliveryOutcome, EvidenceScope, ItemKey, ItemQuery, ItemRef,
-    LeaseCondition, LinkChange, LinkQuery, LinkState, NewAlert, NewItem, NewLink, SharedStore,
-    SourceHealth, SourceState, StoreError,
+    self, AlertStatus, AuditEntry, Batch, DeliveryOutcome, EvidenceScope, ItemKey, ItemQuery,
+    ItemRef, LeaseCondition, LinkChange, LinkQuery, LinkState, NewAlert, NewItem, NewLink,
+    SharedStore, SourceHealth, SourceState, StoreError,
 };
 use std::time::Duration as StdDuration;
 

@@ -297,11 +297,12 @@ fn build(
     // at_risk warning (nothing is public yet) and operator mail must not trip it, so they
     // say what they are in X-Outcry-Alert.
     let kind = mail.kind.as_str().to_string();
-    builder = if mail.kind.is_operator() || matches!(mail.kind, AlertKind::Digest | AlertKind::AtRisk) {
-        builder.header(AlertHeader(kind))
-    } else {
-        builder.header(StageHeader(kind))
-    };
+    builder =
+        if mail.kind.is_operator() || matches!(mail.kind, AlertKind::Digest | AlertKind::AtRisk) {
+            builder.header(AlertHeader(kind))
+        } else {
+            builder.header(StageHeader(kind))
+        };
     for recipient in recipients.of(mail.kind)? {
         builder = builder.to(recipient.clone());
     }

@@ -132,8 +132,7 @@ async fn login(
         }
         Err(Refusal::Unknown) => refused(StatusCode::UNAUTHORIZED, ui.word("sign-in-unknown")),
         Err(Refusal::Throttled(wait)) => {
-            let mut response =
-                refused(StatusCode::TOO_MANY_REQUESTS, ui.word("sign-in-throttled"));
+            let mut response = refused(StatusCode::TOO_MANY_REQUESTS, ui.word("sign-in-throttled"));
             if let Ok(value) = header::HeaderValue::from_str(&wait.to_string()) {
                 response.headers_mut().insert(header::RETRY_AFTER, value);
             }

@@ -484,8 +484,11 @@ impl Linker {
                     fit.add_strong(score, evidence);
                 } else {
                     fit.note(match evidence {
-                        LinkEvidence::AuthorIsHandle { handle } => LinkEvidence::HandleOffTopic { handle },
-                        LinkEvidence::PhoneTail { tail } | LinkEvidence::IdentifierTail { tail, .. } => {
+                        LinkEvidence::AuthorIsHandle { handle } => {
+                            LinkEvidence::HandleOffTopic { handle }
+                        }
+                        LinkEvidence::PhoneTail { tail }
+                        | LinkEvidence::IdentifierTail { tail, .. } => {
                             LinkEvidence::TailWithConflict { tail }
                         }
                         other => other,

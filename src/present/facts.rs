@@ -62,7 +62,9 @@ pub fn reason(ui: &Ui, reason: &Reason) -> String {
                 .num("total", *total as f64)
                 .num("growth", growth_per_hour.round()),
         ),
-        Reason::Reposts { total } => ui.t("reason-reposts", Args::new().num("total", *total as f64)),
+        Reason::Reposts { total } => {
+            ui.t("reason-reposts", Args::new().num("total", *total as f64))
+        }
         Reason::MeToo { retellings } => {
             ui.t("reason-me-too", Args::new().count("count", *retellings))
         }
@@ -131,9 +133,7 @@ pub fn risk_reason(ui: &Ui, reason: &RiskReason) -> String {
         RiskReason::PublicAlike { count } => {
             ui.t("risk-public-alike", Args::new().count("count", *count))
         }
-        RiskReason::Waiting { days } => {
-            ui.t("risk-waiting", Args::new().num("days", *days as f64))
-        }
+        RiskReason::Waiting { days } => ui.t("risk-waiting", Args::new().num("days", *days as f64)),
     }
 }
 

@@ -3,11 +3,11 @@
 
 use super::{Risk, RiskModel, REPORT_MOVE};
 use crate::alert::render::{page_links, rendered_or, Field, PageLink};
-use crate::present::text::{clip, escape_html};
-use crate::present::{facts, Args, Ui};
 use crate::config::RiskConfig;
 use crate::metrics::Metrics;
 use crate::model::{AlertKind, Case, CaseStatus};
+use crate::present::text::{clip, escape_html};
+use crate::present::{facts, Args, Ui};
 use crate::store::{CaseRisk, NewAlert, SharedStore, StoreError};
 use chrono::{DateTime, Duration, Utc};
 use sha2::{Digest, Sha256};
@@ -225,14 +225,22 @@ mod tests {
         let now = Utc::now();
         store.upsert_case(&case, now).await.unwrap();
         let model = RiskModel::new(&[]);
-        let first = refresh(&store, &model, Some(0.1), now, &Ui::default()).await.unwrap();
+        let first = refresh(&store, &model, Some(0.1), now, &Ui::default())
+            .await
+            .unwrap();
         let score = first.risks["C-7"].score;
         assert!(score >= 0.1, "{first:?}");
         assert_eq!((first.saved, first.alerts), (1, 1));
         // Nothing moved: nothing saved, no second alert, also after a "restart" (a new round).
-        let again = refresh(&store, &model, Some(0.1), now + Duration::minutes(10), &Ui::default())
-            .await
-            .unwrap();
+        let again = refresh(
+            &store,
+            &model,
+            Some(0.1),
+            now + Duration::minutes(10),
+            &Ui::default(),
+        )
+        .await
+        .unwrap();
         assert_eq!((again.saved, again.alerts), (0, 0));
         let stored = store.case_risks(Some("C-7")).await.unwrap();
         assert_eq!(stored[0].crossed_at, Some(now));
@@ -242,7 +250,9 @@ mod tests {
         assert_eq!(alerts[0].kind, AlertKind::AtRisk);
         assert!(alerts[0].subject.contains("C-7"), "{}", alerts[0].subject);
         // Without alert_at no alert is queued and no crossing kept.
-        let off = refresh(&store, &model, None, now, &Ui::default()).await.unwrap();
+        let off = refresh(&store, &model, None, now, &Ui::default())
+            .await
+            .unwrap();
         assert_eq!(off.alerts, 0);
         assert_eq!(
             store.case_risks(Some("C-7")).await.unwrap()[0].crossed_at,
