@@ -227,28 +227,37 @@ where
         conn: &mut DB::Connection,
         state: &SourceState,
     ) -> Result<(), StoreError> {
-        let time = |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339());
-        sqlx::query::<DB>(&format!(
+        let sql = format!(
             "INSERT INTO source_state ({SOURCE_STATE_COLUMNS}) VALUES {}
                  ON CONFLICT (name) DO UPDATE SET {SOURCE_STATE_UPDATE}",
             placeholders(1, 1, 13)
-        ))
-        .bind(state.name.as_str())
-        .bind(state.etag.clone())
-        .bind(state.last_modified.clone())
-        .bind(state.consecutive_failures)
-        .bind(time(state.last_success_at))
-        .bind(state.last_error.clone())
-        .bind(time(state.last_error_at))
-        .bind(state.items_seen)
-        .bind(state.health.as_str())
-        .bind(time(state.failing_since))
-        .bind(i64::from(state.down_alerted))
-        .bind(state.last_items)
-        .bind(time(state.last_poll_at))
-        .execute(&mut *conn)
-        .await?;
+        );
+        Self::bind_source_state(sqlx::query::<DB>(&sql), state)
+            .execute(&mut *conn)
+            .await?;
         Ok(())
+    }
+
+    /// Binds a source state's columns in the order of `SOURCE_STATE_COLUMNS`.
+    fn bind_source_state<'q>(
+        query: sqlx::query::Query<'q, DB, DB::Arguments<'q>>,
+        state: &'q SourceState,
+    ) -> sqlx::query::Query<'q, DB, DB::Arguments<'q>> {
+        let time = |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339());
+        query
+            .bind(state.name.as_str())
+            .bind(state.etag.clone())
+            .bind(state.last_modified.clone())
+            .bind(state.consecutive_failures)
+            .bind(time(state.last_success_at))
+            .bind(state.last_error.clone())
+            .bind(time(state.last_error_at))
+            .bind(state.items_seen)
+            .bind(state.health.as_str())
+            .bind(time(state.failing_since))
+            .bind(i64::from(state.down_alerted))
+            .bind(state.last_items)
+            .bind(time(state.last_poll_at))
     }
 
     /// [`Store::record_polls`] in `conn`'s transaction; `now` is the backend's clock in Unix
@@ -280,7 +289,6 @@ where
             if kept.is_empty() {
                 continue;
             }
-            let time = |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339());
             let sql = format!(
                 "INSERT INTO source_state ({SOURCE_STATE_COLUMNS}) VALUES {}
                  ON CONFLICT (name) DO UPDATE SET {SOURCE_STATE_UPDATE}",
@@ -288,20 +296,7 @@ where
             );
             let mut query = sqlx::query::<DB>(&sql);
             for state in &kept {
-                query = query
-                    .bind(state.name.as_str())
-                    .bind(state.etag.clone())
-                    .bind(state.last_modified.clone())
-                    .bind(state.consecutive_failures)
-                    .bind(time(state.last_success_at))
-                    .bind(state.last_error.clone())
-                    .bind(time(state.last_error_at))
-                    .bind(state.items_seen)
-                    .bind(state.health.as_str())
-                    .bind(time(state.failing_since))
-                    .bind(i64::from(state.down_alerted))
-                    .bind(state.last_items)
-                    .bind(time(state.last_poll_at));
+                query = Self::bind_source_state(query, state);
             }
             query.execute(&mut *conn).await?;
             held.extend(kept.into_iter().map(|s| s.name.clone()));
