@@ -252,6 +252,9 @@ pub struct Bookkeeping {
     held: std::sync::Mutex<HashMap<String, Instant>>,
     /// Successful polls not yet recorded, oldest first.
     unrecorded: std::sync::Mutex<Vec<SourceState>>,
+    /// Held while source states are written, so that a batch taken before a source's
+    /// failure or pause was saved cannot land after it and undo it.
+    writing: tokio::sync::Mutex<()>,
 }
 
 impl Bookkeeping {
@@ -354,6 +357,7 @@ impl Poller {
     /// whose lease was lost meanwhile is taken again (and its state read) before its next
     /// poll; when the store fails, the polls wait for the next call.
     pub async fn record_polls(&self) {
+        let _writing = self.book.writing.lock().await;
         let mut states = std::mem::take(&mut *self.book.unrecorded());
         if states.is_empty() {
             return;
@@ -651,6 +655,15 @@ impl Poller {
                 &self.ui,
             ))
         });
+        // The state saved below carries every earlier poll of the source; a batched one
+        // still queued would only overwrite it with older news.
+        let _writing = if polled && alert.is_none() {
+            None
+        } else {
+            let writing = self.book.writing.lock().await;
+            self.book.unrecorded().retain(|s| s.name != source.name);
+            Some(writing)
+        };
         let saved = match &alert {
             Some(alert) => self
                 .store
