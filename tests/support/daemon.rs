@@ -287,6 +287,15 @@ impl TestApp {
         }
         self.logs().contains(needle)
     }
+
+    /// Waits until `needle` was logged `times` times over all runs; returns whether it was.
+    pub async fn wait_for_logs(&self, needle: &str, times: usize, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while self.logs().matches(needle).count() < times && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        self.logs().matches(needle).count() >= times
+    }
 }
 
 impl Drop for TestApp {
