@@ -168,6 +168,7 @@ pub async fn serve(
         tokio::spawn(digest.run(shutdown.clone()))
     });
 
+    let risk_due = Arc::new(Notify::new());
     let risk_task = tokio::spawn(
         RiskTask {
             store: store.clone(),
@@ -175,6 +176,7 @@ pub async fn serve(
             config: config.risk,
             metrics: metrics.clone(),
             alert_queued: alert_queued.clone(),
+            due: risk_due.clone(),
             ui: ui.clone(),
         }
         .run(shutdown.clone()),
@@ -218,6 +220,7 @@ pub async fn serve(
         brands: Arc::new(config.brands.iter().map(|b| b.name.clone()).collect()),
         http: http_config.clone(),
         ui: Arc::new(ui),
+        risk_due,
     });
     if app.set(served).is_err() {
         error!("http routes were set twice");

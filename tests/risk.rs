@@ -5,6 +5,7 @@
 mod support;
 
 use std::time::Duration;
+use support::app::{case, App};
 use support::daemon::TestApp;
 use support::smtp::{ReceivedMail, SmtpServer};
 
@@ -52,5 +53,64 @@ async fn the_at_risk_alert_reaches_the_mail_server_once_across_restarts() {
     // The second run's round is over; give delivery the time a send takes.
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(at_risk(&smtp.messages()), ["C-1"], "logs: {}", app.logs());
+    app.stop().await;
+}
+
+/// The case's stored risk as the API shows it, once it is at least `least` (None when it
+/// does not get there within a few seconds).
+async fn risk_reaching(app: &App, id: &str, least: f64) -> Option<f64> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let body: serde_json::Value = app
+            .get(&format!("/api/v1/cases/{id}"), Some(&app.viewer))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let risk = body["case"]["risk"].as_f64();
+        if risk.is_some_and(|r| r >= least) || std::time::Instant::now() > deadline {
+            return risk.filter(|r| *r >= least);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cases_written_through_the_api_are_scored_at_once() {
+    // An hour between rounds: only the write itself can make the risk appear or move.
+    let app = App::spawn_with("[risk]\ninterval = \"1h\"\nalert_at = 0.5\n").await;
+    let mut calm = case("C-3");
+    calm.severity = Some("low".into());
+    calm.notes = "客户表示理解".into();
+    let created = app
+        .post(
+            "/api/v1/cases",
+            Some(&app.lead),
+            Some(serde_json::to_value(&calm).unwrap()),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    let before = risk_reaching(&app, "C-3", 0.0).await.expect("scored");
+    assert!(before < 0.5, "{before}");
+
+    let updated = app
+        .patch(
+            "/api/v1/cases/C-3",
+            &app.lead,
+            serde_json::json!({"notes": "客户说要发抖音曝光，还要找记者"}),
+        )
+        .await;
+    assert_eq!(updated.status(), 200);
+    let after = risk_reaching(&app, "C-3", 0.5).await;
+    assert!(after.is_some(), "risk stayed at {before}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !app
+        .outbox_files()
+        .iter()
+        .any(|mail| mail.contains("X-Outcry-Alert: at_risk"))
+    {
+        assert!(std::time::Instant::now() < deadline, "no at_risk mail");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     app.stop().await;
 }

@@ -487,6 +487,7 @@ async fn write_cases(
             ..Batch::default()
         })
         .await?;
+    state.risk_due.notify_one();
     Ok(())
 }
 

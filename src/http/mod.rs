@@ -49,6 +49,8 @@ pub struct AppState {
     pub http: Arc<HttpConfig>,
     /// How pages and messages are worded.
     pub ui: Arc<crate::present::Ui>,
+    /// Wakes the risk task: a case or a link changed, so risks may have moved.
+    pub risk_due: Arc<tokio::sync::Notify>,
 }
 
 /// Why a presented token was not accepted.
@@ -94,6 +96,8 @@ impl AppState {
     /// Counts what a decision caused and wakes delivery for any alert it queued.
     fn decided(&self, events: &[Event]) {
         self.metrics.counted(events);
+        // A rejected link leaves its post unlinked, which counts for the cases like it.
+        self.risk_due.notify_one();
         if events.iter().any(|e| matches!(e, Event::Alert { .. })) {
             self.poller.alert_queued.notify_one();
         }
@@ -321,6 +325,7 @@ mod tests {
             brands: Arc::new(Vec::new()),
             http: Arc::new(HttpConfig::default()),
             ui: Arc::new(crate::present::Ui::default()),
+            risk_due: Arc::new(tokio::sync::Notify::new()),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/healthz", listener.local_addr().unwrap());

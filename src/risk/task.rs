@@ -161,7 +161,8 @@ struct RiskView {
     signature: String,
 }
 
-/// The background task: a round at start and every `interval` until shutdown.
+/// The background task: a round at start, every `interval` and whenever `due` is woken,
+/// until shutdown.
 pub struct RiskTask {
     pub store: SharedStore,
     pub model: RiskModel,
@@ -169,6 +170,8 @@ pub struct RiskTask {
     pub metrics: Arc<Metrics>,
     /// Woken when a round queued an alert, so delivery need not wait for its next look.
     pub alert_queued: Arc<Notify>,
+    /// A case or a link changed (API, review): a round now rather than at the interval.
+    pub due: Arc<Notify>,
     pub ui: Ui,
 }
 
@@ -204,6 +207,7 @@ impl RiskTask {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 _ = tokio::time::sleep(interval) => {}
+                _ = self.due.notified() => {}
             }
         }
     }
