@@ -4,13 +4,14 @@
 
 mod support;
 
-use chrono::{DateTime, FixedOffset, Timelike, Utc};
+use chrono::{DateTime, FixedOffset, Utc};
 use outcry::config::{AssessConfig, BrandConfig, LinkingConfig};
 use outcry::model::{AlertKind, Case, Channel, Observation};
 use outcry::pipeline::{Event, Pipeline};
 use std::time::Duration;
 use support::daemon::{Source, TestApp};
 use support::feeds::{rss, FeedServer};
+use support::noon_offset;
 use support::smtp::{ReceivedMail, SmtpServer};
 use support::words::{english_catalog_words_in, visible};
 
@@ -202,14 +203,6 @@ async fn markup_in_titles_bodies_and_authors_is_inert_in_the_html_part() {
         assert!(all.contains(shown), "{shown} missing from: {all}");
     }
     app.stop().await;
-}
-
-/// A UTC offset under which it is now about noon, so that "11:00" has passed and midnight is
-/// far.
-fn noon_offset() -> String {
-    let hour = Utc::now().hour() as i32;
-    let offset = (12 - hour + 11).rem_euclid(24) - 11;
-    format!("{offset:+03}:00")
 }
 
 #[tokio::test(flavor = "multi_thread")]

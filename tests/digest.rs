@@ -1,5 +1,9 @@
 //! The daily digest against a real SQLite store: what it lists, that scraped strings are
-//! inert in its HTML, and that each day's digest is queued once however many ask.
+//! inert in its HTML, and that each day's digest is queued once however many ask. And
+//! through the real daemon and a real SMTP server: the private cases most likely to go
+//! public come first, riskiest first.
+
+mod support;
 
 use chrono::{DateTime, FixedOffset, NaiveTime, Utc};
 use outcry::alert::digest::{render_digest, Digest};
@@ -10,6 +14,10 @@ use outcry::model::{
 use outcry::present::{Language, Ui};
 use outcry::store::{self, Batch, ItemRef, LinkState, NewAlert, NewItem, NewLink, SharedStore};
 use std::sync::Arc;
+use std::time::Duration;
+use support::daemon::TestApp;
+use support::noon_offset;
+use support::smtp::SmtpServer;
 use tokio::sync::Notify;
 
 fn at(text: &str) -> DateTime<FixedOffset> {
@@ -437,4 +445,44 @@ async fn each_days_digest_is_queued_once_however_many_ask() {
         .await
         .unwrap();
     assert_eq!(content.since, at("2026-03-06T09:00:00+08:00"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_mailed_digest_opens_with_the_cases_most_likely_to_go_public_in_order() {
+    // A calm case below the floor, one naming a platform, one naming a platform and the press.
+    let cases = [
+        r#"{"id": "C-12", "brand": "星驰汽车", "status": "open", "severity": "low", "summary": "保养预约想改期", "notes": "客户表示理解"}"#,
+        r#"{"id": "C-11", "brand": "星驰汽车", "status": "open", "severity": "medium", "summary": "车窗异响", "notes": "客户说要发抖音"}"#,
+        r#"{"id": "C-10", "brand": "星驰汽车", "status": "open", "severity": "high", "summary": "刹车失灵两次", "notes": "客户说要在微博曝光，还要找记者"}"#,
+    ]
+    .join("\n");
+    let smtp = SmtpServer::start().await;
+    let mut app = TestApp::new(&[], Some(smtp.port()));
+    app.add_config(&format!(
+        "[digest]\nat = \"11:00\"\ntime_zone = \"{}\"\nto = [\"leads@example.com\"]\n",
+        noon_offset()
+    ));
+    app.import_cases(&cases);
+    app.start().await;
+    let mails = smtp.wait_for(1, Duration::from_secs(20)).await;
+    let digest = mails
+        .iter()
+        .find(|m| m.header("X-Outcry-Alert").as_deref() == Some("digest"))
+        .unwrap_or_else(|| panic!("no digest: {}", app.logs()));
+    for part in [digest.text_body(), digest.html_body()] {
+        let start = part.find("最可能公开的案件（2）").expect(&part);
+        let end = part.find("待审核的关联").expect(&part);
+        assert!(start < end, "the first section: {part}");
+        let section = &part[start..end];
+        let (ten, eleven) = (section.find("C-10"), section.find("C-11"));
+        assert!(ten.is_some() && ten < eleven, "{section}");
+        assert!(!section.contains("C-12"), "{section}");
+        assert!(section.contains("公开风险 0."), "{section}");
+        assert!(
+            section.contains("提到媒体：") && section.contains("记者"),
+            "{section}"
+        );
+        assert!(section.contains("提到公开平台：抖音"), "{section}");
+    }
+    app.stop().await;
 }

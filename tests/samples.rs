@@ -7,13 +7,14 @@
 mod support;
 
 use chrono::{DateTime, FixedOffset};
-use outcry::alert::digest::{render_digest, DigestContent};
+use outcry::alert::digest::{render_digest, DigestContent, RiskyCase};
 use outcry::alert::render::{render, AlertContent, Evidence, RenderedEmail};
 use outcry::health::{operator_alert, Notice};
 use outcry::model::{
     AlertKind, Case, CaseStatus, Channel, Complainant, Engagement, LinkEvidence, Reason, Stage,
 };
 use outcry::present::{Language, Ui};
+use outcry::risk::{Risk, RiskReason};
 use outcry::store::{
     CaseItem, CaseStanding, LinkState, ReviewLink, Sighting, SourceHealth, SourceState,
     UnlinkedItem,
@@ -333,6 +334,47 @@ fn sample_digest() -> DigestContent {
         notes: String::new(),
         ..sample_case()
     };
+    let remote = standing(quiet("C-2240", "遥控器失灵, 要求换货", "low"), None, 0, 0);
+    let smoke = standing(
+        quiet("C-2252", "暖风机插头冒烟, 孩子吓哭了", "high"),
+        None,
+        0,
+        0,
+    );
+    let terms = |list: &[&str]| list.iter().map(|t| t.to_string()).collect::<Vec<_>>();
+    let at_risk = vec![
+        RiskyCase {
+            standing: smoke.clone(),
+            risk: Risk {
+                score: 0.74,
+                reasons: vec![
+                    RiskReason::PublicChannel {
+                        terms: terms(&["微博", "黑猫投诉"]),
+                    },
+                    RiskReason::Safety {
+                        terms: terms(&["冒烟", "孩子"]),
+                    },
+                    RiskReason::Severity {
+                        level: "high".into(),
+                    },
+                ],
+            },
+        },
+        RiskyCase {
+            standing: remote.clone(),
+            risk: Risk {
+                score: 0.41,
+                reasons: vec![
+                    RiskReason::Cluster {
+                        size: 4,
+                        topic: terms(&["遥控器", "失灵"]),
+                        cases: terms(&["C-2233", "C-2236", "C-2238", "C-2240"]),
+                    },
+                    RiskReason::Waiting { days: 12 },
+                ],
+            },
+        },
+    ];
     DigestContent {
         day: at("2026-01-22T09:00:00+08:00").date_naive(),
         since: at("2026-01-21T09:00:00+08:00"),
@@ -355,8 +397,10 @@ fn sample_digest() -> DigestContent {
                 1,
                 1,
             ),
-            standing(quiet("C-2240", "遥控器失灵, 要求换货", "low"), None, 0, 0),
+            remote,
+            smoke,
         ],
+        at_risk,
     }
 }
 

@@ -1,5 +1,5 @@
 //! The daily digest: once a day at `[digest].at`, one email through the outbox with what
-//! single alerts leave out — candidate links waiting for a lead's review, public complaints
+//! single alerts leave out — first the private cases most likely to go public, then candidate links waiting for a lead's review, public complaints
 //! that fit no case since the last digest (those held back by the hourly cap too), and the
 //! open cases by stage. Its dedupe key names the day, so neither a restart nor a second
 //! instance sends a second one.
@@ -10,11 +10,12 @@ use super::render::{
 };
 use crate::assess::Assessor;
 use crate::config::{AssessConfig, DigestConfig};
-use crate::model::{AlertKind, Stage};
+use crate::model::{AlertKind, Case, Stage};
 use crate::normalize::fold;
 use crate::pipeline::plain_text;
 use crate::present::text::{clip, escape_html};
 use crate::present::{facts, Args, Ui};
+use crate::risk::{natural_cmp, Risk, RiskReason};
 use crate::store::{CaseStanding, NewAlert, ReviewLink, SharedStore, StoreError, UnlinkedItem};
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, Utc};
 use serde::Serialize;
@@ -34,6 +35,10 @@ const FIRST_WINDOW_HOURS: i64 = 24;
 /// suspended machine delays the digest by this much at most.
 const LOOK_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 const SUMMARY_CHARS: usize = 80;
+/// The "most likely to go public" section lists at most this many cases…
+const RISKY_SHOWN: usize = 5;
+/// …whose risk is at least this: below it a case is ordinary business, not a warning.
+const RISKY_FROM: f64 = 0.3;
 
 /// What one digest lists.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,6 +58,15 @@ pub struct DigestContent {
     pub unlinked_held: usize,
     /// Highest stage first, then the latest to get there; cases not public yet last.
     pub cases: Vec<CaseStanding>,
+    /// Open cases not public yet, riskiest first, at most [`RISKY_SHOWN`] from [`RISKY_FROM`].
+    pub at_risk: Vec<RiskyCase>,
+}
+
+/// A private case and its stored risk.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RiskyCase {
+    pub standing: CaseStanding,
+    pub risk: Risk,
 }
 
 pub struct Digest {
@@ -162,6 +176,7 @@ impl Digest {
                 .cmp(&a.stage)
                 .then_with(|| a.case.id.cmp(&b.case.id))
         });
+        let at_risk = riskiest(&cases, self.store.case_risks(None).await?);
         Ok(DigestContent {
             day: until.date_naive(),
             since,
@@ -172,6 +187,7 @@ impl Digest {
             unlinked_total,
             unlinked_held,
             cases,
+            at_risk,
         })
     }
 
@@ -205,6 +221,31 @@ impl Digest {
         next.and_then(|next| (next.with_timezone(&Utc) - now).to_std().ok())
             .map_or(LOOK_EVERY, |wait| wait.min(LOOK_EVERY))
     }
+}
+
+/// The open cases with nothing public yet whose stored risk is the highest.
+fn riskiest(cases: &[CaseStanding], risks: Vec<crate::store::CaseRisk>) -> Vec<RiskyCase> {
+    let mut risks: std::collections::HashMap<String, Risk> =
+        risks.into_iter().map(|r| (r.case_id, r.risk)).collect();
+    let mut risky: Vec<RiskyCase> = cases
+        .iter()
+        .filter(|standing| standing.stage.is_none())
+        .filter_map(|standing| {
+            let risk = risks.remove(&standing.case.id)?;
+            (risk.score >= RISKY_FROM).then(|| RiskyCase {
+                standing: standing.clone(),
+                risk,
+            })
+        })
+        .collect();
+    risky.sort_by(|a, b| {
+        b.risk
+            .score
+            .total_cmp(&a.risk.score)
+            .then_with(|| natural_cmp(&a.standing.case.id, &b.standing.case.id))
+    });
+    risky.truncate(RISKY_SHOWN);
+    risky
 }
 
 fn local_day(now: DateTime<Utc>, zone: FixedOffset) -> NaiveDate {
@@ -272,8 +313,8 @@ struct CaseLine {
     line: String,
 }
 
-fn case_line(ui: &Ui, standing: &CaseStanding) -> CaseLine {
-    let case = &standing.case;
+/// Severity, brand and summary: what a case is, in a line.
+fn case_head(ui: &Ui, case: &Case) -> CaseLine {
     let mut line = String::new();
     if let Some(severity) = case.severity.as_deref().filter(|s| !s.trim().is_empty()) {
         line.push_str(&format!(" [{}]", render::severity(ui, severity)));
@@ -282,6 +323,15 @@ fn case_line(ui: &Ui, standing: &CaseStanding) -> CaseLine {
     if !case.summary.trim().is_empty() {
         line.push_str(&format!(" — {}", clip(&case.summary, SUMMARY_CHARS)));
     }
+    CaseLine {
+        id: clip(&case.id, 40),
+        url: ui.case_url(&case.id),
+        line,
+    }
+}
+
+fn case_line(ui: &Ui, standing: &CaseStanding) -> CaseLine {
+    let CaseLine { id, url, mut line } = case_head(ui, &standing.case);
     if let Some((_, at)) = standing.stage {
         line.push_str(" — ");
         line.push_str(&ui.t("digest-case-since", Args::new().with("at", ui.when(at))));
@@ -295,10 +345,35 @@ fn case_line(ui: &Ui, standing: &CaseStanding) -> CaseLine {
                 .num("candidates", standing.candidate_items as f64),
         ),
     );
-    CaseLine {
-        id: clip(&case.id, 40),
-        url: ui.case_url(&case.id),
-        line,
+    CaseLine { id, url, line }
+}
+
+/// A case likely to go public: its line, its score, why, and the cluster it belongs to.
+#[derive(Debug, Serialize)]
+struct RiskyLine {
+    case: CaseLine,
+    score: String,
+    reasons: Vec<String>,
+    cluster: Option<String>,
+}
+
+fn risky_line(ui: &Ui, risky: &RiskyCase) -> RiskyLine {
+    let (clusters, reasons): (Vec<&RiskReason>, Vec<&RiskReason>) = risky
+        .risk
+        .reasons
+        .iter()
+        .partition(|r| matches!(r, RiskReason::Cluster { .. }));
+    RiskyLine {
+        case: case_head(ui, &risky.standing.case),
+        score: ui.t(
+            "digest-risk-score",
+            Args::new().with("score", facts::score(risky.risk.score)),
+        ),
+        reasons: reasons
+            .into_iter()
+            .map(|r| clip(&facts::risk_reason(ui, r), 300))
+            .collect(),
+        cluster: clusters.first().and_then(|c| facts::risk_cluster(ui, c)),
     }
 }
 
@@ -375,6 +450,8 @@ struct StageView {
 struct DigestView {
     subject: String,
     title: String,
+    risk_heading: String,
+    risky: Vec<RiskyLine>,
     sections: [Section; 2],
     cases_heading: String,
     stages: Vec<StageView>,
@@ -388,6 +465,11 @@ pub fn render_digest(content: &DigestContent, ui: &Ui) -> RenderedEmail {
     let view = DigestView {
         subject: subject.clone(),
         title: ui.t("digest-title", Args::new().with("day", day.clone())),
+        risk_heading: ui.t(
+            "digest-risk-heading",
+            Args::new().count("count", content.at_risk.len()),
+        ),
+        risky: content.at_risk.iter().map(|r| risky_line(ui, r)).collect(),
         sections: evidence_sections(ui, content),
         cases_heading: ui.t(
             "digest-cases-heading",

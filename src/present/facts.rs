@@ -137,6 +137,22 @@ pub fn risk_reason(ui: &Ui, reason: &RiskReason) -> String {
     }
 }
 
+/// A cluster of same-story cases in short, "7 open cases about the E8 power cut"; None for
+/// any other reason.
+pub fn risk_cluster(ui: &Ui, reason: &RiskReason) -> Option<String> {
+    let RiskReason::Cluster { size, topic, .. } = reason else {
+        return None;
+    };
+    Some(
+        ui.t(
+            "risk-cluster-about",
+            Args::new()
+                .count("size", *size)
+                .with("topic", terms(ui, topic)),
+        ),
+    )
+}
+
 pub fn link_evidence(ui: &Ui, evidence: &LinkEvidence) -> String {
     let clipped = |s: &str| clip(s, TERM_CHARS * 2);
     match evidence {

@@ -10,6 +10,15 @@ pub mod postgres;
 pub mod smtp;
 pub mod words;
 
+/// A UTC offset under which it is now about noon, so that a digest "at 11:00" is due and
+/// midnight is far.
+pub fn noon_offset() -> String {
+    use chrono::Timelike;
+    let hour = chrono::Utc::now().hour() as i32;
+    let offset = (12 - hour + 11).rem_euclid(24) - 11;
+    format!("{offset:+03}:00")
+}
+
 /// Order number `first + i`, as case i of [`numbered_cases`] carries it.
 pub fn order_number(first: usize, i: usize) -> String {
     format!("XC-2026-{:05}", first + i)

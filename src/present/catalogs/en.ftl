@@ -121,6 +121,7 @@ risk-public-alike = { $count ->
     [one] one public complaint tells the same story
    *[other] { $count } public complaints tell the same story
 }
+risk-cluster-about = { $size } open cases about { $topic }
 risk-waiting = open { $days } days without a resolution
 ev-identifier = identifier { $identifier }
 ev-masked-identifier = masked identifier { $visible }* fits { $identifier }
@@ -214,6 +215,8 @@ digest-unlinked-note = { $brand } — { $emailed ->
     [yes] emailed on its own
    *[no] not emailed on its own
 }
+digest-risk-heading = Most likely to go public ({ $count })
+digest-risk-score = risk { $score }
 digest-cases-heading = Open cases by stage ({ $count })
 digest-stage-count = { stage-heading } ({ $count })
 digest-case-since = since { $at }

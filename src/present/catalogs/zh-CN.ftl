@@ -108,6 +108,7 @@ risk-known-handles = 已知社交账号 { $count } 个
 risk-severity = 严重程度 { $level }
 risk-cluster = { $size } 个在办案件讲述同一问题（{ $topic }）：{ $cases }
 risk-public-alike = 已有 { $count } 条公开投诉讲述同一问题
+risk-cluster-about = { $size } 个在办案件涉及{ $topic }
 risk-waiting = 已 { $days } 天未解决
 ev-identifier = 识别号 { $identifier }
 ev-masked-identifier = 打码识别号 { $visible }* 与 { $identifier } 相符
@@ -186,6 +187,8 @@ digest-unlinked-note = { $brand } — { $emailed ->
     [yes] 已单独发邮件
    *[no] 未单独发邮件
 }
+digest-risk-heading = 最可能公开的案件（{ $count }）
+digest-risk-score = 公开风险 { $score }
 digest-cases-heading = 按阶段列出的在办案件（{ $count }）
 digest-stage-count = { stage-heading }（{ $count }）
 digest-case-since = 自 { $at } 起
