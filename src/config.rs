@@ -48,7 +48,41 @@ pub struct Config {
     /// Chat rooms and webhooks alerts also go to, besides `[alerts].to`.
     #[serde(default)]
     pub channels: Vec<ChannelConfig>,
+    /// Source templates filled from case handles and brand aliases (crate::watch).
+    #[serde(default)]
+    pub watch: Vec<WatchConfig>,
     pub brands: Vec<BrandConfig>,
+}
+
+/// A source template: one feed source per case handle of `platform` (`{handle}`, or
+/// `{uid}` for handles that are numeric ids) or per alias of a brand with open cases
+/// (`{alias}`), polled more often while a case it serves is at risk or public.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WatchConfig {
+    /// Generated sources are named `<name>:<handle or alias>`.
+    pub name: String,
+    /// Case handles `platform:handle` of this platform fill the template; absent, the
+    /// template is filled with brand aliases.
+    #[serde(default)]
+    pub platform: Option<String>,
+    /// An http(s) URL with one placeholder in its path or query.
+    pub url: String,
+    #[serde(default = "default_watch_channel")]
+    pub channel: Channel,
+    #[serde(deserialize_with = "duration")]
+    pub interval: Duration,
+    /// The interval while a case served is public or its risk reaches `risky_from`;
+    /// `interval` when absent.
+    #[serde(default, deserialize_with = "optional_duration")]
+    pub risky_interval: Option<Duration>,
+    /// The risk from which a case is watched closely; `[risk] alert_at` when absent, or 0.5.
+    #[serde(default)]
+    pub risky_from: Option<f64>,
+}
+
+fn default_watch_channel() -> Channel {
+    Channel::Social
 }
 
 /// How `outcry run` itself behaves.
@@ -1430,6 +1464,7 @@ fn check_config(config: &Config, file: &Path, secrets: Secrets, problems: &mut P
         problems.push(file, "risk.alert_at", "must be above 0 and at most 1");
     }
     check_brands(&config.brands, file, problems);
+    check_watches(&config.watch, file, problems);
     check_channels(config, file, problems);
 }
 
@@ -1531,6 +1566,66 @@ fn check_fetch(fetch: &FetchConfig, file: &Path, problems: &mut Problems) {
                 "fetch.contact",
                 format!("`{contact}` is neither mailto:ADDRESS nor an http(s) URL"),
             );
+        }
+    }
+}
+
+fn check_watches(watches: &[WatchConfig], file: &Path, problems: &mut Problems) {
+    let mut names = HashSet::new();
+    for (i, watch) in watches.iter().enumerate() {
+        let field = |name: &str| format!("watch[{i}].{name}");
+        let name_ok = !watch.name.trim().is_empty()
+            && watch
+                .name
+                .chars()
+                .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if !name_ok {
+            problems.push(
+                file,
+                field("name"),
+                format!("`{}` must be letters, digits, `-`, `_` or `.`", watch.name),
+            );
+        } else if !names.insert(watch.name.as_str()) {
+            problems.push(
+                file,
+                field("name"),
+                format!("`{}` appears twice", watch.name),
+            );
+        }
+        match crate::watch::placeholder(&watch.url) {
+            Err(why) => problems.push(file, field("url"), why),
+            Ok(fill) => {
+                if fill.needs_platform() != watch.platform.is_some() {
+                    let why = if watch.platform.is_some() {
+                        "is set, but the url is filled with brand aliases ({alias})"
+                    } else {
+                        "is needed to fill {handle} or {uid} from case handles"
+                    };
+                    problems.push(file, field("platform"), why);
+                }
+            }
+        }
+        if watch
+            .platform
+            .as_deref()
+            .is_some_and(|p| p.trim().is_empty() || p.contains(':'))
+        {
+            problems.push(file, field("platform"), "must be a name without `:`");
+        }
+        if watch.interval < Duration::from_secs(1) {
+            problems.push(file, field("interval"), "must be at least 1s");
+        }
+        if let Some(risky) = watch.risky_interval {
+            if risky < Duration::from_secs(1) || risky > watch.interval {
+                problems.push(
+                    file,
+                    field("risky_interval"),
+                    "must be at least 1s and no longer than interval",
+                );
+            }
+        }
+        if watch.risky_from.is_some_and(|r| !(0.0..=1.0).contains(&r)) {
+            problems.push(file, field("risky_from"), "must be between 0 and 1");
         }
     }
 }

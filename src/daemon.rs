@@ -18,6 +18,7 @@ use crate::risk::task::RiskTask;
 use crate::risk::RiskModel;
 use crate::schedule::Poller;
 use crate::store::{self, SharedStore, StoreError};
+use crate::watch::WatchTask;
 use std::sync::atomic::{AtomicBool, AtomicI64};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -156,6 +157,18 @@ pub async fn serve(
         .map(|s| (s.clone(), loaded.interval_of(s)))
         .collect();
     let mut pollers = poller.spawn(sources, shutdown.clone());
+    let risks_moved = Arc::new(Notify::new());
+    // Among the source tasks: its sources stop, and their leases are handed back, with them.
+    pollers.spawn(
+        WatchTask {
+            poller: poller.clone(),
+            watches: config.watch.clone(),
+            brands: config.brands.clone(),
+            alert_at: config.risk.alert_at,
+            risks_moved: risks_moved.clone(),
+        }
+        .run(shutdown.clone()),
+    );
 
     let digest_task = config.digest.clone().map(|digest| {
         let digest = Digest::new(
@@ -177,6 +190,7 @@ pub async fn serve(
             metrics: metrics.clone(),
             alert_queued: alert_queued.clone(),
             due: risk_due.clone(),
+            moved: risks_moved,
             ui: ui.clone(),
         }
         .run(shutdown.clone()),

@@ -23,3 +23,4 @@ pub mod replay;
 pub mod risk;
 pub mod schedule;
 pub mod store;
+pub mod watch;

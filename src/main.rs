@@ -499,6 +499,28 @@ async fn sources(config_path: &Path) -> Result<ExitCode> {
         .iter()
         .map(|s| (s.name.clone(), stored.remove(&s.name)))
         .collect();
+    let generated = outcry::watch::current(
+        &store,
+        &loaded.config.watch,
+        &loaded.config.brands,
+        loaded.config.risk.alert_at,
+    )
+    .await?;
+    // Generated sources say where they came from, and their interval while it is short.
+    states.extend(generated.into_iter().map(|g| {
+        let from = match &g.brand {
+            Some(brand) => format!("brand {brand}"),
+            None => format!("case {}", g.cases.join(", case ")),
+        };
+        let risky = if g.risky { ", at risk" } else { "" };
+        let name = format!(
+            "{} (from watch {}, {from}{risky}, every {})",
+            g.source.name,
+            g.watch,
+            humantime::format_duration(g.interval)
+        );
+        (cell(&name, 300), stored.remove(&g.source.name))
+    }));
     // State of sources no longer configured is history, but still worth seeing.
     states.extend(
         stored

@@ -290,20 +290,7 @@ impl Poller {
     ) -> JoinSet<()> {
         let mut tasks = JoinSet::new();
         for (source, interval) in sources {
-            let span = info_span!("source", source = %source.name);
-            if let Some(item_page) = source.item_page.clone() {
-                let (poller, source, shutdown) =
-                    (Arc::clone(self), source.clone(), shutdown.clone());
-                tasks.spawn(
-                    async move { poller.follow_items(source, item_page, shutdown).await }
-                        .instrument(span.clone()),
-                );
-            }
-            let poller = Arc::clone(self);
-            let shutdown = shutdown.clone();
-            tasks.spawn(
-                async move { poller.run_source(source, interval, shutdown).await }.instrument(span),
-            );
+            self.spawn_source(&mut tasks, source, interval, shutdown.clone());
         }
         let (poller, stop) = (Arc::clone(self), shutdown.clone());
         // Apart from the heartbeat: a stalled store must not stop the beats /healthz reads.
@@ -333,6 +320,29 @@ impl Poller {
             }
         });
         tasks
+    }
+
+    /// Starts one source's task (and its item pages' task) in `tasks`, until `shutdown`:
+    /// configured sources at start, generated ones (crate::watch) whenever they appear.
+    pub fn spawn_source(
+        self: &Arc<Self>,
+        tasks: &mut JoinSet<()>,
+        source: SourceConfig,
+        interval: Duration,
+        shutdown: CancellationToken,
+    ) {
+        let span = info_span!("source", source = %source.name);
+        if let Some(item_page) = source.item_page.clone() {
+            let (poller, source, shutdown) = (Arc::clone(self), source.clone(), shutdown.clone());
+            tasks.spawn(
+                async move { poller.follow_items(source, item_page, shutdown).await }
+                    .instrument(span.clone()),
+            );
+        }
+        let poller = Arc::clone(self);
+        tasks.spawn(
+            async move { poller.run_source(source, interval, shutdown).await }.instrument(span),
+        );
     }
 
     async fn renew_leases(&self) {

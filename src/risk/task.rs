@@ -172,6 +172,8 @@ pub struct RiskTask {
     pub alert_queued: Arc<Notify>,
     /// A case or a link changed (API, review): a round now rather than at the interval.
     pub due: Arc<Notify>,
+    /// Woken when a round saved moved risks, so the watch's intervals follow at once.
+    pub moved: Arc<Notify>,
     pub ui: Ui,
 }
 
@@ -193,6 +195,9 @@ impl RiskTask {
                         .observe_risks(round.risks.values().map(|r| r.score));
                     if round.alerts > 0 {
                         self.alert_queued.notify_one();
+                    }
+                    if round.saved > 0 {
+                        self.moved.notify_one();
                     }
                     info!(
                         cases = round.risks.len(),
