@@ -336,3 +336,37 @@ async fn pages_speak_the_configured_language_in_one_zone_with_direction_controls
         app.stop().await;
     }
 }
+
+#[tokio::test]
+async fn the_case_page_shows_the_risk_of_going_public_and_why() {
+    let app = App::spawn().await;
+    let mut threatened = case("C-5");
+    threatened.notes = "客户说要在微博曝光".into();
+    let created = app
+        .post(
+            "/api/v1/cases",
+            Some(&app.lead),
+            Some(serde_json::to_value(&threatened).unwrap()),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    let cookie = app.sign_in(&app.viewer).await;
+    // The write wakes the risk task; its round is saved a moment later.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let page = loop {
+        let (status, _, page) = app.page("/cases/C-5", &cookie).await;
+        assert_eq!(status, 200);
+        if page.contains("id=\"risk\"") || std::time::Instant::now() > deadline {
+            break page;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let stored = app.store.case_risks(Some("C-5")).await.unwrap();
+    let score = format!("{:.2}", stored[0].risk.score);
+    assert!(
+        page.contains(&format!("<b>公开风险</b> {score}</p>")),
+        "{page}"
+    );
+    assert!(page.contains("<li>提到公开平台：微博</li>"), "{page}");
+    app.stop().await;
+}

@@ -436,6 +436,14 @@ struct CasePage<'a> {
     pairs: Vec<Pair>,
     csrf: Option<&'a str>,
     back: &'static str,
+    /// The stored risk of going public, while the case has one.
+    risk: Option<RiskView>,
+}
+
+#[derive(Serialize)]
+struct RiskView {
+    score: String,
+    reasons: Vec<String>,
 }
 
 async fn case_page(
@@ -551,6 +559,20 @@ async fn case_page(
             pairs: link_pairs(&state, &candidates).await?,
             csrf: may_decide(session).then_some(session.csrf.as_str()),
             back: "case",
+            risk: state
+                .store
+                .case_risks(Some(&id))
+                .await?
+                .pop()
+                .map(|r| RiskView {
+                    score: facts::score(r.risk.score),
+                    reasons: r
+                        .risk
+                        .reasons
+                        .iter()
+                        .map(|reason| facts::risk_reason(ui, reason))
+                        .collect(),
+                }),
         }))
     }
     .await;
