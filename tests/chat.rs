@@ -4,7 +4,7 @@
 mod support;
 
 use chrono::{DateTime, Utc};
-use outcry::alert::chat::{ChannelWorker, EvidenceLink, Facts};
+use outcry::alert::chat::{ChannelWorker, EvidenceLink, Facts, Transport};
 use outcry::config::{ChannelConfig, ChannelKind, RouteKind, Severity};
 use outcry::metrics::Metrics;
 use outcry::model::AlertKind;
@@ -12,7 +12,7 @@ use outcry::present::Ui;
 use outcry::store::{self, NewAlert, SharedStore};
 use std::sync::Arc;
 use std::time::Duration;
-use support::chat::{start, start_with_window, Platform, Receiver};
+use support::chat::{shown, start, start_with_window, Platform, Receiver};
 
 const HOSTILE: &str =
     "[点我](http://evil.example/x) @all <at user_id=\"all\">所有人</at> <!channel> <@U123> **粗** # 标题";
@@ -74,15 +74,16 @@ fn channel(
 }
 
 fn worker(store: &SharedStore, channel: ChannelConfig) -> ChannelWorker {
+    let transport = Transport::http(&channel).unwrap();
     ChannelWorker::new(
         store.clone(),
         channel,
+        transport,
         Ui::default(),
         (Duration::from_millis(200), Duration::from_secs(1)),
         Duration::from_secs(30),
         Arc::new(Metrics::new()),
     )
-    .unwrap()
 }
 
 /// Runs rounds until the channel's queue is empty (or the time is up).
@@ -100,23 +101,6 @@ async fn drain(worker: &mut ChannelWorker, store: &SharedStore, name: &str) {
                 .min(Duration::from_secs(2)),
         )
         .await;
-    }
-}
-
-/// The text a message shows, as one string.
-fn shown(platform: Platform, body: &serde_json::Value) -> String {
-    match platform {
-        Platform::Dingtalk => body["markdown"]["text"].as_str().unwrap().to_string(),
-        Platform::Wecom => body["markdown"]["content"].as_str().unwrap().to_string(),
-        Platform::Feishu => format!(
-            "{}\n{}",
-            body["card"]["header"]["title"]["content"].as_str().unwrap(),
-            body["card"]["elements"][0]["text"]["content"]
-                .as_str()
-                .unwrap()
-        ),
-        Platform::Slack => body["blocks"].to_string(),
-        Platform::Webhook => body.to_string(),
     }
 }
 
