@@ -494,10 +494,12 @@ async fn sigkill_during_delivery_loses_nothing_and_resends_only_the_same_deliver
         "nothing delivered: {}",
         app.logs()
     );
+    let mut delivered_at_kills = Vec::new();
     for _ in 0..KILLS {
         let after = Duration::from_millis(100 + rand::random::<u64>() % 900);
         tokio::time::sleep(after).await;
         app.kill();
+        delivered_at_kills.push(total());
         app.start().await;
     }
     let arrived = wait_until(Duration::from_secs(90), || {
@@ -517,6 +519,14 @@ async fn sigkill_during_delivery_loses_nothing_and_resends_only_the_same_deliver
     })
     .await;
     assert!(arrived, "alerts lost after SIGKILL: {}", app.logs());
+    assert!(
+        delivered_at_kills[0] < 3 * N,
+        "the first kill came during delivery: {delivered_at_kills:?}"
+    );
+    eprintln!(
+        "delivered when killed: {delivered_at_kills:?}, in all: {}",
+        total()
+    );
     tokio::time::sleep(Duration::from_secs(4)).await;
 
     for (receiver, platform) in [
