@@ -1779,6 +1779,11 @@ async fn channel_deliveries_route_claim_retry_and_count(store: SharedStore) {
     assert_eq!(claimed.case_id.as_deref(), Some("C-1"));
     assert!(claimed.case_open);
     assert_eq!(claimed.attempts, 0);
+    // An email channel sends the alert as the implicit email does.
+    assert_eq!(claimed.message_id, "<C-1.surfaced@test>");
+    assert_eq!(claimed.subject, "surfaced C-1");
+    assert_eq!(claimed.html, "<p>html</p>");
+    assert_eq!(claimed.source, None);
     assert!(store
         .claim_deliveries("hook", now, lease, 10)
         .await
