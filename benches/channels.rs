@@ -90,7 +90,7 @@ async fn main() {
     }
     let queued = started.elapsed();
     let burst = PER_MINUTE.min(n);
-    let mut burst_done = vec![None; CHANNELS];
+    let mut burst_done = [None; CHANNELS];
     let deadline = started + Duration::from_secs(150);
     loop {
         for (i, receiver) in receivers.iter().enumerate() {

@@ -219,8 +219,8 @@ async fn escalations_reach_each_routed_channel_once_and_no_unrouted_one() {
     let arrived = wait_until(Duration::from_secs(30), || {
         ding.seen.lock().unwrap().accepted.len() >= 3
             && hook.seen.lock().unwrap().accepted.len() >= 2
-            && wecom.seen.lock().unwrap().accepted.len() >= 1
-            && feishu.seen.lock().unwrap().accepted.len() >= 1
+            && !wecom.seen.lock().unwrap().accepted.is_empty()
+            && !feishu.seen.lock().unwrap().accepted.is_empty()
     })
     .await;
     assert!(arrived, "not every routed alert arrived: {}", app.logs());
@@ -552,19 +552,19 @@ async fn sigkill_during_delivery_loses_nothing_and_resends_only_the_same_deliver
         }
     }
     // The webhook's resends carry the same delivery id: its receiver folds them.
-    let seen = hook.seen.lock().unwrap();
-    let by_case: HashMap<&str, HashSet<&String>> = seen
-        .accepted
-        .iter()
-        .zip(&seen.delivery_ids)
-        .fold(HashMap::new(), |mut m, (body, id)| {
-            m.entry(body["case"].as_str().unwrap())
-                .or_default()
-                .insert(id);
-            m
-        });
+    let by_case: HashMap<String, HashSet<String>> = {
+        let seen = hook.seen.lock().unwrap();
+        seen.accepted
+            .iter()
+            .zip(&seen.delivery_ids)
+            .fold(HashMap::new(), |mut m, (body, id)| {
+                m.entry(body["case"].as_str().unwrap().to_string())
+                    .or_default()
+                    .insert(id.clone());
+                m
+            })
+    };
     assert!(by_case.values().all(|ids| ids.len() == 1), "{by_case:?}");
-    drop(seen);
     app.stop().await;
 }
 

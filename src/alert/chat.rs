@@ -565,7 +565,7 @@ pub enum Transport {
         client: reqwest::Client,
         secrets: ChannelSecrets,
     },
-    Mail(Mailer),
+    Mail(Box<Mailer>),
 }
 
 impl Transport {
@@ -599,12 +599,12 @@ impl Transport {
             "channel-{}",
             super::mailer::file_name(&channel.name)
         ));
-        Ok(Transport::Mail(Mailer::for_channel(
+        Ok(Transport::Mail(Box::new(Mailer::for_channel(
             config,
             &channel.to,
             &dir,
             installation,
-        )?))
+        )?)))
     }
 }
 
