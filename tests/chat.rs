@@ -379,3 +379,70 @@ async fn check_names_bad_channels_and_test_sends_without_showing_secrets() {
         "the test message was signed and accepted"
     );
 }
+
+#[tokio::test]
+async fn a_message_too_long_for_the_platform_is_cut_and_links_the_full_alert() {
+    let store = store::open_in_memory().await.unwrap();
+    let mut sent = Vec::new();
+    for (platform, kind) in [
+        (Platform::Wecom, ChannelKind::Wecom),
+        (Platform::Dingtalk, ChannelKind::Dingtalk),
+        (Platform::Feishu, ChannelKind::Feishu),
+        (Platform::Slack, ChannelKind::Slack),
+    ] {
+        let receiver = start(platform, None, 20).await;
+        let name = format!("long-{kind:?}");
+        let mut w = worker(&store, channel(&name, kind, &receiver, None));
+        w.round().await.unwrap();
+        sent.push((platform, name, receiver, w));
+    }
+    // Reasons and authors far past every platform's limit (WeCom: 4,096 bytes of content).
+    let mut long = facts("surfaced", "C-LONG", "high");
+    long.reasons = (0..3)
+        .map(|i| format!("理由{i} {}", "很长".repeat(2000)))
+        .collect();
+    long.evidence = (0..5)
+        .map(|i| EvidenceLink {
+            url: Some(format!("https://weibo.example/p/{i}")),
+            channel: "social".into(),
+            author: Some("作者".repeat(3000)),
+            published_at: None,
+        })
+        .collect();
+    let alert = NewAlert {
+        kind: AlertKind::Surfaced,
+        case_id: Some("C-LONG".into()),
+        brand: "星驰汽车".into(),
+        dedupe_key: "case:C-LONG:surfaced".into(),
+        message_id: "<C-LONG.surfaced@test>".into(),
+        subject: "surfaced C-LONG".into(),
+        text: "text".into(),
+        html: "<p>html</p>".into(),
+        created_at: DateTime::<Utc>::from(std::time::SystemTime::now()).fixed_offset(),
+        facts: serde_json::to_string(&long).ok(),
+    };
+    assert!(store.queue_alert(&alert).await.unwrap());
+    for (platform, name, receiver, w) in &mut sent {
+        drain(w, &store, name).await;
+        let seen = receiver.seen.lock().unwrap();
+        assert!(
+            seen.refused.is_empty(),
+            "{platform:?} refused: {:?}",
+            seen.refused
+        );
+        assert_eq!(seen.accepted.len(), 1, "{platform:?}: sent, not rejected");
+        let text = shown(*platform, &seen.accepted[0]);
+        assert!(
+            text.lines().next().unwrap().contains("C-LONG"),
+            "{platform:?}"
+        );
+        assert!(
+            text.contains("已截断"),
+            "{platform:?} says it was cut: {text}"
+        );
+        assert!(
+            text.contains("https://outcry.example/cases/C-LONG"),
+            "{platform:?} links the full alert"
+        );
+    }
+}
