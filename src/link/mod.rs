@@ -199,11 +199,12 @@ impl Fit {
     fn agrees_specifically(&self, post_units: usize) -> bool {
         let likeness = self.retelling.as_ref().map_or(0.0, |(l, _)| *l);
         let facts = self.specific_agreement();
-        // The same place alone is what every local post about the brand shares.
+        // The same place alone is what every local post about the brand shares, and the
+        // company's stock answer ("存在不文明行为") is quoted by everyone who got it.
         let particular = self
             .retelling
             .as_ref()
-            .is_some_and(|(_, c)| c.agree.iter().any(|f| *f != "place"));
+            .is_some_and(|(_, c)| c.agree.iter().any(|f| !matches!(*f, "place" | "quote")));
         facts >= SPECIFIC_AGREEMENT
             || post_units >= LONG_POST_UNITS && particular && likeness >= CLOSE_RETELLING
             || post_units >= WHOLE_RETELLING_UNITS && self.case_text >= RETOLD_WHOLE
