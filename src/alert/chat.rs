@@ -485,8 +485,8 @@ impl Pacer {
         Pacer { windows }
     }
 
-    /// Waits until one more send keeps every window within its count, and counts it.
-    async fn next(&mut self) {
+    /// Waits until one more send keeps every window within its count.
+    async fn ready(&mut self) {
         loop {
             let now = Instant::now();
             let mut wait = None;
@@ -509,6 +509,11 @@ impl Pacer {
                 None => break,
             }
         }
+    }
+
+    /// Counts a send at its answer: the platform counted it on arrival, before that, so
+    /// its window ends no later than ours and the next send cannot land inside it.
+    fn sent(&mut self) {
         let now = Instant::now();
         for (_, _, sent) in &mut self.windows {
             sent.push_back(now);
@@ -756,7 +761,7 @@ impl ChannelWorker {
         }
         let delivery_id = delivery_id(id, &name);
         let attempts = delivery.attempts;
-        self.pacer.next().await;
+        self.pacer.ready().await;
         let answer = match &self.transport {
             Transport::Http { client, secrets } => {
                 let facts = Facts::of_delivery(&delivery);
@@ -773,6 +778,7 @@ impl ChannelWorker {
                 Err(e) => Answer::Failed(e.to_string()),
             },
         };
+        self.pacer.sent();
         let now = Utc::now();
         let counted = match &answer {
             Answer::Accepted => "delivered",
