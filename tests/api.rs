@@ -668,3 +668,38 @@ async fn cases_show_their_risk_and_sort_by_it() {
         400
     );
 }
+
+#[tokio::test]
+async fn viewers_get_the_complainants_phone_and_email_masked() {
+    let app = App::spawn().await;
+    let mut record = case("C-1");
+    record.complainant.email = Some("wang.li@example.com".into());
+    let response = app
+        .post(
+            "/api/v1/cases",
+            Some(&app.lead),
+            Some(serde_json::to_value(&record).unwrap()),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    for (token, phone, email) in [
+        (&app.viewer, "138****2291", "w***@example.com"),
+        (&app.lead, "13800002291", "wang.li@example.com"),
+        (&app.operator, "13800002291", "wang.li@example.com"),
+    ] {
+        let one = json_of(app.get("/api/v1/cases/C-1", Some(token)).await).await;
+        assert_eq!(one["case"]["complainant"]["phone"], phone);
+        assert_eq!(one["case"]["complainant"]["email"], email);
+        let list = json_of(app.get("/api/v1/cases", Some(token)).await).await;
+        assert_eq!(list[0]["complainant"]["phone"], phone);
+        assert_eq!(list[0]["complainant"]["email"], email);
+        let text = app
+            .get("/api/v1/cases?status=open", Some(token))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(text.contains("13800002291"), token != &app.viewer, "{text}");
+    }
+    app.stop().await;
+}

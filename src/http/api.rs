@@ -5,6 +5,7 @@
 use super::auth::Principal;
 use super::client::Client;
 use super::{AppState, Refusal};
+use crate::alert::render::{mask_email, mask_phone};
 use crate::cases;
 use crate::config::Role;
 use crate::model::{Case, CaseStatus, LinkEvidence};
@@ -245,6 +246,17 @@ struct CaseWithRisk {
     risk_reasons: Vec<RiskReason>,
 }
 
+/// The case as the caller may see it: viewers get the complainant's phone and e-mail masked,
+/// as the pages and alert mails show them; leads and operators work with them whole.
+fn for_caller(caller: &Caller, mut case: Case) -> Case {
+    if !caller.0.may(Role::Lead) {
+        let c = &mut case.complainant;
+        c.phone = c.phone.as_deref().map(mask_phone);
+        c.email = c.email.as_deref().map(mask_email);
+    }
+    case
+}
+
 async fn with_risks(state: &AppState, cases: Vec<Case>) -> Result<Vec<CaseWithRisk>, ApiError> {
     let mut risks: HashMap<String, crate::risk::Risk> = state
         .store
@@ -286,6 +298,7 @@ async fn list_cases(
                     .any(|text| text.contains(q.as_str()))
             })
         })
+        .map(|c| for_caller(&caller, c))
         .collect();
     let mut cases = with_risks(&state, cases).await?;
     if filter.sort == Some(CaseSort::Risk) {
@@ -312,7 +325,9 @@ async fn get_case(
         .case_evidence(std::slice::from_ref(&id), EvidenceScope::Unrejected)
         .await?;
     let stage = evidence.get(&id).and_then(|e| e.stage);
-    let case = with_risks(&state, vec![case]).await?.pop();
+    let case = with_risks(&state, vec![for_caller(&caller, case)])
+        .await?
+        .pop();
     Ok(Json(json!({ "case": case, "stage": stage })).into_response())
 }
 
