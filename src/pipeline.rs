@@ -22,7 +22,7 @@ use std::time::Instant;
 use tracing::{debug, info, info_span};
 
 mod review;
-pub use review::ReviewError;
+pub use review::{Decision, ReviewError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {

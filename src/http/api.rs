@@ -9,7 +9,7 @@ use crate::alert::render::{mask_email, mask_phone};
 use crate::cases;
 use crate::config::Role;
 use crate::model::{Case, CaseStatus, LinkEvidence};
-use crate::pipeline::{Event, ReviewError};
+use crate::pipeline::{Decision, Event, ReviewError};
 use crate::present::{facts, Args};
 use crate::risk::RiskReason;
 use crate::store::{
@@ -39,14 +39,23 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/cases/import", post(import_cases))
         .route("/api/v1/cases/{id}", get(get_case).patch(update_case))
         .route("/api/v1/cases/{id}/close", post(close_case))
-        .route("/api/v1/links", get(list_links))
+        .route("/api/v1/cases/{id}/reopen", post(reopen_case))
+        .route("/api/v1/links", get(list_links).post(link_by_hand))
         .route(
             "/api/v1/links/{item_id}/{case_id}/confirm",
-            post(confirm_link),
+            post(|s: State<AppState>, c: Caller, p: LinkPath| decide(s, c, p, Decision::Confirm)),
         )
         .route(
             "/api/v1/links/{item_id}/{case_id}/reject",
-            post(reject_link),
+            post(|s: State<AppState>, c: Caller, p: LinkPath| decide(s, c, p, Decision::Reject)),
+        )
+        .route(
+            "/api/v1/links/{item_id}/{case_id}/unreject",
+            post(|s: State<AppState>, c: Caller, p: LinkPath| decide(s, c, p, Decision::Unreject)),
+        )
+        .route(
+            "/api/v1/links/{item_id}/{case_id}/unlink",
+            post(|s: State<AppState>, c: Caller, p: LinkPath| decide(s, c, p, Decision::Unlink)),
         )
         .route("/api/v1/items", get(list_items))
         .route("/api/v1/alerts", get(list_alerts))
@@ -77,10 +86,12 @@ pub enum ApiError {
 impl From<ReviewError> for ApiError {
     fn from(e: ReviewError) -> Self {
         match e {
-            ReviewError::NoSuchLink { .. } | ReviewError::NoSuchCase(_) => {
-                ApiError::NotFound(e.to_string())
+            ReviewError::NoSuchLink { .. }
+            | ReviewError::NoSuchCase(_)
+            | ReviewError::NoSuchItem(_) => ApiError::NotFound(e.to_string()),
+            ReviewError::WrongState { .. } | ReviewError::CaseClosed(_) => {
+                ApiError::Conflict(e.to_string())
             }
-            ReviewError::Rejected { .. } => ApiError::Conflict(e.to_string()),
             ReviewError::Pipeline(_) => ApiError::Review(e),
         }
     }
@@ -429,22 +440,48 @@ async fn update_case(
     Ok(Json(json!({ "case": case, "relinked": events })).into_response())
 }
 
-async fn close_case(
+async fn close_case(state: State<AppState>, caller: Caller, id: Path<String>) -> ApiResult {
+    set_status(state, caller, id, CaseStatus::Closed).await
+}
+
+async fn reopen_case(state: State<AppState>, caller: Caller, id: Path<String>) -> ApiResult {
+    set_status(state, caller, id, CaseStatus::Open).await
+}
+
+async fn set_status(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    status: CaseStatus,
 ) -> ApiResult {
     caller.require(Role::Lead)?;
     case_id_of(&id)?;
+    let action = match status {
+        CaseStatus::Closed => "case.close",
+        CaseStatus::Open => "case.reopen",
+    };
+    let audit = caller.audit(action, format!("case:{id}"), json!({}));
+    let case = change_status(&state, &id, status, audit).await?;
+    Ok(Json(case).into_response())
+}
+
+/// Closes or reopens a case with its audit row, shared by the API and the pages. A closed
+/// case is no longer linked to and its pending alerts are cancelled; a reopened one links
+/// and alerts again.
+pub(super) async fn change_status(
+    state: &AppState,
+    id: &str,
+    status: CaseStatus,
+    audit: AuditEntry,
+) -> Result<Case, ApiError> {
     let mut case = state
         .store
-        .case(&id)
+        .case(id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no case has id {id}")))?;
-    case.status = CaseStatus::Closed;
-    let audit = caller.audit("case.close", format!("case:{id}"), json!({}));
-    write_cases(&state, vec![case.clone()], audit).await?;
-    Ok(Json(case).into_response())
+    case.status = status;
+    write_cases(state, vec![case.clone()], audit).await?;
+    Ok(case)
 }
 
 /// cases.jsonl in the body. Good lines are written (all in one transaction), bad ones are
@@ -661,36 +698,53 @@ async fn with_items(state: &AppState, links: Vec<LinkRow>) -> Result<Vec<LinkVie
         .collect())
 }
 
-async fn confirm_link(
-    state: State<AppState>,
-    caller: Caller,
-    path: Path<(i64, String)>,
-) -> ApiResult {
-    decide(state, caller, path, LinkState::Confirmed).await
-}
-
-async fn reject_link(
-    state: State<AppState>,
-    caller: Caller,
-    path: Path<(i64, String)>,
-) -> ApiResult {
-    decide(state, caller, path, LinkState::Rejected).await
-}
+type LinkPath = Path<(i64, String)>;
 
 async fn decide(
     State(state): State<AppState>,
     caller: Caller,
-    Path((item_id, case_id)): Path<(i64, String)>,
-    decision: LinkState,
+    Path((item_id, case_id)): LinkPath,
+    decision: Decision,
 ) -> ApiResult {
     caller.require(Role::Lead)?;
     case_id_of(&case_id)?;
-    let action = match decision {
-        LinkState::Confirmed => "link.confirm",
-        _ => "link.reject",
-    };
-    let audit = caller.audit(action, format!("link:{item_id}:{case_id}"), json!({}));
+    let audit = caller.audit(
+        &decision.action(),
+        format!("link:{item_id}:{case_id}"),
+        json!({}),
+    );
     let events = decide_link(&state, item_id, &case_id, decision, audit).await?;
+    link_answer(&state, item_id, case_id, events).await
+}
+
+/// A post to link to a case by hand.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HandLink {
+    item_id: i64,
+    case_id: String,
+}
+
+async fn link_by_hand(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Result<Json<HandLink>, JsonRejection>,
+) -> ApiResult {
+    caller.require(Role::Lead)?;
+    let Json(HandLink { item_id, case_id }) = body?;
+    case_id_of(&case_id)?;
+    let audit = caller.audit("link.add", format!("link:{item_id}:{case_id}"), json!({}));
+    let events = add_link(&state, item_id, &case_id, audit).await?;
+    link_answer(&state, item_id, case_id, events).await
+}
+
+/// The link as it is now and what deciding it caused.
+async fn link_answer(
+    state: &AppState,
+    item_id: i64,
+    case_id: String,
+    events: Vec<Event>,
+) -> ApiResult {
     let link = state
         .store
         .find_links(&LinkQuery {
@@ -700,8 +754,26 @@ async fn decide(
             ..LinkQuery::default()
         })
         .await?;
-    let link = with_items(&state, link).await?.pop();
+    let link = with_items(state, link).await?.pop();
     Ok(Json(json!({ "link": link, "events": events })).into_response())
+}
+
+/// A lead's link by hand through the pipeline, shared by the API and the pages.
+pub(super) async fn add_link(
+    state: &AppState,
+    item_id: i64,
+    case_id: &str,
+    audit: AuditEntry,
+) -> Result<Vec<Event>, ApiError> {
+    let events = state
+        .poller
+        .pipeline
+        .lock()
+        .await
+        .link_by_hand(item_id, case_id, audit)
+        .await?;
+    state.decided(&events);
+    Ok(events)
 }
 
 /// A lead's decision through the pipeline, shared by the API and the pages.
@@ -709,7 +781,7 @@ pub(super) async fn decide_link(
     state: &AppState,
     item_id: i64,
     case_id: &str,
-    decision: LinkState,
+    decision: Decision,
     audit: AuditEntry,
 ) -> Result<Vec<Event>, ApiError> {
     let events = state

@@ -12,6 +12,7 @@ use crate::cases::check_id;
 use crate::config::Role;
 use crate::model::{AlertKind, Case, CaseStatus};
 use crate::normalize::html_to_text;
+use crate::pipeline::Decision;
 use crate::present::text::clip;
 use crate::present::{facts, path_segment, Args, Ui};
 use crate::store::{
@@ -371,14 +372,12 @@ async fn decide(
     if !session.principal.may(Role::Lead) {
         return fail(StatusCode::FORBIDDEN, "error-lead-required");
     }
-    let (decision, action) = match form.decision.as_str() {
-        "confirm" => (LinkState::Confirmed, "link.confirm"),
-        "reject" => (LinkState::Rejected, "link.reject"),
-        _ => return fail(StatusCode::BAD_REQUEST, "error-bad-decision"),
+    let Some(decision) = Decision::parse(&form.decision) else {
+        return fail(StatusCode::BAD_REQUEST, "error-bad-decision");
     };
     let audit = AuditEntry {
         actor: session.principal.name.clone(),
-        action: action.into(),
+        action: decision.action(),
         target: format!("link:{}:{}", form.item_id, form.case_id),
         detail: serde_json::json!({ "via": "web" }),
         at: Utc::now(),
