@@ -234,6 +234,11 @@ impl Pipeline {
         self
     }
 
+    /// The assessor deciding stages, for the pages' reading of unlinked complaints.
+    pub fn assessor(&self) -> &Assessor {
+        &self.assessor
+    }
+
     /// Rebuilds the case index when cases changed since the last look (imports and closes
     /// may come from other processes), and relearns each case's public story from its
     /// confirmed links.

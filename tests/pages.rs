@@ -67,13 +67,22 @@ async fn scraped_html_stays_inert_on_every_page_and_chinese_renders() {
         &[
             (hostile("wb-1"), Some(("C-1", LinkState::Candidate))),
             (hostile("wb-2"), Some(("C-1", LinkState::Confirmed))),
+            (hostile("wb-3"), None),
         ],
     )
     .await;
     let cookie = app.sign_in(&app.lead).await;
+    let post_pages = [format!("/posts/{}", ids[0]), format!("/posts/{}", ids[2])];
     for path in [
+        "/",
+        "/?brand=%3Cscript%3E&stage=%3Cb%3E&severity=%22%3E",
         "/review",
+        "/cases",
+        "/cases?q=%3Cscript%3E&status=all",
+        "/unlinked",
         "/cases/C-1",
+        &post_pages[0],
+        &post_pages[1],
         "/brands",
         "/review?brand=%3Cscript%3E",
     ] {
@@ -204,7 +213,12 @@ async fn forms_need_a_session_its_csrf_token_and_the_lead_role() {
         .await
         .unwrap();
     assert_eq!(response.status(), 303);
-    assert_eq!(response.headers()["location"], "/cases/C-1");
+    assert_eq!(response.headers()["location"], "/cases/C-1?done=confirm");
+    let (_, _, case_page) = app.page("/cases/C-1?done=confirm", &lead).await;
+    assert!(case_page.contains("<p class=\"flash\" id=\"flash\" role=\"status\">关联已确认。</p>"));
+    // A word that is no action says nothing.
+    let (_, _, case_page) = app.page("/cases/C-1?done=%3Cb%3E", &lead).await;
+    assert!(!case_page.contains("class=\"flash\""));
     assert_eq!(candidate_state(&app, ids[0]).await, LinkState::Confirmed);
     let (_, _, case_page) = app.page("/cases/C-1", &lead).await;
     assert!(
@@ -238,7 +252,7 @@ async fn forms_need_a_session_its_csrf_token_and_the_lead_role() {
 /// A feed item stamped in UTC and an HTML-source item stamped in +08:00 (as the extractors
 /// store them), both linked to C-1, and a candidate whose author, title and body carry
 /// direction controls.
-async fn seed_two_zones(app: &App) {
+async fn seed_two_zones(app: &App) -> Vec<i64> {
     app.store
         .upsert_case(&case("C-1"), chrono::Utc::now())
         .await
@@ -266,7 +280,7 @@ async fn seed_two_zones(app: &App) {
             (tricky, Some(("C-1", LinkState::Candidate))),
         ],
     )
-    .await;
+    .await
 }
 
 #[tokio::test]
@@ -296,9 +310,19 @@ async fn pages_speak_the_configured_language_in_one_zone_with_direction_controls
         ),
     ] {
         let app = App::spawn_with(extra).await;
-        seed_two_zones(&app).await;
+        let ids = seed_two_zones(&app).await;
         let cookie = app.sign_in(&app.lead).await;
-        for path in ["/review", "/cases/C-1", "/brands", "/sources"] {
+        let post_page = format!("/posts/{}", ids[2]);
+        for path in [
+            "/",
+            "/review",
+            "/cases",
+            "/unlinked",
+            "/cases/C-1",
+            &post_page,
+            "/brands",
+            "/sources",
+        ] {
             let (status, _, page) = app.page(path, &cookie).await;
             assert_eq!(status, 200, "{path}");
             assert!(

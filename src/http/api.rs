@@ -210,13 +210,18 @@ impl Caller {
     }
 
     fn audit(&self, action: &str, target: String, detail: Value) -> AuditEntry {
-        AuditEntry {
-            actor: self.0.name.clone(),
-            action: action.to_string(),
-            target,
-            detail,
-            at: Utc::now(),
-        }
+        audit_entry(&self.0.name, action, target, detail)
+    }
+}
+
+/// An audit row for a write `actor` asks for now.
+pub(super) fn audit_entry(actor: &str, action: &str, target: String, detail: Value) -> AuditEntry {
+    AuditEntry {
+        actor: actor.to_string(),
+        action: action.to_string(),
+        target,
+        detail,
+        at: Utc::now(),
     }
 }
 
@@ -364,7 +369,7 @@ async fn create_case(
 /// Changes to a case; fields left out stay as they are.
 #[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct CaseUpdate {
+pub(super) struct CaseUpdate {
     summary: Option<String>,
     demand: Option<String>,
     notes: Option<String>,
@@ -380,6 +385,17 @@ struct CaseUpdate {
     add_identifiers: Vec<String>,
     #[serde(default)]
     remove_identifiers: Vec<String>,
+}
+
+impl CaseUpdate {
+    /// Teaches the case a handle or identifier (the pages' forms), changing nothing else.
+    pub(super) fn learning(handles: Vec<String>, identifiers: Vec<String>) -> CaseUpdate {
+        CaseUpdate {
+            add_handles: handles,
+            add_identifiers: identifiers,
+            ..CaseUpdate::default()
+        }
+    }
 }
 
 fn add_all(list: &mut Vec<String>, added: &[String]) -> bool {
@@ -402,9 +418,21 @@ async fn update_case(
     caller.require(Role::Lead)?;
     case_id_of(&id)?;
     let Json(update) = body?;
+    let (case, events) = change_case(&state, &caller.0.name, &id, &update).await?;
+    Ok(Json(json!({ "case": case, "relinked": events })).into_response())
+}
+
+/// Changes a case with its audit row, shared by the API and the pages; a handle or
+/// identifier it learns links the recent posts again.
+pub(super) async fn change_case(
+    state: &AppState,
+    actor: &str,
+    id: &str,
+    update: &CaseUpdate,
+) -> Result<(Case, Vec<Event>), ApiError> {
     let mut case = state
         .store
-        .case(&id)
+        .case(id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no case has id {id}")))?;
     for (field, value) in [
@@ -429,15 +457,15 @@ async fn update_case(
         .retain(|i| !update.remove_identifiers.contains(i));
     let learned = add_all(&mut case.complainant.handles, &update.add_handles)
         | add_all(&mut case.identifiers, &update.add_identifiers);
-    let detail = serde_json::to_value(&update).unwrap_or(Value::Null);
-    let audit = caller.audit("case.update", format!("case:{id}"), detail);
-    write_cases(&state, vec![case.clone()], audit).await?;
+    let detail = serde_json::to_value(update).unwrap_or(Value::Null);
+    let audit = audit_entry(actor, "case.update", format!("case:{id}"), detail);
+    write_cases(state, vec![case.clone()], audit).await?;
     let events = if learned {
-        relink(&state, &caller, &id).await?
+        relink(state, actor, id).await?
     } else {
         Vec::new()
     };
-    Ok(Json(json!({ "case": case, "relinked": events })).into_response())
+    Ok((case, events))
 }
 
 async fn close_case(state: State<AppState>, caller: Caller, id: Path<String>) -> ApiResult {
@@ -513,7 +541,7 @@ async fn import_cases(State(state): State<AppState>, caller: Caller, body: Strin
     }
     let mut relinked = Vec::new();
     for id in learned {
-        relinked.extend(relink(&state, &caller, &id).await?);
+        relinked.extend(relink(&state, &caller.0.name, &id).await?);
     }
     let problems: Vec<Value> = problems
         .iter()
@@ -542,10 +570,11 @@ async fn write_cases(
     Ok(())
 }
 
-async fn relink(state: &AppState, caller: &Caller, case_id: &str) -> Result<Vec<Event>, ApiError> {
+async fn relink(state: &AppState, actor: &str, case_id: &str) -> Result<Vec<Event>, ApiError> {
     let window = chrono::Duration::from_std(state.review.relink_window)
         .unwrap_or(chrono::Duration::days(14));
-    let audit = caller.audit(
+    let audit = audit_entry(
+        actor,
         "case.relink",
         format!("case:{case_id}"),
         json!({ "window_seconds": window.num_seconds() }),
