@@ -4,10 +4,10 @@
 //! CSRF token and the session cookie is SameSite=Strict.
 
 use super::api::{add_link, change_case, change_status, decide_link, ApiError, CaseUpdate};
-use super::workbench::{self, duration};
 use super::auth::{cookie, session_cookie, Session, SESSION_COOKIE};
 use super::client::Client;
 use super::html::{engagement_chart, failure, may_decide, outside_link, page, quote, OutsideLink};
+use super::workbench::{self, duration};
 use super::{AppState, Refusal};
 use crate::alert::render::{marks_of, mask_phone, severity};
 use crate::cases::{check_id, natural_order};
@@ -466,9 +466,7 @@ async fn act(
     let ui = &state.ui;
     let fail = |status, key: &str| failure(ui, Some(session), status, ui.word(key));
     if !session.csrf_matches(&form.csrf) {
-        let mut response = form
-            .reshow(&state, session, ui.word("flash-stale"))
-            .await;
+        let mut response = form.reshow(&state, session, ui.word("flash-stale")).await;
         *response.status_mut() = StatusCode::FORBIDDEN;
         return response;
     }
@@ -512,7 +510,9 @@ async fn act(
                 (CaseStatus::Open, "case.reopen")
             };
             let audit = audit(action, format!("case:{case_id}"));
-            change_status(&state, case_id, status, audit).await.map(drop)
+            change_status(&state, case_id, status, audit)
+                .await
+                .map(drop)
         }
         (_, "add_handle" | "add_identifier", _, Some(value)) => {
             let update = if form.decision == "add_handle" {
@@ -525,8 +525,9 @@ async fn act(
         _ => return fail(StatusCode::BAD_REQUEST, "error-bad-decision"),
     };
     match done {
-        Ok(()) => Redirect::to(&format!("{}?done={}", form.back_path(), form.decision))
-            .into_response(),
+        Ok(()) => {
+            Redirect::to(&format!("{}?done={}", form.back_path(), form.decision)).into_response()
+        }
         Err(ApiError::NotFound(_)) => fail(StatusCode::NOT_FOUND, "error-not-found"),
         Err(ApiError::Conflict(_)) => fail(StatusCode::CONFLICT, "error-link-conflict"),
         Err(error) => api_failure(ui, session, error),

@@ -16,8 +16,7 @@ use crate::normalize::html_to_text;
 use crate::present::text::clip;
 use crate::present::{facts, path_segment, Args, Ui};
 use crate::store::{
-    AlertRow, AlertStatus, CaseItem, EvidenceScope, ItemQuery, LinkQuery, LinkState,
-    UnlinkedItem,
+    AlertRow, AlertStatus, CaseItem, EvidenceScope, ItemQuery, LinkQuery, LinkState, UnlinkedItem,
 };
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -238,10 +237,7 @@ fn unlinked_rows(ui: &Ui, unlinked: Vec<UnlinkedItem>, open: &[Case]) -> Vec<Unl
                     .clone()
                     .unwrap_or_else(|| ui.word("author-unknown")),
                 seen: ui.when(item.published_at.unwrap_or(item.first_seen_at)),
-                text_html: quote(
-                    &gist(item.title.as_deref(), item.body.as_deref(), 280),
-                    &[],
-                ),
+                text_html: quote(&gist(item.title.as_deref(), item.body.as_deref(), 280), &[]),
                 interactions: ui.number(latest_interactions(item)),
                 alerted: u.alerted,
                 link: outside_link(item.url.as_deref()),
@@ -694,10 +690,7 @@ pub(super) async fn post_view(
                 .unwrap_or_else(|| ui.word("author-unknown")),
             published: ui.when_known(item.published_at),
             seen: ui.when(item.first_seen_at),
-            title_html: item
-                .title
-                .as_deref()
-                .map(|t| quote(&html_to_text(t), &[])),
+            title_html: item.title.as_deref().map(|t| quote(&html_to_text(t), &[])),
             text_html: quote(&text, &[]),
             link: outside_link(item.url.as_deref()),
             chart: engagement_chart(ui, &[(id, sightings.as_slice())]),
@@ -707,7 +700,9 @@ pub(super) async fn post_view(
                     at: ui.when(s.at),
                     interactions: ui.number(s.engagement.interactions()),
                     counts: crate::alert::render::counts(ui, &s.engagement),
-                    followers: s.author_followers.map_or_else(String::new, |f| ui.number(f)),
+                    followers: s
+                        .author_followers
+                        .map_or_else(String::new, |f| ui.number(f)),
                 })
                 .collect(),
             links: links
