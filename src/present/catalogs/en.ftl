@@ -342,8 +342,8 @@ unlinked-count = { $count ->
    *[other] { $count } public complaints in the last { $days } days fit no case.
 }
 cases-count = { $count ->
-    [one] 1 case, in id order.
-   *[other] { $count } cases, in id order.
+    [one] 1 case, by id.
+   *[other] { $count } cases, by id.
 }
 cases-empty = No case matches.
 post-open = Open the post
