@@ -328,9 +328,28 @@ async fn a_lead_works_through_the_day_on_a_phone_wide_screen() {
         assert_eq!(window, 390, "the window is phone-wide");
         assert!(width <= 390, "/login scrolls sideways: {width}");
         sign_in(&browser, &app, &app.lead).await?;
+        assert_eq!(browser.current_url().await?.path(), "/");
+
+        // No page scrolls sideways at 390 px.
+        for path in [
+            "/".to_string(),
+            "/review".to_string(),
+            "/cases".to_string(),
+            "/unlinked".to_string(),
+            "/cases/C-1".to_string(),
+            "/cases/C-2".to_string(),
+            format!("/posts/{public}"),
+            format!("/posts/{}", ids[4]),
+            "/brands".to_string(),
+            "/sources".to_string(),
+        ] {
+            browser.goto(&app.url(&path)).await?;
+            let (width, _) = widths(&browser).await?;
+            assert!(width <= 390, "{path} scrolls sideways: {width} px");
+        }
 
         // Home: the case that went public ranks before the one only at risk.
-        assert_eq!(browser.current_url().await?.path(), "/");
+        browser.goto(&app.url("/")).await?;
         let first = browser
             .find(Locator::Css("#attention tr.case"))
             .await?
@@ -401,23 +420,6 @@ async fn a_lead_works_through_the_day_on_a_phone_wide_screen() {
         assert!(said.contains("案件已重新打开"), "{said}");
         browser.find(Locator::Css("button.close")).await?;
 
-        // No page scrolls sideways at 390 px.
-        for path in [
-            "/".to_string(),
-            "/review".to_string(),
-            "/cases".to_string(),
-            "/unlinked".to_string(),
-            "/cases/C-1".to_string(),
-            "/cases/C-2".to_string(),
-            format!("/posts/{public}"),
-            format!("/posts/{}", ids[4]),
-            "/brands".to_string(),
-            "/sources".to_string(),
-        ] {
-            browser.goto(&app.url(&path)).await?;
-            let (width, _) = widths(&browser).await?;
-            assert!(width <= 390, "{path} scrolls sideways: {width} px");
-        }
         // The chart scales to the screen.
         browser.goto(&app.url(&format!("/posts/{public}"))).await?;
         let chart = browser.find(Locator::Css("svg.chart")).await?;
