@@ -11,7 +11,7 @@ use super::AppState;
 use crate::alert::digest::is_unlinked_complaint;
 use crate::alert::render::severity;
 use crate::cases::natural_order;
-use crate::model::{Case, CaseStatus, Stage};
+use crate::model::{AlertKind, Case, CaseStatus, Stage};
 use crate::normalize::html_to_text;
 use crate::present::text::clip;
 use crate::present::{facts, path_segment, Args, Ui};
@@ -280,9 +280,8 @@ pub(super) async fn home_view(
         // The furthest stage first, and among equals the one reached last: a case that
         // just stepped up is what changed.
         standings.sort_by(|a, b| {
-            let stage = |s: &Option<(Stage, DateTime<FixedOffset>)>| s.map(|(st, at)| (st, at));
-            stage(&b.stage)
-                .cmp(&stage(&a.stage))
+            b.stage
+                .cmp(&a.stage)
                 .then_with(|| {
                     let risk = |id: &str| risks.get(id).copied().unwrap_or(-1.0);
                     risk(&b.case.id).total_cmp(&risk(&a.case.id))
@@ -381,7 +380,7 @@ pub(super) async fn home_view(
 
         let since = state
             .store
-            .last_alert_at(crate::model::AlertKind::Digest)
+            .last_alert_at(AlertKind::Digest)
             .await?
             .map_or(now - Duration::hours(FIRST_WINDOW_HOURS), |t| {
                 t.with_timezone(&Utc)

@@ -300,7 +300,6 @@ error-lead-required = The lead role is required.
 error-bad-decision = That action is not known, or it lacks what it needs.
 error-not-completed = The request could not be completed.
 error-no-case = No case has id { $case }.
-error-no-link = There is no such link.
 error-link-conflict = That is not possible in the link's or case's current state.
 
 nav-home = Needs attention

@@ -285,7 +285,6 @@ error-lead-required = 需要组长权限。
 error-bad-decision = 无法识别的操作，或缺少必要的内容。
 error-not-completed = 请求未能完成。
 error-no-case = 没有编号为 { $case } 的案件。
-error-no-link = 找不到这条关联。
 error-link-conflict = 这条关联或案件的当前状态不允许此操作。
 
 nav-home = 待处理
