@@ -171,7 +171,7 @@ async fn forms_need_a_session_its_csrf_token_and_the_lead_role() {
     let csrf = csrf_of(&page);
     let response = app
         .http
-        .post(app.url("/review/decide"))
+        .post(app.url("/act"))
         .header("cookie", &viewer)
         .form(&form(&csrf))
         .send()
@@ -185,7 +185,7 @@ async fn forms_need_a_session_its_csrf_token_and_the_lead_role() {
     assert!(page.contains("class=\"confirm\""));
     let response = app
         .http
-        .post(app.url("/review/decide"))
+        .post(app.url("/act"))
         .header("cookie", &lead)
         .form(&form(&csrf))
         .send()
@@ -194,7 +194,7 @@ async fn forms_need_a_session_its_csrf_token_and_the_lead_role() {
     assert_eq!(response.status(), 403, "another session's token");
     let response = app
         .http
-        .post(app.url("/review/decide"))
+        .post(app.url("/act"))
         .form(&form(&csrf_of(&page)))
         .send()
         .await
@@ -206,7 +206,7 @@ async fn forms_need_a_session_its_csrf_token_and_the_lead_role() {
     // With its own token the click confirms, lands on the case page and is audited.
     let response = app
         .http
-        .post(app.url("/review/decide"))
+        .post(app.url("/act"))
         .header("cookie", &lead)
         .form(&form(&csrf_of(&page)))
         .send()

@@ -44,7 +44,6 @@ pub fn routes() -> Router<AppState> {
         .route("/login", get(login_form).post(login))
         .route("/logout", post(logout))
         .route("/review", get(review_queue))
-        .route("/review/decide", post(act))
         .route("/act", post(act))
         .route("/cases", get(workbench::case_list))
         .route("/unlinked", get(workbench::unlinked))
