@@ -258,6 +258,14 @@ mod tests {
         };
         assert_eq!(link_evidence(&ui(Language::ZhCn), &agrees), "地点一致");
         assert_eq!(link_evidence(&ui(Language::En), &agrees), "place agrees");
+        // Every kind of fact the linker compares is worded, not shown by its key.
+        for fact in [
+            "place", "city", "amount", "rate", "date", "month", "model", "quote", "surname", "age",
+        ] {
+            let conflicts = LinkEvidence::FactConflicts { fact: fact.into() };
+            let zh = link_evidence(&ui(Language::ZhCn), &conflicts);
+            assert!(!zh.contains(fact), "{zh}");
+        }
     }
 
     #[test]

@@ -153,6 +153,10 @@ fact = { $fact ->
     [date] date
     [month] month
     [surname] surname
+    [age] age
+    [city] city
+    [model] model
+    [quote] quoted words
    *[other] { $fact }
 }
 

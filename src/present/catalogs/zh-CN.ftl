@@ -137,6 +137,10 @@ fact = { $fact ->
     [date] 日期
     [month] 月份
     [surname] 姓氏
+    [age] 年龄
+    [city] 城市
+    [model] 型号
+    [quote] 引述的原话
    *[other] { $fact }
 }
 
