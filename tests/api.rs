@@ -781,20 +781,26 @@ async fn every_decision_can_be_undone_by_a_lead_and_not_by_a_viewer_and_is_audit
     )
     .await;
     assert_eq!(confirmed, json!([]));
-    // Unreject takes a rejection back to the candidates; a candidate cannot be unrejected.
+    // Unreject takes a rejection back to the candidates; a candidate cannot be unlinked.
     let body = json_of(app.post(&unreject, Some(&app.lead), None).await).await;
     assert_eq!(body["link"]["state"], "candidate");
     let unreject_wrong = format!("/api/v1/links/{wrong}/C-1/unreject");
-    assert_eq!(
-        app.post(
+    let refused = app
+        .post(
             &format!("/api/v1/links/{rejected}/C-1/unlink"),
             Some(&app.lead),
-            None
+            None,
         )
-        .await
-        .status(),
-        409
+        .await;
+    assert_eq!(refused.status(), 409);
+    assert_eq!(
+        json_of(refused).await["error"],
+        format!(
+            "the link of item {rejected} to case C-1 is candidate; unlink applies to confirmed links only"
+        )
     );
+    let refused = app.post(&confirm, Some(&app.viewer), None).await;
+    assert_eq!(refused.status(), 403);
     // A rejected link may be confirmed after all.
     let body = json_of(app.post(&unreject_wrong, Some(&app.lead), None).await).await;
     assert_eq!(body["link"]["state"], "candidate");

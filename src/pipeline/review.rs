@@ -26,7 +26,7 @@ pub enum ReviewError {
         case_id: String,
         state: &'static str,
         decision: &'static str,
-        from: &'static str,
+        from: String,
     },
     #[error("no item has id {0}")]
     NoSuchItem(i64),
@@ -140,7 +140,12 @@ impl Pipeline {
                 case_id: case_id.to_string(),
                 state: link.state.as_str(),
                 decision: decision.as_str(),
-                from: decision.from()[0].as_str(),
+                from: decision
+                    .from()
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" or "),
             });
         }
         let item = self.stored_item(item_id).await?.ok_or_else(no_link)?;
