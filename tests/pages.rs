@@ -483,6 +483,13 @@ async fn the_workbench_ranks_what_needs_attention_and_every_action_says_what_it_
             && position(rows, "data-case=\"C-3\"") < position(rows, "data-case=\"C-10\""),
         "{rows}"
     );
+    let (_, _, by_stage) = app.page("/cases?sort=stage", &lead).await;
+    let rows = &by_stage[position(&by_stage, "id=\"cases\"")..];
+    assert!(
+        position(rows, "data-case=\"C-2\"") < position(rows, "data-case=\"C-3\"")
+            && position(rows, "data-case=\"C-3\"") < position(rows, "data-case=\"C-10\""),
+        "surfaced first, then by id: {rows}"
+    );
     let (_, _, none) = app
         .page(
             "/cases?q=weibo%3A%E8%BD%A6%E4%B8%BB%E8%80%81%E6%9D%8E",
@@ -503,6 +510,13 @@ async fn the_workbench_ranks_what_needs_attention_and_every_action_says_what_it_
     assert!(post_page.contains("由 wang 手动关联"), "{post_page}");
     assert!(post_page.contains("id=\"sightings\""));
     assert!(post_page.contains("data-state=\"confirmed\""));
+    let (_, _, by_activity) = app.page("/cases?sort=activity", &lead).await;
+    let rows = &by_activity[position(&by_activity, "id=\"cases\"")..];
+    assert!(
+        position(rows, "data-case=\"C-3\"") < position(rows, "data-case=\"C-2\"")
+            && position(rows, "data-case=\"C-2\"") < position(rows, "data-case=\"C-10\""),
+        "the case just linked to first, the one without links last: {rows}"
+    );
 
     // Teaching a case a handle: the list finds it by that handle now.
     let mut fields = form("add_handle", "C-3", None, "case");

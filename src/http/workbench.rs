@@ -11,6 +11,7 @@ use super::AppState;
 use crate::alert::digest::is_unlinked_complaint;
 use crate::alert::render::severity;
 use crate::cases::natural_order;
+use crate::config::Severity;
 use crate::model::{AlertKind, Case, CaseStatus, Stage};
 use crate::normalize::html_to_text;
 use crate::present::text::clip;
@@ -63,6 +64,8 @@ pub(super) struct Filter {
     severity: Option<String>,
     q: Option<String>,
     status: Option<String>,
+    /// The case list's order: `stage`, `severity`, `activity`, else the id's.
+    sort: Option<String>,
     done: Option<String>,
 }
 
@@ -426,7 +429,34 @@ struct CaseList {
     filters: Choices,
     q: String,
     status: String,
+    sort: &'static str,
     cases: Vec<CaseRow>,
+}
+
+/// When anything last happened to each case's links: one linked, or decided.
+async fn last_activity(
+    state: &AppState,
+) -> Result<HashMap<String, DateTime<FixedOffset>>, ApiError> {
+    let mut last: HashMap<String, DateTime<FixedOffset>> = HashMap::new();
+    for link in state
+        .store
+        .find_links(&LinkQuery {
+            limit: i64::MAX,
+            ..LinkQuery::default()
+        })
+        .await?
+    {
+        let times = [Some(link.created_at.as_str()), link.decided_at.as_deref()];
+        for at in times
+            .into_iter()
+            .flatten()
+            .filter_map(|t| DateTime::parse_from_rfc3339(t).ok())
+        {
+            let entry = last.entry(link.case_id.clone()).or_insert(at);
+            *entry = (*entry).max(at);
+        }
+    }
+    Ok(last)
 }
 
 /// Whether the case matches a search: its id, complainant, handles, identifiers or text.
@@ -476,6 +506,22 @@ pub(super) async fn case_list(
             .filter(|c| Filter::get(&filter.q).is_none_or(|q| matches(c, q)))
             .collect();
         cases.sort_by(|a, b| natural_order(&a.id, &b.id));
+        let sort = match Filter::get(&filter.sort) {
+            Some("stage") => {
+                cases.sort_by_key(|c| std::cmp::Reverse(stages.get(&c.id).copied()));
+                "stage"
+            }
+            Some("severity") => {
+                cases.sort_by_key(|c| std::cmp::Reverse(Severity::of(c.severity.as_deref())));
+                "severity"
+            }
+            Some("activity") => {
+                let last = last_activity(&state).await?;
+                cases.sort_by_key(|c| std::cmp::Reverse(last.get(&c.id).copied()));
+                "activity"
+            }
+            _ => "id",
+        };
         let rows = cases
             .into_iter()
             .map(|c| CaseRow {
@@ -494,6 +540,7 @@ pub(super) async fn case_list(
             filters: choices(ui, &state, &filter, &all_cases),
             q: Filter::get(&filter.q).unwrap_or_default().to_string(),
             status: status.map_or("all", |s| s.as_str()).to_string(),
+            sort,
             cases: rows,
         })
     }

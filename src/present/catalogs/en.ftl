@@ -316,6 +316,13 @@ case-status-filter = { $status ->
     [closed] closed
    *[all] all
 }
+filter-sort = Order
+case-sort = { $sort ->
+    [id] by id
+    [stage] furthest stage first
+    [severity] most severe first
+   *[activity] latest activity first
+}
 filter-stage = Stage
 filter-severity = Severity
 home-cases = Open cases at risk or public, furthest stage first
@@ -345,8 +352,8 @@ unlinked-count = { $count ->
    *[other] { $count } public complaints in the last { $days } days fit no case.
 }
 cases-count = { $count ->
-    [one] 1 case, by id.
-   *[other] { $count } cases, by id.
+    [one] 1 case.
+   *[other] { $count } cases.
 }
 cases-empty = No case matches.
 post-open = Open the post

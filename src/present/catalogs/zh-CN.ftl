@@ -301,6 +301,13 @@ case-status-filter = { $status ->
     [closed] 已结案
    *[all] 全部
 }
+filter-sort = 排序
+case-sort = { $sort ->
+    [id] 按案件号
+    [stage] 阶段最高的在前
+    [severity] 最严重的在前
+   *[activity] 最近有动静的在前
+}
 filter-stage = 阶段
 filter-severity = 严重程度
 home-cases = 有风险或已公开的在办案件，阶段最高的在前
@@ -320,7 +327,7 @@ waiting = 已等待 { $duration }
 home-unlinked = 自 { $since } 以来 { $count } 条未关联投诉
 unlinked-alerted = 已预警
 unlinked-count = 近 { $days } 天有 { $count } 条公开投诉未关联任何案件。
-cases-count = 共 { $count } 个案件，按案件号排序。
+cases-count = 共 { $count } 个案件。
 cases-empty = 没有符合条件的案件。
 post-open = 查看帖子
 post-title = 公开帖子 { $id }
