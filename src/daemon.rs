@@ -215,6 +215,7 @@ pub async fn serve(
         brands: Arc::new(config.brands.iter().map(|b| b.name.clone()).collect()),
         http: http_config.clone(),
         ui: Arc::new(ui),
+        at_risk: config.risk.alert_at.unwrap_or(crate::http::AT_RISK),
     });
     if app.set(served).is_err() {
         error!("http routes were set twice");

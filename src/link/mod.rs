@@ -1359,6 +1359,28 @@ mod tests {
     }
 
     #[test]
+    fn one_close_retelling_confirms_on_a_particular_fact_but_not_on_a_quote_or_place() {
+        let fit = |agree: Vec<&'static str>| Fit {
+            retelling: Some((
+                0.56,
+                Comparison {
+                    agree,
+                    conflict: Vec::new(),
+                },
+            )),
+            case_text: 0.56,
+            ..Fit::default()
+        };
+        let long = LONG_POST_UNITS + 2;
+        assert!(fit(vec!["amount"]).agrees_specifically(long));
+        assert!(!fit(vec!["amount"]).agrees_specifically(LONG_POST_UNITS - 1));
+        // The company's stock answer is quoted alike by everyone who got it.
+        assert!(!fit(vec!["quote"]).agrees_specifically(long));
+        assert!(!fit(vec!["place"]).agrees_specifically(long));
+        assert!(fit(vec!["quote", "date"]).agrees_specifically(LONG_POST_UNITS - 1));
+    }
+
+    #[test]
     fn the_complainants_handle_counts_only_for_posts_about_the_complaint() {
         let mut with_date = cases().remove(0);
         with_date.opened_at =

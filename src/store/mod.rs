@@ -511,6 +511,8 @@ pub struct AlertRow {
     pub kind: AlertKind,
     pub case_id: Option<String>,
     pub brand: String,
+    /// The post that caused it; none for digests and source notices.
+    pub item_id: Option<i64>,
     pub subject: String,
     pub status: AlertStatus,
     pub attempts: i64,
