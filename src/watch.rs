@@ -17,9 +17,6 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-/// Risk from which a case is watched closely when neither the watch nor `[risk] alert_at`
-/// says.
-const RISKY_FROM: f64 = 0.5;
 /// The longest the set of generated sources goes unread: cases imported by another
 /// process, or gone public, are seen within this.
 const LOOK_EVERY: Duration = Duration::from_secs(60);
@@ -127,7 +124,7 @@ pub fn generate(
         let Ok(fill) = placeholder(&watch.url) else {
             continue;
         };
-        let line = watch.risky_from.or(alert_at).unwrap_or(RISKY_FROM);
+        let line = watch.risky_from.or(alert_at).unwrap_or(crate::http::AT_RISK);
         let risky = |standing: &CaseStanding| {
             standing.stage.is_some()
                 || risks

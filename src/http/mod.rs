@@ -7,6 +7,7 @@ mod client;
 mod html;
 mod pages;
 mod server;
+mod workbench;
 
 pub use server::serve;
 
@@ -51,7 +52,13 @@ pub struct AppState {
     pub ui: Arc<crate::present::Ui>,
     /// Wakes the risk task: a case or a link changed, so risks may have moved.
     pub risk_due: Arc<tokio::sync::Notify>,
+    /// An open case whose risk of going public reaches this needs attention on the home
+    /// page before anything about it is public: `[risk] alert_at`, else [`AT_RISK`].
+    pub at_risk: f64,
 }
+
+/// Without `[risk] alert_at`, an even chance of going public counts as at risk.
+pub const AT_RISK: f64 = 0.5;
 
 /// Why a presented token was not accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -323,6 +330,7 @@ mod tests {
             ),
             review: ReviewConfig::default(),
             brands: Arc::new(Vec::new()),
+            at_risk: AT_RISK,
             http: Arc::new(HttpConfig::default()),
             ui: Arc::new(crate::present::Ui::default()),
             risk_due: Arc::new(tokio::sync::Notify::new()),
