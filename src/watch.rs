@@ -124,7 +124,10 @@ pub fn generate(
         let Ok(fill) = placeholder(&watch.url) else {
             continue;
         };
-        let line = watch.risky_from.or(alert_at).unwrap_or(crate::http::AT_RISK);
+        let line = watch
+            .risky_from
+            .or(alert_at)
+            .unwrap_or(crate::http::AT_RISK);
         let risky = |standing: &CaseStanding| {
             standing.stage.is_some()
                 || risks

@@ -629,9 +629,27 @@ async fn cases_show_their_risk_and_sort_by_it() {
     use outcry::risk::{Risk, RiskReason};
     use outcry::store::CaseRisk;
     let app = App::spawn().await;
-    for id in ["C-1", "C-2", "C-3"] {
+    for id in ["C-1", "C-2"] {
         create_case(&app, id).await;
     }
+    // Closed: no risk is computed for it.
+    let mut closed = case("C-3");
+    closed.status = outcry::model::CaseStatus::Closed;
+    let response = app
+        .post(
+            "/api/v1/cases",
+            Some(&app.lead),
+            Some(serde_json::to_value(closed).unwrap()),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    // Each write wakes the risk task; once its rounds are over, set risks by hand.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while app.store.case_risks(None).await.unwrap().len() < 2 {
+        assert!(std::time::Instant::now() < deadline, "no risk computed");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     let risk = |id: &str, score: f64| CaseRisk {
         case_id: id.into(),
         risk: Risk {
