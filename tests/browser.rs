@@ -151,7 +151,10 @@ async fn a_lead_confirms_a_link_in_the_browser_and_the_case_page_changes() {
         assert!(shown.contains("路人甲"), "{shown}");
         // What the lead reads is Chinese: no word of the English catalog.
         let page = browser.find(Locator::Css("body")).await?.text().await?;
-        let leaked = english_catalog_words_in(&page, &["outcry", "UTC", "wang", "weibo"]);
+        let leaked = english_catalog_words_in(
+            &page,
+            &["outcry", "UTC", "wang", "weibo", "order:XC-2026-00871"],
+        );
         assert!(leaked.is_empty(), "{leaked:?} in {page}");
         browser.goto(&app.url("/cases/C-1")).await?;
         let stage = browser.find(Locator::Id("stage")).await?.text().await?;

@@ -319,7 +319,7 @@ case-status-filter = { $status ->
     [closed] closed
    *[all] all
 }
-filter-sort = Order
+filter-sort = Sort by
 case-sort = { $sort ->
     [id] by id
     [stage] furthest stage first
