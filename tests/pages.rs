@@ -419,8 +419,13 @@ async fn the_workbench_ranks_what_needs_attention_and_every_action_says_what_it_
     use outcry::store::CaseRisk;
     let app = App::spawn().await;
     for id in ["C-2", "C-3", "C-10"] {
+        let mut record = case(id);
+        if id == "C-10" {
+            // At risk by its own words too: the actions below wake a recomputation.
+            record.notes = "客户说要在微博曝光，还要找记者".into();
+        }
         app.store
-            .upsert_case(&case(id), chrono::Utc::now())
+            .upsert_case(&record, chrono::Utc::now())
             .await
             .unwrap();
     }
