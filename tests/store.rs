@@ -11,7 +11,7 @@ use outcry::store::CaseRisk;
 use outcry::store::{
     self, AlertStatus, AuditEntry, Batch, DeliveryOutcome, EvidenceScope, ItemKey, ItemQuery,
     ItemRef, LeaseCondition, LinkChange, LinkQuery, LinkState, NewAlert, NewItem, NewLink,
-    SharedStore, SourceHealth, SourceState, StoreError,
+    ObservationRef, ObservationRun, SharedStore, SourceHealth, SourceState, StoreError,
 };
 use std::time::Duration as StdDuration;
 
@@ -208,6 +208,77 @@ async fn items_dedupe_keep_observations_and_alert_once(store: SharedStore) {
         }]
     );
     assert_eq!(evidence.items[0].author.as_deref(), Some("小王爱吃梨"));
+}
+
+/// Sightings that change nothing extend a row's run, of a row stored before or of one
+/// written in the same batch; the newest row comes back with the item, with what it showed.
+async fn sightings_that_change_nothing_extend_their_row(store: SharedStore) {
+    store
+        .upsert_case(&case("C-1", CaseStatus::Open), Utc::now())
+        .await
+        .unwrap();
+    let first = observation("wb-1", "2026-03-05T21:00:00+08:00", 85);
+    let id = store
+        .commit(&first_sighting(&first, "C-1", vec![]))
+        .await
+        .unwrap()
+        .new_item_ids[0];
+    let stored = store.items(&[key("wb-1")]).await.unwrap()[&key("wb-1")].clone();
+    let (row, run) = stored.latest.expect("the first row");
+    assert_eq!(run, ObservationRun::of(&first));
+
+    let again = observation("wb-1", "2026-03-05T21:05:00+08:00", 85);
+    assert!(run.absorbs(&ObservationRun::of(&again)));
+    let grown = observation("wb-1", "2026-03-05T21:10:00+08:00", 90);
+    let grown_again = observation("wb-1", "2026-03-05T21:15:00+08:00", 90);
+    store
+        .commit(&Batch {
+            observations: vec![(ItemRef::Stored(id), &grown)],
+            seen_again: vec![
+                (ObservationRef::Stored(row), again.fetched_at),
+                (ObservationRef::New(0), grown_again.fetched_at),
+            ],
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+    let sightings = store.sightings(&[id]).await.unwrap().remove(&id).unwrap();
+    let runs: Vec<(String, String, Option<i64>)> = sightings
+        .iter()
+        .map(|s| {
+            (
+                s.at.to_rfc3339(),
+                s.last_seen.to_rfc3339(),
+                s.engagement.likes,
+            )
+        })
+        .collect();
+    assert_eq!(
+        runs,
+        [
+            (
+                "2026-03-05T21:00:00+08:00".to_string(),
+                "2026-03-05T21:05:00+08:00".to_string(),
+                Some(85)
+            ),
+            (
+                "2026-03-05T21:10:00+08:00".to_string(),
+                "2026-03-05T21:15:00+08:00".to_string(),
+                Some(90)
+            ),
+        ]
+    );
+    let (newest, run) = store.items(&[key("wb-1")]).await.unwrap()[&key("wb-1")]
+        .latest
+        .unwrap();
+    assert_ne!(newest, row);
+    assert_eq!(run.last_seen, grown_again.fetched_at);
+    // An edit is news even with the same counts; so is the heartbeat an hour on.
+    let mut edited = observation("wb-1", "2026-03-05T21:20:00+08:00", 90);
+    edited.body = Some("星驰漏油 XC-2026-00871 已投诉".into());
+    assert!(!run.absorbs(&ObservationRun::of(&edited)));
+    let hour_on = observation("wb-1", "2026-03-05T22:10:00+08:00", 90);
+    assert!(!run.absorbs(&ObservationRun::of(&hour_on)));
 }
 
 async fn a_batch_writes_many_items_and_maps_alerts_back(store: SharedStore) {
@@ -1895,6 +1966,11 @@ macro_rules! behaviours {
             #[tokio::test]
             async fn items() {
                 items_dedupe_keep_observations_and_alert_once($open.await).await;
+            }
+
+            #[tokio::test]
+            async fn observation_runs() {
+                sightings_that_change_nothing_extend_their_row($open.await).await;
             }
 
             #[tokio::test]

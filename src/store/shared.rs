@@ -12,6 +12,17 @@ pub(super) const ITEM_COLUMNS: &str =
     "i.id, i.source, i.guid, i.channel, i.url, i.title, i.body, i.author,
      i.published_at, i.first_seen_at";
 pub(super) const LINK_COLUMNS: &str = "l.case_id, l.state, l.score, l.evidence";
+/// The columns [`rows::sighting`] reads from `observations`.
+pub(super) const SIGHTING_COLUMNS: &str =
+    "fetched_at, reposts, comments, likes, views, author_followers, last_seen_ms";
+/// Columns and join of an item's (`items i`) newest observation row, for
+/// [`rows::latest_observation`].
+pub(super) const LATEST_OBSERVATION: (&str, &str) = (
+    "o.id AS observation_id, o.fetched_at, o.reposts, o.comments, o.likes, o.views,
+     o.author_followers, o.last_seen_ms, o.text_digest",
+    "LEFT JOIN observations o ON o.id = (SELECT id FROM observations WHERE item_id = i.id
+         ORDER BY fetched_ms DESC, id DESC LIMIT 1)",
+);
 
 const SOURCE_STATE_SELECT: &str =
     "SELECT name, etag, last_modified, consecutive_failures, last_success_at, last_error,
