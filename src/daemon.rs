@@ -180,6 +180,12 @@ pub async fn serve(
         .run(shutdown.clone()),
     );
 
+    let retention_task = tokio::spawn(crate::retention::run(
+        store.clone(),
+        config.retention,
+        shutdown.clone(),
+    ));
+
     let delivery = Delivery {
         store: store.clone(),
         mailer,
@@ -252,6 +258,9 @@ pub async fn serve(
         }
         if let Err(e) = risk_task.await {
             error!(error = %e, "risk task ended abnormally");
+        }
+        if let Err(e) = retention_task.await {
+            error!(error = %e, "retention task ended abnormally");
         }
         // Each channel's worker finishes the send it is in; a delivery cut off stays claimed
         // and is retried once its lease runs out.

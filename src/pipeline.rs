@@ -12,8 +12,7 @@ use crate::normalize::{fold, html_to_text, urls_in};
 use crate::present::Ui;
 use crate::store::{
     Batch, CaseEvidence, CaseItem, EvidenceScope, ItemKey, ItemRef, LeaseCondition, LinkState,
-    NewAlert, NewItem, NewLink, ObservationRef, ObservationRun, SharedStore, Sighting,
-    StoreError,
+    NewAlert, NewItem, NewLink, ObservationRef, ObservationRun, SharedStore, Sighting, StoreError,
 };
 use chrono::{DateTime, FixedOffset};
 use serde::Serialize;

@@ -281,6 +281,210 @@ async fn sightings_that_change_nothing_extend_their_row(store: SharedStore) {
     assert!(!run.absorbs(&ObservationRun::of(&hour_on)));
 }
 
+/// A brand item at `fetched_at` (RFC 3339), linked as `link` says (None: to no case).
+async fn stored_item(
+    store: &SharedStore,
+    guid: &str,
+    fetched: &[&str],
+    link: Option<(&str, LinkState)>,
+    alert: Option<NewAlert>,
+) -> i64 {
+    let observations: Vec<Observation> = fetched
+        .iter()
+        .enumerate()
+        .map(|(n, t)| observation(guid, t, n as i64))
+        .collect();
+    let mut item = new_item(&observations[0], "-");
+    item.links = link
+        .map(|(case_id, state)| NewLink {
+            case_id: case_id.into(),
+            state,
+            score: 0.5,
+            evidence: vec![],
+        })
+        .into_iter()
+        .collect();
+    let id = store
+        .commit(&Batch {
+            new_items: vec![item],
+            observations: vec![(ItemRef::New(0), &observations[0])],
+            alerts: alert.map(|a| (ItemRef::New(0), a)).into_iter().collect(),
+            ..Batch::default()
+        })
+        .await
+        .unwrap()
+        .new_item_ids[0];
+    for later in &observations[1..] {
+        store
+            .commit(&Batch {
+                observations: vec![(ItemRef::Stored(id), later)],
+                ..Batch::default()
+            })
+            .await
+            .unwrap();
+    }
+    id
+}
+
+/// Retention removes items no case needs and thins closed cases' series, in batches,
+/// keeping what open cases and pending alerts need, and a sent alert's dedupe key.
+async fn retention_prunes_only_what_nothing_needs(store: SharedStore) {
+    use outcry::config::RetentionConfig;
+    for (id, status) in [
+        ("C-open", CaseStatus::Open),
+        ("C-closed", CaseStatus::Closed),
+    ] {
+        store
+            .upsert_case(&case(id, status), Utc::now())
+            .await
+            .unwrap();
+    }
+    let now: DateTime<Utc> = "2026-09-01T00:00:00Z".parse().unwrap();
+    let old = "2026-05-01T08:00:00+00:00";
+    let sent = stored_item(
+        &store,
+        "old-sent",
+        &[old],
+        None,
+        Some(unlinked_alert("old-sent", old)),
+    )
+    .await;
+    let claimed = store
+        .claim_alerts(now, now + Duration::seconds(60), 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    store.mark_alert_sent(claimed[0].id, now).await.unwrap();
+    let pending = unlinked_alert("old-pending", old);
+    let kept_for_alert = stored_item(&store, "old-pending", &[old], None, Some(pending)).await;
+    let recent = stored_item(&store, "recent", &["2026-08-20T08:00:00+00:00"], None, None).await;
+    let rejected = stored_item(
+        &store,
+        "rejected",
+        &[old],
+        Some(("C-open", LinkState::Rejected)),
+        None,
+    )
+    .await;
+    // Three rows one day 40 days back, three within one hour 10 days back and one 2 days
+    // back.
+    let series = [
+        "2026-07-20T01:00:00+00:00",
+        "2026-07-20T05:00:00+00:00",
+        "2026-07-20T09:00:00+00:00",
+        "2026-08-20T10:00:00+00:00",
+        "2026-08-20T10:20:00+00:00",
+        "2026-08-20T10:40:00+00:00",
+        "2026-08-30T10:00:00+00:00",
+    ];
+    let closed = stored_item(
+        &store,
+        "closed",
+        &series,
+        Some(("C-closed", LinkState::Confirmed)),
+        None,
+    )
+    .await;
+    let open = stored_item(
+        &store,
+        "open",
+        &series,
+        Some(("C-open", LinkState::Candidate)),
+        None,
+    )
+    .await;
+
+    let config = RetentionConfig {
+        batch: 2,
+        ..RetentionConfig::default()
+    };
+    let rules = outcry::retention::rules(&config, now);
+    let foreseen = store.prunable(&rules).await.unwrap();
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let pruned = outcry::retention::round(&store, &config, now, &shutdown)
+        .await
+        .unwrap();
+    assert_eq!(
+        pruned,
+        store::Pruned {
+            items: 1,
+            observations: 1 + 2 + 2
+        }
+    );
+    assert_eq!(foreseen, pruned, "stats foresee what a round does");
+    assert_eq!(
+        store.prunable(&rules).await.unwrap(),
+        store::Pruned::default()
+    );
+
+    let sightings = store
+        .sightings(&[sent, kept_for_alert, recent, rejected, closed, open])
+        .await
+        .unwrap();
+    let rows = |id: i64| {
+        sightings
+            .get(&id)
+            .map(|s| s.iter().map(|s| s.at.to_rfc3339()).collect::<Vec<_>>())
+            .unwrap_or_default()
+    };
+    assert!(rows(sent).is_empty());
+    for kept in [kept_for_alert, recent, rejected] {
+        assert_eq!(rows(kept).len(), 1);
+    }
+    assert_eq!(
+        rows(closed),
+        [
+            "2026-07-20T09:00:00+00:00",
+            "2026-08-20T10:40:00+00:00",
+            "2026-08-30T10:00:00+00:00"
+        ]
+    );
+    assert_eq!(rows(open).len(), series.len());
+    let left = store
+        .items(&[key("old-sent"), key("old-pending"), key("closed")])
+        .await
+        .unwrap();
+    assert!(!left.contains_key(&key("old-sent")));
+    assert_eq!(left.len(), 2);
+    // The sent alert stays, and its key still stops a second one.
+    let alerts = store.alerts().await.unwrap();
+    assert_eq!(alerts.len(), 2);
+    assert!(alerts.iter().any(|a| a.status == AlertStatus::Sent));
+    let again = observation("old-sent", "2026-09-01T08:00:00+00:00", 0);
+    let committed = store
+        .commit(&Batch {
+            new_items: vec![NewItem {
+                links: vec![],
+                ..new_item(&again, "-")
+            }],
+            observations: vec![(ItemRef::New(0), &again)],
+            alerts: vec![(
+                ItemRef::New(0),
+                unlinked_alert("old-sent", "2026-09-01T08:00:00+00:00"),
+            )],
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+    assert!(committed.inserted_alerts.is_empty());
+
+    let stats = store.storage_stats().await.unwrap();
+    let count = |table: &str| {
+        stats
+            .tables
+            .iter()
+            .find(|t| t.table == table)
+            .map(|t| t.rows)
+    };
+    assert_eq!(count("items"), Some(6));
+    assert_eq!(count("cases"), Some(2));
+    assert!(stats.bytes > 0);
+    assert_eq!(
+        stats.observed.map(|(oldest, _)| oldest),
+        Some(at(old).timestamp_millis())
+    );
+}
+
 async fn a_batch_writes_many_items_and_maps_alerts_back(store: SharedStore) {
     for id in ["C-1", "C-2"] {
         store
@@ -1971,6 +2175,11 @@ macro_rules! behaviours {
             #[tokio::test]
             async fn observation_runs() {
                 sightings_that_change_nothing_extend_their_row($open.await).await;
+            }
+
+            #[tokio::test]
+            async fn retention() {
+                retention_prunes_only_what_nothing_needs($open.await).await;
             }
 
             #[tokio::test]

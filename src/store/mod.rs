@@ -691,6 +691,50 @@ pub struct LeaseCondition {
     pub extend: std::time::Duration,
 }
 
+/// Retention's cut-offs (Unix ms), from `[retention]` and the clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Items linked to no case and last seen before this go, with their observations.
+    pub unlinked_before: i64,
+    /// Observations of items linked only to closed cases: one row an hour before this...
+    pub hourly_before: i64,
+    /// ...and one a day before this.
+    pub daily_before: i64,
+}
+
+/// What retention removed, or would remove.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pruned {
+    pub items: u64,
+    pub observations: u64,
+}
+
+impl std::ops::AddAssign for Pruned {
+    fn add_assign(&mut self, other: Pruned) {
+        self.items += other.items;
+        self.observations += other.observations;
+    }
+}
+
+/// A table's size as `outcry store stats` shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableStats {
+    pub table: String,
+    pub rows: i64,
+    /// Bytes on disk, where the backend tells per table (PostgreSQL).
+    pub bytes: Option<i64>,
+}
+
+/// The store as a whole, for `outcry store stats`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct StorageStats {
+    pub tables: Vec<TableStats>,
+    /// The database's size in bytes.
+    pub bytes: i64,
+    /// The oldest and newest observation (ms).
+    pub observed: Option<(i64, i64)>,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync {
     /// Answers when the database does.
@@ -878,6 +922,23 @@ pub trait Store: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError>;
     async fn channel_status(&self, channel: &str) -> Result<ChannelStatus, StoreError>;
+
+    /// One small batch of retention over the items with ids in `(after, after + batch]`, in
+    /// its own transaction: items linked to no case, with no pending alert and not seen
+    /// since the cut-off, go with their observations (an alert sent about one keeps its
+    /// row and dedupe key); the series of items linked only to closed cases are thinned to
+    /// their last row an hour, then a day. Returns the last id it looked at, or None when no
+    /// item lies past `after`.
+    async fn prune(
+        &self,
+        rules: &Retention,
+        after: i64,
+        batch: i64,
+    ) -> Result<Option<(i64, Pruned)>, StoreError>;
+    /// What a full round of [`Store::prune`] would remove now.
+    async fn prunable(&self, rules: &Retention) -> Result<Pruned, StoreError>;
+    /// Rows and bytes per table, for `outcry store stats`.
+    async fn storage_stats(&self) -> Result<StorageStats, StoreError>;
 }
 
 /// A fresh installation id.

@@ -674,6 +674,43 @@ impl Store for PostgresStore {
         self.sql().channel_status(channel).await
     }
 
+    async fn prune(
+        &self,
+        rules: &Retention,
+        after: i64,
+        batch: i64,
+    ) -> Result<Option<(i64, Pruned)>, StoreError> {
+        self.sql().prune(rules, after, batch).await
+    }
+
+    async fn prunable(&self, rules: &Retention) -> Result<Pruned, StoreError> {
+        self.sql().prunable(rules).await
+    }
+
+    async fn storage_stats(&self) -> Result<StorageStats, StoreError> {
+        let (tables, observed) = self.sql().table_rows().await?;
+        let mut sized = Vec::with_capacity(tables.len());
+        for (table, rows) in tables {
+            let bytes: i64 = sqlx::query_scalar("SELECT pg_total_relation_size($1::regclass)")
+                .bind(&table)
+                .fetch_one(&self.pool)
+                .await?;
+            sized.push(TableStats {
+                table,
+                rows,
+                bytes: Some(bytes),
+            });
+        }
+        let bytes: i64 = sqlx::query_scalar("SELECT pg_database_size(current_database())")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(StorageStats {
+            tables: sized,
+            bytes,
+            observed,
+        })
+    }
+
     async fn lease_source(
         &self,
         name: &str,

@@ -776,6 +776,40 @@ impl Store for SqliteStore {
         self.sql().channel_status(channel).await
     }
 
+    async fn prune(
+        &self,
+        rules: &Retention,
+        after: i64,
+        batch: i64,
+    ) -> Result<Option<(i64, Pruned)>, StoreError> {
+        self.sql().prune(rules, after, batch).await
+    }
+
+    async fn prunable(&self, rules: &Retention) -> Result<Pruned, StoreError> {
+        self.sql().prunable(rules).await
+    }
+
+    async fn storage_stats(&self) -> Result<StorageStats, StoreError> {
+        let (tables, observed) = self.sql().table_rows().await?;
+        let bytes: i64 = sqlx::query_scalar(
+            "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(StorageStats {
+            tables: tables
+                .into_iter()
+                .map(|(table, rows)| TableStats {
+                    table,
+                    rows,
+                    bytes: None,
+                })
+                .collect(),
+            bytes,
+            observed,
+        })
+    }
+
     async fn lease_source(
         &self,
         name: &str,
