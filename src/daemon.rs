@@ -164,6 +164,7 @@ pub async fn serve(
             config.assess,
             ui.clone(),
             alert_queued.clone(),
+            loaded.sources.iter().map(|s| s.name.clone()).collect(),
         );
         tokio::spawn(digest.run(shutdown.clone()))
     });

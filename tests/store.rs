@@ -1934,6 +1934,18 @@ async fn the_installation_id_is_made_once_and_kept(store: SharedStore) {
     assert_eq!(store.installation_id().await.unwrap(), id);
     let other = store::open_in_memory().await.unwrap();
     assert_ne!(other.installation_id().await.unwrap(), id);
+
+    // The first full poll round is recorded once; a later one does not move it.
+    assert_eq!(store.first_round(None).await.unwrap(), None);
+    let first: DateTime<Utc> = "2026-03-05T07:00:00Z".parse().unwrap();
+    assert_eq!(store.first_round(Some(first)).await.unwrap(), Some(first));
+    let later = first + Duration::hours(3);
+    assert_eq!(store.first_round(Some(later)).await.unwrap(), Some(first));
+    assert_eq!(store.installation_id().await.unwrap(), id);
+    // A store whose id was never asked for gets one on the way.
+    let fresh = store::open_in_memory().await.unwrap();
+    assert_eq!(fresh.first_round(Some(later)).await.unwrap(), Some(later));
+    assert_eq!(fresh.installation_id().await.unwrap().len(), 16);
 }
 
 fn case_risk(id: &str, score: f64, crossed_at: Option<&str>) -> CaseRisk {

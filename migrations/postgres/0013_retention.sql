@@ -8,3 +8,7 @@ ALTER TABLE observations ADD COLUMN text_digest BIGINT;
 
 -- Retention keeps items an alert still refers to; this finds them without a scan.
 CREATE INDEX alerts_item ON alerts (item_id);
+
+-- When every source had first been polled: a new installation's first digest is the first
+-- one due after it, not one mailed at once about nothing.
+ALTER TABLE installation ADD COLUMN first_round_ms BIGINT;

@@ -880,6 +880,13 @@ pub trait Store: Send + Sync {
     /// asked for; the same ever after and for every instance on the store.
     async fn installation_id(&self) -> Result<String, StoreError>;
 
+    /// When the first full poll round ended: `done_at` is recorded unless a time is already
+    /// (by this or another instance); returns the recorded time, None while there is none.
+    async fn first_round(
+        &self,
+        done_at: Option<DateTime<Utc>>,
+    ) -> Result<Option<DateTime<Utc>>, StoreError>;
+
     /// Inserts or replaces these cases' risks and, in the same transaction, queues the
     /// alerts their crossings cause (unless a dedupe key exists); returns how many alerts
     /// were new.

@@ -69,6 +69,15 @@ impl Store for PostgresStore {
         self.sql().installation_id(&new_installation_id()).await
     }
 
+    async fn first_round(
+        &self,
+        done_at: Option<DateTime<Utc>>,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.sql()
+            .first_round(done_at, &new_installation_id())
+            .await
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())

@@ -618,6 +618,30 @@ where
         Ok(row.text("id"))
     }
 
+    /// [`Store::first_round`]; `candidate` is the installation id made if none exists yet.
+    pub(super) async fn first_round(
+        &self,
+        done_at: Option<DateTime<Utc>>,
+        candidate: &str,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        if let Some(done_at) = done_at {
+            self.installation_id(candidate).await?;
+            sqlx::query::<DB>(
+                "UPDATE installation SET first_round_ms = $1
+                 WHERE singleton = 1 AND first_round_ms IS NULL",
+            )
+            .bind(ms(done_at))
+            .execute(self.0)
+            .await?;
+        }
+        let row = sqlx::query::<DB>("SELECT first_round_ms FROM installation WHERE singleton = 1")
+            .fetch_optional(self.0)
+            .await?;
+        row.and_then(|r| r.int_opt("first_round_ms"))
+            .map(|t| from_ms("first poll round", t))
+            .transpose()
+    }
+
     /// Candidate links of open cases without their sightings, and how many there are.
     pub(super) async fn review_links(
         &self,
