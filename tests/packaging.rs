@@ -221,8 +221,8 @@ fn the_image_is_multi_stage_and_runs_as_a_non_root_user() {
     assert!(stages[0].ends_with(" AS build"));
     let user = dockerfile
         .lines()
-        .filter_map(|l| l.strip_prefix("USER "))
-        .last()
+        .rev()
+        .find_map(|l| l.strip_prefix("USER "))
         .unwrap();
     assert!(
         !user.starts_with("root") && !user.starts_with('0'),
