@@ -2,11 +2,10 @@
 //! shuts them down in order when asked, within `[daemon] shutdown_timeout` whatever the
 //! sites or the mail server do.
 
-use crate::alert::chat::{ChannelWorker, ChatError};
+use crate::alert::chat::{ChannelWorker, ChatError, Transport};
 use crate::alert::digest::Digest;
 use crate::alert::mailer::{Mailer, MailerError};
 use crate::alert::outbox::Delivery;
-use crate::config::ChannelKind;
 use crate::config::Loaded;
 use crate::fetch::{backoff, FetchError, FetchLimits, Fetcher};
 use crate::http::auth::Auth;
@@ -116,7 +115,8 @@ pub async fn serve(
         return Ok(());
     };
     let pipeline = pipeline.with_ui(ui.clone());
-    let mailer = Mailer::from_config(config, &loaded.outbox_dir, &store.installation_id().await?)?;
+    let installation = store.installation_id().await?;
+    let mailer = Mailer::from_config(config, &loaded.outbox_dir, &installation)?;
     let metrics = Arc::new(Metrics::new());
     let instance = config
         .cluster
@@ -200,19 +200,16 @@ pub async fn serve(
     let delivery_task = tokio::spawn(delivery.run(shutdown.clone()));
     // One task per channel: a channel down or throttled never delays another.
     let mut channel_tasks = tokio::task::JoinSet::new();
-    for channel in config
-        .channels
-        .iter()
-        .filter(|c| c.kind != ChannelKind::Email)
-    {
+    for channel in &config.channels {
         let worker = ChannelWorker::new(
             store.clone(),
             channel.clone(),
+            Transport::of(channel, config, &loaded.outbox_dir, &installation)?,
             ui.clone(),
             (config.alerts.retry_initial, config.alerts.retry_max),
             config.cluster.alert_lease,
             metrics.clone(),
-        )?;
+        );
         channel_tasks.spawn(worker.run(shutdown.clone()));
     }
 
@@ -225,6 +222,7 @@ pub async fn serve(
         brands: Arc::new(config.brands.iter().map(|b| b.name.clone()).collect()),
         http: http_config.clone(),
         ui: Arc::new(ui),
+        at_risk: config.risk.alert_at.unwrap_or(crate::http::AT_RISK),
     });
     if app.set(served).is_err() {
         error!("http routes were set twice");

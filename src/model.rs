@@ -333,6 +333,10 @@ pub enum LinkEvidence {
     },
     /// A public complaint that fits no open case.
     NoCaseFits,
+    /// A lead linked the post to the case by hand (the token's name).
+    ByHand {
+        by: String,
+    },
     /// Evidence stored as a sentence before evidence was typed.
     #[serde(untagged)]
     Noted(String),

@@ -22,7 +22,7 @@ use std::time::Instant;
 use tracing::{debug, info, info_span};
 
 mod review;
-pub use review::ReviewError;
+pub use review::{Decision, ReviewError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
@@ -235,6 +235,11 @@ impl Pipeline {
     pub fn with_ui(mut self, ui: Ui) -> Pipeline {
         self.ui = ui;
         self
+    }
+
+    /// The assessor deciding stages, for the pages' reading of unlinked complaints.
+    pub fn assessor(&self) -> &Assessor {
+        &self.assessor
     }
 
     /// Rebuilds the case index when cases changed since the last look (imports and closes

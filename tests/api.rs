@@ -238,20 +238,20 @@ async fn confirming_counts_in_assessment_and_alerts_once_with_audit() {
         "{eml}"
     );
 
-    // Rejecting: never used again, and confirming it later is refused.
-    let reject = format!("/api/v1/links/{}/C-1/reject", ids[1]);
-    assert_eq!(
-        json_of(app.post(&reject, Some(&app.lead), None).await).await["link"]["state"],
-        "rejected"
-    );
+    // A candidate is not confirmed, so unlinking it is refused; then it is rejected.
     let response = app
         .post(
-            &format!("/api/v1/links/{}/C-1/confirm", ids[1]),
+            &format!("/api/v1/links/{}/C-1/unlink", ids[1]),
             Some(&app.lead),
             None,
         )
         .await;
     assert_eq!(response.status(), 409);
+    let reject = format!("/api/v1/links/{}/C-1/reject", ids[1]);
+    assert_eq!(
+        json_of(app.post(&reject, Some(&app.lead), None).await).await["link"]["state"],
+        "rejected"
+    );
     assert_eq!(
         link_state(&app, ids[1], "C-1").await,
         Some(LinkState::Rejected)
@@ -667,4 +667,278 @@ async fn cases_show_their_risk_and_sort_by_it() {
             .status(),
         400
     );
+}
+
+#[tokio::test]
+async fn viewers_get_the_complainants_phone_and_email_masked() {
+    let app = App::spawn().await;
+    let mut record = case("C-1");
+    record.complainant.email = Some("wang.li@example.com".into());
+    let response = app
+        .post(
+            "/api/v1/cases",
+            Some(&app.lead),
+            Some(serde_json::to_value(&record).unwrap()),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    for (token, phone, email) in [
+        (&app.viewer, "138****2291", "w***@example.com"),
+        (&app.lead, "13800002291", "wang.li@example.com"),
+        (&app.operator, "13800002291", "wang.li@example.com"),
+    ] {
+        let one = json_of(app.get("/api/v1/cases/C-1", Some(token)).await).await;
+        assert_eq!(one["case"]["complainant"]["phone"], phone);
+        assert_eq!(one["case"]["complainant"]["email"], email);
+        let list = json_of(app.get("/api/v1/cases", Some(token)).await).await;
+        assert_eq!(list[0]["complainant"]["phone"], phone);
+        assert_eq!(list[0]["complainant"]["email"], email);
+        let text = app
+            .get("/api/v1/cases?status=open", Some(token))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(text.contains("13800002291"), token != &app.viewer, "{text}");
+    }
+    app.stop().await;
+}
+
+fn actions_of(audit: &Value) -> Vec<String> {
+    audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {}",
+                r["action"].as_str().unwrap(),
+                r["target"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn every_decision_can_be_undone_by_a_lead_and_not_by_a_viewer_and_is_audited() {
+    let app = App::spawn().await;
+    create_case(&app, "C-1").await;
+    let ids = seed(
+        &app.store,
+        &[
+            (
+                post("wb-1", "星驰新车漏油，4S店拒绝退车，要曝光", "路人甲", 1),
+                Some(("C-1", LinkState::Confirmed)),
+            ),
+            (
+                post("wb-2", "星驰也漏油了", "路人乙", 1),
+                Some(("C-1", LinkState::Rejected)),
+            ),
+        ],
+    )
+    .await;
+    let (wrong, rejected) = (ids[0], ids[1]);
+    let unlink = format!("/api/v1/links/{wrong}/C-1/unlink");
+    let unreject = format!("/api/v1/links/{rejected}/C-1/unreject");
+    let confirm = format!("/api/v1/links/{rejected}/C-1/confirm");
+
+    // A viewer may do none of it, and nothing changes.
+    for path in [
+        &unlink,
+        &unreject,
+        &confirm,
+        &"/api/v1/cases/C-1/reopen".to_string(),
+    ] {
+        assert_eq!(
+            app.post(path, Some(&app.viewer), None).await.status(),
+            403,
+            "{path}"
+        );
+    }
+    let by_hand = json!({"item_id": rejected, "case_id": "C-1"});
+    assert_eq!(
+        app.post("/api/v1/links", Some(&app.viewer), Some(by_hand.clone()))
+            .await
+            .status(),
+        403
+    );
+    assert_eq!(
+        link_state(&app, wrong, "C-1").await,
+        Some(LinkState::Confirmed)
+    );
+    assert_eq!(
+        link_state(&app, rejected, "C-1").await,
+        Some(LinkState::Rejected)
+    );
+
+    // Unlinking a wrong automatic confirmation: it stops counting for the case.
+    let body = json_of(app.post(&unlink, Some(&app.lead), None).await).await;
+    assert_eq!(body["link"]["state"], "rejected");
+    assert_eq!(body["link"]["decided_by"], "wang");
+    let confirmed = json_of(
+        app.get("/api/v1/links?state=confirmed&case=C-1", Some(&app.viewer))
+            .await,
+    )
+    .await;
+    assert_eq!(confirmed, json!([]));
+    // Unreject takes a rejection back to the candidates; a candidate cannot be unlinked.
+    let body = json_of(app.post(&unreject, Some(&app.lead), None).await).await;
+    assert_eq!(body["link"]["state"], "candidate");
+    let unreject_wrong = format!("/api/v1/links/{wrong}/C-1/unreject");
+    let refused = app
+        .post(
+            &format!("/api/v1/links/{rejected}/C-1/unlink"),
+            Some(&app.lead),
+            None,
+        )
+        .await;
+    assert_eq!(refused.status(), 409);
+    assert_eq!(
+        json_of(refused).await["error"],
+        format!(
+            "the link of item {rejected} to case C-1 is candidate; unlink applies to confirmed links only"
+        )
+    );
+    let refused = app.post(&confirm, Some(&app.viewer), None).await;
+    assert_eq!(refused.status(), 403);
+    // A rejected link may be confirmed after all.
+    let body = json_of(app.post(&unreject_wrong, Some(&app.lead), None).await).await;
+    assert_eq!(body["link"]["state"], "candidate");
+    let reject_wrong = format!("/api/v1/links/{wrong}/C-1/reject");
+    json_of(app.post(&reject_wrong, Some(&app.lead), None).await).await;
+    let body = json_of(
+        app.post(
+            &format!("/api/v1/links/{wrong}/C-1/confirm"),
+            Some(&app.lead),
+            None,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(body["link"]["state"], "confirmed");
+    assert_eq!(
+        link_state(&app, wrong, "C-1").await,
+        Some(LinkState::Confirmed)
+    );
+
+    // Close and reopen, each answered with the case as it now is.
+    let closed = json_of(
+        app.post("/api/v1/cases/C-1/close", Some(&app.lead), None)
+            .await,
+    )
+    .await;
+    assert_eq!(closed["status"], "closed");
+    // A closed case takes no link by hand.
+    let response = app
+        .post("/api/v1/links", Some(&app.lead), Some(by_hand.clone()))
+        .await;
+    assert_eq!(response.status(), 409);
+    let reopened = json_of(
+        app.post("/api/v1/cases/C-1/reopen", Some(&app.lead), None)
+            .await,
+    )
+    .await;
+    assert_eq!(reopened["status"], "open");
+    assert_eq!(
+        json_of(app.get("/api/v1/cases/C-1", Some(&app.viewer)).await).await["case"]["status"],
+        "open"
+    );
+    for (body, status) in [
+        (json!({"item_id": 999, "case_id": "C-1"}), 404),
+        (json!({"item_id": rejected, "case_id": "C-404"}), 404),
+        (json!({"item_id": rejected, "case_id": "C 1"}), 400),
+        (json!({"item_id": rejected}), 400),
+    ] {
+        assert_eq!(
+            app.post("/api/v1/links", Some(&app.lead), Some(body.clone()))
+                .await
+                .status(),
+            status,
+            "{body}"
+        );
+    }
+
+    let audit = json_of(app.get("/api/v1/audit", Some(&app.operator)).await).await;
+    let mut actions = actions_of(&audit);
+    actions.reverse();
+    assert_eq!(
+        actions,
+        [
+            "case.create case:C-1".to_string(),
+            format!("link.unlink link:{wrong}:C-1"),
+            format!("link.unreject link:{rejected}:C-1"),
+            format!("link.unreject link:{wrong}:C-1"),
+            format!("link.reject link:{wrong}:C-1"),
+            format!("link.confirm link:{wrong}:C-1"),
+            "case.close case:C-1".to_string(),
+            "case.reopen case:C-1".to_string(),
+        ]
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_post_linked_by_hand_is_confirmed_with_the_lead_as_evidence_and_alerts() {
+    let app = App::spawn().await;
+    create_case(&app, "C-1").await;
+    let ids = seed(
+        &app.store,
+        &[(
+            post(
+                "wb-9",
+                "星驰新车漏油，4S店拒绝退车，大家评评理",
+                "车主小王",
+                0,
+            ),
+            None,
+        )],
+    )
+    .await;
+    let body = json_of(
+        app.post(
+            "/api/v1/links",
+            Some(&app.lead),
+            Some(json!({"item_id": ids[0], "case_id": "C-1"})),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(body["link"]["state"], "confirmed");
+    assert_eq!(body["link"]["decided_by"], "wang");
+    assert_eq!(
+        body["link"]["evidence"],
+        json!([{"kind": "by_hand", "by": "wang"}])
+    );
+    assert_eq!(body["link"]["evidence_text"][0], "由 wang 手动关联");
+    let kinds: Vec<&str> = body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["link", "alert"], "{body}");
+    // The alert reaches the mail folder through the outbox.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while app.outbox_files().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "alert not delivered");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(app.outbox_files()[0].contains("X-Outcry-Case: C-1"));
+    // Linking it again changes nothing and alerts nothing.
+    let again = json_of(
+        app.post(
+            "/api/v1/links",
+            Some(&app.lead),
+            Some(json!({"item_id": ids[0], "case_id": "C-1"})),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(again["events"], json!([]));
+    let audit = json_of(app.get("/api/v1/audit", Some(&app.operator)).await).await;
+    assert_eq!(
+        actions_of(&audit)[0],
+        format!("link.add link:{}:C-1", ids[0])
+    );
+    app.stop().await;
 }

@@ -4,7 +4,7 @@
 mod support;
 
 use chrono::{DateTime, Utc};
-use outcry::alert::chat::{ChannelWorker, EvidenceLink, Facts};
+use outcry::alert::chat::{ChannelWorker, EvidenceLink, Facts, Transport};
 use outcry::config::{ChannelConfig, ChannelKind, RouteKind, Severity};
 use outcry::metrics::Metrics;
 use outcry::model::AlertKind;
@@ -12,7 +12,7 @@ use outcry::present::Ui;
 use outcry::store::{self, NewAlert, SharedStore};
 use std::sync::Arc;
 use std::time::Duration;
-use support::chat::{start, start_with_window, Platform, Receiver};
+use support::chat::{shown, start, start_with_window, Platform, Receiver};
 
 const HOSTILE: &str =
     "[点我](http://evil.example/x) @all <at user_id=\"all\">所有人</at> <!channel> <@U123> **粗** # 标题";
@@ -74,15 +74,16 @@ fn channel(
 }
 
 fn worker(store: &SharedStore, channel: ChannelConfig) -> ChannelWorker {
+    let transport = Transport::http(&channel).unwrap();
     ChannelWorker::new(
         store.clone(),
         channel,
+        transport,
         Ui::default(),
         (Duration::from_millis(200), Duration::from_secs(1)),
         Duration::from_secs(30),
         Arc::new(Metrics::new()),
     )
-    .unwrap()
 }
 
 /// Runs rounds until the channel's queue is empty (or the time is up).
@@ -100,23 +101,6 @@ async fn drain(worker: &mut ChannelWorker, store: &SharedStore, name: &str) {
                 .min(Duration::from_secs(2)),
         )
         .await;
-    }
-}
-
-/// The text a message shows, as one string.
-fn shown(platform: Platform, body: &serde_json::Value) -> String {
-    match platform {
-        Platform::Dingtalk => body["markdown"]["text"].as_str().unwrap().to_string(),
-        Platform::Wecom => body["markdown"]["content"].as_str().unwrap().to_string(),
-        Platform::Feishu => format!(
-            "{}\n{}",
-            body["card"]["header"]["title"]["content"].as_str().unwrap(),
-            body["card"]["elements"][0]["text"]["content"]
-                .as_str()
-                .unwrap()
-        ),
-        Platform::Slack => body["blocks"].to_string(),
-        Platform::Webhook => body.to_string(),
     }
 }
 
@@ -394,4 +378,71 @@ async fn check_names_bad_channels_and_test_sends_without_showing_secrets() {
         1,
         "the test message was signed and accepted"
     );
+}
+
+#[tokio::test]
+async fn a_message_too_long_for_the_platform_is_cut_and_links_the_full_alert() {
+    let store = store::open_in_memory().await.unwrap();
+    let mut sent = Vec::new();
+    for (platform, kind) in [
+        (Platform::Wecom, ChannelKind::Wecom),
+        (Platform::Dingtalk, ChannelKind::Dingtalk),
+        (Platform::Feishu, ChannelKind::Feishu),
+        (Platform::Slack, ChannelKind::Slack),
+    ] {
+        let receiver = start(platform, None, 20).await;
+        let name = format!("long-{kind:?}");
+        let mut w = worker(&store, channel(&name, kind, &receiver, None));
+        w.round().await.unwrap();
+        sent.push((platform, name, receiver, w));
+    }
+    // Reasons and authors far past every platform's limit (WeCom: 4,096 bytes of content).
+    let mut long = facts("surfaced", "C-LONG", "high");
+    long.reasons = (0..3)
+        .map(|i| format!("理由{i} {}", "很长".repeat(2000)))
+        .collect();
+    long.evidence = (0..5)
+        .map(|i| EvidenceLink {
+            url: Some(format!("https://weibo.example/p/{i}")),
+            channel: "social".into(),
+            author: Some("作者".repeat(3000)),
+            published_at: None,
+        })
+        .collect();
+    let alert = NewAlert {
+        kind: AlertKind::Surfaced,
+        case_id: Some("C-LONG".into()),
+        brand: "星驰汽车".into(),
+        dedupe_key: "case:C-LONG:surfaced".into(),
+        message_id: "<C-LONG.surfaced@test>".into(),
+        subject: "surfaced C-LONG".into(),
+        text: "text".into(),
+        html: "<p>html</p>".into(),
+        created_at: DateTime::<Utc>::from(std::time::SystemTime::now()).fixed_offset(),
+        facts: serde_json::to_string(&long).ok(),
+    };
+    assert!(store.queue_alert(&alert).await.unwrap());
+    for (platform, name, receiver, w) in &mut sent {
+        drain(w, &store, name).await;
+        let seen = receiver.seen.lock().unwrap();
+        assert!(
+            seen.refused.is_empty(),
+            "{platform:?} refused: {:?}",
+            seen.refused
+        );
+        assert_eq!(seen.accepted.len(), 1, "{platform:?}: sent, not rejected");
+        let text = shown(*platform, &seen.accepted[0]);
+        assert!(
+            text.lines().next().unwrap().contains("C-LONG"),
+            "{platform:?}"
+        );
+        assert!(
+            text.contains("已截断"),
+            "{platform:?} says it was cut: {text}"
+        );
+        assert!(
+            text.contains("https://outcry.example/cases/C-LONG"),
+            "{platform:?} links the full alert"
+        );
+    }
 }

@@ -67,13 +67,22 @@ async fn scraped_html_stays_inert_on_every_page_and_chinese_renders() {
         &[
             (hostile("wb-1"), Some(("C-1", LinkState::Candidate))),
             (hostile("wb-2"), Some(("C-1", LinkState::Confirmed))),
+            (hostile("wb-3"), None),
         ],
     )
     .await;
     let cookie = app.sign_in(&app.lead).await;
+    let post_pages = [format!("/posts/{}", ids[0]), format!("/posts/{}", ids[2])];
     for path in [
+        "/",
+        "/?brand=%3Cscript%3E&stage=%3Cb%3E&severity=%22%3E",
         "/review",
+        "/cases",
+        "/cases?q=%3Cscript%3E&status=all",
+        "/unlinked",
         "/cases/C-1",
+        &post_pages[0],
+        &post_pages[1],
         "/brands",
         "/review?brand=%3Cscript%3E",
     ] {
@@ -162,7 +171,7 @@ async fn forms_need_a_session_its_csrf_token_and_the_lead_role() {
     let csrf = csrf_of(&page);
     let response = app
         .http
-        .post(app.url("/review/decide"))
+        .post(app.url("/act"))
         .header("cookie", &viewer)
         .form(&form(&csrf))
         .send()
@@ -176,7 +185,7 @@ async fn forms_need_a_session_its_csrf_token_and_the_lead_role() {
     assert!(page.contains("class=\"confirm\""));
     let response = app
         .http
-        .post(app.url("/review/decide"))
+        .post(app.url("/act"))
         .header("cookie", &lead)
         .form(&form(&csrf))
         .send()
@@ -185,7 +194,7 @@ async fn forms_need_a_session_its_csrf_token_and_the_lead_role() {
     assert_eq!(response.status(), 403, "another session's token");
     let response = app
         .http
-        .post(app.url("/review/decide"))
+        .post(app.url("/act"))
         .form(&form(&csrf_of(&page)))
         .send()
         .await
@@ -197,14 +206,19 @@ async fn forms_need_a_session_its_csrf_token_and_the_lead_role() {
     // With its own token the click confirms, lands on the case page and is audited.
     let response = app
         .http
-        .post(app.url("/review/decide"))
+        .post(app.url("/act"))
         .header("cookie", &lead)
         .form(&form(&csrf_of(&page)))
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), 303);
-    assert_eq!(response.headers()["location"], "/cases/C-1");
+    assert_eq!(response.headers()["location"], "/cases/C-1?done=confirm");
+    let (_, _, case_page) = app.page("/cases/C-1?done=confirm", &lead).await;
+    assert!(case_page.contains("<p class=\"flash\" id=\"flash\" role=\"status\">关联已确认。</p>"));
+    // A word that is no action says nothing.
+    let (_, _, case_page) = app.page("/cases/C-1?done=%3Cb%3E", &lead).await;
+    assert!(!case_page.contains("class=\"flash\""));
     assert_eq!(candidate_state(&app, ids[0]).await, LinkState::Confirmed);
     let (_, _, case_page) = app.page("/cases/C-1", &lead).await;
     assert!(
@@ -238,7 +252,7 @@ async fn forms_need_a_session_its_csrf_token_and_the_lead_role() {
 /// A feed item stamped in UTC and an HTML-source item stamped in +08:00 (as the extractors
 /// store them), both linked to C-1, and a candidate whose author, title and body carry
 /// direction controls.
-async fn seed_two_zones(app: &App) {
+async fn seed_two_zones(app: &App) -> Vec<i64> {
     app.store
         .upsert_case(&case("C-1"), chrono::Utc::now())
         .await
@@ -266,7 +280,7 @@ async fn seed_two_zones(app: &App) {
             (tricky, Some(("C-1", LinkState::Candidate))),
         ],
     )
-    .await;
+    .await
 }
 
 #[tokio::test]
@@ -296,9 +310,19 @@ async fn pages_speak_the_configured_language_in_one_zone_with_direction_controls
         ),
     ] {
         let app = App::spawn_with(extra).await;
-        seed_two_zones(&app).await;
+        let ids = seed_two_zones(&app).await;
         let cookie = app.sign_in(&app.lead).await;
-        for path in ["/review", "/cases/C-1", "/brands", "/sources"] {
+        let post_page = format!("/posts/{}", ids[2]);
+        for path in [
+            "/",
+            "/review",
+            "/cases",
+            "/unlinked",
+            "/cases/C-1",
+            &post_page,
+            "/brands",
+            "/sources",
+        ] {
             let (status, _, page) = app.page(path, &cookie).await;
             assert_eq!(status, 200, "{path}");
             assert!(
@@ -335,4 +359,252 @@ async fn pages_speak_the_configured_language_in_one_zone_with_direction_controls
         assert!(!case_page.contains("+00:00") && !case_page.contains("T13:40"));
         app.stop().await;
     }
+}
+
+/// Posts a lead's action form as the pages do, from our own origin.
+async fn act(app: &App, cookie: &str, fields: &[(&str, String)]) -> reqwest::Response {
+    app.http
+        .post(app.url("/act"))
+        .header("cookie", cookie)
+        .header("origin", &app.base)
+        .form(fields)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn position(page: &str, needle: &str) -> usize {
+    page.find(needle)
+        .unwrap_or_else(|| panic!("{needle} missing in {page}"))
+}
+
+#[tokio::test]
+async fn the_workbench_ranks_what_needs_attention_and_every_action_says_what_it_did() {
+    use outcry::model::Channel;
+    use outcry::risk::{Risk, RiskReason};
+    use outcry::store::CaseRisk;
+    let app = App::spawn().await;
+    for id in ["C-2", "C-3", "C-10"] {
+        app.store
+            .upsert_case(&case(id), chrono::Utc::now())
+            .await
+            .unwrap();
+    }
+    app.store
+        .save_risks(
+            &[CaseRisk {
+                case_id: "C-10".into(),
+                risk: Risk {
+                    score: 0.9,
+                    reasons: vec![RiskReason::Waiting { days: 3 }],
+                },
+                computed_at: chrono::Utc::now(),
+                crossed_at: None,
+            }],
+            &[],
+        )
+        .await
+        .unwrap();
+    let mut complaint = post(
+        "tousu-1",
+        "星驰漏油投诉无门，4S店态度恶劣，退车",
+        "车主老李",
+        0,
+    );
+    complaint.channel = Channel::Complaint;
+    let ids = seed(
+        &app.store,
+        &[
+            (
+                post("wb-1", "星驰新车漏油，4S店拒绝退车，要曝光", "路人甲", 1),
+                Some(("C-2", LinkState::Candidate)),
+            ),
+            (
+                post("wb-2", "星驰也漏油了", "路人乙", 1),
+                Some(("C-3", LinkState::Candidate)),
+            ),
+            (complaint, None),
+        ],
+    )
+    .await;
+    let (escalating, waiting, unlinked) = (ids[0], ids[1], ids[2]);
+    let lead = app.sign_in(&app.lead).await;
+    let (_, _, review) = app.page("/review", &lead).await;
+    let csrf = csrf_of(&review);
+    let form = |decision: &str, case_id: &str, item: Option<i64>, back: &str| {
+        let mut fields = vec![
+            ("csrf", csrf.clone()),
+            ("decision", decision.to_string()),
+            ("case_id", case_id.to_string()),
+            ("back", back.to_string()),
+        ];
+        if let Some(item) = item {
+            fields.push(("item_id", item.to_string()));
+        }
+        fields
+    };
+
+    // Before: only the case at risk needs attention; two links wait; one complaint is
+    // unlinked.
+    let (status, _, home) = app.page("/", &lead).await;
+    assert_eq!(status, 200);
+    assert!(home.contains("data-case=\"C-10\""), "{home}");
+    assert!(!home.contains("data-case=\"C-3\""));
+    assert!(home.contains("2 条候选关联等待审核"), "{home}");
+    assert!(home.contains(&format!("data-item=\"{unlinked}\"")));
+    assert!(home.contains(&format!("/posts/{waiting}\"")));
+
+    // Confirming from the home page: back home, told so, and the case that just surfaced
+    // ranks before the one only at risk.
+    let response = act(
+        &app,
+        &lead,
+        &form("confirm", "C-2", Some(escalating), "home"),
+    )
+    .await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(response.headers()["location"], "/?done=confirm");
+    let (_, _, home) = app.page("/?done=confirm", &lead).await;
+    assert!(home.contains("关联已确认。"));
+    let attention = &home[position(&home, "id=\"attention\"")..];
+    assert!(
+        position(attention, "data-case=\"C-2\"") < position(attention, "data-case=\"C-10\""),
+        "{attention}"
+    );
+    assert!(attention.contains("data-stage=\"surfaced\""));
+    let (_, _, surfaced) = app.page("/?stage=surfaced", &lead).await;
+    assert!(surfaced.contains("data-case=\"C-2\"") && !surfaced.contains("data-case=\"C-10\""));
+
+    // The case list searches identifiers, complainants and handles, in natural id order.
+    let (_, _, list) = app.page("/cases?q=xc-2026-00871", &lead).await;
+    let rows = &list[position(&list, "id=\"cases\"")..];
+    assert!(
+        position(rows, "data-case=\"C-2\"") < position(rows, "data-case=\"C-3\"")
+            && position(rows, "data-case=\"C-3\"") < position(rows, "data-case=\"C-10\""),
+        "{rows}"
+    );
+    let (_, _, by_stage) = app.page("/cases?sort=stage", &lead).await;
+    let rows = &by_stage[position(&by_stage, "id=\"cases\"")..];
+    assert!(
+        position(rows, "data-case=\"C-2\"") < position(rows, "data-case=\"C-3\"")
+            && position(rows, "data-case=\"C-3\"") < position(rows, "data-case=\"C-10\""),
+        "surfaced first, then by id: {rows}"
+    );
+    let (_, _, none) = app
+        .page(
+            "/cases?q=weibo%3A%E8%BD%A6%E4%B8%BB%E8%80%81%E6%9D%8E",
+            &lead,
+        )
+        .await;
+    assert!(none.contains("没有符合条件的案件"), "{none}");
+
+    // Linking the unlinked complaint by hand from its list.
+    let response = act(
+        &app,
+        &lead,
+        &form("link", "C-3", Some(unlinked), "unlinked"),
+    )
+    .await;
+    assert_eq!(response.headers()["location"], "/unlinked?done=link");
+    let (_, _, post_page) = app.page(&format!("/posts/{unlinked}"), &lead).await;
+    assert!(post_page.contains("由 wang 手动关联"), "{post_page}");
+    assert!(post_page.contains("id=\"sightings\""));
+    assert!(post_page.contains("data-state=\"confirmed\""));
+    let (_, _, by_activity) = app.page("/cases?sort=activity", &lead).await;
+    let rows = &by_activity[position(&by_activity, "id=\"cases\"")..];
+    assert!(
+        position(rows, "data-case=\"C-3\"") < position(rows, "data-case=\"C-2\"")
+            && position(rows, "data-case=\"C-2\"") < position(rows, "data-case=\"C-10\""),
+        "the case just linked to first, the one without links last: {rows}"
+    );
+
+    // Teaching a case a handle: the list finds it by that handle now.
+    let mut fields = form("add_handle", "C-3", None, "case");
+    fields.push(("value", "weibo:车主老李".into()));
+    let response = act(&app, &lead, &fields).await;
+    assert_eq!(response.headers()["location"], "/cases/C-3?done=add_handle");
+    let (_, _, found) = app
+        .page(
+            "/cases?q=weibo%3A%E8%BD%A6%E4%B8%BB%E8%80%81%E6%9D%8E",
+            &lead,
+        )
+        .await;
+    assert!(found.contains("data-case=\"C-3\""), "{found}");
+
+    // Unlinking the wrong confirmation on the case page; the post page offers it back.
+    let response = act(
+        &app,
+        &lead,
+        &form("unlink", "C-2", Some(escalating), "case"),
+    )
+    .await;
+    assert_eq!(response.headers()["location"], "/cases/C-2?done=unlink");
+    let (_, _, case_page) = app.page("/cases/C-2?done=unlink", &lead).await;
+    assert!(case_page.contains("已取消关联"));
+    assert!(
+        !case_page.contains("class=\"post state-confirmed\""),
+        "{case_page}"
+    );
+    assert!(case_page.contains("class=\"unreject\""));
+    let (_, _, post_page) = app.page(&format!("/posts/{escalating}"), &lead).await;
+    assert!(post_page.contains("data-state=\"rejected\""));
+    // The alert the confirmation caused stays on record.
+    assert!(post_page.contains("id=\"post-alerts\""), "{post_page}");
+
+    // Close and reopen.
+    let response = act(&app, &lead, &form("close", "C-3", None, "case")).await;
+    assert_eq!(response.headers()["location"], "/cases/C-3?done=close");
+    let (_, _, closed) = app.page("/cases/C-3", &lead).await;
+    assert!(closed.contains("class=\"reopen\"") && !closed.contains("class=\"close\""));
+    let (_, _, home) = app.page("/", &lead).await;
+    // A closed case's candidates wait no more.
+    assert!(home.contains(">0 条候选关联等待审核"), "{home}");
+    assert!(!home.contains(&format!("/posts/{waiting}\"")));
+    act(&app, &lead, &form("reopen", "C-3", None, "case")).await;
+    let (_, _, reopened) = app.page("/cases/C-3", &lead).await;
+    assert!(reopened.contains("class=\"close\""));
+
+    // A stale form shows the page as it is, saying nothing was changed.
+    let mut stale = form("reopen", "C-2", None, "case");
+    stale[0].1 = "0".repeat(64);
+    let response = act(&app, &lead, &stale).await;
+    assert_eq!(response.status(), 403);
+    let body = response.text().await.unwrap();
+    assert!(body.contains("表单已过期，未做任何更改"), "{body}");
+    assert!(body.contains("id=\"timeline\""), "the case page: {body}");
+
+    // Brands list open cases in natural order; the unlinked count leads to the list.
+    let (_, _, brands) = app.page("/brands", &lead).await;
+    assert!(
+        position(&brands, "/cases/C-2\"") < position(&brands, "/cases/C-3\"")
+            && position(&brands, "/cases/C-3\"") < position(&brands, "/cases/C-10\""),
+        "{brands}"
+    );
+    assert!(brands.contains("href=\"/unlinked?brand="));
+
+    // Every action is audited as the lead's.
+    let actions: Vec<String> = app
+        .store
+        .audit_log(20)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.entry.action)
+        .collect();
+    for action in [
+        "link.confirm",
+        "link.add",
+        "case.update",
+        "case.relink",
+        "link.unlink",
+        "case.close",
+        "case.reopen",
+    ] {
+        assert!(actions.iter().any(|a| a == action), "{action}: {actions:?}");
+    }
+    // A viewer sees no action forms.
+    let viewer = app.sign_in(&app.viewer).await;
+    let (_, _, home) = app.page("/", &viewer).await;
+    assert!(!home.contains("action=\"/act\""));
+    app.stop().await;
 }

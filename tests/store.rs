@@ -572,14 +572,21 @@ async fn a_batch_writes_many_items_and_maps_alerts_back(store: SharedStore) {
     };
     assert_eq!(count(EvidenceScope::Confirmed).await, 600);
     assert_eq!(count(EvidenceScope::Unrejected).await, 601);
-    let alert_cases: Vec<Option<String>> = store
+    let alert_cases: Vec<(Option<String>, Option<i64>)> = store
         .alerts()
         .await
         .unwrap()
         .into_iter()
-        .map(|a| a.case_id)
+        .map(|a| (a.case_id, a.item_id))
         .collect();
-    assert_eq!(alert_cases, [Some("C-1".into()), Some("C-2".into())]);
+    // Each alert names the post that caused it.
+    assert_eq!(
+        alert_cases,
+        [
+            (Some("C-1".into()), Some(committed.new_item_ids[0])),
+            (Some("C-2".into()), Some(committed.new_item_ids[1])),
+        ]
+    );
 }
 
 async fn a_failed_commit_writes_nothing(store: SharedStore) {
@@ -2066,6 +2073,11 @@ async fn channel_deliveries_route_claim_retry_and_count(store: SharedStore) {
     assert_eq!(claimed.case_id.as_deref(), Some("C-1"));
     assert!(claimed.case_open);
     assert_eq!(claimed.attempts, 0);
+    // An email channel sends the alert as the implicit email does.
+    assert_eq!(claimed.message_id, "<C-1.surfaced@test>");
+    assert_eq!(claimed.subject, "surfaced C-1");
+    assert_eq!(claimed.html, "<p>html</p>");
+    assert_eq!(claimed.source, None);
     assert!(store
         .claim_deliveries("hook", now, lease, 10)
         .await

@@ -237,7 +237,7 @@ async fn every_form_post_must_come_from_our_own_pages() {
     let csrf = page[at..at + 64].to_string();
     let decide = |origin: &str| {
         app.http
-            .post(app.url("/review/decide"))
+            .post(app.url("/act"))
             .header("cookie", &cookie)
             .header("origin", origin)
             .form(&[

@@ -8,7 +8,8 @@
 //! row's primary key makes deriving twice harmless. A channel added later starts at the
 //! alerts made from then on (`channels.first_alert`).
 
-use crate::config::{ChannelConfig, ChannelKind, ChannelSecrets};
+use super::mailer::{Mailer, MailerError, OutgoingMail};
+use crate::config::{ChannelConfig, ChannelKind, ChannelSecrets, Config};
 use crate::metrics::Metrics;
 use crate::present::text::{clean, clip};
 use crate::present::{Args, Ui};
@@ -19,6 +20,7 @@ use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::VecDeque;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -419,6 +421,8 @@ pub enum ChatError {
     Config { channel: String, message: String },
     #[error("channel outbox: {0}")]
     Store(#[from] StoreError),
+    #[error("email channel: {0}")]
+    Mail(#[from] MailerError),
 }
 
 /// Reads a platform's answer: its HTTP status, then its own error code.
@@ -481,8 +485,8 @@ impl Pacer {
         Pacer { windows }
     }
 
-    /// Waits until one more send keeps every window within its count, and counts it.
-    async fn next(&mut self) {
+    /// Waits until one more send keeps every window within its count.
+    async fn ready(&mut self) {
         loop {
             let now = Instant::now();
             let mut wait = None;
@@ -505,6 +509,11 @@ impl Pacer {
                 None => break,
             }
         }
+    }
+
+    /// Counts a send at its answer: the platform counted it on arrival, before that, so
+    /// its window ends no later than ours and the next send cannot land inside it.
+    fn sent(&mut self) {
         let now = Instant::now();
         for (_, _, sent) in &mut self.windows {
             sent.push_back(now);
@@ -555,13 +564,61 @@ pub fn client() -> Result<reqwest::Client, ChatError> {
         .map_err(ChatError::Client)
 }
 
+/// How a channel's messages leave: a request to the platform's endpoint, or mail.
+pub enum Transport {
+    Http {
+        client: reqwest::Client,
+        secrets: ChannelSecrets,
+    },
+    Mail(Box<Mailer>),
+}
+
+impl Transport {
+    /// A chat or webhook channel's endpoint and secret, read from the environment.
+    pub fn http(channel: &ChannelConfig) -> Result<Transport, ChatError> {
+        let secrets = channel
+            .secrets()
+            .map_err(|(field, message)| ChatError::Config {
+                channel: channel.name.clone(),
+                message: format!("{field}: {message}"),
+            })?;
+        Ok(Transport::Http {
+            client: client()?,
+            secrets,
+        })
+    }
+
+    /// The channel's transport; a `kind = "email"` channel mails through [smtp], or
+    /// writes .eml files in its own folder under `outbox_dir` (the implicit email channel
+    /// writes the same Message-IDs there).
+    pub fn of(
+        channel: &ChannelConfig,
+        config: &Config,
+        outbox_dir: &Path,
+        installation: &str,
+    ) -> Result<Transport, ChatError> {
+        if channel.kind != ChannelKind::Email {
+            return Transport::http(channel);
+        }
+        let dir = outbox_dir.join(format!(
+            "channel-{}",
+            super::mailer::file_name(&channel.name)
+        ));
+        Ok(Transport::Mail(Box::new(Mailer::for_channel(
+            config,
+            &channel.to,
+            &dir,
+            installation,
+        )?)))
+    }
+}
+
 /// One channel's worker: routes new alerts, then sends its due deliveries, paced.
 pub struct ChannelWorker {
     pub store: SharedStore,
     pub channel: ChannelConfig,
-    secrets: ChannelSecrets,
+    transport: Transport,
     pub ui: Ui,
-    client: reqwest::Client,
     pub retry_initial: Duration,
     pub retry_max: Duration,
     pub lease: Duration,
@@ -573,29 +630,23 @@ impl ChannelWorker {
     pub fn new(
         store: SharedStore,
         channel: ChannelConfig,
+        transport: Transport,
         ui: Ui,
         retry: (Duration, Duration),
         lease: Duration,
         metrics: Arc<Metrics>,
-    ) -> Result<ChannelWorker, ChatError> {
-        let secrets = channel
-            .secrets()
-            .map_err(|(field, message)| ChatError::Config {
-                channel: channel.name.clone(),
-                message: format!("{field}: {message}"),
-            })?;
-        Ok(ChannelWorker {
+    ) -> ChannelWorker {
+        ChannelWorker {
             store,
             pacer: Pacer::new(&channel),
             channel,
-            secrets,
+            transport,
             ui,
-            client: client()?,
             retry_initial: retry.0,
             retry_max: retry.1,
             lease,
             metrics,
-        })
+        }
     }
 
     pub async fn run(mut self, shutdown: CancellationToken) {
@@ -633,7 +684,13 @@ impl ChannelWorker {
             .add_channel(&self.channel.name, Utc::now())
             .await?;
         self.route().await?;
+        let status = self.store.channel_status(&self.channel.name).await?;
         let now = Utc::now();
+        let oldest = status
+            .oldest_pending_ms
+            .map_or(0, |ms| (now.timestamp_millis() - ms).max(0) / 1000);
+        self.metrics
+            .channel_queue(&self.channel.name, status.queued, oldest);
         let lease_until = now + chrono::Duration::from_std(self.lease).unwrap_or_default();
         let claimed = self
             .store
@@ -702,14 +759,26 @@ impl ChannelWorker {
                 .await?;
             return Ok(None);
         }
-        let facts = Facts::of_delivery(&delivery);
         let delivery_id = delivery_id(id, &name);
-        let outgoing = outgoing(&self.channel, &self.secrets, &facts, &delivery_id, &self.ui);
-        self.pacer.next().await;
-        let answer = match send(&self.client, self.channel.kind, &outgoing).await {
-            Ok((_, _, answer)) => answer,
-            Err(reason) => Answer::Failed(reason),
+        let attempts = delivery.attempts;
+        self.pacer.ready().await;
+        let answer = match &self.transport {
+            Transport::Http { client, secrets } => {
+                let facts = Facts::of_delivery(&delivery);
+                let outgoing = outgoing(&self.channel, secrets, &facts, &delivery_id, &self.ui);
+                match send(client, self.channel.kind, &outgoing).await {
+                    Ok((_, _, answer)) => answer,
+                    Err(reason) => Answer::Failed(reason),
+                }
+            }
+            // The alert's own Message-ID: a resend folds, in this channel's mailboxes and
+            // beside the implicit email's.
+            Transport::Mail(mailer) => match mailer.send(&mail_of(delivery)).await {
+                Ok(()) => Answer::Accepted,
+                Err(e) => Answer::Failed(e.to_string()),
+            },
         };
+        self.pacer.sent();
         let now = Utc::now();
         let counted = match &answer {
             Answer::Accepted => "delivered",
@@ -735,8 +804,8 @@ impl ChannelWorker {
                 )
             }
             Answer::Failed(reason) => {
-                let delay = retry_delay(delivery.attempts, self.retry_initial, self.retry_max);
-                warn!(error = %reason, attempts = delivery.attempts + 1, retry_in = ?delay, "delivery failed; will retry");
+                let delay = retry_delay(attempts, self.retry_initial, self.retry_max);
+                warn!(error = %reason, attempts = attempts + 1, retry_in = ?delay, "delivery failed; will retry");
                 let next = now + chrono::Duration::from_std(delay).unwrap_or_default();
                 (
                     DeliveryOutcome::Retry {
@@ -750,6 +819,18 @@ impl ChannelWorker {
         };
         self.store.finish_delivery(id, &name, &outcome, now).await?;
         Ok(pause)
+    }
+}
+
+fn mail_of(delivery: ClaimedDelivery) -> OutgoingMail {
+    OutgoingMail {
+        message_id: delivery.message_id,
+        kind: delivery.kind,
+        case_id: delivery.case_id,
+        source: delivery.source,
+        subject: delivery.subject,
+        text: delivery.text,
+        html: delivery.html,
     }
 }
 

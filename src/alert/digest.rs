@@ -177,12 +177,7 @@ impl Digest {
             .unlinked_items(since.with_timezone(&Utc), now, UNLINKED_READ)
             .await?
             .into_iter()
-            .filter(|u| {
-                u.alerted || {
-                    let text = plain_text(u.item.title.as_deref(), u.item.body.as_deref());
-                    self.assessor.is_complaint(&fold(&text), u.item.channel)
-                }
-            })
+            .filter(|u| is_unlinked_complaint(&self.assessor, u))
             .collect();
         let unlinked_total = unlinked.len();
         let unlinked_held = unlinked.iter().filter(|u| !u.alerted).count();
@@ -456,5 +451,15 @@ pub fn render_digest(content: &DigestContent, ui: &Ui) -> RenderedEmail {
         text: rendered_or(ui.render("digest.txt", &view), &subject),
         html: rendered_or(ui.render("digest.html", &view), &escape_html(&subject)),
         subject,
+    }
+}
+
+/// An unlinked item worth a lead's look: one an `unlinked` alert went out for, or one that
+/// reads as a complaint by the test the pipeline uses (those it held back past the hourly
+/// cap). The digest and the pages show the same ones.
+pub fn is_unlinked_complaint(assessor: &Assessor, u: &UnlinkedItem) -> bool {
+    u.alerted || {
+        let text = plain_text(u.item.title.as_deref(), u.item.body.as_deref());
+        assessor.is_complaint(&fold(&text), u.item.channel)
     }
 }

@@ -153,7 +153,8 @@ fn recipients(
     fallback: Option<&str>,
 ) -> Result<Recipients, MailerError> {
     let mut team = mailboxes("alerts.to", &config.alerts.to)?;
-    if team.is_empty() {
+    // Beside [[channels]], an empty `[alerts] to` turns the implicit email channel off.
+    if team.is_empty() && config.channels.is_empty() {
         match fallback {
             Some(fallback) => team.push(mailbox("alerts.to", fallback)?),
             None => return Err(MailerError::Config("alerts.to: names no recipient".into())),
@@ -189,13 +190,44 @@ impl Mailer {
         outbox_dir: &Path,
         installation: &str,
     ) -> Result<Mailer, MailerError> {
+        Mailer::with_recipients(config, outbox_dir, installation, |from, eml| {
+            recipients(config, from, eml.then_some(EML_TO))
+        })
+    }
+
+    /// The mailer of a `kind = "email"` channel: every alert routed to it goes to `to`,
+    /// through [smtp] or as .eml files in `outbox_dir`.
+    pub fn for_channel(
+        config: &Config,
+        to: &[String],
+        outbox_dir: &Path,
+        installation: &str,
+    ) -> Result<Mailer, MailerError> {
+        Mailer::with_recipients(config, outbox_dir, installation, |from, _| {
+            let to = mailboxes("to", to)?;
+            Ok(Recipients {
+                from,
+                team: to.clone(),
+                digest: to.clone(),
+                operator: to,
+            })
+        })
+    }
+
+    /// `recipients` is given the From address and whether mail goes to .eml files.
+    fn with_recipients(
+        config: &Config,
+        outbox_dir: &Path,
+        installation: &str,
+        recipients: impl FnOnce(Mailbox, bool) -> Result<Recipients, MailerError>,
+    ) -> Result<Mailer, MailerError> {
         let Some(smtp) = &config.smtp else {
             std::fs::create_dir_all(outbox_dir)?;
             let from = mailbox("smtp.from", EML_FROM)?;
             return Ok(Mailer::EmlDir {
                 dir: outbox_dir.to_path_buf(),
                 ids: message_ids(config, &from, installation),
-                recipients: recipients(config, from, Some(EML_TO))?,
+                recipients: recipients(from, true)?,
             });
         };
         let builder = match smtp.security {
@@ -220,9 +252,18 @@ impl Mailer {
         Ok(Mailer::Smtp {
             transport: builder.build(),
             ids: message_ids(config, &from, installation),
-            recipients: recipients(config, from, None)?,
+            recipients: recipients(from, false)?,
             describe: format!("smtp://{}:{}", smtp.host, smtp.port),
         })
+    }
+
+    /// Whether an alert of `kind` has anyone to go to (case alerts have none when `[alerts]
+    /// to` is empty beside [[channels]]).
+    pub fn addressed(&self, kind: AlertKind) -> bool {
+        let recipients = match self {
+            Mailer::Smtp { recipients, .. } | Mailer::EmlDir { recipients, .. } => recipients,
+        };
+        recipients.of(kind).map_or(true, |to| !to.is_empty())
     }
 
     pub fn describe(&self) -> String {
@@ -320,10 +361,9 @@ fn build(
         .map_err(|e| MailerError::Build(e.to_string()))
 }
 
-/// Writes atomically, named by the Message-ID, so a resend replaces instead of duplicating.
-fn write_eml(dir: &Path, message_id: &str, bytes: &[u8]) -> Result<(), MailerError> {
-    let name: String = message_id
-        .chars()
+/// `text` as a file or folder name: letters, digits, `.`, `-` and `_` only.
+pub fn file_name(text: &str) -> String {
+    text.chars()
         .filter(|c| !matches!(c, '<' | '>'))
         .map(|c| {
             if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
@@ -332,7 +372,12 @@ fn write_eml(dir: &Path, message_id: &str, bytes: &[u8]) -> Result<(), MailerErr
                 '_'
             }
         })
-        .collect();
+        .collect()
+}
+
+/// Writes atomically, named by the Message-ID, so a resend replaces instead of duplicating.
+fn write_eml(dir: &Path, message_id: &str, bytes: &[u8]) -> Result<(), MailerError> {
+    let name = file_name(message_id);
     std::fs::create_dir_all(dir)?;
     let temporary = dir.join(format!(".{name}.tmp"));
     std::fs::write(&temporary, bytes)?;

@@ -34,7 +34,7 @@ pub enum DeliveryError {
     MarkSent { id: i64, error: StoreError },
     #[error("alert {id} failed and its retry cannot be recorded: {error}")]
     MarkFailed { id: i64, error: StoreError },
-    #[error("alert {id} of a closed case cannot be cancelled: {error}")]
+    #[error("alert {id} cannot be cancelled: {error}")]
     Cancel { id: i64, error: StoreError },
 }
 
@@ -111,6 +111,14 @@ impl Delivery {
             return self
                 .store
                 .cancel_alert(id, "case closed before delivery")
+                .await
+                .map_err(|error| DeliveryError::Cancel { id, error });
+        }
+        if !self.mailer.addressed(alert.kind) {
+            info!("no email recipient for this alert; it goes to the channels only");
+            return self
+                .store
+                .cancel_alert(id, "no email recipient: [alerts] to is empty")
                 .await
                 .map_err(|error| DeliveryError::Cancel { id, error });
         }

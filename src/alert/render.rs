@@ -160,6 +160,19 @@ pub fn mask_phone(phone: &str) -> String {
     }
 }
 
+/// An e-mail address as people without the lead role see it: the first character of the
+/// mailbox and the whole domain, enough to tell two addresses apart, not to write to one.
+pub fn mask_email(email: &str) -> String {
+    let email = email.trim();
+    match email.rsplit_once('@') {
+        Some((mailbox, domain)) => {
+            let head: String = mailbox.chars().take(1).collect();
+            format!("{head}***@{domain}")
+        }
+        None => "***".to_string(),
+    }
+}
+
 /// The URL when it may be linked: http(s), no whitespace or hidden controls, bounded.
 pub fn web_url(url: Option<&str>) -> Option<&str> {
     let url = url?.trim();
@@ -760,6 +773,8 @@ mod tests {
         assert!(rendered.text.contains("138****2291"));
         assert_eq!(mask_phone("138****2291"), "138****2291");
         assert_eq!(mask_phone("12345"), "***45");
+        assert_eq!(mask_email(" wang.li@example.com "), "w***@example.com");
+        assert_eq!(mask_email("not an address"), "***");
     }
 
     #[test]

@@ -5,10 +5,11 @@
 use super::auth::Principal;
 use super::client::Client;
 use super::{AppState, Refusal};
+use crate::alert::render::{mask_email, mask_phone};
 use crate::cases;
 use crate::config::Role;
 use crate::model::{Case, CaseStatus, LinkEvidence};
-use crate::pipeline::{Event, ReviewError};
+use crate::pipeline::{Decision, Event, ReviewError};
 use crate::present::{facts, Args};
 use crate::risk::RiskReason;
 use crate::store::{
@@ -38,14 +39,23 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/cases/import", post(import_cases))
         .route("/api/v1/cases/{id}", get(get_case).patch(update_case))
         .route("/api/v1/cases/{id}/close", post(close_case))
-        .route("/api/v1/links", get(list_links))
+        .route("/api/v1/cases/{id}/reopen", post(reopen_case))
+        .route("/api/v1/links", get(list_links).post(link_by_hand))
         .route(
             "/api/v1/links/{item_id}/{case_id}/confirm",
-            post(confirm_link),
+            post(|s: State<AppState>, c: Caller, p: LinkPath| decide(s, c, p, Decision::Confirm)),
         )
         .route(
             "/api/v1/links/{item_id}/{case_id}/reject",
-            post(reject_link),
+            post(|s: State<AppState>, c: Caller, p: LinkPath| decide(s, c, p, Decision::Reject)),
+        )
+        .route(
+            "/api/v1/links/{item_id}/{case_id}/unreject",
+            post(|s: State<AppState>, c: Caller, p: LinkPath| decide(s, c, p, Decision::Unreject)),
+        )
+        .route(
+            "/api/v1/links/{item_id}/{case_id}/unlink",
+            post(|s: State<AppState>, c: Caller, p: LinkPath| decide(s, c, p, Decision::Unlink)),
         )
         .route("/api/v1/items", get(list_items))
         .route("/api/v1/alerts", get(list_alerts))
@@ -76,10 +86,12 @@ pub enum ApiError {
 impl From<ReviewError> for ApiError {
     fn from(e: ReviewError) -> Self {
         match e {
-            ReviewError::NoSuchLink { .. } | ReviewError::NoSuchCase(_) => {
-                ApiError::NotFound(e.to_string())
+            ReviewError::NoSuchLink { .. }
+            | ReviewError::NoSuchCase(_)
+            | ReviewError::NoSuchItem(_) => ApiError::NotFound(e.to_string()),
+            ReviewError::WrongState { .. } | ReviewError::CaseClosed(_) => {
+                ApiError::Conflict(e.to_string())
             }
-            ReviewError::Rejected { .. } => ApiError::Conflict(e.to_string()),
             ReviewError::Pipeline(_) => ApiError::Review(e),
         }
     }
@@ -198,13 +210,18 @@ impl Caller {
     }
 
     fn audit(&self, action: &str, target: String, detail: Value) -> AuditEntry {
-        AuditEntry {
-            actor: self.0.name.clone(),
-            action: action.to_string(),
-            target,
-            detail,
-            at: Utc::now(),
-        }
+        audit_entry(&self.0.name, action, target, detail)
+    }
+}
+
+/// An audit row for a write `actor` asks for now.
+pub(super) fn audit_entry(actor: &str, action: &str, target: String, detail: Value) -> AuditEntry {
+    AuditEntry {
+        actor: actor.to_string(),
+        action: action.to_string(),
+        target,
+        detail,
+        at: Utc::now(),
     }
 }
 
@@ -243,6 +260,17 @@ struct CaseWithRisk {
     case: Case,
     risk: Option<f64>,
     risk_reasons: Vec<RiskReason>,
+}
+
+/// The case as the caller may see it: viewers get the complainant's phone and e-mail masked,
+/// as the pages and alert mails show them; leads and operators work with them whole.
+fn for_caller(caller: &Caller, mut case: Case) -> Case {
+    if !caller.0.may(Role::Lead) {
+        let c = &mut case.complainant;
+        c.phone = c.phone.as_deref().map(mask_phone);
+        c.email = c.email.as_deref().map(mask_email);
+    }
+    case
 }
 
 async fn with_risks(state: &AppState, cases: Vec<Case>) -> Result<Vec<CaseWithRisk>, ApiError> {
@@ -286,6 +314,7 @@ async fn list_cases(
                     .any(|text| text.contains(q.as_str()))
             })
         })
+        .map(|c| for_caller(&caller, c))
         .collect();
     let mut cases = with_risks(&state, cases).await?;
     if filter.sort == Some(CaseSort::Risk) {
@@ -312,7 +341,9 @@ async fn get_case(
         .case_evidence(std::slice::from_ref(&id), EvidenceScope::Unrejected)
         .await?;
     let stage = evidence.get(&id).and_then(|e| e.stage);
-    let case = with_risks(&state, vec![case]).await?.pop();
+    let case = with_risks(&state, vec![for_caller(&caller, case)])
+        .await?
+        .pop();
     Ok(Json(json!({ "case": case, "stage": stage })).into_response())
 }
 
@@ -338,7 +369,7 @@ async fn create_case(
 /// Changes to a case; fields left out stay as they are.
 #[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct CaseUpdate {
+pub(super) struct CaseUpdate {
     summary: Option<String>,
     demand: Option<String>,
     notes: Option<String>,
@@ -354,6 +385,17 @@ struct CaseUpdate {
     add_identifiers: Vec<String>,
     #[serde(default)]
     remove_identifiers: Vec<String>,
+}
+
+impl CaseUpdate {
+    /// Teaches the case a handle or identifier (the pages' forms), changing nothing else.
+    pub(super) fn learning(handles: Vec<String>, identifiers: Vec<String>) -> CaseUpdate {
+        CaseUpdate {
+            add_handles: handles,
+            add_identifiers: identifiers,
+            ..CaseUpdate::default()
+        }
+    }
 }
 
 fn add_all(list: &mut Vec<String>, added: &[String]) -> bool {
@@ -376,9 +418,21 @@ async fn update_case(
     caller.require(Role::Lead)?;
     case_id_of(&id)?;
     let Json(update) = body?;
+    let (case, events) = change_case(&state, &caller.0.name, &id, &update).await?;
+    Ok(Json(json!({ "case": case, "relinked": events })).into_response())
+}
+
+/// Changes a case with its audit row, shared by the API and the pages; a handle or
+/// identifier it learns links the recent posts again.
+pub(super) async fn change_case(
+    state: &AppState,
+    actor: &str,
+    id: &str,
+    update: &CaseUpdate,
+) -> Result<(Case, Vec<Event>), ApiError> {
     let mut case = state
         .store
-        .case(&id)
+        .case(id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no case has id {id}")))?;
     for (field, value) in [
@@ -403,33 +457,59 @@ async fn update_case(
         .retain(|i| !update.remove_identifiers.contains(i));
     let learned = add_all(&mut case.complainant.handles, &update.add_handles)
         | add_all(&mut case.identifiers, &update.add_identifiers);
-    let detail = serde_json::to_value(&update).unwrap_or(Value::Null);
-    let audit = caller.audit("case.update", format!("case:{id}"), detail);
-    write_cases(&state, vec![case.clone()], audit).await?;
+    let detail = serde_json::to_value(update).unwrap_or(Value::Null);
+    let audit = audit_entry(actor, "case.update", format!("case:{id}"), detail);
+    write_cases(state, vec![case.clone()], audit).await?;
     let events = if learned {
-        relink(&state, &caller, &id).await?
+        relink(state, actor, id).await?
     } else {
         Vec::new()
     };
-    Ok(Json(json!({ "case": case, "relinked": events })).into_response())
+    Ok((case, events))
 }
 
-async fn close_case(
+async fn close_case(state: State<AppState>, caller: Caller, id: Path<String>) -> ApiResult {
+    set_status(state, caller, id, CaseStatus::Closed).await
+}
+
+async fn reopen_case(state: State<AppState>, caller: Caller, id: Path<String>) -> ApiResult {
+    set_status(state, caller, id, CaseStatus::Open).await
+}
+
+async fn set_status(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    status: CaseStatus,
 ) -> ApiResult {
     caller.require(Role::Lead)?;
     case_id_of(&id)?;
+    let action = match status {
+        CaseStatus::Closed => "case.close",
+        CaseStatus::Open => "case.reopen",
+    };
+    let audit = caller.audit(action, format!("case:{id}"), json!({}));
+    let case = change_status(&state, &id, status, audit).await?;
+    Ok(Json(case).into_response())
+}
+
+/// Closes or reopens a case with its audit row, shared by the API and the pages. A closed
+/// case is no longer linked to and its pending alerts are cancelled; a reopened one links
+/// and alerts again.
+pub(super) async fn change_status(
+    state: &AppState,
+    id: &str,
+    status: CaseStatus,
+    audit: AuditEntry,
+) -> Result<Case, ApiError> {
     let mut case = state
         .store
-        .case(&id)
+        .case(id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no case has id {id}")))?;
-    case.status = CaseStatus::Closed;
-    let audit = caller.audit("case.close", format!("case:{id}"), json!({}));
-    write_cases(&state, vec![case.clone()], audit).await?;
-    Ok(Json(case).into_response())
+    case.status = status;
+    write_cases(state, vec![case.clone()], audit).await?;
+    Ok(case)
 }
 
 /// cases.jsonl in the body. Good lines are written (all in one transaction), bad ones are
@@ -461,7 +541,7 @@ async fn import_cases(State(state): State<AppState>, caller: Caller, body: Strin
     }
     let mut relinked = Vec::new();
     for id in learned {
-        relinked.extend(relink(&state, &caller, &id).await?);
+        relinked.extend(relink(&state, &caller.0.name, &id).await?);
     }
     let problems: Vec<Value> = problems
         .iter()
@@ -490,10 +570,11 @@ async fn write_cases(
     Ok(())
 }
 
-async fn relink(state: &AppState, caller: &Caller, case_id: &str) -> Result<Vec<Event>, ApiError> {
+async fn relink(state: &AppState, actor: &str, case_id: &str) -> Result<Vec<Event>, ApiError> {
     let window = chrono::Duration::from_std(state.review.relink_window)
         .unwrap_or(chrono::Duration::days(14));
-    let audit = caller.audit(
+    let audit = audit_entry(
+        actor,
         "case.relink",
         format!("case:{case_id}"),
         json!({ "window_seconds": window.num_seconds() }),
@@ -646,36 +727,53 @@ async fn with_items(state: &AppState, links: Vec<LinkRow>) -> Result<Vec<LinkVie
         .collect())
 }
 
-async fn confirm_link(
-    state: State<AppState>,
-    caller: Caller,
-    path: Path<(i64, String)>,
-) -> ApiResult {
-    decide(state, caller, path, LinkState::Confirmed).await
-}
-
-async fn reject_link(
-    state: State<AppState>,
-    caller: Caller,
-    path: Path<(i64, String)>,
-) -> ApiResult {
-    decide(state, caller, path, LinkState::Rejected).await
-}
+type LinkPath = Path<(i64, String)>;
 
 async fn decide(
     State(state): State<AppState>,
     caller: Caller,
-    Path((item_id, case_id)): Path<(i64, String)>,
-    decision: LinkState,
+    Path((item_id, case_id)): LinkPath,
+    decision: Decision,
 ) -> ApiResult {
     caller.require(Role::Lead)?;
     case_id_of(&case_id)?;
-    let action = match decision {
-        LinkState::Confirmed => "link.confirm",
-        _ => "link.reject",
-    };
-    let audit = caller.audit(action, format!("link:{item_id}:{case_id}"), json!({}));
+    let audit = caller.audit(
+        &decision.action(),
+        format!("link:{item_id}:{case_id}"),
+        json!({}),
+    );
     let events = decide_link(&state, item_id, &case_id, decision, audit).await?;
+    link_answer(&state, item_id, case_id, events).await
+}
+
+/// A post to link to a case by hand.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HandLink {
+    item_id: i64,
+    case_id: String,
+}
+
+async fn link_by_hand(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Result<Json<HandLink>, JsonRejection>,
+) -> ApiResult {
+    caller.require(Role::Lead)?;
+    let Json(HandLink { item_id, case_id }) = body?;
+    case_id_of(&case_id)?;
+    let audit = caller.audit("link.add", format!("link:{item_id}:{case_id}"), json!({}));
+    let events = add_link(&state, item_id, &case_id, audit).await?;
+    link_answer(&state, item_id, case_id, events).await
+}
+
+/// The link as it is now and what deciding it caused.
+async fn link_answer(
+    state: &AppState,
+    item_id: i64,
+    case_id: String,
+    events: Vec<Event>,
+) -> ApiResult {
     let link = state
         .store
         .find_links(&LinkQuery {
@@ -685,8 +783,26 @@ async fn decide(
             ..LinkQuery::default()
         })
         .await?;
-    let link = with_items(&state, link).await?.pop();
+    let link = with_items(state, link).await?.pop();
     Ok(Json(json!({ "link": link, "events": events })).into_response())
+}
+
+/// A lead's link by hand through the pipeline, shared by the API and the pages.
+pub(super) async fn add_link(
+    state: &AppState,
+    item_id: i64,
+    case_id: &str,
+    audit: AuditEntry,
+) -> Result<Vec<Event>, ApiError> {
+    let events = state
+        .poller
+        .pipeline
+        .lock()
+        .await
+        .link_by_hand(item_id, case_id, audit)
+        .await?;
+    state.decided(&events);
+    Ok(events)
 }
 
 /// A lead's decision through the pipeline, shared by the API and the pages.
@@ -694,7 +810,7 @@ pub(super) async fn decide_link(
     state: &AppState,
     item_id: i64,
     case_id: &str,
-    decision: LinkState,
+    decision: Decision,
     audit: AuditEntry,
 ) -> Result<Vec<Event>, ApiError> {
     let events = state

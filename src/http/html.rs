@@ -19,13 +19,21 @@ use std::fmt::Write;
 /// Scraped text shown on a page is cut to this many characters.
 pub const QUOTE_CHARS: usize = 1200;
 
-const STYLE: &str = "body{font-family:-apple-system,'PingFang SC','Microsoft YaHei','Noto Sans CJK SC',sans-serif;margin:0;color:#111;background:#f6f6f4}\
-nav{background:#222;color:#eee;padding:.6em 1em}nav a{color:#fff}.who{float:right}\
-main{max-width:1200px;margin:auto;padding:1em}.pair{display:grid;grid-template-columns:1fr 1fr;gap:1em;background:#fff;border:1px solid #ddd;margin:1em 0;padding:1em}\
+/// Phone first: one column at 390 px, nothing wider than the screen (long words and URLs
+/// break, tables scroll inside their box), two columns for a pair where there is room.
+const STYLE: &str = "*{box-sizing:border-box}\
+body{font-family:-apple-system,'PingFang SC','Microsoft YaHei','Noto Sans CJK SC',sans-serif;margin:0;color:#111;background:#f6f6f4;overflow-wrap:anywhere;line-height:1.45}\
+nav{background:#222;color:#eee;padding:.6em 1em;display:flex;flex-wrap:wrap;gap:.3em 1em;align-items:center}nav a{color:#fff}.who{margin-left:auto}\
+main{max-width:1200px;margin:auto;padding:.75em}h1{font-size:1.4em}h2{font-size:1.15em}\
+.pair{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,22em),1fr));gap:1em;background:#fff;border:1px solid #ddd;margin:1em 0;padding:.75em}\
+.unlinked,.link{background:#fff;border:1px solid #ddd;margin:.75em 0;padding:.75em}\
 .quote{white-space:pre-wrap;background:#fafafa;padding:.5em;border-left:3px solid #ccc}mark{background:#ffe066}\
-table{border-collapse:collapse;background:#fff}td,th{border:1px solid #ddd;padding:.3em .6em;text-align:left;vertical-align:top}\
-.inline{display:inline}.actions button{margin-right:.5em}.muted{color:#666}.state-confirmed{color:#166534}.state-rejected{color:#991b1b}.state-candidate{color:#92400e}\
-.error{color:#991b1b}";
+.scroll{max-width:100%;overflow-x:auto}table{border-collapse:collapse;background:#fff}td,th{border:1px solid #ddd;padding:.3em .6em;text-align:left;vertical-align:top}\
+.inline{display:inline}.actions{margin:.5em 0}.actions button,.filters button{margin:.2em .5em .2em 0;padding:.5em 1em;min-height:2.5em}\
+.filters label,.actions label{display:inline-block;margin:.2em .5em .2em 0}input,select{max-width:100%;font-size:1em}\
+button.confirm{background:#166534;color:#fff;border:0}button.reject,button.unlink,button.close{background:#fff;color:#991b1b;border:1px solid #991b1b}\
+.flash{background:#ecfdf5;border:1px solid #166534;padding:.6em}.muted{color:#666}.state-confirmed{color:#166534}.state-rejected{color:#991b1b}.state-candidate{color:#92400e}\
+.chart{width:100%;max-width:640px;height:auto}.error{color:#991b1b}";
 
 /// Who is signed in, for the navigation.
 #[derive(Serialize)]
@@ -177,7 +185,7 @@ pub fn engagement_chart(ui: &Ui, items: &[(i64, &[Sighting])]) -> Value {
     }
     let label = crate::present::text::escape_html(&ui.word("chart-label"));
     Value::from_safe_string(format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{H}\" viewBox=\"0 0 {W} {H}\" \
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"100%\" viewBox=\"0 0 {W} {H}\" \
          role=\"img\" aria-label=\"{label}\" class=\"chart\">\
          <rect width=\"{W}\" height=\"{H}\" fill=\"#fff\" stroke=\"#ddd\"/>\
          <line x1=\"{PAD}\" y1=\"{b}\" x2=\"{r}\" y2=\"{b}\" stroke=\"#999\"/>\

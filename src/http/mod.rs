@@ -7,6 +7,7 @@ mod client;
 mod html;
 mod pages;
 mod server;
+mod workbench;
 
 pub use server::serve;
 
@@ -49,7 +50,13 @@ pub struct AppState {
     pub http: Arc<HttpConfig>,
     /// How pages and messages are worded.
     pub ui: Arc<crate::present::Ui>,
+    /// An open case whose risk of going public reaches this needs attention on the home
+    /// page before anything about it is public: `[risk] alert_at`, else [`AT_RISK`].
+    pub at_risk: f64,
 }
+
+/// Without `[risk] alert_at`, an even chance of going public counts as at risk.
+pub const AT_RISK: f64 = 0.5;
 
 /// Why a presented token was not accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -319,6 +326,7 @@ mod tests {
             ),
             review: ReviewConfig::default(),
             brands: Arc::new(Vec::new()),
+            at_risk: AT_RISK,
             http: Arc::new(HttpConfig::default()),
             ui: Arc::new(crate::present::Ui::default()),
         });

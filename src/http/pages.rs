@@ -1,17 +1,20 @@
 //! Server-rendered pages for complaint leads: sign in with a token, the review queue, a case
-//! page and the brand overview. Everything works without JavaScript; every form carries the
-//! session's CSRF token and the session cookie is SameSite=Strict.
+//! page, the brand overview and every action a lead takes on them (the workbench's lists are
+//! in `workbench`). Everything works without JavaScript; every form carries the session's
+//! CSRF token and the session cookie is SameSite=Strict.
 
-use super::api::{decide_link, ApiError};
+use super::api::{add_link, change_case, change_status, decide_link, ApiError, CaseUpdate};
 use super::auth::{cookie, session_cookie, Session, SESSION_COOKIE};
 use super::client::Client;
 use super::html::{engagement_chart, failure, may_decide, outside_link, page, quote, OutsideLink};
+use super::workbench::{self, duration};
 use super::{AppState, Refusal};
 use crate::alert::render::{marks_of, mask_phone, severity};
-use crate::cases::check_id;
+use crate::cases::{check_id, natural_order};
 use crate::config::Role;
 use crate::model::{AlertKind, Case, CaseStatus};
 use crate::normalize::html_to_text;
+use crate::pipeline::Decision;
 use crate::present::text::clip;
 use crate::present::{facts, path_segment, Args, Ui};
 use crate::store::{
@@ -37,20 +40,23 @@ const OVERVIEW_DAYS: i64 = 7;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/", get(|| async { Redirect::to("/review") }))
+        .route("/", get(workbench::home))
         .route("/login", get(login_form).post(login))
         .route("/logout", post(logout))
         .route("/review", get(review_queue))
-        .route("/review/decide", post(decide))
+        .route("/act", post(act))
+        .route("/cases", get(workbench::case_list))
+        .route("/unlinked", get(workbench::unlinked))
+        .route("/posts/{id}", get(workbench::post_page))
         .route("/cases/{id}", get(case_page))
         .route("/brands", get(brands))
         .route("/sources", get(sources))
 }
 
 /// A signed-in browser; anyone else is sent to the sign-in page.
-struct SignedIn {
+pub(super) struct SignedIn {
     id: String,
-    session: Session,
+    pub(super) session: Session,
 }
 
 impl FromRequestParts<AppState> for SignedIn {
@@ -72,7 +78,30 @@ impl FromRequestParts<AppState> for SignedIn {
     }
 }
 
-fn api_failure(ui: &Ui, session: &Session, error: ApiError) -> Response {
+/// What the page says after a lead's action (`?done=<action>` on the redirect); a word
+/// not among the actions says nothing.
+pub(super) fn flash(ui: &Ui, done: Option<&str>) -> Option<String> {
+    let done = done?;
+    ACTIONS
+        .contains(&done)
+        .then(|| ui.t("done", Args::new().with("action", done)))
+}
+
+/// Everything a lead does on the pages: the link decisions, a link by hand, closing and
+/// reopening, and teaching a case a handle or identifier.
+const ACTIONS: [&str; 9] = [
+    "confirm",
+    "reject",
+    "unreject",
+    "unlink",
+    "link",
+    "close",
+    "reopen",
+    "add_handle",
+    "add_identifier",
+];
+
+pub(super) fn api_failure(ui: &Ui, session: &Session, error: ApiError) -> Response {
     let status = error.into_response().status();
     failure(ui, Some(session), status, ui.word("error-not-completed"))
 }
@@ -128,7 +157,7 @@ async fn login(
             let (id, _) = state.auth.sign_in(principal);
             let cookie =
                 session_cookie(&id, state.auth.session_ttl(), state.secure_cookies(&client));
-            ([(header::SET_COOKIE, cookie)], Redirect::to("/review")).into_response()
+            ([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response()
         }
         Err(Refusal::Unknown) => refused(StatusCode::UNAUTHORIZED, ui.word("sign-in-unknown")),
         Err(Refusal::Throttled(wait)) => {
@@ -168,10 +197,12 @@ async fn logout(
 #[derive(Deserialize)]
 struct BrandFilter {
     brand: Option<String>,
+    done: Option<String>,
 }
 
 #[derive(Serialize)]
 struct Review<'a> {
+    flash: Option<String>,
     brand: Option<String>,
     brands: &'a [String],
     pairs: Vec<Pair>,
@@ -184,9 +215,18 @@ async fn review_queue(
     signed_in: SignedIn,
     Query(filter): Query<BrandFilter>,
 ) -> Response {
-    let session = &signed_in.session;
-    let ui = &state.ui;
+    let flash = flash(&state.ui, filter.done.as_deref());
     let brand = filter.brand.filter(|b| !b.is_empty());
+    review_view(&state, &signed_in.session, brand, flash).await
+}
+
+async fn review_view(
+    state: &AppState,
+    session: &Session,
+    brand: Option<String>,
+    flash: Option<String>,
+) -> Response {
+    let ui = &state.ui;
     let pairs = async {
         let links = state
             .store
@@ -197,7 +237,7 @@ async fn review_queue(
                 ..LinkQuery::default()
             })
             .await?;
-        link_pairs(&state, &links).await
+        link_pairs(state, &links).await
     }
     .await;
     match pairs {
@@ -207,6 +247,7 @@ async fn review_queue(
             &ui.word("nav-review"),
             Some(session),
             Review {
+                flash,
                 brand,
                 brands: &state.brands,
                 pairs,
@@ -287,12 +328,26 @@ struct Pair {
     record: Record,
     score: String,
     evidence: Vec<String>,
+    published: String,
+    interactions: String,
+    stage: &'static str,
+    waiting: String,
 }
 
 /// Each link as post and case side by side; the template adds the decision buttons for
 /// leads.
 async fn link_pairs(state: &AppState, links: &[LinkRow]) -> Result<Vec<Pair>, ApiError> {
     let ui = &state.ui;
+    let now = Utc::now();
+    let ids: Vec<i64> = links.iter().map(|l| l.item_id).collect();
+    let sightings = state.store.sightings(&ids).await?;
+    let stages: HashMap<String, &'static str> = state
+        .store
+        .case_standings()
+        .await?
+        .into_iter()
+        .filter_map(|s| Some((s.case.id, s.stage?.0.as_str())))
+        .collect();
     let items: HashMap<i64, ItemRow> = state
         .store
         .find_items(&ItemQuery {
@@ -340,30 +395,79 @@ async fn link_pairs(state: &AppState, links: &[LinkRow]) -> Result<Vec<Pair>, Ap
                 .iter()
                 .map(|ev| facts::link_evidence(ui, ev))
                 .collect(),
+            published: ui.when_known(item.published_at),
+            interactions: ui.number(
+                sightings
+                    .get(&item.id)
+                    .and_then(|s| s.last())
+                    .map_or(0, |s| s.engagement.interactions()),
+            ),
+            stage: stages.get(&case.id).copied().unwrap_or("none"),
+            waiting: DateTime::parse_from_rfc3339(&link.created_at)
+                .map_or_else(|_| "-".to_string(), |t| duration(ui, t, now)),
         });
     }
     Ok(pairs)
 }
 
 #[derive(Deserialize)]
-struct DecideForm {
+struct ActForm {
     csrf: String,
-    item_id: i64,
-    case_id: String,
+    /// One of [`ACTIONS`].
     decision: String,
+    case_id: String,
+    item_id: Option<i64>,
+    /// The handle or identifier to add.
+    value: Option<String>,
+    /// The page the form is on: `review`, `case`, `post`, `unlinked` or the home page.
+    #[serde(default)]
     back: String,
 }
 
-async fn decide(
+impl ActForm {
+    /// The page to go back to after the action.
+    fn back_path(&self) -> String {
+        match (self.back.as_str(), self.item_id) {
+            ("review", _) => "/review".to_string(),
+            ("case", _) => format!("/cases/{}", path_segment(&self.case_id)),
+            ("post", Some(item)) => format!("/posts/{item}"),
+            ("unlinked", _) => "/unlinked".to_string(),
+            _ => "/".to_string(),
+        }
+    }
+
+    /// The page the form is on, as it is now, saying `message`: a form that went stale
+    /// (signed in again, or in another tab) is shown again rather than refused bare.
+    async fn reshow(&self, state: &AppState, session: &Session, message: String) -> Response {
+        let flash = Some(message);
+        match (self.back.as_str(), self.item_id) {
+            ("review", _) => review_view(state, session, None, flash).await,
+            ("case", _) if check_id(&self.case_id).is_ok() => {
+                case_view(state, session, self.case_id.clone(), flash).await
+            }
+            ("post", Some(item)) => workbench::post_view(state, session, item, flash).await,
+            ("unlinked", _) => {
+                workbench::unlinked_view(state, session, &Default::default(), flash).await
+            }
+            _ => workbench::home_view(state, session, &Default::default(), flash).await,
+        }
+    }
+}
+
+/// A lead's action from any page, through the same review path as the API's; back to the
+/// page with a word on what was done.
+async fn act(
     State(state): State<AppState>,
     signed_in: SignedIn,
-    Form(form): Form<DecideForm>,
+    Form(form): Form<ActForm>,
 ) -> Response {
     let session = &signed_in.session;
     let ui = &state.ui;
     let fail = |status, key: &str| failure(ui, Some(session), status, ui.word(key));
     if !session.csrf_matches(&form.csrf) {
-        return fail(StatusCode::FORBIDDEN, "error-stale-form");
+        let mut response = form.reshow(&state, session, ui.word("flash-stale")).await;
+        *response.status_mut() = StatusCode::FORBIDDEN;
+        return response;
     }
     if check_id(&form.case_id).is_err() {
         return fail(StatusCode::BAD_REQUEST, "case-id-invalid");
@@ -371,28 +475,59 @@ async fn decide(
     if !session.principal.may(Role::Lead) {
         return fail(StatusCode::FORBIDDEN, "error-lead-required");
     }
-    let (decision, action) = match form.decision.as_str() {
-        "confirm" => (LinkState::Confirmed, "link.confirm"),
-        "reject" => (LinkState::Rejected, "link.reject"),
-        _ => return fail(StatusCode::BAD_REQUEST, "error-bad-decision"),
-    };
-    let audit = AuditEntry {
-        actor: session.principal.name.clone(),
+    let actor = session.principal.name.as_str();
+    let case_id = form.case_id.as_str();
+    let value = form
+        .value
+        .as_deref()
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(String::from);
+    let audit = |action: &str, target: String| AuditEntry {
+        actor: actor.to_string(),
         action: action.into(),
-        target: format!("link:{}:{}", form.item_id, form.case_id),
+        target,
         detail: serde_json::json!({ "via": "web" }),
         at: Utc::now(),
     };
-    match decide_link(&state, form.item_id, &form.case_id, decision, audit).await {
-        Ok(_) => {
-            let to = if form.back == "case" {
-                format!("/cases/{}", path_segment(&form.case_id))
-            } else {
-                "/review".to_string()
-            };
-            Redirect::to(&to).into_response()
+    let decision = Decision::parse(&form.decision);
+    let done = match (decision, form.decision.as_str(), form.item_id, value) {
+        (Some(decision), _, Some(item_id), _) => {
+            let audit = audit(&decision.action(), format!("link:{item_id}:{case_id}"));
+            decide_link(&state, item_id, case_id, decision, audit)
+                .await
+                .map(drop)
         }
-        Err(ApiError::NotFound(_)) => fail(StatusCode::NOT_FOUND, "error-no-link"),
+        (_, "link", Some(item_id), _) => {
+            let audit = audit("link.add", format!("link:{item_id}:{case_id}"));
+            add_link(&state, item_id, case_id, audit).await.map(drop)
+        }
+        (_, "close" | "reopen", _, _) => {
+            let (status, action) = if form.decision == "close" {
+                (CaseStatus::Closed, "case.close")
+            } else {
+                (CaseStatus::Open, "case.reopen")
+            };
+            let audit = audit(action, format!("case:{case_id}"));
+            change_status(&state, case_id, status, audit)
+                .await
+                .map(drop)
+        }
+        (_, "add_handle" | "add_identifier", _, Some(value)) => {
+            let update = if form.decision == "add_handle" {
+                CaseUpdate::learning(vec![value], Vec::new())
+            } else {
+                CaseUpdate::learning(Vec::new(), vec![value])
+            };
+            change_case(&state, actor, case_id, &update).await.map(drop)
+        }
+        _ => return fail(StatusCode::BAD_REQUEST, "error-bad-decision"),
+    };
+    match done {
+        Ok(()) => {
+            Redirect::to(&format!("{}?done={}", form.back_path(), form.decision)).into_response()
+        }
+        Err(ApiError::NotFound(_)) => fail(StatusCode::NOT_FOUND, "error-not-found"),
         Err(ApiError::Conflict(_)) => fail(StatusCode::CONFLICT, "error-link-conflict"),
         Err(error) => api_failure(ui, session, error),
     }
@@ -401,6 +536,7 @@ async fn decide(
 /// A public item on the case page's timeline.
 #[derive(Serialize)]
 struct TimelinePost {
+    item_id: i64,
     source: String,
     channel: &'static str,
     author: String,
@@ -436,14 +572,40 @@ struct CasePage<'a> {
     pairs: Vec<Pair>,
     csrf: Option<&'a str>,
     back: &'static str,
+    flash: Option<String>,
+    open: bool,
+    rejected: Vec<RejectedLink>,
+}
+
+/// A rejected link on the case page, which a lead may take back.
+#[derive(Serialize)]
+struct RejectedLink {
+    item_id: i64,
+    text: String,
+    decided_by: String,
+}
+
+#[derive(Deserialize)]
+struct Done {
+    done: Option<String>,
 }
 
 async fn case_page(
     State(state): State<AppState>,
     signed_in: SignedIn,
     Path(id): Path<String>,
+    Query(done): Query<Done>,
 ) -> Response {
-    let session = &signed_in.session;
+    let flash = flash(&state.ui, done.done.as_deref());
+    case_view(&state, &signed_in.session, id, flash).await
+}
+
+async fn case_view(
+    state: &AppState,
+    session: &Session,
+    id: String,
+    flash: Option<String>,
+) -> Response {
     let ui = &state.ui;
     if check_id(&id).is_err() {
         return failure(
@@ -509,6 +671,7 @@ async fn case_page(
                     at: ui.when(at),
                     state: i.link_state.as_str(),
                     post: Some(TimelinePost {
+                        item_id: i.item_id,
                         source: i.source.clone(),
                         channel: i.channel.as_str(),
                         author: i
@@ -548,9 +711,12 @@ async fn case_page(
             notes: case.notes.clone(),
             chart: engagement_chart(ui, &confirmed),
             timeline: timeline.into_iter().map(|(_, row)| row).collect(),
-            pairs: link_pairs(&state, &candidates).await?,
+            pairs: link_pairs(state, &candidates).await?,
             csrf: may_decide(session).then_some(session.csrf.as_str()),
             back: "case",
+            flash,
+            open: case.is_open(),
+            rejected: rejected_links(state, &id).await?,
         }))
     }
     .await;
@@ -570,6 +736,42 @@ async fn case_page(
         ),
         Err(error) => api_failure(ui, session, error),
     }
+}
+
+async fn rejected_links(state: &AppState, case_id: &str) -> Result<Vec<RejectedLink>, ApiError> {
+    let links = state
+        .store
+        .find_links(&LinkQuery {
+            state: Some(LinkState::Rejected),
+            case_id: Some(case_id.to_string()),
+            limit: QUEUE_SIZE,
+            ..LinkQuery::default()
+        })
+        .await?;
+    let items: HashMap<i64, ItemRow> = state
+        .store
+        .find_items(&ItemQuery {
+            ids: links.iter().map(|l| l.item_id).collect(),
+            limit: QUEUE_SIZE,
+            ..ItemQuery::default()
+        })
+        .await?
+        .into_iter()
+        .map(|i| (i.id, i))
+        .collect();
+    Ok(links
+        .iter()
+        .map(|l| RejectedLink {
+            item_id: l.item_id,
+            text: items.get(&l.item_id).map_or_else(String::new, |i| {
+                clip(
+                    &html_to_text(i.body.as_deref().or(i.title.as_deref()).unwrap_or_default()),
+                    120,
+                )
+            }),
+            decided_by: l.decided_by.clone().unwrap_or_default(),
+        })
+        .collect())
 }
 
 #[derive(Serialize)]
@@ -596,6 +798,7 @@ struct BrandRow {
     candidates: String,
     confirmed: String,
     mentions: String,
+    unlinked: String,
     alerts: Vec<AlertCount>,
     cases: Vec<OpenCase>,
 }
@@ -603,6 +806,7 @@ struct BrandRow {
 #[derive(Serialize)]
 struct Brands {
     days: i64,
+    unlinked_days: i64,
     brands: Vec<BrandRow>,
 }
 
@@ -616,6 +820,12 @@ async fn brands(State(state): State<AppState>, signed_in: SignedIn) -> Response 
         let mut names: BTreeSet<String> = state.brands.iter().cloned().collect();
         names.extend(cases.iter().map(|c| c.brand.clone()));
         let since = Utc::now() - chrono::Duration::days(OVERVIEW_DAYS);
+        let unlinked = workbench::unlinked_complaints(
+            &state,
+            Utc::now() - chrono::Duration::days(workbench::UNLINKED_DAYS),
+            None,
+        )
+        .await?;
         let mut rows = Vec::new();
         for brand in &names {
             let links = state
@@ -651,10 +861,11 @@ async fn brands(State(state): State<AppState>, signed_in: SignedIn) -> Response 
                 count: count(brand_alerts.iter().filter(|a| a.kind == *k).count()),
             })
             .collect();
-            let open: Vec<&Case> = cases
+            let mut open: Vec<&Case> = cases
                 .iter()
                 .filter(|c| &c.brand == brand && c.is_open())
                 .collect();
+            open.sort_by(|a, b| natural_order(&a.id, &b.id));
             let closed = cases
                 .iter()
                 .filter(|c| &c.brand == brand && c.status == CaseStatus::Closed)
@@ -700,6 +911,7 @@ async fn brands(State(state): State<AppState>, signed_in: SignedIn) -> Response 
                 candidates: count(in_state(LinkState::Candidate)),
                 confirmed: count(in_state(LinkState::Confirmed)),
                 mentions: count(mentions),
+                unlinked: count(unlinked.iter().filter(|u| &u.brand == brand).count()),
                 alerts: by_kind,
                 cases: open_cases,
             });
@@ -715,6 +927,7 @@ async fn brands(State(state): State<AppState>, signed_in: SignedIn) -> Response 
             Some(session),
             Brands {
                 days: OVERVIEW_DAYS,
+                unlinked_days: workbench::UNLINKED_DAYS,
                 brands,
             },
         ),

@@ -26,7 +26,15 @@ pub struct Facts {
     rates: BTreeSet<u64>,
     /// (month, day) pairs.
     days: BTreeSet<(u8, u8)>,
+    /// Days of the month named without their month ("8日，绵阳一名孕妇…"): news writes the
+    /// current month's days so. They can only agree: the same report names the days since.
+    bare_days: BTreeSet<u8>,
     months: BTreeSet<u8>,
+    /// Ages ("68岁的母亲"): only agreement counts, as a story names its people's relatives.
+    ages: BTreeSet<u16>,
+    /// Surnames of people named by title ("宁女士", "赵先生"): a retelling names the
+    /// complainant so; staff are named so too, hence only agreement counts.
+    titled_surnames: BTreeSet<char>,
     /// Model names: words of letters and digits ("c200", "e8", "s5").
     models: BTreeSet<String>,
     /// What someone said, as quoted ("“电池属于易损件”"): staff's words are what a retelling
@@ -50,6 +58,7 @@ impl Facts {
         };
         scan_numbers(folded, &mut facts);
         scan_english_dates(folded, &mut facts);
+        facts.titled_surnames = titled_surnames(folded);
         facts.models = models_in(folded);
         facts.quotes = quotes_in(folded);
         facts.me_too = tells_own_story(folded);
@@ -82,6 +91,7 @@ impl Facts {
         self.rates.extend(&other.rates);
         self.days.extend(&other.days);
         self.months.extend(&other.months);
+        self.ages.extend(&other.ages);
         self.models.extend(other.models.iter().cloned());
         for quote in &other.quotes {
             if !self.quotes.contains(quote) && self.quotes.len() < MAX_QUOTES {
@@ -159,6 +169,13 @@ pub fn compare(post: &Facts, case: &Facts, complainant_name: Option<&str>) -> Co
             !post.months.is_disjoint(&case.months),
         );
     }
+    let case_days: BTreeSet<u8> = case.days.iter().map(|(_, day)| *day).collect();
+    if !result.agree.contains(&"date") && !post.bare_days.is_disjoint(&case_days) {
+        result.agree.push("date");
+    }
+    if !post.ages.is_disjoint(&case.ages) {
+        result.agree.push("age");
+    }
     result.judge(
         "model",
         !post.models.is_empty() && !case.models.is_empty(),
@@ -178,6 +195,12 @@ pub fn compare(post: &Facts, case: &Facts, complainant_name: Option<&str>) -> Co
             !name.is_empty(),
             name.starts_with(surname.as_str()),
         );
+    }
+    let titled = complainant_name
+        .and_then(|name| name.chars().next())
+        .is_some_and(|surname| post.titled_surnames.contains(&surname));
+    if titled && !result.agree.contains(&"surname") && !result.conflict.contains(&"surname") {
+        result.agree.push("surname");
     }
     result
 }
@@ -400,12 +423,52 @@ fn scan_numbers(text: &str, facts: &mut Facts) {
             Some('%') => {
                 facts.rates.insert(cents);
             }
+            Some('日')
+                if (1..=31).contains(&whole)
+                    && fraction.is_empty()
+                    && (start == 0 || chars[start - 1] != '月')
+                    && !names_a_span(&chars[j + 1..]) =>
+            {
+                facts.bare_days.insert(whole as u8);
+            }
+            Some('岁') if (1..=120).contains(&whole) && fraction.is_empty() => {
+                facts.ages.insert(whole as u16);
+            }
             _ if preceded_by_currency => {
                 facts.amounts.insert(cents);
             }
             _ => {}
         }
     }
+}
+
+/// After "N日": a span of days ("7日内", "7日无理由退货"), not a day of the month.
+fn names_a_span(after: &[char]) -> bool {
+    matches!(after.first(), Some('内' | '无' | '后' | '起' | '以'))
+}
+
+/// Words that stand before a title without being a surname: "该女士", "一位先生".
+const NOT_SURNAMES: &[char] = &[
+    '该', '这', '那', '位', '名', '个', '某', '女', '男', '的', '老', '小', '和', '与', '及',
+];
+
+/// "宁女士", "赵先生", "刘小姐" → their surnames.
+fn titled_surnames(folded: &str) -> BTreeSet<char> {
+    let chars: Vec<char> = folded.chars().collect();
+    let mut surnames = BTreeSet::new();
+    for title in ["女士", "先生", "小姐"] {
+        let title: Vec<char> = title.chars().collect();
+        for (i, window) in chars.windows(title.len()).enumerate() {
+            if window != title.as_slice() || i == 0 {
+                continue;
+            }
+            let surname = chars[i - 1];
+            if is_han(surname) && !NOT_SURNAMES.contains(&surname) {
+                surnames.insert(surname);
+            }
+        }
+    }
+    surnames
 }
 
 const MONTHS: [&str; 12] = [
@@ -593,8 +656,35 @@ mod tests {
         );
         assert_eq!(compare(&facts("2月底的事"), &case, None).agree, ["month"]);
         assert_eq!(
+            compare(&facts("16日，航班取消"), &case, None).agree,
+            ["date"]
+        );
+        let other_day = compare(&facts("17日，航班取消"), &case, None);
+        assert!(other_day.agree.is_empty() && other_day.conflict.is_empty());
+        assert!(facts("7日内退款，7日无理由退货").bare_days.is_empty());
+        assert_eq!(
             compare(&facts("1月底的事"), &case, None).conflict,
             ["month"]
         );
+    }
+
+    #[test]
+    fn ages_and_titled_surnames_only_ever_agree() {
+        let case = facts("催收打给他母亲（68岁）");
+        assert_eq!(
+            compare(&facts("打给他68岁的母亲"), &case, None).agree,
+            ["age"]
+        );
+        assert!(compare(&facts("打给他70岁的母亲"), &case, None)
+            .conflict
+            .is_empty());
+        let named = facts("近日，平顶山宁女士反映退费扣除不合理，该女士称");
+        assert_eq!(named.titled_surnames, BTreeSet::from(['宁']));
+        assert_eq!(
+            compare(&named, &facts("退费"), Some("宁女士")).agree,
+            ["surname"]
+        );
+        let other = compare(&named, &facts("退费"), Some("祁先生"));
+        assert!(other.agree.is_empty() && other.conflict.is_empty());
     }
 }

@@ -199,11 +199,12 @@ impl Fit {
     fn agrees_specifically(&self, post_units: usize) -> bool {
         let likeness = self.retelling.as_ref().map_or(0.0, |(l, _)| *l);
         let facts = self.specific_agreement();
-        // The same place alone is what every local post about the brand shares.
+        // The same place alone is what every local post about the brand shares, and the
+        // company's stock answer ("存在不文明行为") is quoted by everyone who got it.
         let particular = self
             .retelling
             .as_ref()
-            .is_some_and(|(_, c)| c.agree.iter().any(|f| *f != "place"));
+            .is_some_and(|(_, c)| c.agree.iter().any(|f| !matches!(*f, "place" | "quote")));
         facts >= SPECIFIC_AGREEMENT
             || post_units >= LONG_POST_UNITS && particular && likeness >= CLOSE_RETELLING
             || post_units >= WHOLE_RETELLING_UNITS && self.case_text >= RETOLD_WHOLE
@@ -1355,6 +1356,28 @@ mod tests {
                 "{post}: {found:?}"
             );
         }
+    }
+
+    #[test]
+    fn one_close_retelling_confirms_on_a_particular_fact_but_not_on_a_quote_or_place() {
+        let fit = |agree: Vec<&'static str>| Fit {
+            retelling: Some((
+                0.56,
+                Comparison {
+                    agree,
+                    conflict: Vec::new(),
+                },
+            )),
+            case_text: 0.56,
+            ..Fit::default()
+        };
+        let long = LONG_POST_UNITS + 2;
+        assert!(fit(vec!["amount"]).agrees_specifically(long));
+        assert!(!fit(vec!["amount"]).agrees_specifically(LONG_POST_UNITS - 1));
+        // The company's stock answer is quoted alike by everyone who got it.
+        assert!(!fit(vec!["quote"]).agrees_specifically(long));
+        assert!(!fit(vec!["place"]).agrees_specifically(long));
+        assert!(fit(vec!["quote", "date"]).agrees_specifically(LONG_POST_UNITS - 1));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! Each decision is one store transaction with its audit row and any alert it causes.
 
 use super::{case_alert, is_step_up, Event, Pipeline, PipelineError, PreparedText};
-use crate::model::Observation;
+use crate::model::{LinkEvidence, Observation};
 use crate::store::{
     AuditEntry, Batch, CaseItem, EvidenceScope, ItemQuery, ItemRef, ItemRow, LinkChange, LinkQuery,
     LinkState, NewLink, Sighting, StoreError,
@@ -20,10 +20,79 @@ pub enum ReviewError {
     NoSuchLink { item_id: i64, case_id: String },
     #[error("no case has id {0}")]
     NoSuchCase(String),
-    #[error("the link of item {item_id} to case {case_id} was rejected; rejected links are never used again")]
-    Rejected { item_id: i64, case_id: String },
+    #[error("the link of item {item_id} to case {case_id} is {state}; {decision} applies to {from} links only")]
+    WrongState {
+        item_id: i64,
+        case_id: String,
+        state: &'static str,
+        decision: &'static str,
+        from: String,
+    },
+    #[error("no item has id {0}")]
+    NoSuchItem(i64),
+    #[error("case {0} is closed; reopen it first")]
+    CaseClosed(String),
     #[error(transparent)]
     Pipeline(#[from] PipelineError),
+}
+
+/// What a lead does with a stored link. Every decision can be undone by another: a rejected
+/// link goes back to the candidates or is confirmed after all, a confirmed one is unlinked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// A candidate, or a link rejected by mistake, counts for the case.
+    Confirm,
+    Reject,
+    /// A rejected link waits for review again.
+    Unreject,
+    /// A confirmed link (often an automatic one) stops counting for the case.
+    Unlink,
+}
+
+impl Decision {
+    pub fn parse(word: &str) -> Option<Decision> {
+        [
+            Decision::Confirm,
+            Decision::Reject,
+            Decision::Unreject,
+            Decision::Unlink,
+        ]
+        .into_iter()
+        .find(|d| d.as_str() == word)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Confirm => "confirm",
+            Decision::Reject => "reject",
+            Decision::Unreject => "unreject",
+            Decision::Unlink => "unlink",
+        }
+    }
+
+    /// The audit log's action.
+    pub fn action(self) -> String {
+        format!("link.{}", self.as_str())
+    }
+
+    /// The state the link is left in.
+    pub fn state(self) -> LinkState {
+        match self {
+            Decision::Confirm => LinkState::Confirmed,
+            Decision::Reject | Decision::Unlink => LinkState::Rejected,
+            Decision::Unreject => LinkState::Candidate,
+        }
+    }
+
+    /// The states the decision applies to, besides the one it leaves (which is a no-op).
+    fn from(self) -> &'static [LinkState] {
+        match self {
+            Decision::Confirm => &[LinkState::Candidate, LinkState::Rejected],
+            Decision::Reject => &[LinkState::Candidate, LinkState::Confirmed],
+            Decision::Unreject => &[LinkState::Rejected],
+            Decision::Unlink => &[LinkState::Confirmed],
+        }
+    }
 }
 
 impl From<StoreError> for ReviewError {
@@ -33,16 +102,17 @@ impl From<StoreError> for ReviewError {
 }
 
 impl Pipeline {
-    /// Confirms or rejects a stored link. A confirmed link counts in the case's assessment at
-    /// once and may queue an alert through the outbox; a rejected one is never used again.
-    /// Deciding what a link already is writes nothing.
+    /// Decides about a stored link. A confirmed link counts in the case's assessment at once
+    /// and may queue an alert through the outbox; a rejected one is not proposed again until
+    /// a person takes the rejection back. Deciding what a link already is writes nothing.
     pub async fn decide_link(
         &mut self,
         item_id: i64,
         case_id: &str,
-        state: LinkState,
+        decision: Decision,
         audit: AuditEntry,
     ) -> Result<Vec<Event>, ReviewError> {
+        let state = decision.state();
         let span = info_span!("case", case = %case_id, item = item_id, actor = %audit.actor);
         let _entered = span.enter();
         self.refresh_cases().await?;
@@ -64,10 +134,18 @@ impl Pipeline {
         if link.state == state {
             return Ok(Vec::new());
         }
-        if link.state == LinkState::Rejected {
-            return Err(ReviewError::Rejected {
+        if !decision.from().contains(&link.state) {
+            return Err(ReviewError::WrongState {
                 item_id,
                 case_id: case_id.to_string(),
+                state: link.state.as_str(),
+                decision: decision.as_str(),
+                from: decision
+                    .from()
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" or "),
             });
         }
         let item = self.stored_item(item_id).await?.ok_or_else(no_link)?;
@@ -91,12 +169,78 @@ impl Pipeline {
         let result = self
             .assess_and_commit(case_id, confirmed, Vec::new(), batch, now)
             .await;
-        if result.is_err() || link.state == LinkState::Confirmed {
-            // The linker learned from a link that is not (or no longer) confirmed: relearn
-            // the public stories from the store before the next batch.
+        if result.is_err() || link.state != LinkState::Candidate {
+            // The linker learned from a link that is not (or no longer) confirmed, or keeps
+            // away from one that is no longer rejected: rebuild it from the store before the
+            // next batch.
             self.cases_revision = None;
         }
         info!(state = state.as_str(), "link decided");
+        result
+    }
+
+    /// Links a stored post to an open case by hand, confirmed, with the lead as its evidence;
+    /// a post already linked to the case is confirmed instead. The case is assessed with it
+    /// and the step up it causes queues an alert, as any confirmation does.
+    pub async fn link_by_hand(
+        &mut self,
+        item_id: i64,
+        case_id: &str,
+        audit: AuditEntry,
+    ) -> Result<Vec<Event>, ReviewError> {
+        self.refresh_cases().await?;
+        let case = self
+            .store
+            .case(case_id)
+            .await?
+            .ok_or_else(|| ReviewError::NoSuchCase(case_id.to_string()))?;
+        if !case.is_open() {
+            return Err(ReviewError::CaseClosed(case_id.to_string()));
+        }
+        let item = self
+            .stored_item(item_id)
+            .await?
+            .ok_or(ReviewError::NoSuchItem(item_id))?;
+        if item.links.iter().any(|(case, _)| case == case_id) {
+            return self
+                .decide_link(item_id, case_id, Decision::Confirm, audit)
+                .await;
+        }
+        let span = info_span!("case", case = %case_id, item = item_id, actor = %audit.actor);
+        let _entered = span.enter();
+        let now = audit.at;
+        let link = NewLink {
+            case_id: case_id.to_string(),
+            state: LinkState::Confirmed,
+            score: 1.0,
+            evidence: vec![LinkEvidence::ByHand {
+                by: audit.actor.clone(),
+            }],
+        };
+        let mut batch = Batch::default();
+        batch.link_changes.push(LinkChange::Propose {
+            item_id,
+            link: link.clone(),
+            at: now,
+        });
+        // A person's link: automatic linking never overwrites a decided one.
+        batch.link_changes.push(LinkChange::Decide {
+            item_id,
+            case_id: case_id.to_string(),
+            state: LinkState::Confirmed,
+            actor: audit.actor.clone(),
+            at: now,
+        });
+        batch.audit.push(audit);
+        self.learn_item(case_id, &item);
+        self.evidence.forget(case_id);
+        let result = self
+            .assess_and_commit(case_id, Vec::new(), vec![(item, link)], batch, now)
+            .await;
+        if result.is_err() {
+            self.cases_revision = None;
+        }
+        info!("linked by hand");
         result
     }
 

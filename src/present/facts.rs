@@ -169,6 +169,7 @@ pub fn link_evidence(ui: &Ui, evidence: &LinkEvidence) -> String {
             Args::new().with("url", clipped(url)),
         ),
         LinkEvidence::AuthorIsVoice => ui.word("ev-author-is-voice"),
+        LinkEvidence::ByHand { by } => ui.t("ev-by-hand", Args::new().with("by", clipped(by))),
         LinkEvidence::MentionsVoice { name } => {
             ui.t("ev-mentions-voice", Args::new().with("name", clipped(name)))
         }
@@ -257,6 +258,14 @@ mod tests {
         };
         assert_eq!(link_evidence(&ui(Language::ZhCn), &agrees), "地点一致");
         assert_eq!(link_evidence(&ui(Language::En), &agrees), "place agrees");
+        // Every kind of fact the linker compares is worded, not shown by its key.
+        for fact in [
+            "place", "city", "amount", "rate", "date", "month", "model", "quote", "surname", "age",
+        ] {
+            let conflicts = LinkEvidence::FactConflicts { fact: fact.into() };
+            let zh = link_evidence(&ui(Language::ZhCn), &conflicts);
+            assert!(!zh.contains(fact), "{zh}");
+        }
     }
 
     #[test]

@@ -40,6 +40,20 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("case.html", include_str!("templates/case.html")),
     ("brands.html", include_str!("templates/brands.html")),
     ("sources.html", include_str!("templates/sources.html")),
+    ("filters.html", include_str!("templates/filters.html")),
+    ("linkform.html", include_str!("templates/linkform.html")),
+    ("home.html", include_str!("templates/home.html")),
+    (
+        "unlinked_row.html",
+        include_str!("templates/unlinked_row.html"),
+    ),
+    ("unlinked.html", include_str!("templates/unlinked.html")),
+    ("cases.html", include_str!("templates/cases.html")),
+    ("post.html", include_str!("templates/post.html")),
+    (
+        "case_actions.html",
+        include_str!("templates/case_actions.html"),
+    ),
 ];
 
 static ENVIRONMENT: LazyLock<Environment<'static>> = LazyLock::new(|| {

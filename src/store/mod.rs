@@ -501,8 +501,13 @@ pub struct ClaimedDelivery {
     /// Whether the alert's case is still open (true without a case).
     pub case_open: bool,
     pub brand: String,
+    /// The source an operator alert is about.
+    pub source: Option<String>,
+    /// As stored; an email channel sends it as the implicit email does.
+    pub message_id: String,
     pub subject: String,
     pub text: String,
+    pub html: String,
     pub facts: Option<String>,
     pub attempts: i64,
 }
@@ -580,6 +585,8 @@ pub struct AlertRow {
     pub kind: AlertKind,
     pub case_id: Option<String>,
     pub brand: String,
+    /// The post that caused it; none for digests and source notices.
+    pub item_id: Option<i64>,
     pub subject: String,
     pub status: AlertStatus,
     pub attempts: i64,

@@ -537,8 +537,8 @@ impl Store for PostgresStore {
 
     async fn alerts(&self) -> Result<Vec<AlertRow>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, kind, case_id, brand, subject, status, attempts, last_error, created_at,
-                 sent_at
+            "SELECT id, kind, case_id, brand, item_id, subject, status, attempts, last_error,
+                 created_at, sent_at
              FROM alerts ORDER BY id",
         )
         .fetch_all(&self.pool)

@@ -78,6 +78,7 @@ pub(super) fn alert_row(r: &impl Columns) -> Result<AlertRow, StoreError> {
         kind: kind(r)?,
         case_id: r.text_opt("case_id"),
         brand: r.text("brand"),
+        item_id: r.int_opt("item_id"),
         subject: r.text("subject"),
         status: AlertStatus::parse(&status).ok_or_else(|| corrupt("alert status", &status))?,
         attempts: r.int("attempts"),

@@ -947,7 +947,8 @@ where
         for row in &claimed {
             let alert_id = row.int("alert_id");
             let alert = sqlx::query::<DB>(
-                "SELECT a.kind, a.case_id, a.brand, a.subject, a.body_text, a.facts,
+                "SELECT a.kind, a.case_id, a.brand, a.source, a.message_id, a.subject, a.body_text,
+                        a.body_html, a.facts,
                         (SELECT status FROM cases WHERE cases.id = a.case_id) AS case_status
                  FROM alerts a WHERE a.id = $1",
             )
@@ -962,8 +963,11 @@ where
                 case_id: alert.text_opt("case_id"),
                 case_open: alert.text_opt("case_status").is_none_or(|s| s == "open"),
                 brand: alert.text("brand"),
+                source: alert.text_opt("source"),
+                message_id: alert.text("message_id"),
                 subject: alert.text("subject"),
                 text: alert.text("body_text"),
+                html: alert.text("body_html"),
                 facts: alert.text_opt("facts"),
                 attempts: row.int("attempts"),
             });

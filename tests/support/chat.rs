@@ -38,6 +38,77 @@ pub struct Seen {
 pub struct Receiver {
     pub url: String,
     pub seen: Arc<Mutex<Seen>>,
+    config: Arc<Config>,
+    addr: std::net::SocketAddr,
+    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl Receiver {
+    /// Closes the port: senders get "connection refused" until [`Receiver::restart`].
+    pub fn stop(&self) {
+        if let Some(task) = self.task.lock().unwrap().take() {
+            task.abort();
+        }
+    }
+
+    /// Listens again on the same port.
+    pub async fn restart(&self) {
+        let listener = tokio::net::TcpListener::bind(self.addr).await.unwrap();
+        *self.task.lock().unwrap() = Some(serve(listener, self.config.clone()));
+    }
+
+    /// The most messages accepted within any `window`: what pacing held to.
+    pub fn max_in_window(&self, window: Duration) -> usize {
+        let seen = self.seen.lock().unwrap();
+        let times = &seen.sent_at;
+        let mut most = 0;
+        let mut start = 0;
+        for (end, t) in times.iter().enumerate() {
+            while t.duration_since(times[start]) >= window {
+                start += 1;
+            }
+            most = most.max(end + 1 - start);
+        }
+        most
+    }
+
+    /// The accepted messages' texts as each platform shows them, in arrival order.
+    pub fn texts(&self) -> Vec<String> {
+        let platform = self.config.platform;
+        self.seen
+            .lock()
+            .unwrap()
+            .accepted
+            .iter()
+            .map(|body| shown(platform, body))
+            .collect()
+    }
+}
+
+/// The text a message shows, as one string.
+pub fn shown(platform: Platform, body: &Value) -> String {
+    match platform {
+        Platform::Dingtalk => body["markdown"]["text"].as_str().unwrap().to_string(),
+        Platform::Wecom => body["markdown"]["content"].as_str().unwrap().to_string(),
+        Platform::Feishu => format!(
+            "{}\n{}",
+            body["card"]["header"]["title"]["content"].as_str().unwrap(),
+            body["card"]["elements"][0]["text"]["content"]
+                .as_str()
+                .unwrap()
+        ),
+        Platform::Slack => body["blocks"].to_string(),
+        Platform::Webhook => body.to_string(),
+    }
+}
+
+fn serve(listener: tokio::net::TcpListener, config: Arc<Config>) -> tokio::task::JoinHandle<()> {
+    let app = Router::new()
+        .route("/robot", post(receive))
+        .with_state(config);
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    })
 }
 
 struct Config {
@@ -83,16 +154,17 @@ pub async fn start_with_window(
         window,
         seen: seen.clone(),
     });
-    let app = Router::new()
-        .route("/robot", post(receive))
-        .with_state(config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!(
-        "http://{}/robot?access_token=t0ken",
-        listener.local_addr().unwrap()
-    );
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    Receiver { url, seen }
+    let addr = listener.local_addr().unwrap();
+    let url = format!("http://{addr}/robot?access_token=t0ken");
+    let task = serve(listener, config.clone());
+    Receiver {
+        url,
+        seen,
+        config,
+        addr,
+        task: Mutex::new(Some(task)),
+    }
 }
 
 fn refuse(config: &Config, why: String) -> Response {

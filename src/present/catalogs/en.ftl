@@ -129,6 +129,7 @@ ev-author-is-handle = author is the complainant's handle { $handle }
 ev-mentions-handle = mentions the complainant's handle { $handle }
 ev-links-linked-post = links to { $url }, already linked to this case
 ev-author-is-voice = the author's earlier post is linked to this case
+ev-by-hand = linked by hand by { $by }
 ev-mentions-voice = mentions @{ $name }, whose post is linked to this case
 ev-names-voice = names { $name }, whose post is linked to this case
 ev-retells = retells the case: adds { $score } (text { $case_text }, public story { $story })
@@ -152,6 +153,10 @@ fact = { $fact ->
     [date] date
     [month] month
     [surname] surname
+    [age] age
+    [city] city
+    [model] model
+    [quote] quoted words
    *[other] { $fact }
 }
 
@@ -296,11 +301,101 @@ chart-label = interactions over time
 error-title = Error ({ $code })
 error-stale-form = Stale form: reload the page.
 error-lead-required = The lead role is required.
-error-bad-decision = The decision must be confirm or reject.
+error-bad-decision = That action is not known, or it lacks what it needs.
 error-not-completed = The request could not be completed.
 error-no-case = No case has id { $case }.
-error-no-link = There is no such link.
-error-link-conflict = That link was rejected and cannot be confirmed.
+error-link-conflict = That is not possible in the link's or case's current state.
+
+nav-home = Needs attention
+nav-cases = Cases
+nav-unlinked = Unlinked complaints
+cases-search = Search id, complainant, handle, identifier, text
+filter-status = Status
+case-status-filter = { $status ->
+    [open] open
+    [closed] closed
+   *[all] all
+}
+filter-sort = Order
+case-sort = { $sort ->
+    [id] by id
+    [stage] furthest stage first
+    [severity] most severe first
+   *[activity] latest activity first
+}
+filter-stage = Stage
+filter-severity = Severity
+home-cases = Open cases at risk or public, furthest stage first
+home-cases-empty = No open case is at risk or public.
+col-case = Case
+col-risk = Risk
+col-public-for = Public for
+col-growth = Growth
+col-voices = Sources · authors
+col-last-alert = Last alert sent
+col-published = published
+growth = +{ $count }/h
+voices = { $sources } · { $authors }
+home-waiting = { $count ->
+    [one] 1 candidate link waits for review
+   *[other] { $count } candidate links wait for review, oldest first
+}
+pair-score = score { $score }
+waiting = waiting { $duration }
+home-unlinked = { $count ->
+    [one] 1 unlinked complaint since { $since }
+   *[other] { $count } unlinked complaints since { $since }
+}
+unlinked-alerted = alerted
+unlinked-count = { $count ->
+    [one] 1 public complaint in the last { $days } days fits no case.
+   *[other] { $count } public complaints in the last { $days } days fit no case.
+}
+cases-count = { $count ->
+    [one] 1 case.
+   *[other] { $count } cases.
+}
+cases-empty = No case matches.
+post-open = Open the post
+post-title = Public post { $id }
+post-links = Links to cases
+post-no-links = Linked to no case.
+post-link-to = Link to case
+post-decided = decided by { $by }, { $at }
+post-engagement = Engagement
+post-sightings = Sightings
+post-counts = Counts
+post-followers = Author's followers
+post-alerts = Alerts it caused
+action = { $action ->
+    [confirm] Confirm
+    [reject] Reject
+    [unreject] Undo rejection
+    [unlink] Unlink
+    [close] Close case
+   *[reopen] Reopen case
+}
+action-link = Link
+action-add = Add
+action-add-handle = Add a handle (platform:name)
+action-add-identifier = Add an identifier (kind:value)
+case-rejected = Rejected links
+case-actions = Actions
+brands-unlinked = Unlinked complaints, last { $days } days
+done = { $action ->
+    [confirm] Link confirmed.
+    [reject] Link rejected.
+    [unreject] Rejection undone: the link waits for review again.
+    [unlink] Post unlinked: it no longer counts for the case.
+    [link] Post linked to the case.
+    [close] Case closed.
+    [reopen] Case reopened.
+    [add_handle] Handle added; recent posts were linked again.
+   *[add_identifier] Identifier added; recent posts were linked again.
+}
+flash-stale = That form had expired, so nothing was changed. This is the page as it is now: please try again.
+error-not-found = There is no such post, case or link.
+error-no-item = There is no such post.
 
 ## JSON API
 

@@ -116,6 +116,7 @@ ev-author-is-handle = 作者即投诉人账号 { $handle }
 ev-mentions-handle = 提到投诉人账号 { $handle }
 ev-links-linked-post = 链接到已关联本案的帖子 { $url }
 ev-author-is-voice = 作者此前的帖子已关联本案
+ev-by-hand = 由 { $by } 手动关联
 ev-mentions-voice = 提到 @{ $name }，其帖子已关联本案
 ev-names-voice = 提到 { $name }，其帖子已关联本案
 ev-retells = 复述本案：计分 { $score }（与案件记录相似度 { $case_text }，与公开经过相似度 { $story }）
@@ -136,6 +137,10 @@ fact = { $fact ->
     [date] 日期
     [month] 月份
     [surname] 姓氏
+    [age] 年龄
+    [city] 城市
+    [model] 型号
+    [quote] 引述的原话
    *[other] { $fact }
 }
 
@@ -281,11 +286,89 @@ chart-label = 互动随时间变化
 error-title = 出错了（{ $code }）
 error-stale-form = 表单已过期，请刷新页面。
 error-lead-required = 需要组长权限。
-error-bad-decision = 决定只能是“确认”或“否决”。
+error-bad-decision = 无法识别的操作，或缺少必要的内容。
 error-not-completed = 请求未能完成。
 error-no-case = 没有编号为 { $case } 的案件。
-error-no-link = 找不到这条关联。
-error-link-conflict = 这条关联已被否决，不能再确认。
+error-link-conflict = 这条关联或案件的当前状态不允许此操作。
+
+nav-home = 待处理
+nav-cases = 案件
+nav-unlinked = 未关联投诉
+cases-search = 搜索案件号、投诉人、账号、标识、内容
+filter-status = 状态
+case-status-filter = { $status ->
+    [open] 在办
+    [closed] 已结案
+   *[all] 全部
+}
+filter-sort = 排序
+case-sort = { $sort ->
+    [id] 按案件号
+    [stage] 阶段最高的在前
+    [severity] 最严重的在前
+   *[activity] 最近有动静的在前
+}
+filter-stage = 阶段
+filter-severity = 严重程度
+home-cases = 有风险或已公开的在办案件，阶段最高的在前
+home-cases-empty = 目前没有有风险或已公开的在办案件。
+col-case = 案件
+col-risk = 风险
+col-public-for = 公开已有
+col-growth = 增长
+col-voices = 来源 · 作者
+col-last-alert = 最近发出的预警
+col-published = 发布于
+growth = 每小时 +{ $count }
+voices = { $sources } 个来源 · { $authors } 位作者
+home-waiting = { $count } 条候选关联等待审核，等待最久的在前
+pair-score = 得分 { $score }
+waiting = 已等待 { $duration }
+home-unlinked = 自 { $since } 以来 { $count } 条未关联投诉
+unlinked-alerted = 已预警
+unlinked-count = 近 { $days } 天有 { $count } 条公开投诉未关联任何案件。
+cases-count = 共 { $count } 个案件。
+cases-empty = 没有符合条件的案件。
+post-open = 查看帖子
+post-title = 公开帖子 { $id }
+post-links = 与案件的关联
+post-no-links = 尚未关联任何案件。
+post-link-to = 关联到案件
+post-decided = { $by } 于 { $at } 决定
+post-engagement = 互动
+post-sightings = 抓取记录
+post-counts = 计数
+post-followers = 作者粉丝数
+post-alerts = 由此触发的预警
+action = { $action ->
+    [confirm] 确认
+    [reject] 否决
+    [unreject] 撤销否决
+    [unlink] 取消关联
+    [close] 结案
+   *[reopen] 重新打开
+}
+action-link = 关联
+action-add = 添加
+action-add-handle = 添加账号（平台:名称）
+action-add-identifier = 添加标识（类型:值）
+case-rejected = 已否决的关联
+case-actions = 操作
+brands-unlinked = 近 { $days } 天未关联投诉
+done = { $action ->
+    [confirm] 关联已确认。
+    [reject] 关联已否决。
+    [unreject] 已撤销否决，这条关联重新等待审核。
+    [unlink] 已取消关联，这条帖子不再计入本案。
+    [link] 帖子已关联到本案。
+    [close] 案件已结案。
+    [reopen] 案件已重新打开。
+    [add_handle] 账号已添加，近期帖子已重新关联。
+   *[add_identifier] 标识已添加，近期帖子已重新关联。
+}
+flash-stale = 表单已过期，未做任何更改。以下是当前页面，请重试。
+error-not-found = 找不到这条帖子、案件或关联。
+error-no-item = 找不到这条帖子。
 
 ## JSON API
 
