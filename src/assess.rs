@@ -286,12 +286,7 @@ impl Assessor {
                 signals.interactions += latest.engagement.interactions();
                 signals.reposts += latest.engagement.reposts.unwrap_or(0);
             }
-            if let [.., s0, s1] = item.sightings.as_slice() {
-                let hours = ((s1.at - s0.at).num_seconds() as f64 / 3600.0).max(0.1);
-                signals.growth_per_hour +=
-                    (s1.engagement.interactions() - s0.engagement.interactions()).max(0) as f64
-                        / hours;
-            }
+            signals.growth_per_hour += item.growth_per_hour().unwrap_or(0.0);
             for index in self.item_terms.of(&self.lexicon, item) {
                 let (category, term) = self.lexicon.term(index);
                 match category {
@@ -458,6 +453,7 @@ mod tests {
                 .iter()
                 .map(|(hour, likes)| Sighting {
                     at: at(*hour),
+                    last_seen: at(*hour),
                     engagement: Engagement {
                         likes: Some(*likes),
                         ..Engagement::default()

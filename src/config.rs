@@ -42,6 +42,8 @@ pub struct Config {
     #[serde(default)]
     pub daemon: DaemonConfig,
     #[serde(default)]
+    pub retention: RetentionConfig,
+    #[serde(default)]
     pub ui: UiConfig,
     #[serde(default)]
     pub risk: RiskConfig,
@@ -105,6 +107,63 @@ impl Default for DaemonConfig {
 
 fn default_shutdown_timeout() -> Duration {
     Duration::from_secs(10)
+}
+
+/// How long what no case needs is kept: the rules of the daemon's pruning task.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Items linked to no case go this long after they were last seen (an alert sent about
+    /// one keeps its row, so it never alerts again).
+    #[serde(default = "default_unlinked_items", deserialize_with = "duration")]
+    pub unlinked_items: Duration,
+    /// The observations of items linked only to closed cases thin to one an hour once
+    /// older than this...
+    #[serde(default = "default_hourly_after", deserialize_with = "duration")]
+    pub hourly_after: Duration,
+    /// ...and to one a day once older than this.
+    #[serde(default = "default_daily_after", deserialize_with = "duration")]
+    pub daily_after: Duration,
+    /// How often a pruning round starts.
+    #[serde(default = "default_prune_every", deserialize_with = "duration")]
+    pub every: Duration,
+    /// Items one transaction of a round looks at, so no write waits long behind it.
+    #[serde(default = "default_prune_batch")]
+    pub batch: i64,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        RetentionConfig {
+            unlinked_items: default_unlinked_items(),
+            hourly_after: default_hourly_after(),
+            daily_after: default_daily_after(),
+            every: default_prune_every(),
+            batch: default_prune_batch(),
+        }
+    }
+}
+
+const DAY: u64 = 86_400;
+
+fn default_unlinked_items() -> Duration {
+    Duration::from_secs(90 * DAY)
+}
+
+fn default_hourly_after() -> Duration {
+    Duration::from_secs(7 * DAY)
+}
+
+fn default_daily_after() -> Duration {
+    Duration::from_secs(30 * DAY)
+}
+
+fn default_prune_every() -> Duration {
+    Duration::from_secs(3600)
+}
+
+fn default_prune_batch() -> i64 {
+    500
 }
 
 /// How outcry speaks to people: the language of every text it writes and the zone every
@@ -1439,6 +1498,7 @@ fn check_config(config: &Config, file: &Path, secrets: Secrets, problems: &mut P
     if config.daemon.shutdown_timeout < Duration::from_secs(1) {
         problems.push(file, "daemon.shutdown_timeout", "must be at least 1s");
     }
+    check_retention(&config.retention, file, problems);
     check_http(&config.http, file, secrets, problems);
     if let Some(domain) = &config.alerts.message_id_domain {
         let valid = !domain.is_empty()
@@ -1466,6 +1526,28 @@ fn check_config(config: &Config, file: &Path, secrets: Secrets, problems: &mut P
     check_brands(&config.brands, file, problems);
     check_watches(&config.watch, file, problems);
     check_channels(config, file, problems);
+}
+
+fn check_retention(retention: &RetentionConfig, file: &Path, problems: &mut Problems) {
+    if retention.unlinked_items < Duration::from_secs(DAY) {
+        problems.push(file, "retention.unlinked_items", "must be at least 1d");
+    }
+    if retention.hourly_after < Duration::from_secs(DAY) {
+        problems.push(file, "retention.hourly_after", "must be at least 1d");
+    }
+    if retention.daily_after < retention.hourly_after {
+        problems.push(
+            file,
+            "retention.daily_after",
+            "must be at least retention.hourly_after",
+        );
+    }
+    if retention.every < Duration::from_secs(60) {
+        problems.push(file, "retention.every", "must be at least 1m");
+    }
+    if !(1..=10_000).contains(&retention.batch) {
+        problems.push(file, "retention.batch", "must be between 1 and 10000");
+    }
 }
 
 fn check_http(http: &HttpConfig, file: &Path, secrets: Secrets, problems: &mut Problems) {

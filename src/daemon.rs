@@ -177,6 +177,7 @@ pub async fn serve(
             config.assess,
             ui.clone(),
             alert_queued.clone(),
+            loaded.sources.iter().map(|s| s.name.clone()).collect(),
         );
         tokio::spawn(digest.run(shutdown.clone()))
     });
@@ -195,6 +196,12 @@ pub async fn serve(
         }
         .run(shutdown.clone()),
     );
+
+    let retention_task = tokio::spawn(crate::retention::run(
+        store.clone(),
+        config.retention,
+        shutdown.clone(),
+    ));
 
     let delivery = Delivery {
         store: store.clone(),
@@ -267,6 +274,9 @@ pub async fn serve(
         }
         if let Err(e) = risk_task.await {
             error!(error = %e, "risk task ended abnormally");
+        }
+        if let Err(e) = retention_task.await {
+            error!(error = %e, "retention task ended abnormally");
         }
         // Each channel's worker finishes the send it is in; a delivery cut off stays claimed
         // and is retried once its lease runs out.

@@ -1,7 +1,7 @@
 //! The `outcry` command line. This file only parses arguments and wires library calls.
 
 use anyhow::{anyhow, bail, Context, Result};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use outcry::config::SourceConfig;
 use outcry::config::{self, Loaded};
 use outcry::fetch::{FetchLimits, Fetcher, Validators};
@@ -82,6 +82,13 @@ enum Command {
         #[arg(long = "set")]
         set: PathBuf,
     },
+    /// Print a shell completion script: `outcry completions bash > /etc/bash_completion.d/outcry`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `outcry man > /usr/local/share/man/man1/outcry.1`.
+    Man,
 }
 
 #[derive(Subcommand)]
@@ -109,6 +116,9 @@ enum StoreCommand {
         #[arg(long)]
         to: String,
     },
+    /// Rows and bytes per table, the oldest and newest observation, and what `[retention]`
+    /// would prune now.
+    Stats,
 }
 
 #[derive(Subcommand)]
@@ -246,6 +256,19 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Store {
+            command: StoreCommand::Stats,
+        } => store_stats(&cli.config).await,
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "outcry", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man => {
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut std::io::stdout())
+                .context("cannot write the manual page")?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Replay { set } => {
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
@@ -253,6 +276,48 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `outcry store stats`: the store's size now, and what the pruning task would remove.
+async fn store_stats(config: &Path) -> Result<ExitCode> {
+    let loaded = load_offline(config)?;
+    let store = store::open(&loaded.storage_url).await?;
+    let stats = store.storage_stats().await?;
+    let retention = &loaded.config.retention;
+    let prunable = store
+        .prunable(&outcry::retention::rules(retention, chrono::Utc::now()))
+        .await?;
+    println!("table\trows\tbytes");
+    for table in &stats.tables {
+        let bytes = table.bytes.map_or("-".to_string(), |b| b.to_string());
+        println!("{}\t{}\t{bytes}", table.table, table.rows);
+    }
+    println!(
+        "store {}: {} bytes",
+        store::redacted_url(&loaded.storage_url),
+        stats.bytes
+    );
+    match stats.observed {
+        Some((oldest, newest)) => {
+            let when = |ms: i64| {
+                chrono::DateTime::from_timestamp_millis(ms)
+                    .map_or_else(|| ms.to_string(), |t| t.to_rfc3339())
+            };
+            println!("observations from {} to {}", when(oldest), when(newest));
+        }
+        None => println!("no observations yet"),
+    }
+    let age = |d: std::time::Duration| humantime::format_duration(d).to_string();
+    println!(
+        "retention would prune now: {} items and {} observations \
+         (items linked to no case unseen for {}; closed cases' series hourly after {}, daily after {})",
+        prunable.items,
+        prunable.observations,
+        age(retention.unlinked_items),
+        age(retention.hourly_after),
+        age(retention.daily_after)
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn load(path: &Path) -> Result<Loaded> {

@@ -12,7 +12,7 @@ use crate::normalize::{fold, html_to_text, urls_in};
 use crate::present::Ui;
 use crate::store::{
     Batch, CaseEvidence, CaseItem, EvidenceScope, ItemKey, ItemRef, LeaseCondition, LinkState,
-    NewAlert, NewItem, NewLink, SharedStore, Sighting, StoreError,
+    NewAlert, NewItem, NewLink, ObservationRef, ObservationRun, SharedStore, Sighting, StoreError,
 };
 use chrono::{DateTime, FixedOffset};
 use serde::Serialize;
@@ -124,6 +124,8 @@ struct Step<'a> {
     events: Vec<Event>,
     /// Indexes into the batch's alerts.
     alerts: Vec<usize>,
+    /// True when the sighting changed nothing and extends the item's newest row.
+    seen_again: bool,
 }
 
 impl<'a> Step<'a> {
@@ -141,6 +143,7 @@ impl<'a> Step<'a> {
             linked,
             events: Vec::new(),
             alerts: Vec::new(),
+            seen_again: false,
         }
     }
 }
@@ -311,10 +314,16 @@ impl Pipeline {
         let mut keys: Vec<ItemKey> = observations.iter().map(ItemKey::of).collect();
         keys.sort();
         keys.dedup();
-        let mut known: HashMap<ItemKey, (ItemRef, Vec<(String, LinkState)>)> = self
-            .store
-            .items(&keys)
-            .await?
+        let stored = self.store.items(&keys).await?;
+        // Each item's newest row, which a sighting that changes nothing extends.
+        let mut latest: HashMap<ItemKey, (ObservationRef, ObservationRun)> = stored
+            .iter()
+            .filter_map(|(key, item)| {
+                let (id, run) = item.latest?;
+                Some((key.clone(), (ObservationRef::Stored(id), run)))
+            })
+            .collect();
+        let mut known: HashMap<ItemKey, (ItemRef, Vec<(String, LinkState)>)> = stored
             .into_iter()
             .map(|(key, item)| (key, (ItemRef::Stored(item.id), item.linked_cases)))
             .collect();
@@ -328,14 +337,29 @@ impl Pipeline {
             let span = info_span!("item", source = %obs.source, guid = %obs.guid);
             let _entered = span.enter();
             let key = ItemKey::of(obs);
+            let run = ObservationRun::of(obs);
             let step = match known.get(&key) {
                 Some((item, linked)) => {
-                    batch.observations.push((*item, obs));
-                    Step::new(obs, Some(*item), linked.clone(), false)
+                    let mut step = Step::new(obs, Some(*item), linked.clone(), false);
+                    match latest.get_mut(&key) {
+                        Some((row, last)) if last.absorbs(&run) => {
+                            batch.seen_again.push((*row, obs.fetched_at));
+                            last.last_seen = obs.fetched_at;
+                            step.seen_again = true;
+                        }
+                        _ => {
+                            batch.observations.push((*item, obs));
+                            let row = ObservationRef::New(batch.observations.len() - 1);
+                            latest.insert(key, (row, run));
+                        }
+                    }
+                    step
                 }
                 None => match self.first_sighting(obs, &mut batch) {
                     Some(step) => {
                         if let Some(item) = step.item {
+                            let row = ObservationRef::New(batch.observations.len() - 1);
+                            latest.insert(key.clone(), (row, run));
                             known.insert(key, (item, step.linked.clone()));
                         }
                         step
@@ -491,7 +515,12 @@ impl Pipeline {
                             .iter_mut()
                             .find(|i| i.source == obs.source && i.guid == obs.guid)
                         {
-                            item.sightings.push(Sighting::of(obs));
+                            // As the store keeps it: a sighting that changed nothing extends
+                            // the newest row.
+                            match item.sightings.last_mut() {
+                                Some(last) if step.seen_again => last.last_seen = obs.fetched_at,
+                                _ => item.sightings.push(Sighting::of(obs)),
+                            }
                         }
                     }
                 }
@@ -736,6 +765,66 @@ mod tests {
         )
         .await
         .unwrap()
+    }
+
+    #[tokio::test]
+    async fn sightings_that_change_nothing_extend_a_row_and_a_row_starts_hourly() {
+        let mut pipeline = pipeline().await;
+        let minutes = |m: i64, likes: i64| {
+            let mut o = sighting("a", 0, likes);
+            o.fetched_at += chrono::Duration::minutes(m);
+            o
+        };
+        // Unchanged at 0, 5 and 10 minutes (two of them in one batch), then more likes at
+        // 15, unchanged at 20, the same again at 80 (the heartbeat) and an edit at 85.
+        pipeline
+            .process_batch(&[minutes(0, 10), minutes(5, 10)])
+            .await
+            .unwrap();
+        for batch in [
+            vec![minutes(10, 10)],
+            vec![minutes(15, 40), minutes(20, 40)],
+            vec![minutes(80, 40)],
+        ] {
+            pipeline.process_batch(&batch).await.unwrap();
+        }
+        let mut edited = minutes(85, 40);
+        edited.body = Some("星驰的车有问题, 订单 XC-2026-00871, 4S店不管".into());
+        pipeline.process_batch(&[edited]).await.unwrap();
+
+        let read = pipeline
+            .store
+            .case_evidence(&["C-1".into()], EvidenceScope::Confirmed)
+            .await
+            .unwrap()
+            .remove("C-1")
+            .unwrap();
+        let rows: Vec<(i64, i64, Option<i64>)> = read.items[0]
+            .sightings
+            .iter()
+            .map(|s| {
+                let start = sighting("a", 0, 0).fetched_at;
+                (
+                    (s.at - start).num_minutes(),
+                    (s.last_seen - start).num_minutes(),
+                    s.engagement.likes,
+                )
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                (0, 10, Some(10)),
+                (15, 20, Some(40)),
+                (80, 80, Some(40)),
+                (85, 85, Some(40))
+            ]
+        );
+        // The record kept between batches says the same as the store.
+        let kept = &pipeline.evidence.records["C-1"].1;
+        assert_eq!(kept.items[0].sightings, read.items[0].sightings);
+        // Growth is read between the last two fetches: 85 after 80, nothing gained.
+        assert_eq!(read.items[0].growth_per_hour(), Some(0.0));
     }
 
     #[tokio::test]

@@ -234,6 +234,12 @@ async fn the_digest_is_mailed_once_a_day_with_the_complaints_held_back() {
     app.stop().await;
     assert_eq!(smtp.messages().len(), 1);
 
+    // The installation had polled everything before today's time (a new one's first
+    // digest is the first due after its first full poll round: tests/digest.rs).
+    let store = outcry::store::open(&app.sqlite_url()).await.unwrap();
+    let before = Utc::now() - chrono::Duration::hours(2);
+    assert!(store.first_round(Some(before)).await.unwrap() < Some(Utc::now()));
+    drop(store);
     app.add_config(&format!(
         "[digest]\nat = \"11:00\"\ntime_zone = \"{}\"\nto = [\"leads@example.com\"]\n",
         noon_offset()

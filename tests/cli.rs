@@ -525,3 +525,106 @@ fn the_example_sources_pass_check_and_are_not_polled_by_default() {
         .collect();
     assert!(loose.is_empty(), "{loose:?}");
 }
+
+#[test]
+fn store_stats_counts_rows_and_says_what_retention_would_prune() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "outcry.toml",
+        &format!("[retention]\nunlinked_items = \"30d\"\n\n{CONFIG}"),
+    );
+    std::fs::create_dir(dir.path().join("sources")).unwrap();
+    let config = dir.path().join("outcry.toml");
+    let config = config.to_str().unwrap();
+    write(
+        dir.path(),
+        "cases.jsonl",
+        concat!(
+            r#"{"id": "C-1", "brand": "星驰汽车", "status": "open", "summary": "漏油"}"#,
+            "\n",
+            r#"{"id": "C-2", "brand": "星驰汽车", "status": "closed", "summary": "已解决"}"#,
+            "\n",
+        ),
+    );
+    let cases = dir.path().join("cases.jsonl");
+    let output = outcry(&[
+        "cases",
+        "import",
+        cases.to_str().unwrap(),
+        "--config",
+        config,
+    ]);
+    assert!(output.status.success(), "{output:?}");
+
+    let output = outcry(&["store", "stats", "--config", config]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{output:?}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines[0], "table\trows\tbytes");
+    assert!(lines.contains(&"cases\t2\t-"), "{stdout}");
+    assert!(lines.contains(&"observations\t0\t-"), "{stdout}");
+    assert!(stdout.contains("no observations yet"), "{stdout}");
+    assert!(
+        stdout.contains("retention would prune now: 0 items and 0 observations (items linked to no case unseen for 30days;"),
+        "{stdout}"
+    );
+    let size = stdout
+        .lines()
+        .find_map(|l| l.strip_suffix(" bytes"))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|n| n.parse::<u64>().ok());
+    assert!(size.is_some_and(|n| n > 0), "{stdout}");
+}
+
+#[test]
+fn completions_and_the_manual_come_from_the_command_definitions() {
+    let bash = outcry(&["completions", "bash"]);
+    assert!(bash.status.success());
+    let script = String::from_utf8(bash.stdout).unwrap();
+    for word in [
+        "_outcry()",
+        "complete -F _outcry",
+        "stats",
+        "reopen",
+        "completions",
+    ] {
+        assert!(
+            script.contains(word),
+            "{word} missing in the bash completions"
+        );
+    }
+    // When bash is here, the script it is given must parse.
+    if let Ok(mut shell) = Command::new("bash")
+        .arg("-n")
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+    {
+        use std::io::Write;
+        shell
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(script.as_bytes())
+            .unwrap();
+        assert!(
+            shell.wait().unwrap().success(),
+            "bash cannot parse the script"
+        );
+    } else {
+        eprintln!("bash not found: the completion script's syntax was not checked");
+    }
+    let zsh = String::from_utf8(outcry(&["completions", "zsh"]).stdout).unwrap();
+    assert!(zsh.starts_with("#compdef outcry"), "{zsh}");
+    let fish = String::from_utf8(outcry(&["completions", "fish"]).stdout).unwrap();
+    assert!(fish.contains("complete -c outcry"), "{fish}");
+    assert!(!outcry(&["completions", "tcsh"]).status.success());
+
+    let man = outcry(&["man"]);
+    assert!(man.status.success());
+    let page = String::from_utf8(man.stdout).unwrap();
+    assert!(page.contains(".TH outcry"), "{page}");
+    for command in ["run", "check", "store", "cases", "completions"] {
+        assert!(page.contains(command), "{command} missing in the manual");
+    }
+}

@@ -12,7 +12,9 @@ use outcry::model::{
     AlertKind, Case, CaseStatus, Channel, Complainant, Engagement, LinkEvidence, Observation, Stage,
 };
 use outcry::present::{Language, Ui};
-use outcry::store::{self, Batch, ItemRef, LinkState, NewAlert, NewItem, NewLink, SharedStore};
+use outcry::store::{
+    self, Batch, ItemRef, LinkState, NewAlert, NewItem, NewLink, SharedStore, SourceState,
+};
 use std::sync::Arc;
 use std::time::Duration;
 use support::daemon::TestApp;
@@ -265,6 +267,11 @@ fn en() -> Ui {
 }
 
 fn digest(store: &SharedStore) -> Digest {
+    digest_of(store, &[])
+}
+
+/// The digest of an installation with these sources.
+fn digest_of(store: &SharedStore, sources: &[&str]) -> Digest {
     Digest::new(
         store.clone(),
         DigestConfig {
@@ -276,6 +283,7 @@ fn digest(store: &SharedStore) -> Digest {
         AssessConfig::default(),
         en(),
         Arc::new(Notify::new()),
+        sources.iter().map(|s| s.to_string()).collect(),
     )
 }
 
@@ -485,4 +493,73 @@ async fn the_mailed_digest_opens_with_the_cases_most_likely_to_go_public_in_orde
         assert!(section.contains("提到公开平台：抖音"), "{section}");
     }
     app.stop().await;
+}
+
+#[tokio::test]
+async fn a_new_installations_first_digest_is_the_first_due_after_a_full_poll_round() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("o.db").display());
+    let store = store::open(&url).await.unwrap();
+    let digest = digest_of(&store, &["forum", "weibo"]);
+    let polled = |name: &str, at: &str| SourceState {
+        name: name.into(),
+        last_poll_at: Some(utc(at)),
+        ..SourceState::default()
+    };
+    // Installed at 15:00, after the day's time: nothing polled yet, nothing mailed.
+    assert!(!digest
+        .send_due(utc("2026-03-05T15:00:00+08:00"))
+        .await
+        .unwrap());
+    store
+        .save_source_state(&polled("forum", "2026-03-05T15:01:00+08:00"))
+        .await
+        .unwrap();
+    assert!(!digest
+        .send_due(utc("2026-03-05T15:02:00+08:00"))
+        .await
+        .unwrap());
+    let mut failed = polled("weibo", "2026-03-05T15:03:00+08:00");
+    failed.last_poll_at = None;
+    failed.last_error_at = Some(utc("2026-03-05T15:03:00+08:00"));
+    store.save_source_state(&failed).await.unwrap();
+    // The round is done, but today's time passed before it: still nothing today, also
+    // after a restart.
+    assert!(!digest
+        .send_due(utc("2026-03-05T15:04:00+08:00"))
+        .await
+        .unwrap());
+    let restarted = digest_of(&store::open(&url).await.unwrap(), &["forum", "weibo"]);
+    assert!(!restarted
+        .send_due(utc("2026-03-05T20:00:00+08:00"))
+        .await
+        .unwrap());
+    assert_eq!(
+        store.first_round(None).await.unwrap(),
+        Some(utc("2026-03-05T15:04:00+08:00"))
+    );
+    // The next day's is the first.
+    assert!(!restarted
+        .send_due(utc("2026-03-06T08:59:00+08:00"))
+        .await
+        .unwrap());
+    assert!(restarted
+        .send_due(utc("2026-03-06T09:00:00+08:00"))
+        .await
+        .unwrap());
+    let digests: Vec<String> = store
+        .alerts()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.kind == AlertKind::Digest)
+        .map(|a| a.subject)
+        .collect();
+    assert_eq!(digests.len(), 1, "{digests:?}");
+    assert!(digests[0].starts_with("[outcry] DIGEST 2026-03-06"));
+    // Once a digest went out, a daemon down at the day's time sends it when it starts.
+    assert!(restarted
+        .send_due(utc("2026-03-07T18:00:00+08:00"))
+        .await
+        .unwrap());
 }

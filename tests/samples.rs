@@ -260,6 +260,7 @@ fn item(
         link_evidence: vec![],
         sightings: vec![Sighting {
             at: at(seen),
+            last_seen: at(seen),
             engagement: Engagement {
                 comments: Some(14),
                 likes: Some(63),

@@ -11,7 +11,7 @@ use outcry::store::CaseRisk;
 use outcry::store::{
     self, AlertStatus, AuditEntry, Batch, DeliveryOutcome, EvidenceScope, ItemKey, ItemQuery,
     ItemRef, LeaseCondition, LinkChange, LinkQuery, LinkState, NewAlert, NewItem, NewLink,
-    SharedStore, SourceHealth, SourceState, StoreError,
+    ObservationRef, ObservationRun, SharedStore, SourceHealth, SourceState, StoreError,
 };
 use std::time::Duration as StdDuration;
 
@@ -208,6 +208,281 @@ async fn items_dedupe_keep_observations_and_alert_once(store: SharedStore) {
         }]
     );
     assert_eq!(evidence.items[0].author.as_deref(), Some("小王爱吃梨"));
+}
+
+/// Sightings that change nothing extend a row's run, of a row stored before or of one
+/// written in the same batch; the newest row comes back with the item, with what it showed.
+async fn sightings_that_change_nothing_extend_their_row(store: SharedStore) {
+    store
+        .upsert_case(&case("C-1", CaseStatus::Open), Utc::now())
+        .await
+        .unwrap();
+    let first = observation("wb-1", "2026-03-05T21:00:00+08:00", 85);
+    let id = store
+        .commit(&first_sighting(&first, "C-1", vec![]))
+        .await
+        .unwrap()
+        .new_item_ids[0];
+    let stored = store.items(&[key("wb-1")]).await.unwrap()[&key("wb-1")].clone();
+    let (row, run) = stored.latest.expect("the first row");
+    assert_eq!(run, ObservationRun::of(&first));
+
+    let again = observation("wb-1", "2026-03-05T21:05:00+08:00", 85);
+    assert!(run.absorbs(&ObservationRun::of(&again)));
+    let grown = observation("wb-1", "2026-03-05T21:10:00+08:00", 90);
+    let grown_again = observation("wb-1", "2026-03-05T21:15:00+08:00", 90);
+    store
+        .commit(&Batch {
+            observations: vec![(ItemRef::Stored(id), &grown)],
+            seen_again: vec![
+                (ObservationRef::Stored(row), again.fetched_at),
+                (ObservationRef::New(0), grown_again.fetched_at),
+            ],
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+    let sightings = store.sightings(&[id]).await.unwrap().remove(&id).unwrap();
+    let runs: Vec<(String, String, Option<i64>)> = sightings
+        .iter()
+        .map(|s| {
+            (
+                s.at.to_rfc3339(),
+                s.last_seen.to_rfc3339(),
+                s.engagement.likes,
+            )
+        })
+        .collect();
+    assert_eq!(
+        runs,
+        [
+            (
+                "2026-03-05T21:00:00+08:00".to_string(),
+                "2026-03-05T21:05:00+08:00".to_string(),
+                Some(85)
+            ),
+            (
+                "2026-03-05T21:10:00+08:00".to_string(),
+                "2026-03-05T21:15:00+08:00".to_string(),
+                Some(90)
+            ),
+        ]
+    );
+    let (newest, run) = store.items(&[key("wb-1")]).await.unwrap()[&key("wb-1")]
+        .latest
+        .unwrap();
+    assert_ne!(newest, row);
+    assert_eq!(run.last_seen, grown_again.fetched_at);
+    // An edit is news even with the same counts; so is the heartbeat an hour on.
+    let mut edited = observation("wb-1", "2026-03-05T21:20:00+08:00", 90);
+    edited.body = Some("星驰漏油 XC-2026-00871 已投诉".into());
+    assert!(!run.absorbs(&ObservationRun::of(&edited)));
+    let hour_on = observation("wb-1", "2026-03-05T22:10:00+08:00", 90);
+    assert!(!run.absorbs(&ObservationRun::of(&hour_on)));
+}
+
+/// A brand item at `fetched_at` (RFC 3339), linked as `link` says (None: to no case).
+async fn stored_item(
+    store: &SharedStore,
+    guid: &str,
+    fetched: &[&str],
+    link: Option<(&str, LinkState)>,
+    alert: Option<NewAlert>,
+) -> i64 {
+    let observations: Vec<Observation> = fetched
+        .iter()
+        .enumerate()
+        .map(|(n, t)| observation(guid, t, n as i64))
+        .collect();
+    let mut item = new_item(&observations[0], "-");
+    item.links = link
+        .map(|(case_id, state)| NewLink {
+            case_id: case_id.into(),
+            state,
+            score: 0.5,
+            evidence: vec![],
+        })
+        .into_iter()
+        .collect();
+    let id = store
+        .commit(&Batch {
+            new_items: vec![item],
+            observations: vec![(ItemRef::New(0), &observations[0])],
+            alerts: alert.map(|a| (ItemRef::New(0), a)).into_iter().collect(),
+            ..Batch::default()
+        })
+        .await
+        .unwrap()
+        .new_item_ids[0];
+    for later in &observations[1..] {
+        store
+            .commit(&Batch {
+                observations: vec![(ItemRef::Stored(id), later)],
+                ..Batch::default()
+            })
+            .await
+            .unwrap();
+    }
+    id
+}
+
+/// Retention removes items no case needs and thins closed cases' series, in batches,
+/// keeping what open cases and pending alerts need, and a sent alert's dedupe key.
+async fn retention_prunes_only_what_nothing_needs(store: SharedStore) {
+    use outcry::config::RetentionConfig;
+    for (id, status) in [
+        ("C-open", CaseStatus::Open),
+        ("C-closed", CaseStatus::Closed),
+    ] {
+        store
+            .upsert_case(&case(id, status), Utc::now())
+            .await
+            .unwrap();
+    }
+    let now: DateTime<Utc> = "2026-09-01T00:00:00Z".parse().unwrap();
+    let old = "2026-05-01T08:00:00+00:00";
+    let sent = stored_item(
+        &store,
+        "old-sent",
+        &[old],
+        None,
+        Some(unlinked_alert("old-sent", old)),
+    )
+    .await;
+    let claimed = store
+        .claim_alerts(now, now + Duration::seconds(60), 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    store.mark_alert_sent(claimed[0].id, now).await.unwrap();
+    let pending = unlinked_alert("old-pending", old);
+    let kept_for_alert = stored_item(&store, "old-pending", &[old], None, Some(pending)).await;
+    let recent = stored_item(&store, "recent", &["2026-08-20T08:00:00+00:00"], None, None).await;
+    let rejected = stored_item(
+        &store,
+        "rejected",
+        &[old],
+        Some(("C-open", LinkState::Rejected)),
+        None,
+    )
+    .await;
+    // Three rows one day 40 days back, three within one hour 10 days back and one 2 days
+    // back.
+    let series = [
+        "2026-07-20T01:00:00+00:00",
+        "2026-07-20T05:00:00+00:00",
+        "2026-07-20T09:00:00+00:00",
+        "2026-08-20T10:00:00+00:00",
+        "2026-08-20T10:20:00+00:00",
+        "2026-08-20T10:40:00+00:00",
+        "2026-08-30T10:00:00+00:00",
+    ];
+    let closed = stored_item(
+        &store,
+        "closed",
+        &series,
+        Some(("C-closed", LinkState::Confirmed)),
+        None,
+    )
+    .await;
+    let open = stored_item(
+        &store,
+        "open",
+        &series,
+        Some(("C-open", LinkState::Candidate)),
+        None,
+    )
+    .await;
+
+    let config = RetentionConfig {
+        batch: 2,
+        ..RetentionConfig::default()
+    };
+    let rules = outcry::retention::rules(&config, now);
+    let foreseen = store.prunable(&rules).await.unwrap();
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let pruned = outcry::retention::round(&store, &config, now, &shutdown)
+        .await
+        .unwrap();
+    assert_eq!(
+        pruned,
+        store::Pruned {
+            items: 1,
+            observations: 1 + 2 + 2
+        }
+    );
+    assert_eq!(foreseen, pruned, "stats foresee what a round does");
+    assert_eq!(
+        store.prunable(&rules).await.unwrap(),
+        store::Pruned::default()
+    );
+
+    let sightings = store
+        .sightings(&[sent, kept_for_alert, recent, rejected, closed, open])
+        .await
+        .unwrap();
+    let rows = |id: i64| {
+        sightings
+            .get(&id)
+            .map(|s| s.iter().map(|s| s.at.to_rfc3339()).collect::<Vec<_>>())
+            .unwrap_or_default()
+    };
+    assert!(rows(sent).is_empty());
+    for kept in [kept_for_alert, recent, rejected] {
+        assert_eq!(rows(kept).len(), 1);
+    }
+    assert_eq!(
+        rows(closed),
+        [
+            "2026-07-20T09:00:00+00:00",
+            "2026-08-20T10:40:00+00:00",
+            "2026-08-30T10:00:00+00:00"
+        ]
+    );
+    assert_eq!(rows(open).len(), series.len());
+    let left = store
+        .items(&[key("old-sent"), key("old-pending"), key("closed")])
+        .await
+        .unwrap();
+    assert!(!left.contains_key(&key("old-sent")));
+    assert_eq!(left.len(), 2);
+    // The sent alert stays, and its key still stops a second one.
+    let alerts = store.alerts().await.unwrap();
+    assert_eq!(alerts.len(), 2);
+    assert!(alerts.iter().any(|a| a.status == AlertStatus::Sent));
+    let again = observation("old-sent", "2026-09-01T08:00:00+00:00", 0);
+    let committed = store
+        .commit(&Batch {
+            new_items: vec![NewItem {
+                links: vec![],
+                ..new_item(&again, "-")
+            }],
+            observations: vec![(ItemRef::New(0), &again)],
+            alerts: vec![(
+                ItemRef::New(0),
+                unlinked_alert("old-sent", "2026-09-01T08:00:00+00:00"),
+            )],
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+    assert!(committed.inserted_alerts.is_empty());
+
+    let stats = store.storage_stats().await.unwrap();
+    let count = |table: &str| {
+        stats
+            .tables
+            .iter()
+            .find(|t| t.table == table)
+            .map(|t| t.rows)
+    };
+    assert_eq!(count("items"), Some(6));
+    assert_eq!(count("cases"), Some(2));
+    assert!(stats.bytes > 0);
+    assert_eq!(
+        stats.observed.map(|(oldest, _)| oldest),
+        Some(at(old).timestamp_millis())
+    );
 }
 
 async fn a_batch_writes_many_items_and_maps_alerts_back(store: SharedStore) {
@@ -1666,6 +1941,18 @@ async fn the_installation_id_is_made_once_and_kept(store: SharedStore) {
     assert_eq!(store.installation_id().await.unwrap(), id);
     let other = store::open_in_memory().await.unwrap();
     assert_ne!(other.installation_id().await.unwrap(), id);
+
+    // The first full poll round is recorded once; a later one does not move it.
+    assert_eq!(store.first_round(None).await.unwrap(), None);
+    let first: DateTime<Utc> = "2026-03-05T07:00:00Z".parse().unwrap();
+    assert_eq!(store.first_round(Some(first)).await.unwrap(), Some(first));
+    let later = first + Duration::hours(3);
+    assert_eq!(store.first_round(Some(later)).await.unwrap(), Some(first));
+    assert_eq!(store.installation_id().await.unwrap(), id);
+    // A store whose id was never asked for gets one on the way.
+    let fresh = store::open_in_memory().await.unwrap();
+    assert_eq!(fresh.first_round(Some(later)).await.unwrap(), Some(later));
+    assert_eq!(fresh.installation_id().await.unwrap().len(), 16);
 }
 
 fn case_risk(id: &str, score: f64, crossed_at: Option<&str>) -> CaseRisk {
@@ -1907,6 +2194,16 @@ macro_rules! behaviours {
             #[tokio::test]
             async fn items() {
                 items_dedupe_keep_observations_and_alert_once($open.await).await;
+            }
+
+            #[tokio::test]
+            async fn observation_runs() {
+                sightings_that_change_nothing_extend_their_row($open.await).await;
+            }
+
+            #[tokio::test]
+            async fn retention() {
+                retention_prunes_only_what_nothing_needs($open.await).await;
             }
 
             #[tokio::test]

@@ -19,6 +19,7 @@ use crate::risk::{natural_cmp, Risk, RiskReason};
 use crate::store::{CaseStanding, NewAlert, ReviewLink, SharedStore, StoreError, UnlinkedItem};
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, Utc};
 use serde::Serialize;
+use std::collections::HashSet;
 use std::sync::Arc;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -76,6 +77,8 @@ pub struct Digest {
     ui: Ui,
     /// Woken when a digest is queued, so the delivery worker sends it at once.
     wake: Arc<Notify>,
+    /// The configured sources: a first digest waits until each was polled once.
+    sources: Vec<String>,
 }
 
 impl Digest {
@@ -85,6 +88,7 @@ impl Digest {
         assess: AssessConfig,
         ui: Ui,
         wake: Arc<Notify>,
+        sources: Vec<String>,
     ) -> Digest {
         Digest {
             store,
@@ -92,6 +96,7 @@ impl Digest {
             assessor: Assessor::new(assess),
             ui,
             wake,
+            sources,
         }
     }
 
@@ -113,12 +118,18 @@ impl Digest {
 
     /// Queues today's digest when its time has come and no digest was queued since; true
     /// when this call queued it. A daemon that was down at that time sends it when it starts.
+    /// The very first digest is the first one due after every source was polled once, so a
+    /// new installation does not mail one about nothing at once.
     pub async fn send_due(&self, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let first_round = self.first_round(now).await?;
         let Some(due) = self.today_at(now).filter(|due| *due <= now) else {
             return Ok(false);
         };
         let last = self.store.last_alert_at(AlertKind::Digest).await?;
         if last.is_some_and(|last| last >= due) {
+            return Ok(false);
+        }
+        if last.is_none() && first_round.is_none_or(|done| done > due) {
             return Ok(false);
         }
         let content = self.compose(now, last).await?;
@@ -138,6 +149,26 @@ impl Digest {
             self.wake.notify_one();
         }
         Ok(queued)
+    }
+
+    /// When the first full poll round ended, recording `now` the first time every source
+    /// is seen polled (or failed).
+    async fn first_round(&self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, StoreError> {
+        if let Some(done) = self.store.first_round(None).await? {
+            return Ok(Some(done));
+        }
+        let polled: HashSet<String> = self
+            .store
+            .source_states()
+            .await?
+            .into_iter()
+            .filter(|s| s.last_poll_at.is_some() || s.last_error_at.is_some())
+            .map(|s| s.name)
+            .collect();
+        if !self.sources.iter().all(|s| polled.contains(s)) {
+            return Ok(None);
+        }
+        self.store.first_round(Some(now)).await
     }
 
     /// Gathers the digest as of `now`, the unlinked complaints since `last` (the previous

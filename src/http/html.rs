@@ -137,8 +137,12 @@ pub fn engagement_chart(ui: &Ui, items: &[(i64, &[Sighting])]) -> Value {
     let mut sightings: Vec<(DateTime<FixedOffset>, i64, i64)> = items
         .iter()
         .flat_map(|(id, s)| {
-            s.iter()
-                .map(move |s| (s.at, *id, s.engagement.interactions()))
+            // A row that stood for several sightings is drawn flat to its last one.
+            s.iter().flat_map(move |s| {
+                let n = s.engagement.interactions();
+                let until = (s.last_seen > s.at).then_some((s.last_seen, *id, n));
+                std::iter::once((s.at, *id, n)).chain(until)
+            })
         })
         .collect();
     sightings.sort_by_key(|(at, id, _)| (*at, *id));
@@ -207,8 +211,10 @@ mod tests {
     use crate::model::Engagement;
 
     fn sighting(at: &str, likes: i64) -> Sighting {
+        let at = DateTime::parse_from_rfc3339(at).unwrap();
         Sighting {
-            at: DateTime::parse_from_rfc3339(at).unwrap(),
+            at,
+            last_seen: at,
             engagement: Engagement {
                 likes: Some(likes),
                 ..Engagement::default()

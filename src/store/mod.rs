@@ -79,6 +79,66 @@ pub struct StoredItem {
     pub brand: String,
     /// Cases the item is linked to, in any state.
     pub linked_cases: Vec<(String, LinkState)>,
+    /// Its newest observation row, which a sighting that changes nothing extends.
+    pub latest: Option<(i64, ObservationRun)>,
+}
+
+/// How long one observation row may stand for sightings that changed nothing: the
+/// heartbeat, so an unchanged item still gets a row an hour.
+pub const HEARTBEAT: chrono::TimeDelta = chrono::TimeDelta::hours(1);
+
+/// What an observation row records: when its run of sightings began and was last seen, and
+/// what they all showed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ObservationRun {
+    pub at: DateTime<FixedOffset>,
+    pub last_seen: DateTime<FixedOffset>,
+    pub engagement: Engagement,
+    pub author_followers: Option<i64>,
+    pub text_digest: Option<i64>,
+}
+
+impl ObservationRun {
+    pub fn of(observation: &Observation) -> ObservationRun {
+        ObservationRun {
+            at: observation.fetched_at,
+            last_seen: observation.fetched_at,
+            engagement: observation.engagement,
+            author_followers: observation.author_followers,
+            text_digest: Some(text_digest(observation)),
+        }
+    }
+
+    /// Whether `next` only says the item was seen again: the same counts and text, later
+    /// than the run's last sighting and within the heartbeat of its first.
+    pub fn absorbs(&self, next: &ObservationRun) -> bool {
+        self.engagement == next.engagement
+            && self.author_followers == next.author_followers
+            && self.text_digest == next.text_digest
+            && next.at >= self.last_seen
+            && next.at - self.at < HEARTBEAT
+    }
+}
+
+/// The first eight bytes of SHA-256 over the title and body: enough to notice an edit.
+fn text_digest(observation: &Observation) -> i64 {
+    use sha2::Digest;
+    let mut hash = sha2::Sha256::new();
+    for part in [&observation.title, &observation.body] {
+        hash.update(part.as_deref().unwrap_or_default());
+        hash.update([0]);
+    }
+    let digest = hash.finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(first)
+}
+
+/// An observation row a sighting extends: one stored, or one of [`Batch::observations`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObservationRef {
+    Stored(i64),
+    New(usize),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,7 +215,10 @@ pub enum ItemRef {
 #[derive(Debug, Clone, Default)]
 pub struct Batch<'a> {
     pub new_items: Vec<NewItem<'a>>,
+    /// New observation rows.
     pub observations: Vec<(ItemRef, &'a Observation)>,
+    /// Sightings that changed nothing: the row whose run they extend, and when.
+    pub seen_again: Vec<(ObservationRef, DateTime<FixedOffset>)>,
     pub alerts: Vec<(ItemRef, NewAlert)>,
     /// Cases inserted or replaced, with when.
     pub cases: Vec<(Case, DateTime<Utc>)>,
@@ -287,10 +350,12 @@ pub struct Committed {
     pub inserted_alerts: Vec<usize>,
 }
 
-/// One sighting of an item: when, and the counts it showed then.
+/// One observation row of an item: when it was first and last seen showing these counts.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Sighting {
     pub at: DateTime<FixedOffset>,
+    /// Equal to `at` for an item seen once with these counts.
+    pub last_seen: DateTime<FixedOffset>,
     pub engagement: Engagement,
     pub author_followers: Option<i64>,
 }
@@ -299,9 +364,25 @@ impl Sighting {
     pub fn of(observation: &Observation) -> Sighting {
         Sighting {
             at: observation.fetched_at,
+            last_seen: observation.fetched_at,
             engagement: observation.engagement,
             author_followers: observation.author_followers,
         }
+    }
+}
+
+/// Interactions gained per hour between the last two fetches (at least six minutes apart as
+/// far as the rate goes, so that two quick polls do not read as an explosion); None for an
+/// item seen once. Two fetches of one row showed the same counts: no growth.
+pub fn growth_per_hour(sightings: &[Sighting]) -> Option<f64> {
+    match sightings {
+        [.., last] if last.last_seen > last.at => Some(0.0),
+        [.., s0, s1] => {
+            let hours = ((s1.at - s0.last_seen).num_seconds() as f64 / 3600.0).max(0.1);
+            let gained = (s1.engagement.interactions() - s0.engagement.interactions()).max(0);
+            Some(gained as f64 / hours)
+        }
+        _ => None,
     }
 }
 
@@ -326,16 +407,9 @@ pub struct CaseItem {
 }
 
 impl CaseItem {
-    /// Interactions gained per hour between the last two sightings (at least six minutes
-    /// apart as far as the rate goes, so that two quick polls do not read as an explosion);
-    /// None for an item seen once.
+    /// See [`growth_per_hour`].
     pub fn growth_per_hour(&self) -> Option<f64> {
-        let [.., s0, s1] = self.sightings.as_slice() else {
-            return None;
-        };
-        let hours = ((s1.at - s0.at).num_seconds() as f64 / 3600.0).max(0.1);
-        let gained = (s1.engagement.interactions() - s0.engagement.interactions()).max(0);
-        Some(gained as f64 / hours)
+        growth_per_hour(&self.sightings)
     }
 }
 
@@ -624,6 +698,50 @@ pub struct LeaseCondition {
     pub extend: std::time::Duration,
 }
 
+/// Retention's cut-offs (Unix ms), from `[retention]` and the clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Items linked to no case and last seen before this go, with their observations.
+    pub unlinked_before: i64,
+    /// Observations of items linked only to closed cases: one row an hour before this...
+    pub hourly_before: i64,
+    /// ...and one a day before this.
+    pub daily_before: i64,
+}
+
+/// What retention removed, or would remove.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pruned {
+    pub items: u64,
+    pub observations: u64,
+}
+
+impl std::ops::AddAssign for Pruned {
+    fn add_assign(&mut self, other: Pruned) {
+        self.items += other.items;
+        self.observations += other.observations;
+    }
+}
+
+/// A table's size as `outcry store stats` shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableStats {
+    pub table: String,
+    pub rows: i64,
+    /// Bytes on disk, where the backend tells per table (PostgreSQL).
+    pub bytes: Option<i64>,
+}
+
+/// The store as a whole, for `outcry store stats`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct StorageStats {
+    pub tables: Vec<TableStats>,
+    /// The database's size in bytes.
+    pub bytes: i64,
+    /// The oldest and newest observation (ms).
+    pub observed: Option<(i64, i64)>,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync {
     /// Answers when the database does.
@@ -769,6 +887,13 @@ pub trait Store: Send + Sync {
     /// asked for; the same ever after and for every instance on the store.
     async fn installation_id(&self) -> Result<String, StoreError>;
 
+    /// When the first full poll round ended: `done_at` is recorded unless a time is already
+    /// (by this or another instance); returns the recorded time, None while there is none.
+    async fn first_round(
+        &self,
+        done_at: Option<DateTime<Utc>>,
+    ) -> Result<Option<DateTime<Utc>>, StoreError>;
+
     /// Inserts or replaces these cases' risks and, in the same transaction, queues the
     /// alerts their crossings cause (unless a dedupe key exists); returns how many alerts
     /// were new.
@@ -811,6 +936,23 @@ pub trait Store: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError>;
     async fn channel_status(&self, channel: &str) -> Result<ChannelStatus, StoreError>;
+
+    /// One small batch of retention over the items with ids in `(after, after + batch]`, in
+    /// its own transaction: items linked to no case, with no pending alert and not seen
+    /// since the cut-off, go with their observations (an alert sent about one keeps its
+    /// row and dedupe key); the series of items linked only to closed cases are thinned to
+    /// their last row an hour, then a day. Returns the last id it looked at, or None when no
+    /// item lies past `after`.
+    async fn prune(
+        &self,
+        rules: &Retention,
+        after: i64,
+        batch: i64,
+    ) -> Result<Option<(i64, Pruned)>, StoreError>;
+    /// What a full round of [`Store::prune`] would remove now.
+    async fn prunable(&self, rules: &Retention) -> Result<Pruned, StoreError>;
+    /// Rows and bytes per table, for `outcry store stats`.
+    async fn storage_stats(&self) -> Result<StorageStats, StoreError>;
 }
 
 /// A fresh installation id.
@@ -889,6 +1031,30 @@ fn inserted_alerts(batch: &Batch<'_>, mut inserted_keys: HashSet<String>) -> Vec
         .filter(|(_, (_, alert))| inserted_keys.remove(&alert.dedupe_key))
         .map(|(i, _)| i)
         .collect()
+}
+
+/// Where a batch's sightings that changed nothing go: the last time each new row was seen
+/// (None for a row seen once), and the stored rows to extend with when (ms), latest only.
+fn seen_again(batch: &Batch<'_>) -> (Vec<Option<i64>>, Vec<(i64, i64)>) {
+    let mut new_rows = vec![None; batch.observations.len()];
+    let mut stored: HashMap<i64, i64> = HashMap::new();
+    for (row, at) in &batch.seen_again {
+        let ms = at.timestamp_millis();
+        match row {
+            ObservationRef::New(index) => {
+                if let Some(last) = new_rows.get_mut(*index) {
+                    *last = Some(last.map_or(ms, |l: i64| l.max(ms)));
+                }
+            }
+            ObservationRef::Stored(id) => {
+                let last = stored.entry(*id).or_insert(ms);
+                *last = (*last).max(ms);
+            }
+        }
+    }
+    let mut stored: Vec<(i64, i64)> = stored.into_iter().collect();
+    stored.sort_unstable();
+    (new_rows, stored)
 }
 
 fn corrupt(what: &'static str, detail: impl ToString) -> StoreError {

@@ -3,7 +3,10 @@
 //! size; outbox and source claims use `FOR UPDATE SKIP LOCKED`, so instances never wait on
 //! each other's rows and never claim the same one.
 
-use super::shared::{lease_statements, Sql, ITEM_COLUMNS, LINK_COLUMNS, RELEASE_LEASES};
+use super::shared::{
+    lease_statements, Sql, ITEM_COLUMNS, LATEST_OBSERVATION, LINK_COLUMNS, RELEASE_LEASES,
+    SIGHTING_COLUMNS,
+};
 use super::*;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres, Row};
@@ -66,6 +69,15 @@ impl Store for PostgresStore {
         self.sql().installation_id(&new_installation_id()).await
     }
 
+    async fn first_round(
+        &self,
+        done_at: Option<DateTime<Utc>>,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.sql()
+            .first_round(done_at, &new_installation_id())
+            .await
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
@@ -104,16 +116,18 @@ impl Store for PostgresStore {
     async fn items(&self, keys: &[ItemKey]) -> Result<HashMap<ItemKey, StoredItem>, StoreError> {
         let sources: Vec<&str> = keys.iter().map(|k| k.source.as_str()).collect();
         let guids: Vec<&str> = keys.iter().map(|k| k.guid.as_str()).collect();
-        let rows = sqlx::query(
-            "SELECT i.id, i.source, i.guid, i.brand,
+        let (columns, join) = LATEST_OBSERVATION;
+        let rows = sqlx::query(&format!(
+            "SELECT i.id, i.source, i.guid, i.brand, {columns},
                     array_remove(array_agg(l.case_id ORDER BY l.case_id), NULL) AS cases,
                     array_remove(array_agg(l.state ORDER BY l.case_id), NULL) AS states
              FROM items i
              JOIN UNNEST($1::text[], $2::text[]) AS k (source, guid)
                ON i.source = k.source AND i.guid = k.guid
+             {join}
              LEFT JOIN links l ON l.item_id = i.id
-             GROUP BY i.id",
-        )
+             GROUP BY i.id, o.id"
+        ))
         .bind(&sources)
         .bind(&guids)
         .fetch_all(&self.pool)
@@ -140,6 +154,7 @@ impl Store for PostgresStore {
                     id: row.get("id"),
                     brand: row.get("brand"),
                     linked_cases,
+                    latest: rows::latest_observation(&row)?,
                 },
             );
         }
@@ -275,11 +290,13 @@ impl Store for PostgresStore {
         let count = |f: fn(&Observation) -> Option<i64>| -> Vec<Option<i64>> {
             seen.iter().map(|(_, o)| f(o)).collect()
         };
+        let (last_seen, stored_seen) = seen_again(batch);
         sqlx::query(
             "INSERT INTO observations (item_id, fetched_at, fetched_ms, reposts, comments, likes,
-                 views, author_followers)
+                 views, author_followers, last_seen_ms, text_digest)
              SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::bigint[], $4::bigint[],
-                 $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[])",
+                 $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[],
+                 $10::bigint[])",
         )
         .bind(seen.iter().map(|(i, _)| item_id(*i)).collect::<Vec<_>>())
         .bind(
@@ -297,6 +314,22 @@ impl Store for PostgresStore {
         .bind(count(|o| o.engagement.likes))
         .bind(count(|o| o.engagement.views))
         .bind(count(|o| o.author_followers))
+        .bind(&last_seen)
+        .bind(
+            seen.iter()
+                .map(|(_, o)| ObservationRun::of(o).text_digest)
+                .collect::<Vec<_>>(),
+        )
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE observations o
+             SET last_seen_ms = GREATEST(COALESCE(o.last_seen_ms, o.fetched_ms), seen.ms)
+             FROM UNNEST($1::bigint[], $2::bigint[]) AS seen (id, ms)
+             WHERE o.id = seen.id",
+        )
+        .bind(stored_seen.iter().map(|(id, _)| *id).collect::<Vec<_>>())
+        .bind(stored_seen.iter().map(|(_, ms)| *ms).collect::<Vec<_>>())
         .execute(&mut *tx)
         .await?;
 
@@ -650,6 +683,43 @@ impl Store for PostgresStore {
         self.sql().channel_status(channel).await
     }
 
+    async fn prune(
+        &self,
+        rules: &Retention,
+        after: i64,
+        batch: i64,
+    ) -> Result<Option<(i64, Pruned)>, StoreError> {
+        self.sql().prune(rules, after, batch).await
+    }
+
+    async fn prunable(&self, rules: &Retention) -> Result<Pruned, StoreError> {
+        self.sql().prunable(rules).await
+    }
+
+    async fn storage_stats(&self) -> Result<StorageStats, StoreError> {
+        let (tables, observed) = self.sql().table_rows().await?;
+        let mut sized = Vec::with_capacity(tables.len());
+        for (table, rows) in tables {
+            let bytes: i64 = sqlx::query_scalar("SELECT pg_total_relation_size($1::regclass)")
+                .bind(&table)
+                .fetch_one(&self.pool)
+                .await?;
+            sized.push(TableStats {
+                table,
+                rows,
+                bytes: Some(bytes),
+            });
+        }
+        let bytes: i64 = sqlx::query_scalar("SELECT pg_database_size(current_database())")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(StorageStats {
+            tables: sized,
+            bytes,
+            observed,
+        })
+    }
+
     async fn lease_source(
         &self,
         name: &str,
@@ -772,10 +842,10 @@ impl Store for PostgresStore {
     }
 
     async fn sightings(&self, item_ids: &[i64]) -> Result<HashMap<i64, Vec<Sighting>>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT item_id, fetched_at, reposts, comments, likes, views, author_followers
-             FROM observations WHERE item_id = ANY($1) ORDER BY fetched_ms, id",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT item_id, {SIGHTING_COLUMNS} FROM observations
+             WHERE item_id = ANY($1) ORDER BY fetched_ms, id"
+        ))
         .bind(item_ids)
         .fetch_all(&self.pool)
         .await?;

@@ -144,10 +144,16 @@ pub(super) fn case_item(r: &impl Columns, linked: bool) -> Result<CaseItem, Stor
     })
 }
 
-/// An `observations` row.
+/// An `observations` row ([`shared::SIGHTING_COLUMNS`]).
 pub(super) fn sighting(r: &impl Columns) -> Result<Sighting, StoreError> {
+    let at = parse_time("observation time", &r.text("fetched_at"))?;
+    let last_seen = match r.int_opt("last_seen_ms") {
+        Some(ms) => from_ms("observation last seen", ms)?.with_timezone(at.offset()),
+        None => at,
+    };
     Ok(Sighting {
-        at: parse_time("observation time", &r.text("fetched_at"))?,
+        at,
+        last_seen,
         engagement: Engagement {
             reposts: r.int_opt("reposts"),
             comments: r.int_opt("comments"),
@@ -156,6 +162,27 @@ pub(super) fn sighting(r: &impl Columns) -> Result<Sighting, StoreError> {
         },
         author_followers: r.int_opt("author_followers"),
     })
+}
+
+/// An item's newest `observations` row as `shared::LATEST_OBSERVATION` joins it; None for
+/// an item without one.
+pub(super) fn latest_observation(
+    r: &impl Columns,
+) -> Result<Option<(i64, ObservationRun)>, StoreError> {
+    let Some(id) = r.int_opt("observation_id") else {
+        return Ok(None);
+    };
+    let sighting = sighting(r)?;
+    Ok(Some((
+        id,
+        ObservationRun {
+            at: sighting.at,
+            last_seen: sighting.last_seen,
+            engagement: sighting.engagement,
+            author_followers: sighting.author_followers,
+            text_digest: r.int_opt("text_digest"),
+        },
+    )))
 }
 
 /// case_id and the item's title, body, url and author.

@@ -12,6 +12,17 @@ pub(super) const ITEM_COLUMNS: &str =
     "i.id, i.source, i.guid, i.channel, i.url, i.title, i.body, i.author,
      i.published_at, i.first_seen_at";
 pub(super) const LINK_COLUMNS: &str = "l.case_id, l.state, l.score, l.evidence";
+/// The columns [`rows::sighting`] reads from `observations`.
+pub(super) const SIGHTING_COLUMNS: &str =
+    "fetched_at, reposts, comments, likes, views, author_followers, last_seen_ms";
+/// Columns and join of an item's (`items i`) newest observation row, for
+/// [`rows::latest_observation`].
+pub(super) const LATEST_OBSERVATION: (&str, &str) = (
+    "o.id AS observation_id, o.fetched_at, o.reposts, o.comments, o.likes, o.views,
+     o.author_followers, o.last_seen_ms, o.text_digest",
+    "LEFT JOIN observations o ON o.id = (SELECT id FROM observations WHERE item_id = i.id
+         ORDER BY fetched_ms DESC, id DESC LIMIT 1)",
+);
 
 const SOURCE_STATE_SELECT: &str =
     "SELECT name, etag, last_modified, consecutive_failures, last_success_at, last_error,
@@ -53,6 +64,63 @@ fn placeholders(first: usize, rows: usize, width: usize) -> String {
     out
 }
 
+/// An item (`items i`) linked to no case that no pending alert needs.
+const UNNEEDED_ITEM: &str = "NOT EXISTS (SELECT 1 FROM links l WHERE l.item_id = i.id)
+     AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.item_id = i.id AND a.status = 'pending')";
+
+/// An item (`items i`) linked to cases, every one of them closed.
+const CLOSED_CASES_ONLY: &str = "EXISTS (SELECT 1 FROM links l WHERE l.item_id = i.id)
+     AND NOT EXISTS (SELECT 1 FROM links l JOIN cases c ON c.id = l.case_id
+                     WHERE l.item_id = i.id AND c.status = 'open')";
+
+/// Items with ids in `($1, $2]`.
+const ITEM_RANGE: &str = "i.id > $1 AND i.id <= $2";
+
+/// The ids of unneeded items (`$3`: not seen since) where `range` holds.
+fn stale_items(range: &str, seen_param: &str) -> String {
+    format!(
+        "SELECT i.id FROM items i WHERE {range} AND {UNNEEDED_ITEM}
+         AND NOT EXISTS (SELECT 1 FROM observations o WHERE o.item_id = i.id
+                         AND COALESCE(o.last_seen_ms, o.fetched_ms) >= {seen_param})"
+    )
+}
+
+/// The ids of observation rows of closed cases' items, where `range` holds, fetched in
+/// `[from, before)`, that another row of their item follows in the same `bucket` (ms): all
+/// but the last row of each bucket.
+fn thinned_rows(range: &str, from: &str, before: &str, bucket: &str) -> String {
+    format!(
+        "SELECT o.id FROM observations o JOIN items i ON i.id = o.item_id
+         WHERE {range} AND {CLOSED_CASES_ONLY}
+           AND o.fetched_ms >= {from} AND o.fetched_ms < {before}
+           AND EXISTS (SELECT 1 FROM observations n WHERE n.item_id = o.item_id
+                       AND n.fetched_ms < {before}
+                       AND n.fetched_ms / {bucket} = o.fetched_ms / {bucket}
+                       AND (n.fetched_ms > o.fetched_ms
+                            OR (n.fetched_ms = o.fetched_ms AND n.id > o.id)))"
+    )
+}
+
+const HOUR_MS: i64 = 3_600_000;
+const DAY_MS: i64 = 86_400_000;
+
+/// The tables `outcry store stats` counts, in the order it shows them.
+pub(super) const COUNTED_TABLES: [&str; 13] = [
+    "cases",
+    "items",
+    "observations",
+    "links",
+    "alerts",
+    "alert_deliveries",
+    "audit",
+    "source_state",
+    "source_leases",
+    "case_risk",
+    "channels",
+    "installation",
+    "store_copy",
+];
+
 /// The shared statements, on a pool of database `DB`.
 pub(super) struct Sql<'p, DB: sqlx::Database>(pub &'p Pool<DB>);
 
@@ -87,6 +155,140 @@ where
         }
         let rows = query.fetch_all(self.0).await?;
         Ok(u64::try_from(rows.len()).unwrap_or(u64::MAX))
+    }
+
+    /// [`Store::prune`].
+    pub(super) async fn prune(
+        &self,
+        rules: &Retention,
+        after: i64,
+        batch: i64,
+    ) -> Result<Option<(i64, Pruned)>, StoreError> {
+        let mut tx = self.0.begin().await?;
+        let last = sqlx::query::<DB>(
+            "SELECT MAX(id) AS last_id
+             FROM (SELECT id FROM items WHERE id > $1 ORDER BY id LIMIT $2) AS b",
+        )
+        .bind(after)
+        .bind(batch)
+        .fetch_one(&mut *tx)
+        .await?
+        .int_opt("last_id");
+        let Some(last) = last else {
+            return Ok(None);
+        };
+        let mut pruned = Pruned::default();
+        let count = |rows: Vec<DB::Row>| u64::try_from(rows.len()).unwrap_or(u64::MAX);
+        // Daily first: the rows it keeps are each the last of their hour as well.
+        let passes = [
+            (i64::MIN, rules.daily_before, DAY_MS),
+            (rules.daily_before, rules.hourly_before, HOUR_MS),
+        ];
+        for (from, before, bucket) in passes {
+            let sql = format!(
+                "DELETE FROM observations WHERE id IN ({}) RETURNING id",
+                thinned_rows(ITEM_RANGE, "$3", "$4", "$5")
+            );
+            let rows = sqlx::query::<DB>(&sql)
+                .bind(after)
+                .bind(last)
+                .bind(from)
+                .bind(before)
+                .bind(bucket)
+                .fetch_all(&mut *tx)
+                .await?;
+            pruned.observations += count(rows);
+        }
+        let sql = format!(
+            "DELETE FROM observations WHERE item_id IN ({}) RETURNING id",
+            stale_items(ITEM_RANGE, "$3")
+        );
+        let rows = sqlx::query::<DB>(&sql)
+            .bind(after)
+            .bind(last)
+            .bind(rules.unlinked_before)
+            .fetch_all(&mut *tx)
+            .await?;
+        pruned.observations += count(rows);
+        // An item whose rows just went (or never had one) and that nothing else needs; a
+        // sent alert about it keeps its row, dedupe key and all, without the item.
+        let gone = format!(
+            "SELECT i.id FROM items i WHERE {ITEM_RANGE} AND {UNNEEDED_ITEM}
+             AND NOT EXISTS (SELECT 1 FROM observations o WHERE o.item_id = i.id)"
+        );
+        sqlx::query::<DB>(&format!(
+            "UPDATE alerts SET item_id = NULL WHERE item_id IN ({gone})"
+        ))
+        .bind(after)
+        .bind(last)
+        .execute(&mut *tx)
+        .await?;
+        let rows = sqlx::query::<DB>(&format!(
+            "DELETE FROM items WHERE id IN ({gone}) RETURNING id"
+        ))
+        .bind(after)
+        .bind(last)
+        .fetch_all(&mut *tx)
+        .await?;
+        pruned.items += count(rows);
+        tx.commit().await?;
+        Ok(Some((last, pruned)))
+    }
+
+    /// [`Store::prunable`].
+    pub(super) async fn prunable(&self, rules: &Retention) -> Result<Pruned, StoreError> {
+        let count = |sql: String| format!("SELECT COUNT(*) AS n FROM ({sql}) AS c");
+        let items = sqlx::query::<DB>(&count(stale_items("TRUE", "$1")))
+            .bind(rules.unlinked_before)
+            .fetch_one(self.0)
+            .await?
+            .int("n");
+        let mut observations = sqlx::query::<DB>(&count(format!(
+            "SELECT id FROM observations WHERE item_id IN ({})",
+            stale_items("TRUE", "$1")
+        )))
+        .bind(rules.unlinked_before)
+        .fetch_one(self.0)
+        .await?
+        .int("n");
+        for (from, before, bucket) in [
+            (i64::MIN, rules.daily_before, DAY_MS),
+            (rules.daily_before, rules.hourly_before, HOUR_MS),
+        ] {
+            observations += sqlx::query::<DB>(&count(thinned_rows("TRUE", "$1", "$2", "$3")))
+                .bind(from)
+                .bind(before)
+                .bind(bucket)
+                .fetch_one(self.0)
+                .await?
+                .int("n");
+        }
+        Ok(Pruned {
+            items: u64::try_from(items).unwrap_or_default(),
+            observations: u64::try_from(observations).unwrap_or_default(),
+        })
+    }
+
+    /// Rows per table and the span of observations; bytes are the backend's to tell.
+    pub(super) async fn table_rows(
+        &self,
+    ) -> Result<(Vec<(String, i64)>, Option<(i64, i64)>), StoreError> {
+        let mut tables = Vec::with_capacity(COUNTED_TABLES.len());
+        for table in COUNTED_TABLES {
+            let rows = sqlx::query::<DB>(&format!("SELECT COUNT(*) AS n FROM {table}"))
+                .fetch_one(self.0)
+                .await?
+                .int("n");
+            tables.push((table.to_string(), rows));
+        }
+        let span = sqlx::query::<DB>(
+            "SELECT MIN(fetched_ms) AS oldest, MAX(COALESCE(last_seen_ms, fetched_ms)) AS newest
+             FROM observations",
+        )
+        .fetch_one(self.0)
+        .await?;
+        let observed = span.int_opt("oldest").zip(span.int_opt("newest"));
+        Ok((tables, observed))
     }
 
     /// Makes every pending alert that failed before due at `now`; returns how many.
@@ -414,6 +616,30 @@ where
             .fetch_one(self.0)
             .await?;
         Ok(row.text("id"))
+    }
+
+    /// [`Store::first_round`]; `candidate` is the installation id made if none exists yet.
+    pub(super) async fn first_round(
+        &self,
+        done_at: Option<DateTime<Utc>>,
+        candidate: &str,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        if let Some(done_at) = done_at {
+            self.installation_id(candidate).await?;
+            sqlx::query::<DB>(
+                "UPDATE installation SET first_round_ms = $1
+                 WHERE singleton = 1 AND first_round_ms IS NULL",
+            )
+            .bind(ms(done_at))
+            .execute(self.0)
+            .await?;
+        }
+        let row = sqlx::query::<DB>("SELECT first_round_ms FROM installation WHERE singleton = 1")
+            .fetch_optional(self.0)
+            .await?;
+        row.and_then(|r| r.int_opt("first_round_ms"))
+            .map(|t| from_ms("first poll round", t))
+            .transpose()
     }
 
     /// Candidate links of open cases without their sightings, and how many there are.

@@ -2,7 +2,10 @@
 //! replay). SQLite has no SKIP LOCKED; outbox claims are single UPDATE ... RETURNING
 //! statements, which SQLite serialises.
 
-use super::shared::{lease_statements, Sql, ITEM_COLUMNS, LINK_COLUMNS, RELEASE_LEASES};
+use super::shared::{
+    lease_statements, Sql, ITEM_COLUMNS, LATEST_OBSERVATION, LINK_COLUMNS, RELEASE_LEASES,
+    SIGHTING_COLUMNS,
+};
 use super::*;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
@@ -87,6 +90,15 @@ impl Store for SqliteStore {
         self.sql().installation_id(&new_installation_id()).await
     }
 
+    async fn first_round(
+        &self,
+        done_at: Option<DateTime<Utc>>,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.sql()
+            .first_round(done_at, &new_installation_id())
+            .await
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
@@ -132,9 +144,12 @@ impl Store for SqliteStore {
         let mut ids = Vec::new();
         for (source, guids) in by_source {
             for chunk in guids.chunks(ROWS_PER_STATEMENT) {
-                let mut query =
-                    QueryBuilder::new("SELECT id, guid, brand FROM items WHERE source = ");
-                query.push_bind(source).push(" AND guid IN (");
+                let (columns, join) = LATEST_OBSERVATION;
+                let mut query = QueryBuilder::new(format!(
+                    "SELECT i.id, i.guid, i.brand, {columns} FROM items i {join}
+                     WHERE i.source = "
+                ));
+                query.push_bind(source).push(" AND i.guid IN (");
                 let mut list = query.separated(", ");
                 for guid in chunk {
                     list.push_bind(*guid);
@@ -152,6 +167,7 @@ impl Store for SqliteStore {
                             id,
                             brand: row.get("brand"),
                             linked_cases: Vec::new(),
+                            latest: rows::latest_observation(&row)?,
                         },
                     );
                 }
@@ -264,12 +280,14 @@ impl Store for SqliteStore {
             query.build().execute(&mut *tx).await?;
         }
 
-        for chunk in batch.observations.chunks(ROWS_PER_STATEMENT) {
+        let (last_seen, stored_seen) = seen_again(batch);
+        let rows: Vec<_> = batch.observations.iter().zip(&last_seen).collect();
+        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
             let mut query = QueryBuilder::new(
                 "INSERT INTO observations (item_id, fetched_at, fetched_ms, reposts, comments,
-                     likes, views, author_followers) ",
+                     likes, views, author_followers, last_seen_ms, text_digest) ",
             );
-            query.push_values(chunk, |mut row, (item, obs)| {
+            query.push_values(chunk, |mut row, ((item, obs), last_seen)| {
                 row.push_bind(item_id(*item))
                     .push_bind(obs.fetched_at.to_rfc3339())
                     .push_bind(obs.fetched_at.timestamp_millis())
@@ -277,8 +295,21 @@ impl Store for SqliteStore {
                     .push_bind(obs.engagement.comments)
                     .push_bind(obs.engagement.likes)
                     .push_bind(obs.engagement.views)
-                    .push_bind(obs.author_followers);
+                    .push_bind(obs.author_followers)
+                    .push_bind(**last_seen)
+                    .push_bind(ObservationRun::of(obs).text_digest);
             });
+            query.build().execute(&mut *tx).await?;
+        }
+        for chunk in stored_seen.chunks(ROWS_PER_STATEMENT) {
+            let mut query = QueryBuilder::new(
+                "UPDATE observations SET last_seen_ms = MAX(COALESCE(last_seen_ms, fetched_ms),
+                     seen.column2) FROM (",
+            );
+            query.push_values(chunk, |mut row, (id, ms)| {
+                row.push_bind(*id).push_bind(*ms);
+            });
+            query.push(") AS seen WHERE observations.id = seen.column1");
             query.build().execute(&mut *tx).await?;
         }
 
@@ -579,10 +610,9 @@ impl Store for SqliteStore {
     async fn sightings(&self, item_ids: &[i64]) -> Result<HashMap<i64, Vec<Sighting>>, StoreError> {
         let mut found: HashMap<i64, Vec<Sighting>> = HashMap::new();
         for chunk in item_ids.chunks(ROWS_PER_STATEMENT) {
-            let mut q = QueryBuilder::new(
-                "SELECT item_id, fetched_at, reposts, comments, likes, views, author_followers
-                 FROM observations WHERE item_id IN (",
-            );
+            let mut q = QueryBuilder::new(format!(
+                "SELECT item_id, {SIGHTING_COLUMNS} FROM observations WHERE item_id IN ("
+            ));
             let mut list = q.separated(", ");
             for id in chunk {
                 list.push_bind(*id);
@@ -753,6 +783,40 @@ impl Store for SqliteStore {
 
     async fn channel_status(&self, channel: &str) -> Result<ChannelStatus, StoreError> {
         self.sql().channel_status(channel).await
+    }
+
+    async fn prune(
+        &self,
+        rules: &Retention,
+        after: i64,
+        batch: i64,
+    ) -> Result<Option<(i64, Pruned)>, StoreError> {
+        self.sql().prune(rules, after, batch).await
+    }
+
+    async fn prunable(&self, rules: &Retention) -> Result<Pruned, StoreError> {
+        self.sql().prunable(rules).await
+    }
+
+    async fn storage_stats(&self) -> Result<StorageStats, StoreError> {
+        let (tables, observed) = self.sql().table_rows().await?;
+        let bytes: i64 = sqlx::query_scalar(
+            "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(StorageStats {
+            tables: tables
+                .into_iter()
+                .map(|(table, rows)| TableStats {
+                    table,
+                    rows,
+                    bytes: None,
+                })
+                .collect(),
+            bytes,
+            observed,
+        })
     }
 
     async fn lease_source(
