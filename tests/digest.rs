@@ -471,6 +471,12 @@ async fn the_mailed_digest_opens_with_the_cases_most_likely_to_go_public_in_orde
         noon_offset()
     ));
     app.import_cases(&cases);
+    // An installation that polled everything before today's time, so today's digest is due
+    // (a new one's first digest waits for its first full poll round).
+    let store = store::open(&app.sqlite_url()).await.unwrap();
+    let before = chrono::Utc::now() - chrono::Duration::hours(2);
+    assert!(store.first_round(Some(before)).await.unwrap() < Some(chrono::Utc::now()));
+    drop(store);
     app.start().await;
     let mails = smtp.wait_for(1, Duration::from_secs(20)).await;
     let digest = mails
