@@ -348,17 +348,7 @@ async fn link_pairs(state: &AppState, links: &[LinkRow]) -> Result<Vec<Pair>, Ap
         .into_iter()
         .filter_map(|s| Some((s.case.id, s.stage?.0.as_str())))
         .collect();
-    let items: HashMap<i64, ItemRow> = state
-        .store
-        .find_items(&ItemQuery {
-            ids: links.iter().map(|l| l.item_id).collect(),
-            limit: QUEUE_SIZE,
-            ..ItemQuery::default()
-        })
-        .await?
-        .into_iter()
-        .map(|i| (i.id, i))
-        .collect();
+    let items = items_of(state, links).await?;
     let mut cases: HashMap<String, Option<Case>> = HashMap::new();
     let mut pairs = Vec::new();
     for link in links {
@@ -760,6 +750,21 @@ async fn case_view(
     }
 }
 
+/// The posts of `links`, by id.
+async fn items_of(state: &AppState, links: &[LinkRow]) -> Result<HashMap<i64, ItemRow>, ApiError> {
+    Ok(state
+        .store
+        .find_items(&ItemQuery {
+            ids: links.iter().map(|l| l.item_id).collect(),
+            limit: QUEUE_SIZE,
+            ..ItemQuery::default()
+        })
+        .await?
+        .into_iter()
+        .map(|i| (i.id, i))
+        .collect())
+}
+
 async fn rejected_links(state: &AppState, case_id: &str) -> Result<Vec<RejectedLink>, ApiError> {
     let links = state
         .store
@@ -770,17 +775,7 @@ async fn rejected_links(state: &AppState, case_id: &str) -> Result<Vec<RejectedL
             ..LinkQuery::default()
         })
         .await?;
-    let items: HashMap<i64, ItemRow> = state
-        .store
-        .find_items(&ItemQuery {
-            ids: links.iter().map(|l| l.item_id).collect(),
-            limit: QUEUE_SIZE,
-            ..ItemQuery::default()
-        })
-        .await?
-        .into_iter()
-        .map(|i| (i.id, i))
-        .collect();
+    let items = items_of(state, &links).await?;
     Ok(links
         .iter()
         .map(|l| RejectedLink {
