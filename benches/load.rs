@@ -4,11 +4,15 @@
 //!
 //!     cargo bench --bench load                                   # N = 1,000 and 10,000
 //!     OUTCRY_LOAD_SIZES=1000 OUTCRY_LOAD_WINDOW=120 cargo bench --bench load
+//!     OUTCRY_LOAD_SIZES=100000 OUTCRY_LOAD_INTERVAL=300 OUTCRY_LOAD_SETUPS=sqlite:1 \
+//!         cargo bench --bench load
 //!
 //! Per setup it prints polls per second over the measured window, the daemons' CPU seconds
 //! per 1,000 polls, each instance's peak resident memory, and the time from a post appearing
 //! at its feed to its alert email arriving, and from the poll that fetched it to the email
-//! (median and worst). The window is at least one interval (60 s), after a 10 s warm-up. PostgreSQL is the server
+//! (median, 95th percentile and worst). The window is at least one interval (60 s unless
+//! `OUTCRY_LOAD_INTERVAL` says otherwise), after the start's first polls and 10 s more; `OUTCRY_LOAD_SETUPS` picks
+//! the setups (default `sqlite:1,postgres:1,postgres:2`). PostgreSQL is the server
 //! `OUTCRY_TEST_POSTGRES` names (default postgres://postgres@127.0.0.1:5432/test), each setup
 //! in a fresh schema; the server's own CPU is not counted.
 
@@ -21,9 +25,17 @@ use support::daemon::{Source, TestApp};
 use support::feeds::{rss_owned, FeedServer};
 use support::smtp::SmtpServer;
 
-const INTERVAL: &str = "60s";
-/// First polls are spread over up to 5 s after a start; measuring begins after that burst.
-const WARM_UP: Duration = Duration::from_secs(10);
+/// Measuring begins this long after the first polls, which a start spreads over up to 5 s
+/// (more for many sources: see `warm_up`), are over.
+const SETTLE: Duration = Duration::from_secs(10);
+/// The daemon starts at most this many sources a second (schedule::timetable).
+const START_RATE: f64 = 500.0;
+
+/// From the start to the window: first polls (a full read of every feed, its items
+/// through the pipeline) are not what a steady poll costs.
+fn warm_up(n: usize, interval: Duration) -> Duration {
+    Duration::from_secs_f64(n as f64 / START_RATE).min(interval / 2) + SETTLE
+}
 /// A case-linked post appears this often during the window.
 const POST_EVERY: Duration = Duration::from_secs(3);
 /// Share of feeds that get a new (unrelated) item per interval, so some polls carry work.
@@ -118,7 +130,24 @@ fn peak_rss_mib(pid: u32) -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
-async fn run(n: usize, backend: &str, instances: usize, window: Duration) -> String {
+/// One measured run: N sources polled every `interval` by `instances` daemons on `backend`.
+struct Setup<'a> {
+    n: usize,
+    backend: &'a str,
+    instances: usize,
+    interval: Duration,
+    window: Duration,
+}
+
+async fn run(setup: &Setup<'_>) -> String {
+    let &Setup {
+        n,
+        backend,
+        instances,
+        interval,
+        window,
+    } = setup;
+    let interval_setting = format!("{}s", interval.as_secs());
     let mut feeds = Feeds::start(n).await;
     let smtp = SmtpServer::start().await;
     let storage = match backend {
@@ -133,7 +162,7 @@ async fn run(n: usize, backend: &str, instances: usize, window: Duration) -> Str
             name,
             url: feeds.server.url(&Feeds::path(i)),
             channel: "social",
-            interval: INTERVAL,
+            interval: &interval_setting,
         })
         .collect();
     let posts = (window.as_secs_f64() / POST_EVERY.as_secs_f64()).ceil() as usize;
@@ -168,7 +197,7 @@ async fn run(n: usize, backend: &str, instances: usize, window: Duration) -> Str
         app.start().await;
     }
     let pids: Vec<u32> = apps.iter().filter_map(|a| a.pid()).collect();
-    tokio::time::sleep(WARM_UP.saturating_sub(started.elapsed())).await;
+    tokio::time::sleep(warm_up(n, interval).saturating_sub(started.elapsed())).await;
 
     let polls_before = feeds.server.total_requests();
     let cpu_before: f64 = pids.iter().map(|p| cpu_seconds(*p)).sum();
@@ -176,7 +205,7 @@ async fn run(n: usize, backend: &str, instances: usize, window: Duration) -> Str
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ n as u64);
     // Case → (feed, when its post appeared).
     let mut posted: HashMap<String, (usize, Instant)> = HashMap::new();
-    let churn_per_tick = n as f64 * CHURN_PER_INTERVAL / 60.0 / 10.0;
+    let churn_per_tick = n as f64 * CHURN_PER_INTERVAL / interval.as_secs_f64() / 10.0;
     let mut churn_due = 0.0;
     let mut next_post = window_start;
     while window_start.elapsed() < window {
@@ -207,7 +236,7 @@ async fn run(n: usize, backend: &str, instances: usize, window: Duration) -> Str
     let cpu: f64 = pids.iter().map(|p| cpu_seconds(*p)).sum::<f64>() - cpu_before;
 
     // Every post waits for its feed's next poll: up to one interval and its jitter.
-    let deadline = Instant::now() + Duration::from_secs(80);
+    let deadline = Instant::now() + interval.mul_f64(1.3);
     // Per case: (post → email, poll that fetched the post → email).
     let mut latencies: HashMap<String, (f64, f64)> = HashMap::new();
     while latencies.len() < posted.len() && Instant::now() < deadline {
@@ -247,13 +276,17 @@ async fn run(n: usize, backend: &str, instances: usize, window: Duration) -> Str
     let spread = |pick: fn(&(f64, f64)) -> f64| {
         let mut sorted: Vec<f64> = latencies.values().map(pick).collect();
         sorted.sort_by(f64::total_cmp);
-        let median = sorted.get(sorted.len() / 2).copied().unwrap_or(f64::NAN);
-        let worst = sorted.last().copied().unwrap_or(f64::NAN);
-        format!("{median:.1} / {worst:.1}")
+        let at = |share: f64| {
+            let rank = ((sorted.len() as f64 * share).ceil() as usize).max(1) - 1;
+            sorted.get(rank).copied().unwrap_or(f64::NAN)
+        };
+        format!("{:.1} / {:.1} / {:.1}", at(0.5), at(0.95), at(1.0))
     };
     format!(
-        "| {n} | {backend} | {instances} | {:.1} | {:.2} | {} | {} | {} | {}/{} |",
+        "| {n} | {}s | {backend} | {instances} | {:.1} of {:.1} | {:.2} | {} | {} | {} | {}/{} |",
+        interval.as_secs(),
         polls as f64 / measured,
+        n as f64 / interval.as_secs_f64(),
         cpu / (polls as f64 / 1000.0),
         rss.join(" + "),
         spread(|l| l.0),
@@ -263,6 +296,13 @@ async fn run(n: usize, backend: &str, instances: usize, window: Duration) -> Str
     )
 }
 
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(default)
+}
+
 #[tokio::main]
 async fn main() {
     let sizes: Vec<usize> = std::env::var("OUTCRY_LOAD_SIZES")
@@ -270,24 +310,35 @@ async fn main() {
         .split(',')
         .filter_map(|s| s.trim().parse().ok())
         .collect();
+    let setups: Vec<(String, usize)> = std::env::var("OUTCRY_LOAD_SETUPS")
+        .unwrap_or_else(|_| "sqlite:1,postgres:1,postgres:2".into())
+        .split(',')
+        .filter_map(|s| {
+            let (backend, instances) = s.trim().split_once(':')?;
+            Some((backend.to_string(), instances.parse().ok()?))
+        })
+        .collect();
+    let interval = Duration::from_secs(env_or("OUTCRY_LOAD_INTERVAL", 60));
     // Every source is polled about once per interval, so a shorter window measures nothing.
-    let window = Duration::from_secs(
-        std::env::var("OUTCRY_LOAD_WINDOW")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(60)
-            .max(60),
-    );
+    let window = Duration::from_secs(env_or("OUTCRY_LOAD_WINDOW", 0)).max(interval);
     println!(
-        "window {}s after a {}s warm-up, interval {INTERVAL}",
+        "window {}s after the first polls and {}s more, interval {}s",
         window.as_secs(),
-        WARM_UP.as_secs()
+        SETTLE.as_secs(),
+        interval.as_secs()
     );
-    println!("| sources | store | instances | polls/s | CPU s per 1,000 polls | peak RSS MiB per instance | post → email s (median / worst) | poll → email s (median / worst) | alerts |");
-    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    println!("| sources | interval | store | instances | polls/s (of asked) | CPU s per 1,000 polls | peak RSS MiB per instance | post → email s (median / p95 / worst) | poll → email s (median / p95 / worst) | alerts |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     for n in sizes {
-        for (backend, instances) in [("sqlite", 1), ("postgres", 1), ("postgres", 2)] {
-            println!("{}", run(n, backend, instances, window).await);
+        for (backend, instances) in &setups {
+            let setup = Setup {
+                n,
+                backend,
+                instances: *instances,
+                interval,
+                window,
+            };
+            println!("{}", run(&setup).await);
         }
     }
 }

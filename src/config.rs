@@ -916,9 +916,10 @@ pub struct SourceConfig {
     pub channel: Channel,
     #[serde(default, deserialize_with = "optional_duration")]
     pub interval: Option<Duration>,
-    /// CSS selectors of an `html` source.
+    /// CSS selectors of an `html` source. Boxed, as is `item_page`: most sources are feeds,
+    /// and every byte of a source's settings is paid 100,000 times.
     #[serde(default)]
-    pub selectors: Option<HtmlSelectors>,
+    pub selectors: Option<Box<HtmlSelectors>>,
     /// The zone the site prints its times in; the daemon's local zone otherwise.
     #[serde(default, deserialize_with = "optional_zone")]
     pub timezone: Option<Zone>,
@@ -945,7 +946,7 @@ pub struct SourceConfig {
     pub allow_empty: bool,
     /// Re-fetch the pages of items linked to cases to follow their engagement.
     #[serde(default)]
-    pub item_page: Option<ItemPageConfig>,
+    pub item_page: Option<Box<ItemPageConfig>>,
     /// Hosts besides the source's own that links in its pages (item pages, next pages,
     /// redirects) may lead to: `m.example.com`, or `*.example.com` for its subdomains.
     #[serde(default)]

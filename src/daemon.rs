@@ -92,7 +92,7 @@ pub fn auth_of(loaded: &Loaded) -> Result<Auth, DaemonError> {
 
 /// Runs the daemon on `listener` with `auth` deciding who may use the API and pages.
 pub async fn serve(
-    loaded: Loaded,
+    mut loaded: Loaded,
     listener: tokio::net::TcpListener,
     auth: Auth,
     shutdown: CancellationToken,
@@ -151,17 +151,27 @@ pub async fn serve(
         "outcry running"
     );
 
-    let sources = loaded
+    let digest_sources: Vec<String> = match config.digest {
+        Some(_) => loaded.sources.iter().map(|s| s.name.clone()).collect(),
+        None => Vec::new(),
+    };
+    let intervals: Vec<Duration> = loaded
         .sources
         .iter()
-        .map(|s| (s.clone(), loaded.interval_of(s)))
+        .map(|s| loaded.interval_of(s))
         .collect();
-    let mut pollers = poller.spawn(sources, shutdown.clone());
+    // The timetable keeps the sources' settings: one copy is plenty at 100,000 sources.
+    let sources = std::mem::take(&mut loaded.sources)
+        .into_iter()
+        .zip(intervals)
+        .collect();
+    let (mut pollers, source_adder) = poller.spawn(sources, shutdown.clone());
     let risks_moved = Arc::new(Notify::new());
     // Among the source tasks: its sources stop, and their leases are handed back, with them.
     pollers.spawn(
         WatchTask {
             poller: poller.clone(),
+            sources: source_adder,
             watches: config.watch.clone(),
             brands: config.brands.clone(),
             alert_at: config.risk.alert_at,
@@ -177,7 +187,7 @@ pub async fn serve(
             config.assess,
             ui.clone(),
             alert_queued.clone(),
-            loaded.sources.iter().map(|s| s.name.clone()).collect(),
+            digest_sources,
         );
         tokio::spawn(digest.run(shutdown.clone()))
     });

@@ -1,5 +1,5 @@
-//! The poller: one task per source, each on its own interval with jitter, so a slow or
-//! failing source never delays another. A failing or blind source backs off exponentially up
+//! The poller: every source on its own interval with jitter (one timetable for all, each
+//! poll a task of its own while it runs), so a slow or failing source never delays another. A failing or blind source backs off exponentially up
 //! to a cap and keeps trying; it is never dropped. Its health is recorded after every poll
 //! (crate::health), and sources with an `item_page` get a second task that re-reads the
 //! pages of their items linked to open cases, so that engagement growth is seen.
@@ -8,6 +8,11 @@
 //! its lease; a heartbeat renews this instance's leases, and one whose holder died expires
 //! and is taken over, keeping the source's interval from its last poll by whichever
 //! instance made it.
+
+mod timetable;
+
+pub use timetable::SourceAdder;
+use timetable::Timetable;
 
 use crate::config::{ItemPageConfig, SourceConfig};
 use crate::extract::{decode, extract, html, ExtractError, ExtractedItem};
@@ -282,16 +287,16 @@ const EARLIEST: f64 = 0.9;
 const LEASE_LEFT_TO_FETCH: f64 = 0.5;
 
 impl Poller {
-    /// Starts one task per source; they stop when `shutdown` is cancelled.
+    /// Starts polling `sources` (and what the returned adder adds), the batched recording
+    /// of polls and the heartbeat; all stop when `shutdown` is cancelled.
     pub fn spawn(
         self: &Arc<Self>,
         sources: Vec<(SourceConfig, Duration)>,
         shutdown: CancellationToken,
-    ) -> JoinSet<()> {
+    ) -> (JoinSet<()>, SourceAdder) {
         let mut tasks = JoinSet::new();
-        for (source, interval) in sources {
-            self.spawn_source(&mut tasks, source, interval, shutdown.clone());
-        }
+        let (timetable, adder) = Timetable::new(Arc::clone(self));
+        tasks.spawn(timetable.run(sources, shutdown.clone()));
         let (poller, stop) = (Arc::clone(self), shutdown.clone());
         // Apart from the heartbeat: a stalled store must not stop the beats /healthz reads.
         tasks.spawn(async move {
@@ -319,30 +324,7 @@ impl Poller {
                 }
             }
         });
-        tasks
-    }
-
-    /// Starts one source's task (and its item pages' task) in `tasks`, until `shutdown`:
-    /// configured sources at start, generated ones (crate::watch) whenever they appear.
-    pub fn spawn_source(
-        self: &Arc<Self>,
-        tasks: &mut JoinSet<()>,
-        source: SourceConfig,
-        interval: Duration,
-        shutdown: CancellationToken,
-    ) {
-        let span = info_span!("source", source = %source.name);
-        if let Some(item_page) = source.item_page.clone() {
-            let (poller, source, shutdown) = (Arc::clone(self), source.clone(), shutdown.clone());
-            tasks.spawn(
-                async move { poller.follow_items(source, item_page, shutdown).await }
-                    .instrument(span.clone()),
-            );
-        }
-        let poller = Arc::clone(self);
-        tasks.spawn(
-            async move { poller.run_source(source, interval, shutdown).await }.instrument(span),
-        );
+        (tasks, adder)
     }
 
     async fn renew_leases(&self) {
@@ -458,43 +440,30 @@ impl Poller {
         Utc::now().timestamp() - self.heartbeat.load(Ordering::Relaxed)
     }
 
-    async fn run_source(
+    /// Takes the lease if need be and polls; returns the wait before the next turn.
+    async fn turn(
         &self,
-        source: SourceConfig,
+        source: &SourceConfig,
         interval: Duration,
-        shutdown: CancellationToken,
-    ) {
-        // Spread the first polls so that a restart does not hit every site at once.
-        let mut wait = jitter(interval.min(Duration::from_secs(10)).mul_f64(0.5));
-        // The source's state as this instance last wrote it; only valid while it has held
-        // the lease throughout, since another holder writes it too.
-        let mut state = None;
-        loop {
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = tokio::time::sleep(wait) => {}
-            }
-            self.beat();
-            let held_until = match self.holding(&source.name) {
-                Some(held_until) => held_until,
-                None => {
-                    state = None;
-                    match self.take_turn(&source, interval).await {
-                        Ok(held_until) => held_until,
-                        Err(not_yet) => {
-                            wait = not_yet;
-                            continue;
-                        }
-                    }
+        state: &mut Option<SourceState>,
+        shutdown: &CancellationToken,
+    ) -> Duration {
+        let held_until = match self.holding(&source.name) {
+            Some(held_until) => held_until,
+            None => {
+                *state = None;
+                match self.take_turn(source, interval).await {
+                    Ok(held_until) => held_until,
+                    Err(not_yet) => return not_yet,
                 }
-            };
-            wait = match self
-                .poll_and_record(&source, &mut state, held_until, &shutdown)
-                .await
-            {
-                Ok(()) => interval.mul_f64(1.0 + rand::thread_rng().gen_range(-0.1..0.1)),
-                Err(failures_and_delay) => failures_and_delay,
-            };
+            }
+        };
+        match self
+            .poll_and_record(source, state, held_until, shutdown)
+            .await
+        {
+            Ok(()) => interval.mul_f64(1.0 + rand::thread_rng().gen_range(-0.1..0.1)),
+            Err(failures_and_delay) => failures_and_delay,
         }
     }
 
@@ -791,8 +760,8 @@ impl Poller {
     /// cases and records their engagement as new observations.
     async fn follow_items(
         &self,
-        source: SourceConfig,
-        item_page: ItemPageConfig,
+        source: &SourceConfig,
+        item_page: &ItemPageConfig,
         shutdown: CancellationToken,
     ) {
         loop {
@@ -806,7 +775,7 @@ impl Poller {
             // Item pages go with the source: only its lease holder reads them.
             let held_until = match self.holding(&source.name) {
                 Some(held_until) => held_until,
-                None => match self.take_turn(&source, Duration::ZERO).await {
+                None => match self.take_turn(source, Duration::ZERO).await {
                     Ok(held_until) => held_until,
                     Err(_) => continue,
                 },
@@ -814,10 +783,7 @@ impl Poller {
             if !self.may_fetch(held_until) {
                 continue;
             }
-            match self
-                .refresh_item_pages(&source, &item_page, &shutdown)
-                .await
-            {
+            match self.refresh_item_pages(source, item_page, &shutdown).await {
                 Ok((read, alerts)) if read > 0 => info!(items = read, alerts, "item pages read"),
                 Ok(_) => {}
                 Err(PollError::Stopped) => return,

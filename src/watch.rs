@@ -6,14 +6,13 @@
 
 use crate::config::{BrandConfig, SourceConfig, SourceKind, WatchConfig};
 use crate::risk::natural_sorted;
-use crate::schedule::Poller;
+use crate::schedule::{Poller, SourceAdder};
 use crate::store::{CaseStanding, SharedStore, StoreError};
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
-use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
@@ -222,6 +221,8 @@ pub async fn current(
 /// longer made, and starts again at the new interval those whose cases' risk crossed.
 pub struct WatchTask {
     pub poller: Arc<Poller>,
+    /// Where generated sources start being polled.
+    pub sources: SourceAdder,
     pub watches: Vec<WatchConfig>,
     pub brands: Vec<BrandConfig>,
     pub alert_at: Option<f64>,
@@ -231,29 +232,25 @@ pub struct WatchTask {
 
 impl WatchTask {
     pub async fn run(self, shutdown: CancellationToken) {
-        let mut tasks = JoinSet::new();
         let mut running: HashMap<String, (Duration, CancellationToken)> = HashMap::new();
         loop {
             let store = &self.poller.store;
             match current(store, &self.watches, &self.brands, self.alert_at).await {
-                Ok(generated) => self.reconcile(generated, &mut running, &mut tasks, &shutdown),
+                Ok(generated) => self.reconcile(generated, &mut running, &shutdown),
                 Err(e) => warn!(error = %e, "cannot read the cases watched; trying again"),
             }
-            while tasks.try_join_next().is_some() {}
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 _ = tokio::time::sleep(LOOK_EVERY) => {}
                 _ = self.risks_moved.notified() => {}
             }
         }
-        while tasks.join_next().await.is_some() {}
     }
 
     fn reconcile(
         &self,
         generated: Vec<Generated>,
         running: &mut HashMap<String, (Duration, CancellationToken)>,
-        tasks: &mut JoinSet<()>,
         shutdown: &CancellationToken,
     ) {
         let wanted: HashMap<String, Generated> = generated
@@ -283,8 +280,7 @@ impl WatchTask {
                 generated.source.name.clone(),
                 (generated.interval, stop.clone()),
             );
-            self.poller
-                .spawn_source(tasks, generated.source, generated.interval, stop);
+            self.sources.add(generated.source, generated.interval, stop);
         }
     }
 }

@@ -252,12 +252,12 @@ fn broken_html_still_yields_its_items() {
 fn times_are_read_in_the_source_time_zone() {
     let page = "<ul><li class=p><a class=t href=/1>星驰</a><span class=time>2026-11-20 08:15</span></li></ul>";
     let mut source = SourceConfig::new("tz", SourceKind::Html, "http://x.cn/", Channel::Forum);
-    source.selectors = Some(HtmlSelectors {
+    source.selectors = Some(Box::new(HtmlSelectors {
         item: "li.p".into(),
         title: Some(".t".into()),
         time: Some(".time".into()),
         ..HtmlSelectors::default()
-    });
+    }));
     for (zone, expected) in [
         ("Asia/Tokyo", "2026-11-20T08:15:00+09:00"),
         ("+08:00", "2026-11-20T08:15:00+08:00"),

@@ -141,7 +141,7 @@ mod tests {
 
     fn source(kind: SourceKind, selectors: Option<HtmlSelectors>) -> SourceConfig {
         SourceConfig {
-            selectors,
+            selectors: selectors.map(Box::new),
             ..SourceConfig::new("test", kind, "http://bbs.example.cn/feed", Channel::Forum)
         }
     }

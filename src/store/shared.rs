@@ -64,6 +64,35 @@ fn placeholders(first: usize, rows: usize, width: usize) -> String {
     out
 }
 
+/// `sql` with its `$N` placeholders as SQLite binds thousands of them cheaply. SQLite looks
+/// a named `$N` up among all earlier ones when it prepares a statement and again when sqlx
+/// binds it, which is quadratic in a many-row statement (most of a poll batch's CPU); a
+/// plain `?` is positional. Only for SQL whose placeholders run `$1, $2, ...` in order, each
+/// once.
+fn positional<DB: sqlx::Database>(sql: String) -> String {
+    if DB::NAME != "SQLite" {
+        return sql;
+    }
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    let mut expected = 1;
+    while let Some(c) = chars.next() {
+        if c != '$' || !chars.peek().is_some_and(char::is_ascii_digit) {
+            out.push(c);
+            continue;
+        }
+        let mut number = 0usize;
+        while let Some(digit) = chars.peek().and_then(|d| d.to_digit(10)) {
+            number = number * 10 + digit as usize;
+            chars.next();
+        }
+        debug_assert_eq!(number, expected, "placeholders out of order in {sql}");
+        expected += 1;
+        out.push('?');
+    }
+    out
+}
+
 /// An item (`items i`) linked to no case that no pending alert needs.
 const UNNEEDED_ITEM: &str = "NOT EXISTS (SELECT 1 FROM links l WHERE l.item_id = i.id)
      AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.item_id = i.id AND a.status = 'pending')";
@@ -469,15 +498,20 @@ where
         now: &str,
         owner: &str,
         states: &[SourceState],
-    ) -> Result<Vec<String>, StoreError> {
+    ) -> Result<Vec<String>, StoreError>
+    where
+        DB: sqlx::database::HasStatementCache,
+    {
         let mut held = Vec::with_capacity(states.len());
         for chunk in states.chunks(POLLS_PER_STATEMENT) {
-            let sql = format!(
+            let sql = positional::<DB>(format!(
                 "UPDATE source_leases SET polled_ms = {now}
                  WHERE owner = $1 AND name IN ({}) RETURNING name",
                 placeholders(2, chunk.len(), 1)
-            );
-            let rows = sqlx::query::<DB>(&sql).bind(owner);
+            ));
+            // Each second's batch has its own length, so its statement is used once: kept
+            // prepared, a few hundred of them would pile up in every connection's cache.
+            let rows = sqlx::query::<DB>(&sql).persistent(false).bind(owner);
             let rows = chunk
                 .iter()
                 .fold(rows, |q, state| q.bind(state.name.as_str()))
@@ -491,12 +525,12 @@ where
             if kept.is_empty() {
                 continue;
             }
-            let sql = format!(
+            let sql = positional::<DB>(format!(
                 "INSERT INTO source_state ({SOURCE_STATE_COLUMNS}) VALUES {}
                  ON CONFLICT (name) DO UPDATE SET {SOURCE_STATE_UPDATE}",
                 placeholders(1, kept.len(), 13)
-            );
-            let mut query = sqlx::query::<DB>(&sql);
+            ));
+            let mut query = sqlx::query::<DB>(&sql).persistent(false);
             for state in &kept {
                 query = Self::bind_source_state(query, state);
             }
@@ -1049,5 +1083,25 @@ where
                 .as_ref()
                 .map(|e| (e.int("last_error_ms"), e.text("last_error"))),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_gets_positional_placeholders_and_postgres_numbered_ones() {
+        let sql = format!(
+            "UPDATE t SET x = 1 WHERE owner = $1 AND name IN ({})",
+            placeholders(2, 2, 1)
+        );
+        assert_eq!(
+            positional::<sqlx::Sqlite>(sql.clone()),
+            "UPDATE t SET x = 1 WHERE owner = ? AND name IN ((?), (?))"
+        );
+        assert_eq!(positional::<sqlx::Postgres>(sql.clone()), sql);
+        // A `$` that is no placeholder stays.
+        assert_eq!(positional::<sqlx::Sqlite>("'$x' = $1".into()), "'$x' = ?");
     }
 }
