@@ -1,6 +1,6 @@
 //! The closer watch: `[[watch]]` templates filled with the handles of open cases (or the
 //! aliases of brands with open cases) make feed sources of their own, polled through the
-//! same source tasks as configured sources (leases, host politeness, health), and more
+//! same timetable as configured sources (leases, host politeness, health), and more
 //! often while a case they serve is public or its risk is high. The set is read again from
 //! the store whenever risks move, and at least every minute.
 
