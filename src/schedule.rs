@@ -1,7 +1,7 @@
 //! The poller: every source on its own interval with jitter (one timetable for all, each
-//! poll a task of its own while it runs), so a slow or failing source never delays another. A failing or blind source backs off exponentially up
-//! to a cap and keeps trying; it is never dropped. Its health is recorded after every poll
-//! (crate::health), and sources with an `item_page` get a second task that re-reads the
+//! poll a task of its own while it runs), so a slow or failing source never delays another.
+//! A failing or blind source backs off exponentially up to a cap and keeps trying; it is
+//! never dropped. Its health is recorded after every poll (crate::health), and sources with an `item_page` get a second task that re-reads the
 //! pages of their items linked to open cases, so that engagement growth is seen.
 //!
 //! Instances sharing a store poll a source (and follow its item pages) only while they hold

@@ -129,12 +129,16 @@ impl Timetable {
         spread: Duration,
     ) {
         let source = Arc::new(source);
-        if let Some(item_page) = source.item_page.clone() {
+        if source.item_page.is_some() {
             let (poller, source, stop) = (self.poller.clone(), source.clone(), stop.clone());
             let span = info_span!("source", source = %source.name);
             self.followers.spawn(
-                async move { poller.follow_items(&source, &item_page, stop).await }
-                    .instrument(span),
+                async move {
+                    if let Some(item_page) = source.item_page.as_deref() {
+                        poller.follow_items(&source, item_page, stop).await;
+                    }
+                }
+                .instrument(span),
             );
         }
         let slot = Slot {
