@@ -407,7 +407,8 @@ fn scan_numbers(text: &str, facts: &mut Facts) {
             continue;
         }
         match next {
-            Some('元' | '块') => {
+            // 蚊 is how Cantonese says yuan (or dollars) after a number.
+            Some('元' | '块' | '蚊') => {
                 facts.amounts.insert(cents);
             }
             Some('万') => {
@@ -584,6 +585,12 @@ mod tests {
             compare(&facts("年化快36%了"), &case, None).conflict,
             ["rate"]
         );
+    }
+
+    #[test]
+    fn a_cantonese_amount_in_man_is_yuan() {
+        let f = facts("得返23蚊");
+        assert_eq!(f.amounts, BTreeSet::from([2_300]));
     }
 
     #[test]

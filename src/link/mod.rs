@@ -5,6 +5,7 @@
 //! change of the case set, never from scoring every case for every item.
 
 mod facts;
+mod glossary;
 mod similarity;
 
 use crate::config::LinkingConfig;
@@ -16,6 +17,7 @@ use crate::store::{LinkState, NewLink};
 use aho_corasick::{AhoCorasick, MatchKind};
 use chrono::{DateTime, Datelike, FixedOffset, TimeZone};
 use facts::{compare, Comparison, Facts};
+use glossary::Glossary;
 use similarity::{units, BrandId, TextIndex, Unit};
 use std::collections::HashMap;
 
@@ -46,6 +48,10 @@ const FACT_AGREES: f64 = 0.1;
 /// case, so what survives translation (amounts, dates, places, models) weighs more.
 const FACT_AGREES_ACROSS_LANGUAGES: f64 = 0.35;
 const FEW_HAN_CHARS: usize = 20;
+const MIN_LATIN_WORDS: usize = 8;
+/// Likeness (through the glossary's translations) at which a retelling in another language
+/// tells what happened in the case: the story itself agrees, as a fact does.
+const STORY_RETOLD_ACROSS_LANGUAGES: f64 = 0.35;
 /// Specific facts that must agree before text confirms a link.
 const SPECIFIC_AGREEMENT: usize = 2;
 /// A long post (in distinct units: a title repeated in the body says nothing twice) that
@@ -128,6 +134,7 @@ pub struct Linker {
     brand_ids: HashMap<String, BrandId>,
     positions_by_id: HashMap<String, usize>,
     gazetteer: Gazetteer,
+    glossary: Glossary,
     facts: Vec<Facts>,
     /// When each case's story may have begun: its earliest named day, or its opening.
     incident_from: Vec<Option<DateTime<FixedOffset>>>,
@@ -167,7 +174,13 @@ struct Fit {
 
 impl Fit {
     fn score(&self) -> f64 {
-        self.strong.max(self.soft).clamp(0.0, 1.0)
+        self.rank().clamp(0.0, 1.0)
+    }
+
+    /// The score before it is capped at 1: two cases that both reach the cap are still told
+    /// apart by how far beyond it their evidence goes.
+    fn rank(&self) -> f64 {
+        self.strong.max(self.soft)
     }
 
     fn add_strong(&mut self, score: f64, evidence: LinkEvidence) {
@@ -183,7 +196,7 @@ impl Fit {
 
     /// Raises the soft score; applied after the text similarity has been set.
     fn add_soft_bonus(&mut self, bonus: f64, evidence: LinkEvidence) {
-        self.soft = (self.soft + bonus).min(1.0);
+        self.soft += bonus;
         self.voice = true;
         self.note(evidence);
     }
@@ -332,6 +345,7 @@ impl Linker {
             brand_ids,
             positions_by_id,
             gazetteer,
+            glossary: Glossary::new(),
             facts,
             incident_from,
             linked_urls: HashMap::new(),
@@ -347,12 +361,13 @@ impl Linker {
     /// The case of `brand` this item is about: confirmed when the evidence is clear, a
     /// candidate for review when it is suggestive or fits two cases about equally.
     pub fn link(&mut self, brand: &str, item: &ItemText<'_>) -> Option<NewLink> {
-        let post_units = units(item.folded, item.brand_spans);
+        let across_languages = is_across_languages(item.folded);
+        let post_units = self.units_of(item, across_languages);
         let mut fits: HashMap<usize, Fit> = HashMap::new();
         self.strong_evidence(item, &mut fits);
         let post_facts =
             Facts::of_text(item.folded, &self.gazetteer).with_author(item.author, &self.gazetteer);
-        self.soft_evidence(brand, item, &post_units, &post_facts, &mut fits);
+        self.soft_evidence(brand, &post_units, across_languages, &post_facts, &mut fits);
         self.voice_evidence(item, &mut fits);
         self.settle_conditions(item, &post_facts, &mut fits);
         self.text.observe_post(&post_units);
@@ -364,7 +379,7 @@ impl Linker {
         ranked.sort_by(|a, b| {
             b.1.strong
                 .total_cmp(&a.1.strong)
-                .then(b.1.score().total_cmp(&a.1.score()))
+                .then(b.1.rank().total_cmp(&a.1.rank()))
                 .then(a.0.cmp(&b.0))
         });
         tracing::debug!(
@@ -383,7 +398,7 @@ impl Linker {
             if best.strong > 0.0 {
                 r.strong < best.strong
             } else {
-                score - r.score() >= self.thresholds.margin
+                best.rank() - r.rank() >= self.thresholds.margin
             }
         });
         let mut evidence = best.evidence.clone();
@@ -506,8 +521,8 @@ impl Linker {
             return;
         };
         if let Some(&brand) = self.brand_ids.get(&self.cases[position].brand) {
-            self.text
-                .add_to_story(brand, position, &units(item.folded, item.brand_spans));
+            let units = self.units_of(item, is_across_languages(item.folded));
+            self.text.add_to_story(brand, position, &units);
         }
         let facts = Facts::of_text(item.folded, &self.gazetteer);
         self.facts[position].absorb(&facts);
@@ -530,6 +545,19 @@ impl Linker {
                 }
             }
         }
+    }
+
+    /// The units an item is compared by; a retelling in English or Cantonese adds the
+    /// Mandarin for its story words, since the case was written in Mandarin.
+    fn units_of(&self, item: &ItemText<'_>, across_languages: bool) -> Vec<Unit> {
+        let mut found = units(item.folded, item.brand_spans);
+        let mandarin = if across_languages {
+            self.glossary.mandarin_for_english(item.folded)
+        } else {
+            self.glossary.mandarin_for_cantonese(item.folded)
+        };
+        found.extend(units(&mandarin, &[]));
+        found
     }
 
     /// Follow-ups by a known voice, and posts that name one: "转发 @name:" or a retelling
@@ -676,8 +704,8 @@ impl Linker {
     fn soft_evidence(
         &self,
         brand: &str,
-        item: &ItemText<'_>,
         post_units: &[Unit],
+        across_languages: bool,
         post_facts: &Facts,
         fits: &mut HashMap<usize, Fit>,
     ) {
@@ -701,12 +729,6 @@ impl Linker {
         // Facts move a score by a few tenths at most, so a case far down the text ranking
         // cannot reach the top: only the leaders are worth comparing fact by fact.
         candidates.sort_by(|a, b| b.2.total_cmp(&a.2).then(a.0.cmp(&b.0)));
-        let han_chars = item
-            .folded
-            .chars()
-            .filter(|c| crate::normalize::is_han(*c))
-            .count();
-        let across_languages = han_chars < FEW_HAN_CHARS;
         // A retelling in another language shares only numbers and names with its case, so
         // its text ranking says little: every case sharing one is compared.
         if !across_languages {
@@ -719,11 +741,14 @@ impl Linker {
         };
         for (position, (case_text, story), base) in candidates {
             let case = &self.cases[position];
-            let comparison = compare(
+            let mut comparison = compare(
                 post_facts,
                 &self.facts[position],
                 case.complainant.name.as_deref(),
             );
+            if across_languages && base >= STORY_RETOLD_ACROSS_LANGUAGES {
+                comparison.agree.push("story");
+            }
             let fit = fits.entry(position).or_default();
             let mut adjusted = base;
             fit.evidence.push(LinkEvidence::Retells {
@@ -743,11 +768,28 @@ impl Linker {
                     fact: fact.to_string(),
                 });
             }
-            fit.soft = adjusted.clamp(0.0, 1.0);
+            fit.soft = adjusted.max(0.0);
             fit.case_text = case_text;
             fit.retelling = Some((base, comparison));
         }
     }
+}
+
+/// A post written in English or another Latin script: few Chinese characters and many
+/// Latin words (a short Chinese post has few Chinese characters too).
+fn is_across_languages(folded: &str) -> bool {
+    let han = folded
+        .chars()
+        .filter(|c| crate::normalize::is_han(*c))
+        .take(FEW_HAN_CHARS)
+        .count();
+    han < FEW_HAN_CHARS
+        && folded
+            .split(|c: char| !c.is_ascii_alphabetic())
+            .filter(|w| w.len() >= 2)
+            .take(MIN_LATIN_WORDS)
+            .count()
+            >= MIN_LATIN_WORDS
 }
 
 fn distinct_units(units: &[Unit]) -> usize {
@@ -1485,6 +1527,61 @@ mod tests {
         assert_eq!(
             (found.case_id.as_str(), found.state),
             ("C-9", LinkState::Confirmed),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn an_english_retelling_is_told_apart_by_its_story_words() {
+        // Same model, same province, and the other case's note names this one's city: the
+        // numbers and names alone cannot choose. What happened can.
+        let mut l = linker(vec![
+            case(
+                "C-10",
+                "客户在洛阳买的星驰S7, 高速上突然断电, 摔倒擦伤, 门店说电池进水不在质保范围",
+                &[],
+                &[],
+            ),
+            case(
+                "C-11",
+                "客户在郑州买的星驰S7, 车机黑屏死机, 要求换车机; 客户听说了洛阳那个事",
+                &[],
+                &[],
+            ),
+        ]);
+        let news = "Xingchi to check S7 software after a driver in Luoyang was hurt in a fall \
+                    when her car cut out; the dealer had said water damage voided the warranty";
+        let found = link_as(&mut l, "星驰汽车", news, Some("Asia Auto Wire")).unwrap();
+        assert_eq!(
+            (found.case_id.as_str(), found.state),
+            ("C-10", LinkState::Confirmed),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn a_cantonese_retelling_links_through_its_story_words() {
+        let mut l = linker(vec![
+            case(
+                "C-12",
+                "客户发工资当天, 工资到账三分钟就被星驰车贷划扣, 只剩几十块, 回不了老家",
+                &[],
+                &[],
+            ),
+            case(
+                "C-13",
+                "客户说星驰车贷合约有写的提前还款违约金太高, 没有人性, 连车票钱都不剩",
+                &[],
+                &[],
+            ),
+        ]);
+        // No fact to compare: only the story, told in Cantonese words, tells the cases apart.
+        let post = "星馳車貸真係冇人性，人哋啱啱出糧三分鐘就劃走晒，得返幾十蚊，\
+                    連返鄉下嘅車飛都買唔到，佢哋話合約有寫";
+        let found = link_as(&mut l, "星驰汽车", post, Some("打工仔阿明")).unwrap();
+        assert_eq!(
+            (found.case_id.as_str(), found.state),
+            ("C-12", LinkState::Confirmed),
             "{found:?}"
         );
     }

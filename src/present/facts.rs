@@ -277,6 +277,7 @@ mod tests {
         // Every kind of fact the linker compares is worded, not shown by its key.
         for fact in [
             "place", "city", "amount", "rate", "date", "month", "model", "quote", "surname", "age",
+            "story",
         ] {
             let conflicts = LinkEvidence::FactConflicts { fact: fact.into() };
             let zh = link_evidence(&ui(Language::ZhCn), &conflicts);

@@ -158,6 +158,7 @@ fact = { $fact ->
     [city] city
     [model] model
     [quote] quoted words
+    [story] what happened
    *[other] { $fact }
 }
 

@@ -142,6 +142,7 @@ fact = { $fact ->
     [city] 城市
     [model] 型号
     [quote] 引述的原话
+    [story] 事情经过
    *[other] { $fact }
 }
 
