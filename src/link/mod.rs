@@ -361,13 +361,13 @@ impl Linker {
     /// The case of `brand` this item is about: confirmed when the evidence is clear, a
     /// candidate for review when it is suggestive or fits two cases about equally.
     pub fn link(&mut self, brand: &str, item: &ItemText<'_>) -> Option<NewLink> {
-        let across_languages = is_across_languages(item.folded);
-        let post_units = self.units_of(item, across_languages);
+        let writing = Writing::of(item.folded);
+        let post_units = self.units_of(item, writing);
         let mut fits: HashMap<usize, Fit> = HashMap::new();
         self.strong_evidence(item, &mut fits);
         let post_facts =
             Facts::of_text(item.folded, &self.gazetteer).with_author(item.author, &self.gazetteer);
-        self.soft_evidence(brand, &post_units, across_languages, &post_facts, &mut fits);
+        self.soft_evidence(brand, &post_units, writing, &post_facts, &mut fits);
         self.voice_evidence(item, &mut fits);
         self.settle_conditions(item, &post_facts, &mut fits);
         self.text.observe_post(&post_units);
@@ -521,7 +521,7 @@ impl Linker {
             return;
         };
         if let Some(&brand) = self.brand_ids.get(&self.cases[position].brand) {
-            let units = self.units_of(item, is_across_languages(item.folded));
+            let units = self.units_of(item, Writing::of(item.folded));
             self.text.add_to_story(brand, position, &units);
         }
         let facts = Facts::of_text(item.folded, &self.gazetteer);
@@ -549,9 +549,9 @@ impl Linker {
 
     /// The units an item is compared by; a retelling in English or Cantonese adds the
     /// Mandarin for its story words, since the case was written in Mandarin.
-    fn units_of(&self, item: &ItemText<'_>, across_languages: bool) -> Vec<Unit> {
+    fn units_of(&self, item: &ItemText<'_>, writing: Writing) -> Vec<Unit> {
         let mut found = units(item.folded, item.brand_spans);
-        let mandarin = if across_languages {
+        let mandarin = if writing.latin {
             self.glossary.mandarin_for_english(item.folded)
         } else {
             self.glossary.mandarin_for_cantonese(item.folded)
@@ -705,7 +705,7 @@ impl Linker {
         &self,
         brand: &str,
         post_units: &[Unit],
-        across_languages: bool,
+        writing: Writing,
         post_facts: &Facts,
         fits: &mut HashMap<usize, Fit>,
     ) {
@@ -731,10 +731,10 @@ impl Linker {
         candidates.sort_by(|a, b| b.2.total_cmp(&a.2).then(a.0.cmp(&b.0)));
         // A retelling in another language shares only numbers and names with its case, so
         // its text ranking says little: every case sharing one is compared.
-        if !across_languages {
+        if !writing.few_han {
             candidates.truncate(FACT_CHECKED_CANDIDATES);
         }
-        let agree_weight = if across_languages {
+        let agree_weight = if writing.few_han {
             FACT_AGREES_ACROSS_LANGUAGES
         } else {
             FACT_AGREES
@@ -746,7 +746,7 @@ impl Linker {
                 &self.facts[position],
                 case.complainant.name.as_deref(),
             );
-            if across_languages && base >= STORY_RETOLD_ACROSS_LANGUAGES {
+            if writing.latin && base >= STORY_RETOLD_ACROSS_LANGUAGES {
                 comparison.agree.push("story");
             }
             let fit = fits.entry(position).or_default();
@@ -775,21 +775,33 @@ impl Linker {
     }
 }
 
-/// A post written in English or another Latin script: few Chinese characters and many
-/// Latin words (a short Chinese post has few Chinese characters too).
-fn is_across_languages(folded: &str) -> bool {
-    let han = folded
-        .chars()
-        .filter(|c| crate::normalize::is_han(*c))
-        .take(FEW_HAN_CHARS)
-        .count();
-    han < FEW_HAN_CHARS
-        && folded
-            .split(|c: char| !c.is_ascii_alphabetic())
-            .filter(|w| w.len() >= 2)
-            .take(MIN_LATIN_WORDS)
-            .count()
-            >= MIN_LATIN_WORDS
+/// How a post is written, as far as comparing it with a case written in Chinese goes.
+#[derive(Debug, Clone, Copy)]
+struct Writing {
+    /// Few Chinese characters: little text to compare, so the facts weigh more.
+    few_han: bool,
+    /// Many Latin words as well: an English (or other Latin-script) retelling, whose story
+    /// words are translated.
+    latin: bool,
+}
+
+impl Writing {
+    fn of(folded: &str) -> Writing {
+        let han = folded
+            .chars()
+            .filter(|c| crate::normalize::is_han(*c))
+            .take(FEW_HAN_CHARS)
+            .count();
+        let few_han = han < FEW_HAN_CHARS;
+        let latin = few_han
+            && folded
+                .split(|c: char| !c.is_ascii_alphabetic())
+                .filter(|w| w.len() >= 2)
+                .take(MIN_LATIN_WORDS)
+                .count()
+                >= MIN_LATIN_WORDS;
+        Writing { few_han, latin }
+    }
 }
 
 fn distinct_units(units: &[Unit]) -> usize {
