@@ -164,7 +164,6 @@ enum StageFilter {
 }
 
 fn main() -> ExitCode {
-    limit_malloc_arenas();
     let cli = Cli::parse();
     // Replay's output is its stdout; its per-item logs would only drown warnings.
     let default_level = match cli.command {
@@ -191,20 +190,6 @@ fn main() -> ExitCode {
         }
     }
 }
-
-/// glibc gives every thread that allocates an arena of its own, up to eight per core, and
-/// each keeps its freed pages: in a daemon whose threads mostly wait that was a tenth of its
-/// memory (docs/performance.md). Two arenas serve the same work.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn limit_malloc_arenas() {
-    // SAFETY: sets one allocator parameter, before the runtime starts any other thread.
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 2);
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn limit_malloc_arenas() {}
 
 fn one_line(e: &anyhow::Error) -> String {
     format!("{e:#}").replace('\n', "; ")

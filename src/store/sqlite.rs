@@ -24,9 +24,6 @@ macro_rules! now_ms {
 }
 lease_statements!(now_ms!(), "MAX");
 
-/// SQLite's page cache per connection, negative as SQLite counts KiB.
-const CACHE_KIB: &str = "-1024";
-
 pub struct SqliteStore {
     pool: SqlitePool,
 }
@@ -39,15 +36,10 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
             .synchronous(SqliteSynchronous::Normal);
-        // A file's pages are in the operating system's cache already; SQLite's own cache of
-        // 2 MB per connection held them again, once per connection. An in-memory database
-        // lives in that cache, so it keeps the default.
         let options = if in_memory {
             options
         } else {
-            options
-                .journal_mode(SqliteJournalMode::Wal)
-                .pragma("cache_size", CACHE_KIB)
+            options.journal_mode(SqliteJournalMode::Wal)
         };
         // Each connection to ":memory:" is a database of its own, so replay keeps exactly one.
         let pool = SqlitePoolOptions::new()
