@@ -280,6 +280,8 @@ pub enum LinkEvidence {
     },
     /// The author's earlier post is linked to the case.
     AuthorIsVoice,
+    /// The author, whose earlier post is linked to the case, says this post is an update.
+    VoiceFollowsUp,
     /// "@name", whose post is linked to the case.
     MentionsVoice {
         name: String,

@@ -17,6 +17,9 @@ const COMPOUND_SURNAMES: &[&str] = &[
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Facts {
     provinces: BTreeSet<u16>,
+    /// Provinces of someone else the text alludes to ("看到黑龙江那个车主的事，想起我自己"):
+    /// they agree when the post retells that story, and say nothing about the author's own.
+    alluded_provinces: BTreeSet<u16>,
     /// Cities (as the gazetteer numbers them): two stories in one province are still told
     /// apart by their cities.
     cities: BTreeSet<u16>,
@@ -50,9 +53,13 @@ pub struct Facts {
 
 impl Facts {
     pub fn of_text(folded: &str, gazetteer: &Gazetteer) -> Facts {
-        let places = gazetteer.places_in(folded);
+        let (alluded, places): (Vec<_>, Vec<_>) = gazetteer
+            .places_in(folded)
+            .into_iter()
+            .partition(|p| alludes_to_someone(&folded[p.end..]));
         let mut facts = Facts {
             provinces: places.iter().map(|p| p.province).collect(),
+            alluded_provinces: alluded.iter().map(|p| p.province).collect(),
             cities: places.iter().filter_map(|p| p.city).collect(),
             ..Facts::default()
         };
@@ -133,7 +140,10 @@ pub fn compare(post: &Facts, case: &Facts, complainant_name: Option<&str>) -> Co
     // A post that names no place but whose author's name does ("南京妈妈帮") agrees when
     // that is the case's place: local accounts retell local stories. Commentators live
     // anywhere, so another place says nothing.
-    if post.provinces.is_empty() && !post.author_provinces.is_disjoint(&case.provinces) {
+    let alluded_agree = !post.alluded_provinces.is_disjoint(&case.provinces);
+    if post.provinces.is_empty()
+        && (alluded_agree || !post.author_provinces.is_disjoint(&case.provinces))
+    {
         result.agree.push("place");
     }
     // Within a province, the city decides; a post naming the case's city and its author's
@@ -216,6 +226,15 @@ impl Comparison {
             }
         }
     }
+}
+
+/// Words that, right after a place, point at a person there ("黑龙江那个车主", "成都那位大姐"):
+/// the place is that person's, not necessarily the author's.
+const ALLUSIONS: &[&str] = &["那个", "那位", "那名", "那对", "那户"];
+
+fn alludes_to_someone(after_place: &str) -> bool {
+    let after = after_place.strip_prefix('的').unwrap_or(after_place);
+    ALLUSIONS.iter().any(|a| after.starts_with(a))
 }
 
 /// Phrases by which an author says the trouble was theirs as well.
@@ -623,6 +642,23 @@ mod tests {
         // A commentator from elsewhere who only names the case's place still agrees.
         let post = facts("杭州萧山那家店太过分").with_author(Some("济南车主"), &gazetteer);
         assert_eq!(compare(&post, &case, None).agree, ["place"]);
+    }
+
+    #[test]
+    fn a_place_alluded_to_as_someone_elses_agrees_but_never_conflicts() {
+        let allusion = "看到黑龙江那个车主的事, 想起我去年提车也漏油";
+        let own_case = facts("客户在石家庄裕华4S店购车, 发动机漏油");
+        assert!(compare(&facts(allusion), &own_case, None)
+            .conflict
+            .is_empty());
+        let alluded_case = facts("客户在绥化4S店购车, 车窗故障");
+        assert_eq!(
+            compare(&facts(allusion), &alluded_case, None).agree,
+            ["place"]
+        );
+        // Without the pointing word the place is the post's own and conflicts.
+        let own_place = facts("黑龙江车主, 去年提车也漏油");
+        assert_eq!(compare(&own_place, &own_case, None).conflict, ["place"]);
     }
 
     #[test]

@@ -72,6 +72,9 @@ const BEFORE_INCIDENT_SLACK_HOURS: i64 = 24;
 /// a retelling of that person's story. Suggestive, not proof (commentators cover several
 /// cases), so it adds to the text's score rather than deciding alone.
 const VOICE_BONUS: f64 = 0.4;
+/// A voice who says the post is an update of their story: the usual words of the story
+/// need not be repeated in it.
+const FOLLOW_UP_BONUS: f64 = 0.5;
 /// Names shorter than this are too common to recognise in running text.
 const MIN_VOICE_NAME_CHARS: usize = 3;
 /// Author names that stand for nobody in particular.
@@ -568,10 +571,15 @@ impl Linker {
         }
         let own = voice_name(item);
         if let Some(cases) = own.as_ref().and_then(|name| self.voices.get(name)) {
+            let (bonus, evidence) = if opens_as_follow_up(item.folded) {
+                (FOLLOW_UP_BONUS, LinkEvidence::VoiceFollowsUp)
+            } else {
+                (VOICE_BONUS, LinkEvidence::AuthorIsVoice)
+            };
             for position in cases {
                 fits.entry(*position)
                     .or_default()
-                    .add_soft_bonus(VOICE_BONUS, LinkEvidence::AuthorIsVoice);
+                    .add_soft_bonus(bonus, evidence.clone());
             }
         }
         let text = item.folded;
@@ -838,6 +846,25 @@ fn identifier_value(identifier: &str) -> &str {
         }
         _ => identifier,
     }
+}
+
+/// Words that open an update on a story told before ("更新一下：…", "【后续】…", "Update:").
+const FOLLOW_UP_OPENINGS: &[&str] = &[
+    "更新",
+    "后续",
+    "追更",
+    "续:",
+    "最新进展",
+    "进展:",
+    "补充一下",
+    "update",
+];
+/// Whether the post opens (after its marks: "【", "#") by saying it updates an earlier one.
+fn opens_as_follow_up(folded: &str) -> bool {
+    let opening = folded.trim_start_matches(|c: char| !c.is_alphanumeric());
+    FOLLOW_UP_OPENINGS
+        .iter()
+        .any(|marker| opening.starts_with(marker))
 }
 
 /// The item's author as a voice worth remembering: a named person, not the brand's own
@@ -1321,6 +1348,56 @@ mod tests {
             link(&mut l, follow_up, Some("路人甲乙丙")),
             confirmed("C-1")
         );
+    }
+
+    #[test]
+    fn a_voice_saying_it_updates_their_story_needs_no_retelling() {
+        // Each post is read by a linker that has seen no other: what it has read changes
+        // how rare a word is.
+        let link_by = |text: &str, author: &str| {
+            let mut l = linker(cases());
+            learn_post(
+                &mut l,
+                "C-1",
+                "星驰 XC-2026-00871 漏油",
+                "西安车主老陈",
+                false,
+            );
+            link_as(&mut l, "星驰汽车", text, Some(author))
+        };
+        let news = "星驰那边昨天和今天都给我打电话道歉了，钱退了，谢谢大家的关心。规则应该对每一个普通人都管用";
+        let plain = link_by(news, "西安车主老陈").unwrap();
+        assert_eq!(plain.state, LinkState::Candidate, "{plain:?}");
+        let update = format!("更新一下：{news}");
+        let found = link_by(&update, "西安车主老陈").unwrap();
+        assert_eq!(
+            (found.case_id.as_str(), found.state),
+            ("C-1", LinkState::Confirmed)
+        );
+        assert!(found.evidence.contains(&LinkEvidence::VoiceFollowsUp));
+        // An update by someone else is theirs.
+        let stranger = link_by(&update, "路人甲乙丙");
+        assert!(
+            stranger
+                .as_ref()
+                .is_none_or(|l| l.state != LinkState::Confirmed),
+            "{stranger:?}"
+        );
+    }
+
+    #[test]
+    fn opening_words_mark_an_update() {
+        for update in [
+            "更新一下：钱退了",
+            "【后续】门店道歉了",
+            "Update: refunded",
+            "#追更# 退了",
+        ] {
+            assert!(opens_as_follow_up(&fold(update)), "{update}");
+        }
+        for other in ["门店说会更新系统", "星驰什么时候更新车机"] {
+            assert!(!opens_as_follow_up(&fold(other)), "{other}");
+        }
     }
 
     #[test]

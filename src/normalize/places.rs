@@ -19,6 +19,8 @@ pub struct Gazetteer {
 pub struct Place {
     pub province: u16,
     pub city: Option<u16>,
+    /// The byte offset just after the name in the text it was found in.
+    pub end: usize,
 }
 
 /// Pinyin names shorter than this are too often part of other words or names.
@@ -90,7 +92,11 @@ impl Gazetteer {
             })
             .map(|m| {
                 let (province, city) = self.places[m.pattern().as_usize()];
-                Place { province, city }
+                Place {
+                    province,
+                    city,
+                    end: m.end(),
+                }
             })
             .collect()
     }

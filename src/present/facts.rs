@@ -185,6 +185,7 @@ pub fn link_evidence(ui: &Ui, evidence: &LinkEvidence) -> String {
             Args::new().with("url", clipped(url)),
         ),
         LinkEvidence::AuthorIsVoice => ui.word("ev-author-is-voice"),
+        LinkEvidence::VoiceFollowsUp => ui.word("ev-voice-follows-up"),
         LinkEvidence::ByHand { by } => ui.t("ev-by-hand", Args::new().with("by", clipped(by))),
         LinkEvidence::MentionsVoice { name } => {
             ui.t("ev-mentions-voice", Args::new().with("name", clipped(name)))

@@ -130,6 +130,7 @@ ev-author-is-handle = author is the complainant's handle { $handle }
 ev-mentions-handle = mentions the complainant's handle { $handle }
 ev-links-linked-post = links to { $url }, already linked to this case
 ev-author-is-voice = the author's earlier post is linked to this case
+ev-voice-follows-up = the author follows up on their earlier post linked to this case
 ev-by-hand = linked by hand by { $by }
 ev-mentions-voice = mentions @{ $name }, whose post is linked to this case
 ev-names-voice = names { $name }, whose post is linked to this case

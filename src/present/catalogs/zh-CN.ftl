@@ -117,6 +117,7 @@ ev-author-is-handle = 作者即投诉人账号 { $handle }
 ev-mentions-handle = 提到投诉人账号 { $handle }
 ev-links-linked-post = 链接到已关联本案的帖子 { $url }
 ev-author-is-voice = 作者此前的帖子已关联本案
+ev-voice-follows-up = 作者为其已关联本案的帖子发布后续
 ev-by-hand = 由 { $by } 手动关联
 ev-mentions-voice = 提到 @{ $name }，其帖子已关联本案
 ev-names-voice = 提到 { $name }，其帖子已关联本案
