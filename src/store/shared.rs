@@ -576,12 +576,20 @@ where
         &self,
         name: Option<&str>,
     ) -> Result<Vec<SourceState>, StoreError> {
-        let rows = sqlx::query::<DB>(&format!(
-            "{SOURCE_STATE_SELECT} WHERE $1 IS NULL OR name = $1 ORDER BY name"
-        ))
-        .bind(name)
-        .fetch_all(self.0)
-        .await?;
+        // Two statements: with "$1 IS NULL OR name = $1" SQLite reads every row for one.
+        let rows = match name {
+            Some(name) => {
+                sqlx::query::<DB>(&format!("{SOURCE_STATE_SELECT} WHERE name = $1"))
+                    .bind(name)
+                    .fetch_all(self.0)
+                    .await?
+            }
+            None => {
+                sqlx::query::<DB>(&format!("{SOURCE_STATE_SELECT} ORDER BY name"))
+                    .fetch_all(self.0)
+                    .await?
+            }
+        };
         rows.iter().map(rows::source_state).collect()
     }
 
