@@ -269,6 +269,11 @@ impl Bookkeeping {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// Makes room for the leases of `sources` sources at once.
+    fn expect_sources(&self, sources: usize) {
+        self.held().reserve(sources);
+    }
+
     fn unrecorded(&self) -> std::sync::MutexGuard<'_, Vec<SourceState>> {
         self.unrecorded
             .lock()

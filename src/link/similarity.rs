@@ -44,7 +44,9 @@ pub struct TextIndex {
     /// so a norm refreshed on every addition is close enough, and scoring stays linear in the
     /// post instead of in the story.
     story_norms: Vec<f32>,
-    story_postings: HashMap<(BrandId, Unit), Vec<u32>>,
+    /// The stories of a brand that use a unit, with its count in each: kept beside the
+    /// case so that scoring reads along the postings without a lookup in every story.
+    story_postings: HashMap<(BrandId, Unit), Vec<(u32, u32)>>,
 }
 
 /// Similarity of a post to one case: with the agent's text and with the public story.
@@ -141,13 +143,14 @@ impl TextIndex {
         };
         for unit in units {
             let count = story.entry(*unit).or_insert(0);
-            if *count == 0 {
-                self.story_postings
-                    .entry((brand, *unit))
-                    .or_default()
-                    .push(case as u32);
-            }
             *count += 1;
+            let posting = self.story_postings.entry((brand, *unit)).or_default();
+            // A story's entry is the last one when the story used the unit most recently,
+            // which is how stories grow: post by post.
+            match posting.iter_mut().rev().find(|(c, _)| *c as usize == case) {
+                Some(entry) => entry.1 = *count,
+                None => posting.push((case as u32, *count)),
+            }
         }
         let norm = self.stories[case]
             .iter()
@@ -164,16 +167,20 @@ impl TextIndex {
     pub fn candidates(&self, brand: BrandId, post_units: &[Unit]) -> HashMap<usize, Similarity> {
         let post = counts(post_units);
         // Units no case uses carry no weight, because they cannot tell cases apart.
-        let weighted: Vec<(f32, Unit)> = post
+        let weighted: Vec<(f32, f32, Unit)> = post
             .iter()
-            .filter_map(|(u, c)| self.idf.get(u).map(|idf| (tf(*c) * idf, *u)))
-            .filter(|(w, _)| *w > 0.0)
+            .filter_map(|(u, c)| self.idf.get(u).map(|idf| (tf(*c) * idf, *idf, *u)))
+            .filter(|(w, _, _)| *w > 0.0)
             .collect();
-        let post_norm = weighted.iter().map(|(w, _)| w * w).sum::<f32>().sqrt();
+        let post_norm = weighted.iter().map(|(w, _, _)| w * w).sum::<f32>().sqrt();
         let mut found: HashMap<usize, Similarity> = HashMap::default();
         if post_norm > 0.0 {
             let mut scores = vec![0.0f32; self.n_cases];
-            for (weight, unit) in &weighted {
+            // As for stories: the commonest units count in the norm, not along their postings.
+            let scored = weighted
+                .iter()
+                .filter(|(_, idf, _)| *idf >= MIN_SCORING_RARITY);
+            for (weight, _, unit) in scored {
                 for &(case, case_weight) in self.postings.get(&(brand, *unit)).into_iter().flatten()
                 {
                     scores[case as usize] += weight * case_weight;
@@ -217,15 +224,13 @@ impl TextIndex {
             .iter()
             .filter(|(_, _, idf)| *idf >= MIN_SCORING_RARITY)
         {
-            for &case in self
+            for &(case, count) in self
                 .story_postings
                 .get(&(brand, *unit))
                 .into_iter()
                 .flatten()
             {
-                if let Some(count) = self.stories[case as usize].get(unit) {
-                    *dots.entry(case).or_insert(0.0) += post_weight * tf(*count) * idf;
-                }
+                *dots.entry(case).or_insert(0.0) += post_weight * tf(count) * idf;
             }
         }
         for (case, dot) in dots {

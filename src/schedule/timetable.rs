@@ -106,6 +106,11 @@ impl Timetable {
         shutdown: CancellationToken,
     ) {
         let spread = start_spread(configured.len());
+        // Sized once: grown by doubling, the tables of 100,000 sources would hold room for
+        // 131,072 (and briefly both the old and the new table).
+        self.slots.reserve_exact(configured.len());
+        self.due.reserve_exact(configured.len());
+        self.poller.book.expect_sources(configured.len());
         for (source, interval) in configured {
             self.add(source, interval, shutdown.clone(), spread);
         }
