@@ -736,12 +736,17 @@ impl Linker {
             .collect();
         // Facts move a score by a few tenths at most, so a case far down the text ranking
         // cannot reach the top: only the leaders are worth comparing fact by fact.
-        candidates.sort_by(|a, b| b.2.total_cmp(&a.2).then(a.0.cmp(&b.0)));
+        let by_likeness = |a: &(usize, (f64, f64), f64), b: &(usize, (f64, f64), f64)| {
+            b.2.total_cmp(&a.2).then(a.0.cmp(&b.0))
+        };
         // A retelling in another language shares only numbers and names with its case, so
         // its text ranking says little: every case sharing one is compared.
-        if !writing.few_han {
+        if !writing.few_han && candidates.len() > FACT_CHECKED_CANDIDATES {
+            // Only the leaders are ordered: a common word brings hundreds of cases.
+            candidates.select_nth_unstable_by(FACT_CHECKED_CANDIDATES - 1, by_likeness);
             candidates.truncate(FACT_CHECKED_CANDIDATES);
         }
+        candidates.sort_by(by_likeness);
         let agree_weight = if writing.few_han {
             FACT_AGREES_ACROSS_LANGUAGES
         } else {

@@ -186,6 +186,8 @@ impl TextIndex {
                     scores[case as usize] += weight * case_weight;
                 }
             }
+            let touched = scores.iter().filter(|score| **score > 0.0).count();
+            found.reserve(touched);
             for (case, score) in scores.into_iter().enumerate() {
                 if score > 0.0 {
                     found.entry(case).or_default().case_text = score / post_norm;
