@@ -1130,6 +1130,17 @@ mod tests {
         );
     }
 
+    /// "西安车主老陈"'s post is confirmed for C-1: they become a voice of that case.
+    fn learn_voice_of_c1(linker: &mut Linker) {
+        learn_post(
+            linker,
+            "C-1",
+            "星驰 XC-2026-00871 漏油",
+            "西安车主老陈",
+            false,
+        );
+    }
+
     fn link(linker: &mut Linker, text: &str, author: Option<&str>) -> Option<(String, LinkState)> {
         link_as(linker, "星驰汽车", text, author).map(|l| (l.case_id, l.state))
     }
@@ -1337,13 +1348,7 @@ mod tests {
             link(&mut l, follow_up, Some("西安车主老陈")),
             confirmed("C-1")
         );
-        learn_post(
-            &mut l,
-            "C-1",
-            "星驰 XC-2026-00871 漏油",
-            "西安车主老陈",
-            false,
-        );
+        learn_voice_of_c1(&mut l);
         assert_eq!(
             link(&mut l, follow_up, Some("西安车主老陈")),
             confirmed("C-1")
@@ -1361,13 +1366,7 @@ mod tests {
         // how rare a word is.
         let link_by = |text: &str, author: &str| {
             let mut l = linker(cases());
-            learn_post(
-                &mut l,
-                "C-1",
-                "星驰 XC-2026-00871 漏油",
-                "西安车主老陈",
-                false,
-            );
+            learn_voice_of_c1(&mut l);
             link_as(&mut l, "星驰汽车", text, Some(author))
         };
         let news = "星驰那边昨天和今天都给我打电话道歉了，钱退了，谢谢大家的关心。规则应该对每一个普通人都管用";
@@ -1408,13 +1407,7 @@ mod tests {
     #[test]
     fn a_repost_or_retelling_naming_a_linked_author_finds_its_case() {
         let mut l = linker(cases());
-        learn_post(
-            &mut l,
-            "C-1",
-            "星驰 XC-2026-00871 漏油",
-            "西安车主老陈",
-            false,
-        );
+        learn_voice_of_c1(&mut l);
         let repost = link_as(&mut l, "星驰汽车", "转发 @西安车主老陈: 星驰太过分了", None).unwrap();
         assert_eq!(
             (repost.case_id.as_str(), repost.state),
