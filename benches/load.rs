@@ -268,7 +268,7 @@ async fn run(setup: &Setup<'_>) -> String {
     }
     let rss: Vec<String> = pids
         .iter()
-        .map(|p| format!("{:.0}", peak_rss_mib(*p)))
+        .map(|p| format!("{:.1}", peak_rss_mib(*p)))
         .collect();
     for app in &mut apps {
         app.stop().await;

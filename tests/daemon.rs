@@ -377,3 +377,47 @@ async fn health_and_metrics_answer() {
     assert_eq!(openapi["openapi"], "3.0.3");
     app.stop().await;
 }
+
+/// glibc's thread arenas are heaps of their own, each mapped at a 64 MiB boundary.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn thread_arenas(pid: u32) -> usize {
+    const HEAP_ALIGN: u64 = 64 << 20;
+    std::fs::read_to_string(format!("/proc/{pid}/maps"))
+        .unwrap()
+        .lines()
+        .filter(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let start = fields[0].split('-').next().unwrap();
+            fields.len() == 5
+                && fields[1] == "rw-p"
+                && u64::from_str_radix(start, 16).unwrap() % HEAP_ALIGN == 0
+        })
+        .count()
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[tokio::test(flavor = "multi_thread")]
+async fn the_daemon_keeps_two_malloc_arenas_unless_told_otherwise() {
+    let mut arenas = Vec::new();
+    for env in [&[][..], &[("MALLOC_ARENA_MAX", "8")][..]] {
+        let feeds = FeedServer::start().await;
+        feeds.set("weibo.xml", "application/rss+xml", rss(&[LINKED]));
+        let mut app = TestApp::new(&[feed_source("weibo", &feeds, "weibo.xml")], None);
+        app.import_cases(CASES);
+        app.start_with_env(env).await;
+        // An alert written means the runtime's workers and the store's threads all allocated.
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while eml_files(&app.outbox()).is_empty() && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        assert_eq!(eml_files(&app.outbox()).len(), 1, "logs: {}", app.logs());
+        arenas.push(thread_arenas(app.pid().unwrap()));
+        app.stop().await;
+    }
+    // The main arena is the program's heap; the second is the only thread arena.
+    assert_eq!(arenas[0], 1, "{arenas:?}");
+    assert!(
+        arenas[1] > 1,
+        "MALLOC_ARENA_MAX lets more threads have arenas: {arenas:?}"
+    );
+}
