@@ -194,9 +194,9 @@ fn main() -> ExitCode {
 
 /// glibc gives every thread that allocates an arena of its own, up to eight per core, and
 /// each arena keeps the pages freed in it. In a daemon whose threads mostly wait, that was a
-/// sixth of its memory at 10,000 feeds: 45 MiB, against 38 with two arenas for the same CPU
-/// (one arena: 36 MiB, but its lock cost CPU; docs/performance.md). `MALLOC_ARENA_MAX`, when
-/// set, still decides.
+/// sixth of its memory at 10,000 feeds: 45 MiB, against 38 with two arenas for about the
+/// same CPU (one arena: 36 MiB, but its lock cost CPU; docs/performance.md).
+/// `MALLOC_ARENA_MAX`, when set, still decides.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn limit_malloc_arenas() {
     const ARENAS: libc::c_int = 2;
