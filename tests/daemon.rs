@@ -327,6 +327,14 @@ async fn complaint_in_an_ill_formed_feed_alerts_and_health_says_repaired() {
     assert_eq!(smtp.messages().len(), 1);
 }
 
+/// Waits up to 20 s for the daemon's first alert in its outbox folder.
+async fn wait_for_an_alert_file(app: &TestApp) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while eml_files(&app.outbox()).is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn without_smtp_alerts_are_written_as_eml_files() {
     let feeds = FeedServer::start().await;
@@ -334,10 +342,7 @@ async fn without_smtp_alerts_are_written_as_eml_files() {
     let mut app = TestApp::new(&[feed_source("weibo", &feeds, "weibo.xml")], None);
     app.import_cases(CASES);
     app.start().await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while eml_files(&app.outbox()).is_empty() && std::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_for_an_alert_file(&app).await;
     let files = eml_files(&app.outbox());
     assert_eq!(files.len(), 1, "logs: {}", app.logs());
     let eml = std::fs::read_to_string(&files[0]).unwrap();
@@ -406,10 +411,7 @@ async fn the_daemon_keeps_two_malloc_arenas_unless_told_otherwise() {
         app.import_cases(CASES);
         app.start_with_env(env).await;
         // An alert written means the runtime's workers and the store's threads all allocated.
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        while eml_files(&app.outbox()).is_empty() && std::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        wait_for_an_alert_file(&app).await;
         assert_eq!(eml_files(&app.outbox()).len(), 1, "logs: {}", app.logs());
         arenas.push(thread_arenas(app.pid().unwrap()));
         app.stop().await;
