@@ -9,7 +9,7 @@ use outcry::model::{Case, CaseStatus, Stage};
 use outcry::schedule::{read_source, PollError, SourceRead};
 use outcry::store::SourceState;
 use outcry::{cases, daemon, demo, replay, store};
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use tokio_util::sync::CancellationToken;
@@ -243,7 +243,10 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             let shutdown = CancellationToken::new();
             tokio::spawn(wait_for_signal(shutdown.clone()));
             demo::run(&dir, shutdown, |sign_in| {
-                println!(
+                // Not println!, which panics when the reader has gone (`outcry demo | head
+                // -2`, or a test that stops reading after the token): the demo runs on.
+                let _ = writeln!(
+                    std::io::stdout(),
                     "outcry demo: pages at {}\nsign in with token {}\n(alerts land in {}/outbox within a minute; Ctrl-C stops)",
                     sign_in.url,
                     sign_in.token,
