@@ -179,12 +179,12 @@ pub fn compare(post: &Facts, case: &Facts, complainant_name: Option<&str>) -> Co
             !post.months.is_disjoint(&case.months),
         );
     }
-    let bare_day_agrees = || {
-        case.days
+    if !result.agree.contains(&"date")
+        && case
+            .days
             .iter()
             .any(|(_, day)| post.bare_days.contains(day))
-    };
-    if !result.agree.contains(&"date") && !post.bare_days.is_empty() && bare_day_agrees() {
+    {
         result.agree.push("date");
     }
     if !post.ages.is_disjoint(&case.ages) {
