@@ -4,6 +4,7 @@
 //!
 //!     cargo bench --bench load                                   # N = 1,000 and 10,000
 //!     OUTCRY_LOAD_SIZES=1000 OUTCRY_LOAD_WINDOW=120 cargo bench --bench load
+//!     OUTCRY_LOAD_CHURN=0 cargo bench --bench load                # no churn: only the case-linked posts
 //!     OUTCRY_LOAD_SIZES=100000 OUTCRY_LOAD_INTERVAL=300 OUTCRY_LOAD_SETUPS=sqlite:1 \
 //!         cargo bench --bench load
 //!
@@ -25,20 +26,47 @@ use support::daemon::{Source, TestApp};
 use support::feeds::{rss_owned, FeedServer};
 use support::smtp::SmtpServer;
 
-/// Measuring begins this long after the first polls, which a start spreads over up to 5 s
-/// (more for many sources: see `warm_up`), are over.
+/// Measuring begins this long after the first polls are over.
 const SETTLE: Duration = Duration::from_secs(10);
 /// The daemon starts at most this many sources a second (schedule::timetable).
 const START_RATE: f64 = 500.0;
 
-/// From the start to the window: first polls (a full read of every feed, its items
-/// through the pipeline) are not what a steady poll costs.
-fn warm_up(n: usize, interval: Duration) -> Duration {
-    Duration::from_secs_f64(n as f64 / START_RATE).min(interval / 2) + SETTLE
+/// Until every source's first poll is over: a full read of every feed, its items through
+/// the pipeline, is not what a steady poll costs, and the start's queue of such reads may
+/// outlast the start's spread. The daemons count finished polls in their /metrics; the wait
+/// ends at the latest when half an interval is over past the start's spread.
+async fn first_polls_over(apps: &[TestApp], n: usize, interval: Duration) {
+    let spread = Duration::from_secs_f64(n as f64 / START_RATE).min(interval / 2);
+    let deadline = Instant::now() + spread + interval / 2;
+    let client = reqwest::Client::new();
+    while Instant::now() < deadline {
+        let mut done = 0.0;
+        for app in apps {
+            let metrics = client
+                .get(format!("http://127.0.0.1:{}/metrics", app.http_port))
+                .send()
+                .await;
+            let text = match metrics {
+                Ok(response) => response.text().await.unwrap_or_default(),
+                Err(_) => String::new(),
+            };
+            done += text
+                .lines()
+                .find_map(|l| l.strip_prefix("outcry_poll_duration_seconds_count "))
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .unwrap_or(0.0);
+        }
+        if done >= n as f64 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    println!("(the first polls were not all over in time: the window includes some)");
 }
 /// A case-linked post appears this often during the window.
 const POST_EVERY: Duration = Duration::from_secs(3);
-/// Share of feeds that get a new (unrelated) item per interval, so some polls carry work.
+/// Share of feeds that get a new (unrelated) item per interval, so some polls carry work
+/// (`OUTCRY_LOAD_CHURN` overrides it, to tell a quiet poll's cost from a busy one's).
 const CHURN_PER_INTERVAL: f64 = 0.1;
 const ITEMS_PER_FEED: usize = 10;
 /// Where this bench's order numbers start.
@@ -137,6 +165,7 @@ struct Setup<'a> {
     instances: usize,
     interval: Duration,
     window: Duration,
+    churn: f64,
 }
 
 async fn run(setup: &Setup<'_>) -> String {
@@ -146,6 +175,7 @@ async fn run(setup: &Setup<'_>) -> String {
         instances,
         interval,
         window,
+        churn,
     } = setup;
     let interval_setting = format!("{}s", interval.as_secs());
     let mut feeds = Feeds::start(n).await;
@@ -192,12 +222,12 @@ async fn run(setup: &Setup<'_>) -> String {
         }
         apps.push(app);
     }
-    let started = Instant::now();
     for app in &mut apps {
         app.start().await;
     }
     let pids: Vec<u32> = apps.iter().filter_map(|a| a.pid()).collect();
-    tokio::time::sleep(warm_up(n, interval).saturating_sub(started.elapsed())).await;
+    first_polls_over(&apps, n, interval).await;
+    tokio::time::sleep(SETTLE).await;
 
     let polls_before = feeds.server.total_requests();
     let cpu_before: f64 = pids.iter().map(|p| cpu_seconds(*p)).sum();
@@ -205,7 +235,7 @@ async fn run(setup: &Setup<'_>) -> String {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ n as u64);
     // Case → (feed, when its post appeared).
     let mut posted: HashMap<String, (usize, Instant)> = HashMap::new();
-    let churn_per_tick = n as f64 * CHURN_PER_INTERVAL / interval.as_secs_f64() / 10.0;
+    let churn_per_tick = n as f64 * churn / interval.as_secs_f64() / 10.0;
     let mut churn_due = 0.0;
     let mut next_post = window_start;
     while window_start.elapsed() < window {
@@ -321,11 +351,13 @@ async fn main() {
     let interval = Duration::from_secs(env_or("OUTCRY_LOAD_INTERVAL", 60));
     // Every source is polled about once per interval, so a shorter window measures nothing.
     let window = Duration::from_secs(env_or("OUTCRY_LOAD_WINDOW", 0)).max(interval);
+    let churn = env_or("OUTCRY_LOAD_CHURN", CHURN_PER_INTERVAL);
     println!(
-        "window {}s after the first polls and {}s more, interval {}s",
+        "window {}s after the first polls and {}s more, interval {}s, {:.0} % of feeds change per interval",
         window.as_secs(),
         SETTLE.as_secs(),
-        interval.as_secs()
+        interval.as_secs(),
+        churn * 100.0
     );
     println!("| sources | interval | store | instances | polls/s (of asked) | CPU s per 1,000 polls | peak RSS MiB per instance | post → email s (median / p95 / worst) | poll → email s (median / p95 / worst) | alerts |");
     println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
@@ -337,6 +369,7 @@ async fn main() {
                 instances: *instances,
                 interval,
                 window,
+                churn,
             };
             println!("{}", run(&setup).await);
         }

@@ -88,6 +88,21 @@ pub enum Notice {
     Recovered,
 }
 
+/// Whether [`apply`]ing `result` changes nothing but the state's poll times: a healthy
+/// source that answered 304. Such a poll is recorded by its time alone.
+pub fn only_times_change(state: &SourceState, result: &PollResult) -> bool {
+    matches!(
+        result,
+        PollResult::Ok {
+            items: None,
+            repaired: None
+        }
+    ) && state.health == SourceHealth::Ok
+        && state.consecutive_failures == 0
+        && state.failing_since.is_none()
+        && !state.down_alerted
+}
+
 /// Applies one poll's result to the source's state and says which operator email, if any,
 /// it calls for. `notify` is false when no operator address is configured: then nothing is
 /// announced and nothing is owed later.
@@ -287,6 +302,60 @@ mod tests {
     }
 
     const HOUR: Duration = Duration::from_secs(3600);
+
+    #[test]
+    fn a_304_to_a_healthy_source_is_the_one_result_that_changes_only_its_times() {
+        let healthy = SourceState {
+            name: "weibo".into(),
+            etag: Some("\"v1\"".into()),
+            last_success_at: Some(at(0)),
+            last_poll_at: Some(at(0)),
+            last_items: Some(10),
+            items_seen: 10,
+            ..SourceState::default()
+        };
+        let recovering = SourceState {
+            health: SourceHealth::Failing,
+            consecutive_failures: 2,
+            failing_since: Some(at(0)),
+            down_alerted: true,
+            ..healthy.clone()
+        };
+        let not_modified = PollResult::Ok {
+            items: None,
+            repaired: None,
+        };
+        let results = [
+            not_modified.clone(),
+            PollResult::Ok {
+                items: Some(3),
+                repaired: None,
+            },
+            PollResult::Ok {
+                items: None,
+                repaired: Some("an unescaped &".into()),
+            },
+            PollResult::Failed("timed out".into()),
+            PollResult::Blind("login wall".into()),
+        ];
+        for state in [&healthy, &recovering] {
+            for result in &results {
+                let mut applied = state.clone();
+                apply(&mut applied, result, at(1), HOUR, true);
+                let times_alone = SourceState {
+                    last_success_at: state.last_success_at,
+                    last_poll_at: state.last_poll_at,
+                    ..applied.clone()
+                };
+                assert_eq!(
+                    only_times_change(state, result),
+                    times_alone == *state,
+                    "{result:?} to {state:?}"
+                );
+            }
+        }
+        assert!(only_times_change(&healthy, &not_modified));
+    }
 
     #[test]
     fn markers_are_found_in_any_letter_case_and_extra_ones_count() {

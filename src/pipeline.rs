@@ -11,8 +11,9 @@ use crate::model::{AlertKind, Case, LinkEvidence, Observation, Reason, Stage};
 use crate::normalize::{fold, html_to_text, urls_in};
 use crate::present::Ui;
 use crate::store::{
-    Batch, CaseEvidence, CaseItem, EvidenceScope, ItemKey, ItemRef, LeaseCondition, LinkState,
-    NewAlert, NewItem, NewLink, ObservationRef, ObservationRun, SharedStore, Sighting, StoreError,
+    Batch, CaseEvidence, CaseItem, Committed, EvidenceScope, ItemKey, ItemRef, LeaseCondition,
+    LinkState, NewAlert, NewItem, NewLink, ObservationRef, ObservationRun, SharedStore, Sighting,
+    StoreError,
 };
 use chrono::{DateTime, FixedOffset};
 use serde::Serialize;
@@ -56,6 +57,27 @@ pub enum Event {
         brand: String,
         guid: String,
     },
+}
+
+/// What [`Pipeline::process_leased`] decided about a batch.
+#[derive(Debug)]
+pub struct Processed {
+    pub events: Vec<Event>,
+    /// The observations (by index) seen for the first time that mention no brand: nothing
+    /// was kept of them.
+    pub unbranded: Vec<usize>,
+    /// The case revision the brands' vocabulary came from; None when it was not settled.
+    pub cases_revision: Option<i64>,
+}
+
+impl Processed {
+    /// How many alerts the batch queued.
+    pub fn alerts(&self) -> usize {
+        self.events
+            .iter()
+            .filter(|e| matches!(e, Event::Alert { .. }))
+            .count()
+    }
 }
 
 pub struct Pipeline {
@@ -283,7 +305,7 @@ impl Pipeline {
         &mut self,
         observations: &[Observation],
     ) -> Result<Vec<Event>, PipelineError> {
-        self.process_leased(observations, None).await
+        Ok(self.process_leased(observations, None).await?.events)
     }
 
     /// [`Pipeline::process_batch`] for a poll made under a source lease: the commit writes
@@ -292,7 +314,7 @@ impl Pipeline {
         &mut self,
         observations: &[Observation],
         lease: Option<LeaseCondition>,
-    ) -> Result<Vec<Event>, PipelineError> {
+    ) -> Result<Processed, PipelineError> {
         let result = self.decide_and_commit(observations, lease).await;
         if result.is_err() {
             // The linker may have learned from posts that were not committed: relearn from
@@ -307,9 +329,14 @@ impl Pipeline {
         &mut self,
         observations: &[Observation],
         lease: Option<LeaseCondition>,
-    ) -> Result<Vec<Event>, PipelineError> {
+    ) -> Result<Processed, PipelineError> {
+        let mut processed = Processed {
+            events: Vec::new(),
+            unbranded: Vec::new(),
+            cases_revision: self.cases_revision,
+        };
         if observations.is_empty() {
-            return Ok(Vec::new());
+            return Ok(processed);
         }
         let mut keys: Vec<ItemKey> = observations.iter().map(ItemKey::of).collect();
         keys.sort();
@@ -333,7 +360,7 @@ impl Pipeline {
             ..Batch::default()
         };
         let mut steps = Vec::with_capacity(observations.len());
-        for obs in observations {
+        for (index, obs) in observations.iter().enumerate() {
             let span = info_span!("item", source = %obs.source, guid = %obs.guid);
             let _entered = span.enter();
             let key = ItemKey::of(obs);
@@ -364,7 +391,10 @@ impl Pipeline {
                         }
                         step
                     }
-                    None => Step::new(obs, None, Vec::new(), false),
+                    None => {
+                        processed.unbranded.push(index);
+                        Step::new(obs, None, Vec::new(), false)
+                    }
                 },
             };
             steps.push(step);
@@ -373,10 +403,18 @@ impl Pipeline {
         let mut records = self.case_records(&steps).await?;
         self.assess_cases(&mut steps, &mut batch, &mut records);
 
-        let committed = self.store.commit(&batch).await?;
+        // Posts that mention no brand leave nothing to write: no transaction for them.
+        let committed = if batch.writes_nothing() {
+            Committed {
+                new_item_ids: Vec::new(),
+                inserted_alerts: Vec::new(),
+            }
+        } else {
+            self.store.commit(&batch).await?
+        };
         self.evidence.keep(records);
         let inserted: HashSet<usize> = committed.inserted_alerts.into_iter().collect();
-        let mut events = Vec::new();
+        let events = &mut processed.events;
         for step in steps {
             events.extend(step.events);
             for index in step.alerts {
@@ -396,7 +434,7 @@ impl Pipeline {
                 });
             }
         }
-        Ok(events)
+        Ok(processed)
     }
 
     /// Detects and links an item seen for the first time. Items that mention no brand are
@@ -765,6 +803,39 @@ mod tests {
         )
         .await
         .unwrap()
+    }
+
+    #[tokio::test]
+    async fn posts_that_mention_no_brand_are_reported_and_commit_nothing() {
+        let mut pipeline = pipeline().await;
+        // Nobody holds this lease: a commit under it would fail.
+        let lease = || {
+            Some(LeaseCondition {
+                source: "weibo".into(),
+                owner: "elsewhere".into(),
+                extend: std::time::Duration::from_secs(30),
+            })
+        };
+        let mut chat = sighting("chat", 0, 1);
+        chat.body = Some("今天天气不错".into());
+        let brand = sighting("brand", 0, 1);
+
+        let processed = pipeline
+            .process_leased(&[chat.clone()], lease())
+            .await
+            .unwrap();
+        assert!(processed.events.is_empty());
+        assert_eq!(processed.unbranded, [0]);
+        assert!(processed.cases_revision.is_some());
+
+        let failed = pipeline.process_leased(&[chat, brand], lease()).await;
+        assert!(
+            matches!(
+                failed,
+                Err(PipelineError::Store(StoreError::LeaseLost { .. }))
+            ),
+            "{failed:?}"
+        );
     }
 
     #[tokio::test]

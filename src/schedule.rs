@@ -10,9 +10,11 @@
 //! instance made it.
 
 mod timetable;
+mod unbranded;
 
 pub use timetable::SourceAdder;
 use timetable::Timetable;
+use unbranded::Unbranded;
 
 use crate::config::{ItemPageConfig, SourceConfig};
 use crate::extract::{decode, extract, html, ExtractError, ExtractedItem};
@@ -22,9 +24,9 @@ use crate::fetch::{
 use crate::health::{self, Notice, PollResult};
 use crate::metrics::Metrics;
 use crate::model::Observation;
-use crate::pipeline::{Event, Pipeline, PipelineError};
+use crate::pipeline::{Pipeline, PipelineError, Processed};
 use crate::present::Ui;
-use crate::store::{LeaseCondition, SharedStore, SourceState, StoreError};
+use crate::store::{LeaseCondition, RecordedPoll, SharedStore, SourceState, StoreError};
 use chrono::Utc;
 use rand::Rng;
 use std::collections::{HashMap, HashSet};
@@ -256,10 +258,21 @@ pub struct Bookkeeping {
     /// or the heartbeat's last renewal, both no earlier than the database's statement.
     held: std::sync::Mutex<HashMap<String, Instant>>,
     /// Successful polls not yet recorded, oldest first.
-    unrecorded: std::sync::Mutex<Vec<SourceState>>,
+    unrecorded: std::sync::Mutex<Vec<RecordedPoll>>,
     /// Held while source states are written, so that a batch taken before a source's
     /// failure or pause was saved cannot land after it and undo it.
     writing: tokio::sync::Mutex<()>,
+    /// The newest case revision seen (by the heartbeat, or the pipeline as it decided):
+    /// what sources remember of unbranded items holds only under it.
+    cases_revision: AtomicI64,
+}
+
+/// What this instance keeps of a source between its polls.
+#[derive(Default)]
+struct Kept {
+    /// The source's state as this instance last wrote it: None until read from the store.
+    state: Option<SourceState>,
+    unbranded: Unbranded,
 }
 
 impl Bookkeeping {
@@ -274,7 +287,7 @@ impl Bookkeeping {
         self.held().reserve(sources);
     }
 
-    fn unrecorded(&self) -> std::sync::MutexGuard<'_, Vec<SourceState>> {
+    fn unrecorded(&self) -> std::sync::MutexGuard<'_, Vec<RecordedPoll>> {
         self.unrecorded
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -321,6 +334,7 @@ impl Poller {
                 poller.beat();
                 if renewed.elapsed() >= poller.lease / 3 {
                     poller.renew_leases().await;
+                    poller.note_cases_revision().await;
                     renewed = Instant::now();
                 }
                 tokio::select! {
@@ -330,6 +344,24 @@ impl Poller {
             }
         });
         (tasks, adder)
+    }
+
+    /// Cases imported or changed elsewhere reach the pipeline at its next decision; this
+    /// look makes sources forget the unbranded items they remember by then, even when none
+    /// of them has anything new to decide.
+    async fn note_cases_revision(&self) {
+        match self.store.cases_revision().await {
+            Ok(revision) => self.saw_cases_revision(Some(revision)),
+            Err(e) => error!(error = %e, "cannot read the case revision"),
+        }
+    }
+
+    fn saw_cases_revision(&self, revision: Option<i64>) {
+        if let Some(revision) = revision {
+            self.book
+                .cases_revision
+                .fetch_max(revision, Ordering::Relaxed);
+        }
     }
 
     async fn renew_leases(&self) {
@@ -355,32 +387,29 @@ impl Poller {
     /// poll; when the store fails, the polls wait for the next call.
     pub async fn record_polls(&self) {
         let _writing = self.book.writing.lock().await;
-        let mut states = std::mem::take(&mut *self.book.unrecorded());
-        if states.is_empty() {
+        let polls = std::mem::take(&mut *self.book.unrecorded());
+        if polls.is_empty() {
             return;
         }
-        // The last poll of each source is the one to keep; a statement may not write a row
-        // twice.
-        let mut seen = HashSet::new();
-        states.reverse();
-        states.retain(|state| seen.insert(state.name.clone()));
-        match self.store.record_polls(&self.instance, &states).await {
+        let mut polls = newest_of_each(polls);
+        match self.store.record_polls(&self.instance, &polls).await {
             Ok(recorded) => {
-                if recorded.len() < states.len() {
+                if recorded.len() < polls.len() {
                     let recorded: HashSet<String> = recorded.into_iter().collect();
                     let mut held = self.book.held();
-                    for state in states.iter().filter(|s| !recorded.contains(&s.name)) {
-                        warn!(source = %state.name, "lease lost after the poll; poll not recorded");
-                        held.remove(&state.name);
+                    for name in polls.iter().map(RecordedPoll::name) {
+                        if !recorded.contains(name) {
+                            warn!(source = %name, "lease lost after the poll; poll not recorded");
+                            held.remove(name);
+                        }
                     }
                 }
             }
             Err(e) => {
-                error!(error = %e, polls = states.len(), "cannot record polls; trying again");
-                states.reverse();
+                error!(error = %e, polls = polls.len(), "cannot record polls; trying again");
                 let mut unrecorded = self.book.unrecorded();
-                states.append(&mut unrecorded);
-                *unrecorded = states;
+                polls.append(&mut unrecorded);
+                *unrecorded = polls;
             }
         }
     }
@@ -450,13 +479,13 @@ impl Poller {
         &self,
         source: &SourceConfig,
         interval: Duration,
-        state: &mut Option<SourceState>,
+        kept: &mut Kept,
         shutdown: &CancellationToken,
     ) -> Duration {
         let held_until = match self.holding(&source.name) {
             Some(held_until) => held_until,
             None => {
-                *state = None;
+                kept.state = None;
                 match self.take_turn(source, interval).await {
                     Ok(held_until) => held_until,
                     Err(not_yet) => return not_yet,
@@ -464,7 +493,7 @@ impl Poller {
             }
         };
         match self
-            .poll_and_record(source, state, held_until, shutdown)
+            .poll_and_record(source, kept, held_until, shutdown)
             .await
         {
             Ok(()) => interval.mul_f64(1.0 + rand::thread_rng().gen_range(-0.1..0.1)),
@@ -497,16 +526,20 @@ impl Poller {
 
     /// Polls once and records the outcome and the source's health. Returns the back-off
     /// delay on failure, the rest of a pause its host asked for, or no delay when the lease
-    /// must be taken again first. `cached` is the source's state from this instance's last
-    /// poll, read from the store when None.
+    /// must be taken again first. The source's state is read from the store unless `kept`
+    /// has it from this instance's last poll.
     async fn poll_and_record(
         &self,
         source: &SourceConfig,
-        cached: &mut Option<SourceState>,
+        kept: &mut Kept,
         held_until: Instant,
         shutdown: &CancellationToken,
     ) -> Result<(), Duration> {
         let started = Instant::now();
+        let Kept {
+            state: cached,
+            unbranded,
+        } = kept;
         let state = match cached {
             Some(state) => state,
             None => match self.store.source_state(&source.name).await {
@@ -524,7 +557,7 @@ impl Poller {
             warn!("source lease ran short before the fetch; taking it again first");
             return Err(Duration::ZERO);
         }
-        let result = self.poll(source, state, shutdown).await;
+        let result = self.poll(source, state, unbranded, shutdown).await;
         if result.as_ref().is_err_and(PollError::lease_lost) {
             // Another instance may hold the source now; it polls and records it.
             warn!("lease lost during the poll; its results are dropped");
@@ -618,6 +651,7 @@ impl Poller {
     ) {
         let now = Utc::now();
         let outage_start = state.failing_since;
+        let quiet = health::only_times_change(state, result);
         let notice = health::apply(
             state,
             result,
@@ -645,7 +679,7 @@ impl Poller {
             None
         } else {
             let writing = self.book.writing.lock().await;
-            self.book.unrecorded().retain(|s| s.name != source.name);
+            self.book.unrecorded().retain(|p| p.name() != source.name);
             Some(writing)
         };
         let saved = match &alert {
@@ -666,7 +700,11 @@ impl Poller {
             error!(error = %e, "cannot save source state");
         }
         if polled {
-            self.book.unrecorded().push(state.clone());
+            self.book.unrecorded().push(if quiet {
+                RecordedPoll::Quiet(source.name.clone())
+            } else {
+                RecordedPoll::Changed(state.clone())
+            });
         }
     }
 
@@ -676,10 +714,11 @@ impl Poller {
     ///
     /// Shutdown cancels the read (waits at host gates and fetches alike), never the
     /// processing after it: that commits whole or rolls back.
-    pub async fn poll(
+    async fn poll(
         &self,
         source: &SourceConfig,
         state: &mut SourceState,
+        unbranded: &mut Unbranded,
         shutdown: &CancellationToken,
     ) -> Result<PollReport, PollError> {
         let validators = Validators {
@@ -730,35 +769,46 @@ impl Poller {
                 engagement: item.engagement,
             })
             .collect();
-        report.alerts = self.process(source, &observations).await?;
+        let revision = self.book.cases_revision.load(Ordering::Relaxed);
+        let (fresh, known) = unbranded.sort_out(observations, revision);
+        if fresh.is_empty() {
+            // Nothing to decide: no statement, and not even the pipeline's lock.
+            debug!(
+                items = known.len(),
+                "every item read is known to mention no brand"
+            );
+            unbranded.remember(known, std::iter::empty(), Some(revision));
+        } else {
+            let processed = self.process(source, &fresh).await?;
+            report.alerts = processed.alerts();
+            let found = processed.unbranded.iter().filter_map(|&i| fresh.get(i));
+            unbranded.remember(known, found, processed.cases_revision);
+        }
         state.etag = read.validators.etag;
         state.last_modified = read.validators.last_modified;
         Ok(report)
     }
 
     /// Runs observations of `source` through the pipeline, committing them only while this
-    /// instance holds the source's lease; returns how many alerts they queued.
+    /// instance holds the source's lease.
     async fn process(
         &self,
         source: &SourceConfig,
         observations: &[Observation],
-    ) -> Result<usize, PollError> {
-        let alerts = {
+    ) -> Result<Processed, PollError> {
+        let processed = {
             let mut pipeline = self.pipeline.lock().await;
             pipeline.refresh_cases().await?;
-            let events = pipeline
+            pipeline
                 .process_leased(observations, Some(self.lease_condition(source)))
-                .await?;
-            self.metrics.processed(&events);
-            events
-                .iter()
-                .filter(|e| matches!(e, Event::Alert { .. }))
-                .count()
+                .await?
         };
-        if alerts > 0 {
+        self.metrics.processed(&processed.events);
+        self.saw_cases_revision(processed.cases_revision);
+        if processed.alerts() > 0 {
             self.alert_queued.notify_one();
         }
-        Ok(alerts)
+        Ok(processed)
     }
 
     /// Every `item_page.interval`, re-reads the pages of the source's items linked to open
@@ -875,7 +925,7 @@ impl Poller {
         }
         let read = observations.len();
         let alerts = if read > 0 {
-            self.process(source, &observations).await?
+            self.process(source, &observations).await?.alerts()
         } else {
             0
         };
@@ -883,6 +933,63 @@ impl Poller {
     }
 }
 
+/// One poll per source, as a statement may write a row only once: the newest state of each
+/// (a quiet poll after it adds only a time, which the batch records anyway), or its quiet
+/// poll. Oldest first in, in no particular order out.
+fn newest_of_each(polls: Vec<RecordedPoll>) -> Vec<RecordedPoll> {
+    let mut newest: HashMap<String, RecordedPoll> = HashMap::with_capacity(polls.len());
+    for poll in polls {
+        match newest.get(poll.name()) {
+            Some(RecordedPoll::Changed(_)) if matches!(poll, RecordedPoll::Quiet(_)) => {}
+            _ => {
+                newest.insert(poll.name().to_string(), poll);
+            }
+        }
+    }
+    newest.into_values().collect()
+}
+
 fn jitter(max: Duration) -> Duration {
     max.mul_f64(rand::thread_rng().gen_range(0.0..1.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn changed(name: &str, items_seen: i64) -> RecordedPoll {
+        RecordedPoll::Changed(SourceState {
+            name: name.into(),
+            items_seen,
+            ..SourceState::default()
+        })
+    }
+
+    fn quiet(name: &str) -> RecordedPoll {
+        RecordedPoll::Quiet(name.into())
+    }
+
+    #[test]
+    fn a_batch_keeps_each_sources_newest_state_past_its_quiet_polls() {
+        let mut kept = newest_of_each(vec![
+            changed("a", 1),
+            quiet("a"),
+            quiet("b"),
+            changed("c", 1),
+            changed("c", 2),
+            quiet("d"),
+            changed("d", 3),
+            quiet("b"),
+        ]);
+        kept.sort_by(|x, y| x.name().cmp(y.name()));
+        assert_eq!(
+            kept,
+            [
+                changed("a", 1),
+                quiet("b"),
+                changed("c", 2),
+                changed("d", 3)
+            ]
+        );
+    }
 }

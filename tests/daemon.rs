@@ -423,3 +423,60 @@ async fn the_daemon_keeps_two_malloc_arenas_unless_told_otherwise() {
         "MALLOC_ARENA_MAX lets more threads have arenas: {arenas:?}"
     );
 }
+
+/// Knows the brand's short alias only in business with the brand: the words of its cases.
+const CASE_TEACHING_ITS_WORDS: &str = r#"{"id": "C-2001", "brand": "星驰汽车", "status": "open", "complainant": {"handles": []}, "summary": "星驰C200提车后发动机漏油, 4S店说是正常现象, 要求退车", "identifiers": []}
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn items_known_to_mention_no_brand_skip_the_pipeline_until_the_cases_change() {
+    let feeds = FeedServer::start().await;
+    let chat = (
+        "u-1",
+        "聊聊星驰C200退车的事",
+        "有人知道后来怎样了吗",
+        "网友",
+    );
+    let serve = || feeds.set("forum.xml", "application/rss+xml", rss(&[NOISE, chat]));
+    serve();
+    let mut app = TestApp::new(&[feed_source("forum", &feeds, "forum.xml")], None);
+    app.start().await;
+
+    // Every poll reads the page anew (a fresh ETag each time), as a site without
+    // validators would serve it.
+    let skipped = "every item read is known to mention no brand";
+    for _ in 0..100 {
+        serve();
+        if app
+            .wait_for_logs(skipped, 2, Duration::from_millis(200))
+            .await
+        {
+            break;
+        }
+    }
+    assert!(
+        app.wait_for_logs(skipped, 2, Duration::ZERO).await,
+        "{}",
+        app.logs()
+    );
+    let store = outcry::store::open(&app.sqlite_url()).await.unwrap();
+    let key = outcry::store::ItemKey {
+        source: "forum".into(),
+        guid: "u-1".into(),
+    };
+    assert!(store.items(&[key.clone()]).await.unwrap().is_empty());
+
+    // The case's words make "星驰" the brand in that post: it is decided again and kept.
+    app.import_cases(CASE_TEACHING_ITS_WORDS);
+    let mut kept = false;
+    for _ in 0..100 {
+        serve();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        if !store.items(&[key.clone()]).await.unwrap().is_empty() {
+            kept = true;
+            break;
+        }
+    }
+    assert!(kept, "the post was not decided again: {}", app.logs());
+    app.stop().await;
+}

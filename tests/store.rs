@@ -11,7 +11,8 @@ use outcry::store::CaseRisk;
 use outcry::store::{
     self, AlertStatus, AuditEntry, Batch, DeliveryOutcome, EvidenceScope, ItemKey, ItemQuery,
     ItemRef, LeaseCondition, LinkChange, LinkQuery, LinkState, NewAlert, NewItem, NewLink,
-    ObservationRef, ObservationRun, SharedStore, SourceHealth, SourceState, StoreError,
+    ObservationRef, ObservationRun, RecordedPoll, SharedStore, SourceHealth, SourceState,
+    StoreError,
 };
 use std::time::Duration as StdDuration;
 
@@ -1563,6 +1564,30 @@ async fn past(lease: StdDuration) {
     tokio::time::sleep(lease + StdDuration::from_millis(300)).await;
 }
 
+/// Polls that changed their sources' states to `states`.
+fn changed(states: &[SourceState]) -> Vec<RecordedPoll> {
+    states.iter().cloned().map(RecordedPoll::Changed).collect()
+}
+
+/// `stored` is `state` but for the times, which the record of the poll moved to `recorded`
+/// or later.
+fn recorded_as(stored: &SourceState, state: &SourceState, recorded: DateTime<Utc>) {
+    assert_eq!(
+        SourceState {
+            last_success_at: state.last_success_at,
+            last_poll_at: state.last_poll_at,
+            ..stored.clone()
+        },
+        *state
+    );
+    for time in [stored.last_success_at, stored.last_poll_at] {
+        assert!(
+            time.is_some_and(|t| t >= recorded - Duration::milliseconds(1)),
+            "{time:?} is the record's time ({recorded}) or later"
+        );
+    }
+}
+
 /// More polls than one statement takes, some of sources held by another instance: each
 /// held source gets its poll time and state, the others keep theirs.
 async fn polls_are_recorded_in_batches_only_for_held_sources(store: SharedStore) {
@@ -1586,7 +1611,8 @@ async fn polls_are_recorded_in_batches_only_for_held_sources(store: SharedStore)
             ..SourceState::default()
         })
         .collect();
-    let mut recorded = store.record_polls("a", &states).await.unwrap();
+    let before = Utc::now();
+    let mut recorded = store.record_polls("a", &changed(&states)).await.unwrap();
     recorded.sort();
     let held: Vec<String> = names
         .iter()
@@ -1597,9 +1623,11 @@ async fn polls_are_recorded_in_batches_only_for_held_sources(store: SharedStore)
     assert_eq!(recorded, held);
     let stored = store.source_states().await.unwrap();
     assert_eq!(stored.len(), held.len());
-    assert!(stored
-        .iter()
-        .all(|s| states.iter().any(|t| t == s) && held.contains(&s.name)));
+    for stored in &stored {
+        assert!(held.contains(&stored.name));
+        let state = states.iter().find(|s| s.name == stored.name).unwrap();
+        recorded_as(stored, state, before);
+    }
     // The poll time is remembered for whoever takes a source over.
     past(BRIEF).await;
     let taken = store
@@ -1614,6 +1642,56 @@ async fn polls_are_recorded_in_batches_only_for_held_sources(store: SharedStore)
         .unwrap()
         .expect("an expired lease is taken over");
     assert_eq!(never.last_polled, None);
+}
+
+/// A quiet poll (a 304 to a healthy source) writes only its time, with the lease; the state
+/// read back carries that time and everything else as the last changed poll left it.
+async fn a_quiet_poll_moves_only_the_states_times(store: SharedStore) {
+    store
+        .lease_source("weibo", "a", HELD)
+        .await
+        .unwrap()
+        .unwrap();
+    let state = SourceState {
+        name: "weibo".into(),
+        etag: Some("\"v1\"".into()),
+        last_items: Some(10),
+        items_seen: 10,
+        last_error: Some("feed repaired: an unescaped &".into()),
+        ..SourceState::default()
+    };
+    store
+        .record_polls("a", &changed(std::slice::from_ref(&state)))
+        .await
+        .unwrap();
+    let first = store.source_state("weibo").await.unwrap().unwrap();
+    tokio::time::sleep(StdDuration::from_millis(20)).await;
+    let quiet = Utc::now();
+    assert_eq!(
+        store
+            .record_polls("a", &[RecordedPoll::Quiet("weibo".into())])
+            .await
+            .unwrap(),
+        ["weibo"]
+    );
+    let second = store.source_state("weibo").await.unwrap().unwrap();
+    recorded_as(&second, &state, quiet);
+    assert!(second.last_poll_at > first.last_poll_at);
+    assert_eq!(store.source_states().await.unwrap(), [second.clone()]);
+
+    // A failure saved later is newer than the quiet poll: its time stands.
+    let failed_at = Utc::now() + Duration::seconds(5);
+    let failed = SourceState {
+        health: SourceHealth::Failing,
+        consecutive_failures: 1,
+        last_poll_at: Some(failed_at),
+        ..second.clone()
+    };
+    store.save_source_state(&failed).await.unwrap();
+    let third = store.source_state("weibo").await.unwrap().unwrap();
+    assert_eq!(third.last_poll_at, Some(failed_at));
+    assert_eq!(third.last_success_at, second.last_success_at);
+    assert_eq!(third.health, SourceHealth::Failing);
 }
 
 async fn source_leases_exclude_take_over_and_keep_the_interval(store: SharedStore) {
@@ -1639,21 +1717,28 @@ async fn source_leases_exclude_take_over_and_keep_the_interval(store: SharedStor
         health: SourceHealth::Ok,
         ..SourceState::default()
     }];
-    assert_eq!(store.record_polls("a", &weibo).await.unwrap(), ["weibo"]);
     assert_eq!(
-        store.source_state("weibo").await.unwrap().as_ref(),
-        weibo.first()
+        store.record_polls("a", &changed(&weibo)).await.unwrap(),
+        ["weibo"]
     );
+    let recorded = store.source_state("weibo").await.unwrap().unwrap();
+    recorded_as(&recorded, &weibo[0], a.granted_at);
     // b does not hold it: its poll and state are not written.
     let stale = [SourceState {
         items_seen: 7,
         ..weibo[0].clone()
     }];
-    assert!(store.record_polls("b", &stale).await.unwrap().is_empty());
-    assert_eq!(
-        store.source_state("weibo").await.unwrap().as_ref(),
-        weibo.first()
-    );
+    assert!(store
+        .record_polls("b", &changed(&stale))
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store
+        .record_polls("b", &[RecordedPoll::Quiet("weibo".into())])
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(store.source_state("weibo").await.unwrap(), Some(recorded));
 
     // The heartbeat keeps a lease past its first expiry.
     assert!(store
@@ -1680,7 +1765,10 @@ async fn source_leases_exclude_take_over_and_keep_the_interval(store: SharedStor
         name: "video".into(),
         ..SourceState::default()
     }];
-    assert_eq!(store.record_polls("d", &video).await.unwrap(), ["video"]);
+    assert_eq!(
+        store.record_polls("d", &changed(&video)).await.unwrap(),
+        ["video"]
+    );
     past(BRIEF).await;
     let b = store
         .lease_source("video", "b", HELD)
@@ -1696,7 +1784,11 @@ async fn source_leases_exclude_take_over_and_keep_the_interval(store: SharedStor
     );
     // d comes back late: its heartbeat renews nothing and its polls are refused.
     assert_eq!(store.renew_leases("d", HELD).await.unwrap(), 0);
-    assert!(store.record_polls("d", &video).await.unwrap().is_empty());
+    assert!(store
+        .record_polls("d", &changed(&video))
+        .await
+        .unwrap()
+        .is_empty());
     assert!(store
         .lease_source("video", "d", HELD)
         .await
@@ -2234,6 +2326,11 @@ macro_rules! behaviours {
             #[tokio::test]
             async fn source_leases() {
                 source_leases_exclude_take_over_and_keep_the_interval($open.await).await;
+            }
+
+            #[tokio::test]
+            async fn quiet_polls() {
+                a_quiet_poll_moves_only_the_states_times($open.await).await;
             }
 
             #[tokio::test]

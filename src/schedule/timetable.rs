@@ -4,9 +4,8 @@
 //! while it lasts, so a slow source never delays another (unless a thousand are slow at
 //! once: see `MAX_TURNS_UNDER_WAY`).
 
-use super::{jitter, Poller};
+use super::{jitter, Kept, Poller};
 use crate::config::SourceConfig;
-use crate::store::SourceState;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
@@ -59,14 +58,14 @@ impl SourceAdder {
 struct Slot {
     source: Arc<SourceConfig>,
     interval: Duration,
-    /// The source's state as this instance last wrote it: None until read, and while its
-    /// poll runs (the poll has it).
-    state: Option<SourceState>,
+    /// Empty while its poll runs (the poll has it).
+    kept: Kept,
     stop: CancellationToken,
 }
 
-/// What a finished turn hands back: the source's state and the wait before its next turn.
-type TurnEnd = (Option<SourceState>, Duration);
+/// What a finished turn hands back: what it kept of the source and the wait before its
+/// next turn.
+type TurnEnd = (Kept, Duration);
 
 pub(super) struct Timetable {
     poller: Arc<Poller>,
@@ -156,7 +155,7 @@ impl Timetable {
         let slot = Slot {
             source,
             interval,
-            state: None,
+            kept: Kept::default(),
             stop,
         };
         let index = match self.free.pop() {
@@ -201,13 +200,13 @@ impl Timetable {
                 slot.interval,
                 slot.stop.clone(),
             );
-            let mut state = slot.state.take();
+            let mut kept = std::mem::take(&mut slot.kept);
             let span = info_span!("source", source = %source.name);
             let turn = self.turns.spawn(
                 async move {
                     poller.beat();
-                    let wait = poller.turn(&source, interval, &mut state, &stop).await;
-                    (state, wait)
+                    let wait = poller.turn(&source, interval, &mut kept, &stop).await;
+                    (kept, wait)
                 }
                 .instrument(span),
             );
@@ -216,12 +215,12 @@ impl Timetable {
     }
 
     fn turn_ended(&mut self, ended: Result<(tokio::task::Id, TurnEnd), tokio::task::JoinError>) {
-        let (id, state, wait) = match ended {
-            Ok((id, (state, wait))) => (id, state, Some(wait)),
+        let (id, kept, wait) = match ended {
+            Ok((id, (kept, wait))) => (id, kept, Some(wait)),
             Err(e) => {
                 // A bug in one poll: the source is read again, and tried after its interval.
                 error!(error = %e, "a poll ended abnormally");
-                (e.id(), None, None)
+                (e.id(), Kept::default(), None)
             }
         };
         let Some(index) = self.running.remove(&id) else {
@@ -234,7 +233,7 @@ impl Timetable {
             self.remove(index);
             return;
         }
-        slot.state = state;
+        slot.kept = kept;
         let wait = wait.unwrap_or(slot.interval);
         self.due.push(Reverse((Instant::now() + wait, index)));
     }

@@ -233,6 +233,21 @@ pub struct Batch<'a> {
     pub lease: Option<LeaseCondition>,
 }
 
+impl Batch<'_> {
+    /// Whether committing the batch would write nothing but the lease's extension, which
+    /// the heartbeat makes anyway.
+    pub fn writes_nothing(&self) -> bool {
+        self.new_items.is_empty()
+            && self.observations.is_empty()
+            && self.seen_again.is_empty()
+            && self.alerts.is_empty()
+            && self.cases.is_empty()
+            && self.link_changes.is_empty()
+            && self.alert_resends.is_empty()
+            && self.audit.is_empty()
+    }
+}
+
 /// A change to the links of an item already stored.
 #[derive(Debug, Clone, PartialEq)]
 pub enum LinkChange {
@@ -623,6 +638,25 @@ impl SourceHealth {
     }
 }
 
+/// A successful poll, for [`Store::record_polls`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum RecordedPoll {
+    /// Only the poll's time changed (a healthy source answered 304): the lease row keeps the
+    /// time, and a state read takes the later of its own times and that one.
+    Quiet(String),
+    /// The source's state after the poll.
+    Changed(SourceState),
+}
+
+impl RecordedPoll {
+    pub fn name(&self) -> &str {
+        match self {
+            RecordedPoll::Quiet(name) => name,
+            RecordedPoll::Changed(state) => &state.name,
+        }
+    }
+}
+
 /// What the scheduler remembers about a source between polls and restarts.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SourceState {
@@ -809,13 +843,14 @@ pub trait Store: Send + Sync {
         lease: std::time::Duration,
     ) -> Result<Option<SourceLease>, StoreError>;
     /// Records a batch of successful polls by `owner`, in one transaction: for every source
-    /// of `states` it still holds, that it polled now (the database's clock) and its new
-    /// state. Returns the names recorded; a source left out is no longer `owner`'s, and its
-    /// state is not written over the new holder's.
+    /// of `polls` it still holds, that it polled now (the database's clock, kept with the
+    /// lease) and, when the poll changed more than that, its new state. Returns the names
+    /// recorded; a source left out is no longer `owner`'s, and its state is not written over
+    /// the new holder's.
     async fn record_polls(
         &self,
         owner: &str,
-        states: &[SourceState],
+        polls: &[RecordedPoll],
     ) -> Result<Vec<String>, StoreError>;
     /// The heartbeat: extends every lease `owner` still holds to at least `lease` from the
     /// database's now (a lease already longer keeps its expiry); returns how many.

@@ -773,10 +773,10 @@ impl Store for PostgresStore {
     async fn record_polls(
         &self,
         owner: &str,
-        states: &[SourceState],
+        polls: &[RecordedPoll],
     ) -> Result<Vec<String>, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let recorded = Sql::<Postgres>::record_polls(&mut tx, now_ms!(), owner, states).await?;
+        let recorded = Sql::<Postgres>::record_polls(&mut tx, now_ms!(), owner, polls).await?;
         tx.commit().await?;
         Ok(recorded)
     }

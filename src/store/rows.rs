@@ -88,17 +88,22 @@ pub(super) fn alert_row(r: &impl Columns) -> Result<AlertRow, StoreError> {
     })
 }
 
-/// A `source_state` row.
+/// A `source_state` row, with its lease's `polled_ms`: the time of the last successful
+/// poll, which a quiet poll records alone.
 pub(super) fn source_state(r: &impl Columns) -> Result<SourceState, StoreError> {
     let utc = |what, column| {
         parse_optional_time(what, r.text_opt(column)).map(|t| t.map(|t| t.with_timezone(&Utc)))
     };
+    let polled = r
+        .int_opt("polled_ms")
+        .and_then(DateTime::<Utc>::from_timestamp_millis);
+    let at_least_polled = |t: Option<DateTime<Utc>>| t.max(polled);
     Ok(SourceState {
         name: r.text("name"),
         etag: r.text_opt("etag"),
         last_modified: r.text_opt("last_modified"),
         consecutive_failures: r.int("consecutive_failures"),
-        last_success_at: utc("source success time", "last_success_at")?,
+        last_success_at: at_least_polled(utc("source success time", "last_success_at")?),
         last_error: r.text_opt("last_error"),
         last_error_at: utc("source error time", "last_error_at")?,
         items_seen: r.int("items_seen"),
@@ -109,7 +114,7 @@ pub(super) fn source_state(r: &impl Columns) -> Result<SourceState, StoreError> 
         failing_since: utc("source outage time", "failing_since")?,
         down_alerted: r.int("down_alerted") != 0,
         last_items: r.int_opt("last_items"),
-        last_poll_at: utc("source poll time", "last_poll_at")?,
+        last_poll_at: at_least_polled(utc("source poll time", "last_poll_at")?),
     })
 }
 

@@ -24,11 +24,12 @@ pub(super) const LATEST_OBSERVATION: (&str, &str) = (
          ORDER BY fetched_ms DESC, id DESC LIMIT 1)",
 );
 
+/// With the lease's `polled_ms`: a quiet poll's time is kept there alone.
 const SOURCE_STATE_SELECT: &str =
-    "SELECT name, etag, last_modified, consecutive_failures, last_success_at, last_error,
-            last_error_at, items_seen, health, failing_since, down_alerted, last_items,
-            last_poll_at
-     FROM source_state";
+    "SELECT s.name, s.etag, s.last_modified, s.consecutive_failures, s.last_success_at,
+            s.last_error, s.last_error_at, s.items_seen, s.health, s.failing_since,
+            s.down_alerted, s.last_items, s.last_poll_at, l.polled_ms
+     FROM source_state s LEFT JOIN source_leases l ON l.name = s.name";
 
 const SOURCE_STATE_COLUMNS: &str = "name, etag, last_modified, consecutive_failures,
      last_success_at, last_error, last_error_at, items_seen, health, failing_since,
@@ -497,13 +498,13 @@ where
         conn: &mut DB::Connection,
         now: &str,
         owner: &str,
-        states: &[SourceState],
+        polls: &[RecordedPoll],
     ) -> Result<Vec<String>, StoreError>
     where
         DB: sqlx::database::HasStatementCache,
     {
-        let mut held = Vec::with_capacity(states.len());
-        for chunk in states.chunks(POLLS_PER_STATEMENT) {
+        let mut held = Vec::with_capacity(polls.len());
+        for chunk in polls.chunks(POLLS_PER_STATEMENT) {
             let sql = positional::<DB>(format!(
                 "UPDATE source_leases SET polled_ms = {now}
                  WHERE owner = $1 AND name IN ({}) RETURNING name",
@@ -514,13 +515,23 @@ where
             let rows = sqlx::query::<DB>(&sql).persistent(false).bind(owner);
             let rows = chunk
                 .iter()
-                .fold(rows, |q, state| q.bind(state.name.as_str()))
+                .fold(rows, |q, poll| q.bind(poll.name()))
                 .fetch_all(&mut *conn)
                 .await?;
             let recorded: HashSet<String> = rows.iter().map(|r| r.text("name")).collect();
+            held.extend(
+                chunk
+                    .iter()
+                    .map(RecordedPoll::name)
+                    .filter(|name| recorded.contains(*name))
+                    .map(str::to_string),
+            );
             let kept: Vec<&SourceState> = chunk
                 .iter()
-                .filter(|s| recorded.contains(&s.name))
+                .filter_map(|poll| match poll {
+                    RecordedPoll::Changed(state) if recorded.contains(&state.name) => Some(state),
+                    _ => None,
+                })
                 .collect();
             if kept.is_empty() {
                 continue;
@@ -535,7 +546,6 @@ where
                 query = Self::bind_source_state(query, state);
             }
             query.execute(&mut *conn).await?;
-            held.extend(kept.into_iter().map(|s| s.name.clone()));
         }
         Ok(held)
     }
@@ -579,13 +589,13 @@ where
         // Two statements: with "$1 IS NULL OR name = $1" SQLite reads every row for one.
         let rows = match name {
             Some(name) => {
-                sqlx::query::<DB>(&format!("{SOURCE_STATE_SELECT} WHERE name = $1"))
+                sqlx::query::<DB>(&format!("{SOURCE_STATE_SELECT} WHERE s.name = $1"))
                     .bind(name)
                     .fetch_all(self.0)
                     .await?
             }
             None => {
-                sqlx::query::<DB>(&format!("{SOURCE_STATE_SELECT} ORDER BY name"))
+                sqlx::query::<DB>(&format!("{SOURCE_STATE_SELECT} ORDER BY s.name"))
                     .fetch_all(self.0)
                     .await?
             }

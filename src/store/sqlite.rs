@@ -43,7 +43,7 @@ impl SqliteStore {
         };
         // Each connection to ":memory:" is a database of its own, so replay keeps exactly one.
         let pool = SqlitePoolOptions::new()
-            .max_connections(if in_memory { 1 } else { 4 })
+            .max_connections(if in_memory { 1 } else { 2 })
             .min_connections(if in_memory { 1 } else { 0 })
             .idle_timeout(if in_memory {
                 None
@@ -851,10 +851,10 @@ impl Store for SqliteStore {
     async fn record_polls(
         &self,
         owner: &str,
-        states: &[SourceState],
+        polls: &[RecordedPoll],
     ) -> Result<Vec<String>, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let recorded = Sql::<Sqlite>::record_polls(&mut tx, now_ms!(), owner, states).await?;
+        let recorded = Sql::<Sqlite>::record_polls(&mut tx, now_ms!(), owner, polls).await?;
         tx.commit().await?;
         Ok(recorded)
     }
