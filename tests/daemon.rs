@@ -464,7 +464,11 @@ async fn items_known_to_mention_no_brand_skip_the_pipeline_until_the_cases_chang
         source: "forum".into(),
         guid: "u-1".into(),
     };
-    assert!(store.items(&[key.clone()]).await.unwrap().is_empty());
+    assert!(store
+        .items(std::slice::from_ref(&key))
+        .await
+        .unwrap()
+        .is_empty());
 
     // The case's words make "星驰" the brand in that post: it is decided again and kept.
     app.import_cases(CASE_TEACHING_ITS_WORDS);
@@ -472,7 +476,12 @@ async fn items_known_to_mention_no_brand_skip_the_pipeline_until_the_cases_chang
     for _ in 0..100 {
         serve();
         tokio::time::sleep(Duration::from_millis(200)).await;
-        if !store.items(&[key.clone()]).await.unwrap().is_empty() {
+        if !store
+            .items(std::slice::from_ref(&key))
+            .await
+            .unwrap()
+            .is_empty()
+        {
             kept = true;
             break;
         }

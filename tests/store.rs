@@ -1677,7 +1677,10 @@ async fn a_quiet_poll_moves_only_the_states_times(store: SharedStore) {
     let second = store.source_state("weibo").await.unwrap().unwrap();
     recorded_as(&second, &state, quiet);
     assert!(second.last_poll_at > first.last_poll_at);
-    assert_eq!(store.source_states().await.unwrap(), [second.clone()]);
+    assert_eq!(
+        store.source_states().await.unwrap(),
+        std::slice::from_ref(&second)
+    );
 
     // A failure saved later is newer than the quiet poll: its time stands.
     let failed_at = Utc::now() + Duration::seconds(5);
