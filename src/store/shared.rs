@@ -519,13 +519,6 @@ where
                 .fetch_all(&mut *conn)
                 .await?;
             let recorded: HashSet<String> = rows.iter().map(|r| r.text("name")).collect();
-            held.extend(
-                chunk
-                    .iter()
-                    .map(RecordedPoll::name)
-                    .filter(|name| recorded.contains(*name))
-                    .map(str::to_string),
-            );
             let kept: Vec<&SourceState> = chunk
                 .iter()
                 .filter_map(|poll| match poll {
@@ -533,6 +526,7 @@ where
                     _ => None,
                 })
                 .collect();
+            held.extend(recorded);
             if kept.is_empty() {
                 continue;
             }
