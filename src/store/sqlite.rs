@@ -16,10 +16,12 @@ use std::time::Duration;
 /// Rows per multi-row statement: well under SQLite's limit of bound parameters.
 const ROWS_PER_STATEMENT: usize = 500;
 
-/// SQLite's clock in Unix milliseconds (`'now'`: one value per statement).
+/// SQLite's clock in Unix milliseconds (`'now'`: one value per statement). The Julian day
+/// is kept in whole milliseconds but read as a float: rounded, not truncated, it gives back
+/// the millisecond it was, where truncation sometimes lands on the one before.
 macro_rules! now_ms {
     () => {
-        "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)"
+        "CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER)"
     };
 }
 lease_statements!(now_ms!(), "MAX");
