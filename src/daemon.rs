@@ -148,6 +148,7 @@ pub async fn serve(
         instance = %instance,
         sources = loaded.sources.len(),
         brands = config.brands.len(),
+        workers = tokio::runtime::Handle::current().metrics().num_workers(),
         "outcry running"
     );
 

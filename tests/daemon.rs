@@ -424,6 +424,29 @@ async fn the_daemon_keeps_two_malloc_arenas_unless_told_otherwise() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn the_daemon_runs_one_async_worker_unless_told_otherwise() {
+    for (env, workers) in [
+        (&[][..], "workers=1"),
+        (&[("TOKIO_WORKER_THREADS", "3")][..], "workers=3"),
+    ] {
+        let feeds = FeedServer::start().await;
+        feeds.set("weibo.xml", "application/rss+xml", rss(&[LINKED]));
+        let mut app = TestApp::new(&[feed_source("weibo", &feeds, "weibo.xml")], None);
+        app.import_cases(CASES);
+        app.start_with_env(env).await;
+        assert!(
+            app.wait_for_log(workers, Duration::from_secs(5)).await,
+            "{workers}: {}",
+            app.logs()
+        );
+        // One worker is enough for the whole daemon: the poll's alert is written.
+        wait_for_an_alert_file(&app).await;
+        assert_eq!(eml_files(&app.outbox()).len(), 1, "logs: {}", app.logs());
+        app.stop().await;
+    }
+}
+
 /// Knows the brand's short alias only in business with the brand: the words of its cases.
 const CASE_TEACHING_ITS_WORDS: &str = r#"{"id": "C-2001", "brand": "星驰汽车", "status": "open", "complainant": {"handles": []}, "summary": "星驰C200提车后发动机漏油, 4S店说是正常现象, 要求退车", "identifiers": []}
 "#;
