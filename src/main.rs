@@ -214,8 +214,9 @@ fn limit_malloc_arenas() {}
 /// Async worker threads of the daemon (`run`, `demo`) unless `TOKIO_WORKER_THREADS` says
 /// otherwise. Its work is many short waits (polls, deliveries, page requests) and one
 /// pipeline behind a lock; SQLite runs on threads of its own. A second worker mostly wakes
-/// to find nothing to steal: at 10,000 feeds it cost 0.29 CPU s per 1,000 polls against
-/// 0.22 with one (docs/performance.md). Other commands keep a worker per core.
+/// to find nothing to steal: at 10,000 feeds it cost about a fifth more CPU per poll than
+/// one (0.31 CPU s per 1,000 polls against 0.26 and 0.28 in alternated runs,
+/// docs/performance.md). Other commands keep a worker per core.
 const DAEMON_WORKERS: usize = 1;
 
 fn runtime_for(command: &Command) -> std::io::Result<tokio::runtime::Runtime> {
