@@ -60,6 +60,7 @@ async fn the_demo_prints_a_sign_in_and_shows_its_cases_in_chinese() {
     let log = tmp.path().join("demo.log");
     let mut demo = Demo(start(&dir, &log));
     let stdout = demo.0.stdout.take().unwrap();
+    let demo_log = log.clone();
     let (url, token) = tokio::task::spawn_blocking(move || {
         let mut url = None;
         for line in BufReader::new(stdout).lines() {
@@ -71,7 +72,11 @@ async fn the_demo_prints_a_sign_in_and_shows_its_cases_in_chinese() {
                 return (url.unwrap(), t.to_string());
             }
         }
-        panic!("the demo printed no sign-in");
+        // It exited: its log says why (the feeds' fixed port 8089 taken, for one).
+        panic!(
+            "the demo printed no sign-in; its log: {}",
+            std::fs::read_to_string(&demo_log).unwrap_or_default()
+        );
     })
     .await
     .unwrap();
