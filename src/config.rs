@@ -168,7 +168,7 @@ fn default_prune_batch() -> i64 {
 
 /// How outcry speaks to people: the language of every text it writes and the zone every
 /// time is shown in (stored times stay UTC).
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UiConfig {
     #[serde(default)]
@@ -310,6 +310,10 @@ fn default_session_ttl() -> Duration {
 const NINE_AM: NaiveTime = match NaiveTime::from_hms_opt(9, 0, 0) {
     Some(t) => t,
     None => panic!("09:00 is a time"),
+};
+const UTC: FixedOffset = match FixedOffset::east_opt(0) {
+    Some(o) => o,
+    None => panic!("+00:00 is an offset"),
 };
 /// China Standard Time: the channels outcry reads are Chinese.
 const CHINA: FixedOffset = match FixedOffset::east_opt(8 * 3600) {
@@ -981,7 +985,7 @@ impl SourceConfig {
 
     /// Now, in the zone the site prints its times in.
     pub fn now(&self) -> DateTime<FixedOffset> {
-        match self.timezone {
+        match &self.timezone {
             Some(zone) => zone.now(),
             None => chrono::Local::now().fixed_offset(),
         }
@@ -1002,16 +1006,20 @@ impl SourceConfig {
 }
 
 /// A site's time zone: an IANA name (`Asia/Shanghai`) or a fixed offset (`+08:00`).
-#[derive(Debug, Clone, Copy, PartialEq)]
+///
+/// Named zones come from the IANA database compiled into the binary (jiff's bundle): the
+/// same rules on every host, and as plain bytes rather than tables of pointers the loader
+/// would have to relocate at every start (docs/performance.md).
+#[derive(Debug, Clone, PartialEq)]
 pub enum Zone {
     Fixed(FixedOffset),
-    Named(chrono_tz::Tz),
+    Named(jiff::tz::TimeZone),
 }
 
 impl Zone {
     pub fn parse(text: &str) -> Result<Zone, String> {
         let text = text.trim();
-        if let Ok(tz) = text.parse::<chrono_tz::Tz>() {
+        if let Ok(tz) = jiff::tz::TimeZone::get(text) {
             return Ok(Zone::Named(tz));
         }
         text.parse::<FixedOffset>().map(Zone::Fixed).map_err(|_| {
@@ -1019,12 +1027,40 @@ impl Zone {
         })
     }
 
+    /// The offset in force at `t`.
+    pub fn offset_at(&self, t: DateTime<Utc>) -> FixedOffset {
+        match self {
+            Zone::Fixed(offset) => *offset,
+            Zone::Named(tz) => {
+                let second = t.timestamp();
+                let instant = jiff::Timestamp::from_second(second).unwrap_or(if second < 0 {
+                    jiff::Timestamp::MIN
+                } else {
+                    jiff::Timestamp::MAX
+                });
+                let seconds = tz.to_offset(instant).seconds();
+                FixedOffset::east_opt(seconds).unwrap_or(UTC)
+            }
+        }
+    }
+
+    /// `t` as it reads in this zone.
+    pub fn local<Z: chrono::TimeZone>(&self, t: DateTime<Z>) -> DateTime<FixedOffset> {
+        let t = t.with_timezone(&Utc);
+        t.with_timezone(&self.offset_at(t))
+    }
+
     /// Now in this zone, with the offset in force now (relative times are read with it).
     pub fn now(&self) -> DateTime<FixedOffset> {
-        let now = Utc::now();
+        self.local(Utc::now())
+    }
+
+    /// "UTC+08:00", or the zone's name ("Asia/Shanghai").
+    pub fn name(&self) -> String {
         match self {
-            Zone::Fixed(offset) => now.with_timezone(offset),
-            Zone::Named(tz) => now.with_timezone(tz).fixed_offset(),
+            Zone::Fixed(offset) if offset.local_minus_utc() == 0 => "UTC".into(),
+            Zone::Fixed(offset) => format!("UTC{offset}"),
+            Zone::Named(tz) => tz.iana_name().unwrap_or("UTC").to_string(),
         }
     }
 }
@@ -2368,6 +2404,36 @@ mod tests {
         path
     }
 
+    #[test]
+    fn times_are_read_in_the_zone_and_the_zone_is_named() {
+        let t = DateTime::parse_from_rfc3339("2026-11-30T12:37:28.698439788+00:00").unwrap();
+        let china = Zone::parse("+08:00").unwrap();
+        assert_eq!(
+            china.local(t).format("%Y-%m-%d %H:%M").to_string(),
+            "2026-11-30 20:37"
+        );
+        assert_eq!(china.name(), "UTC+08:00");
+        assert_eq!(Zone::parse("UTC").unwrap().name(), "UTC");
+        assert_eq!(Zone::parse("+00:00").unwrap().name(), "UTC");
+        let berlin = Zone::parse("Europe/Berlin").unwrap();
+        assert_eq!(
+            berlin.local(t).format("%H:%M %z").to_string(),
+            "13:37 +0100"
+        );
+        assert_eq!(berlin.name(), "Europe/Berlin");
+        // Summer time is the database's, not a fixed offset.
+        let july = DateTime::parse_from_rfc3339("2026-07-01T12:00:00Z").unwrap();
+        assert_eq!(
+            berlin.local(july).format("%H:%M %z").to_string(),
+            "14:00 +0200"
+        );
+        let shanghai = Zone::parse(" asia/shanghai ").unwrap();
+        assert_eq!(shanghai.name(), "Asia/Shanghai");
+        assert_eq!(shanghai.offset_at(Utc::now()).local_minus_utc(), 8 * 3600);
+        assert!(Zone::parse("Mars/Olympus_Mons").is_err());
+        assert!(Zone::parse("").is_err());
+    }
+
     const MINIMAL: &str = "[[brands]]\nname = \"星驰汽车\"\naliases = [\"星驰\"]\n";
 
     #[test]
@@ -2760,7 +2826,7 @@ mod tests {
         );
         let config = load(&path).unwrap().config;
         assert_eq!(config.ui.language, Language::En);
-        assert_eq!(config.ui.time_zone, Zone::Named(chrono_tz::Europe::Berlin));
+        assert_eq!(config.ui.time_zone.name(), "Europe/Berlin");
         for (section, line, message) in [
             (
                 "ui",

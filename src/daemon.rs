@@ -24,7 +24,7 @@ use std::time::Duration;
 use tokio::sync::{Mutex, Notify};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
@@ -151,6 +151,8 @@ pub async fn serve(
         workers = tokio::runtime::Handle::current().metrics().num_workers(),
         "outcry running"
     );
+    let released = crate::resident::release_start_code();
+    debug!(kib = released / 1024, "start-only code unmapped");
 
     let digest_sources: Vec<String> = match config.digest {
         Some(_) => loaded.sources.iter().map(|s| s.name.clone()).collect(),

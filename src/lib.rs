@@ -20,6 +20,7 @@ pub mod normalize;
 pub mod pipeline;
 pub mod present;
 pub mod replay;
+pub mod resident;
 pub mod retention;
 pub mod risk;
 pub mod schedule;

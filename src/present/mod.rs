@@ -5,7 +5,6 @@
 //! template here; a new language is a catalog.
 
 mod catalog;
-mod clock;
 pub mod facts;
 mod templates;
 pub mod text;
@@ -41,7 +40,7 @@ impl Ui {
     pub fn of(config: &Config) -> Ui {
         Ui {
             language: config.ui.language,
-            zone: config.ui.time_zone,
+            zone: config.ui.time_zone.clone(),
             public_url: config
                 .http
                 .public_url
@@ -78,9 +77,7 @@ impl Ui {
     /// A time in the configured zone, to the minute; the zone is named once per message
     /// (`zone_name`), not on every time.
     pub fn when(&self, t: DateTime<FixedOffset>) -> String {
-        clock::local(&self.zone, t)
-            .format("%Y-%m-%d %H:%M")
-            .to_string()
+        self.zone.local(t).format("%Y-%m-%d %H:%M").to_string()
     }
 
     /// A time that may be unknown, said so in words.
@@ -90,19 +87,16 @@ impl Ui {
 
     /// The sentence naming the zone every time of a message or page is in.
     pub fn zone_note(&self) -> String {
-        self.t(
-            "times-in-zone",
-            Args::new().with("zone", clock::zone_name(&self.zone)),
-        )
+        self.t("times-in-zone", Args::new().with("zone", self.zone.name()))
     }
 
     pub fn zone_name(&self) -> String {
-        clock::zone_name(&self.zone)
+        self.zone.name()
     }
 
     /// `t` in the configured zone, for the day a digest is about.
     pub fn local(&self, t: DateTime<FixedOffset>) -> DateTime<FixedOffset> {
-        clock::local(&self.zone, t)
+        self.zone.local(t)
     }
 
     /// A page's address under `[http] public_url`, when that is set. `path` starts with '/'.
