@@ -193,13 +193,14 @@ fn main() -> ExitCode {
 }
 
 /// glibc gives every thread that allocates an arena of its own, up to eight per core, and
-/// each arena keeps the pages freed in it. In a daemon whose threads mostly wait, that was a
-/// sixth of its memory at 10,000 feeds: 45 MiB, against 38 with two arenas for about the
-/// same CPU (one arena: 36 MiB, but its lock cost CPU; docs/performance.md).
+/// each arena keeps the pages freed in it. In a daemon whose threads mostly wait that was a
+/// sixth of its memory at 10,000 feeds (45 MiB against 38 with two arenas). With the
+/// daemon's one async worker, one arena is also cheaper than two: at 10,000 feeds 31 MiB
+/// and 0.25 CPU s per 1,000 polls, against 36 MiB and 0.26–0.28 (docs/performance.md).
 /// `MALLOC_ARENA_MAX`, when set, still decides.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn limit_malloc_arenas() {
-    const ARENAS: libc::c_int = 2;
+    const ARENAS: libc::c_int = 1;
     if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
         // SAFETY: sets one allocator parameter, before any other thread is started.
         unsafe {
