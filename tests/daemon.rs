@@ -414,19 +414,19 @@ async fn past_its_first_alert(env: &[(&str, &str)]) -> (FeedServer, TestApp) {
 
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[tokio::test(flavor = "multi_thread")]
-async fn the_daemon_keeps_two_malloc_arenas_unless_told_otherwise() {
+async fn the_daemon_keeps_one_malloc_arena_unless_told_otherwise() {
     let mut arenas = Vec::new();
     for env in [&[][..], &[("MALLOC_ARENA_MAX", "8")][..]] {
-        // An alert written means the runtime's workers and the store's threads all allocated.
+        // An alert written means the runtime's worker and the store's threads all allocated.
         let (_feeds, mut app) = past_its_first_alert(env).await;
         arenas.push(thread_arenas(app.pid().unwrap()));
         app.stop().await;
     }
-    // The main arena is the program's heap; the second is the only thread arena.
-    assert_eq!(arenas[0], 1, "{arenas:?}");
+    // The main arena is the program's heap, and the only one.
+    assert_eq!(arenas[0], 0, "{arenas:?}");
     assert!(
-        arenas[1] > 1,
-        "MALLOC_ARENA_MAX lets more threads have arenas: {arenas:?}"
+        arenas[1] > 0,
+        "MALLOC_ARENA_MAX lets threads have arenas of their own: {arenas:?}"
     );
 }
 
@@ -439,6 +439,12 @@ async fn the_daemon_runs_one_async_worker_unless_told_otherwise() {
         // One worker is enough for the whole daemon: the poll's alert is written.
         let (_feeds, mut app) = past_its_first_alert(env).await;
         assert!(app.logs().contains(workers), "{workers}: {}", app.logs());
+        // The code that ran only at the start was let go of, and the poll ran after it.
+        assert!(
+            app.logs().contains("start-only code unmapped"),
+            "{}",
+            app.logs()
+        );
         app.stop().await;
     }
 }
