@@ -112,8 +112,26 @@ mod tests {
         panic!("no executable mapping of {exe}");
     }
 
+    const ALONE: &str = "OUTCRY_TEST_RESIDENT_ALONE";
+
     #[test]
     fn start_code_is_released_and_runs_again_when_needed() {
+        if std::env::var_os(ALONE).is_none() {
+            // In a process of its own: tests running beside it would map code again.
+            let name = "resident::tests::start_code_is_released_and_runs_again_when_needed";
+            let output = std::process::Command::new(std::env::current_exe().unwrap())
+                .args(["--exact", name, "--test-threads=1"])
+                .env(ALONE, "1")
+                .output()
+                .unwrap();
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            assert!(
+                output.status.success() && stdout.contains("1 passed"),
+                "{stdout}{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            return;
+        }
         let (start, end, _) = code_mapping();
         // Every page read, as a start touches nearly all of the daemon's code.
         let page = page_size();
