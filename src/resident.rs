@@ -1,10 +1,11 @@
 //! What the daemon keeps resident once it has started.
 //!
-//! Most of the binary's 14 MB of code and constants runs only while starting: reading the
+//! Much of the binary's 14 MB of code and constants runs only while starting: reading the
 //! config, migrating the store, compiling templates and catalogs, building the matchers.
 //! The kernel maps 64 KiB around every page touched (fault-around), so by the time the
 //! first polls begin nearly all of it is resident and, being mapped, stays counted in the
-//! daemon's memory although it is never run again (docs/performance.md).
+//! daemon's memory, though part of it never runs again (docs/performance.md). The kernel
+//! refuses writes to a running program's file, so the pages read back are the same.
 //! [`release_start_code`] unmaps it once the daemon has started; what runs afterwards is
 //! mapped again on first use, from the page cache, as at any start.
 
