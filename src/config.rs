@@ -3,7 +3,7 @@
 
 use crate::model::Channel;
 pub use crate::present::Language;
-use chrono::{DateTime, FixedOffset, NaiveTime, Utc};
+use chrono::{DateTime, FixedOffset, NaiveTime, Offset, Utc};
 use serde::{Deserialize, Deserializer};
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
@@ -310,10 +310,6 @@ fn default_session_ttl() -> Duration {
 const NINE_AM: NaiveTime = match NaiveTime::from_hms_opt(9, 0, 0) {
     Some(t) => t,
     None => panic!("09:00 is a time"),
-};
-const UTC: FixedOffset = match FixedOffset::east_opt(0) {
-    Some(o) => o,
-    None => panic!("+00:00 is an offset"),
 };
 /// China Standard Time: the channels outcry reads are Chinese.
 const CHINA: FixedOffset = match FixedOffset::east_opt(8 * 3600) {
@@ -1039,7 +1035,7 @@ impl Zone {
                     jiff::Timestamp::MAX
                 });
                 let seconds = tz.to_offset(instant).seconds();
-                FixedOffset::east_opt(seconds).unwrap_or(UTC)
+                FixedOffset::east_opt(seconds).unwrap_or(Utc.fix())
             }
         }
     }
