@@ -177,9 +177,7 @@ impl RequestOptions {
 
     /// Whether `url` is on the source's configured origin (scheme, host and port).
     fn at_home(&self, url: &url::Url) -> bool {
-        self.home
-            .as_ref()
-            .is_some_and(|h| h.origin() == url.origin())
+        self.home.as_ref().is_some_and(|h| same_origin(h, url))
     }
 }
 
@@ -432,6 +430,14 @@ fn host_key(url: &url::Url) -> String {
     )
 }
 
+/// Whether `a` and `b`, both http(s) URLs, have one origin; `Url::origin` would allocate
+/// both, on every poll.
+fn same_origin(a: &url::Url, b: &url::Url) -> bool {
+    a.scheme() == b.scheme()
+        && a.host() == b.host()
+        && a.port_or_known_default() == b.port_or_known_default()
+}
+
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // The maps hold no invariant a panicking holder could break halfway.
     mutex
@@ -550,6 +556,9 @@ impl Fetcher {
 
     fn gate(&self, host: &str) -> Arc<HostGate> {
         let mut hosts = lock(&self.inner.hosts);
+        if let Some(gate) = hosts.get(host) {
+            return gate.clone();
+        }
         hosts
             .entry(host.to_string())
             .or_insert_with(|| {
@@ -583,7 +592,10 @@ impl Fetcher {
             .await
             .map_err(|e| FetchError::Client(e.to_string()))?;
         let mut next_start = gate.next_start.lock().await;
-        tokio::time::sleep_until((*next_start).into()).await;
+        // Only a wait to come costs a timer: with no spacing, most polls have none.
+        if *next_start > Instant::now() {
+            tokio::time::sleep_until((*next_start).into()).await;
+        }
         // A pause may have begun while we queued.
         if let Some(e) = paused(gate) {
             return Err(e);
@@ -608,14 +620,14 @@ impl Fetcher {
         let failed =
             |e: reqwest::Error| FetchError::from_reqwest(e, started.elapsed(), limits.timeout);
         // The operator chose a configured URL's origin, as they chose the source's.
-        let trusted = (from == UrlFrom::Config).then(|| url.origin());
+        let trusted = (from == UrlFrom::Config).then(|| url.clone());
         let mut left_home = false;
         for hop in 0..=limits.max_redirects {
             left_home |= !options.at_home(&url);
             let guard = (from == UrlFrom::Content || hop > 0)
                 && !limits.allow_private_networks
                 && !options.at_home(&url)
-                && trusted.as_ref() != Some(&url.origin());
+                && !trusted.as_ref().is_some_and(|t| same_origin(t, &url));
             let client = self.client_for(options, &url, guard).await?;
             // fetch.timeout covers the whole chain, not each hop.
             let remaining = limits
@@ -1594,6 +1606,24 @@ mod tests {
         ] {
             assert!(!is_private(public.parse().unwrap()), "{public}");
         }
+    }
+
+    #[test]
+    fn an_origin_is_scheme_host_and_port_with_default_ports_filled_in() {
+        let url = |u: &str| url::Url::parse(u).unwrap();
+        let same = |a: &str, b: &str| same_origin(&url(a), &url(b));
+        assert!(same(
+            "http://Bbs.Example.cn/a",
+            "http://bbs.example.cn:80/b?c"
+        ));
+        assert!(same("https://127.0.0.1/", "https://127.0.0.1:443/x"));
+        assert!(!same("http://bbs.example.cn/", "https://bbs.example.cn/"));
+        assert!(!same(
+            "http://bbs.example.cn/",
+            "http://bbs.example.cn:8080/"
+        ));
+        assert!(!same("http://bbs.example.cn/", "http://m.example.cn/"));
+        assert!(!same("http://127.0.0.1/", "http://[::1]/"));
     }
 
     #[test]
