@@ -445,6 +445,13 @@ async fn the_daemon_runs_one_async_worker_unless_told_otherwise() {
             "{}",
             app.logs()
         );
+        // And once more after the first round of polls, whose full reads are over.
+        assert!(
+            app.wait_for_log("first round of polls over", Duration::from_secs(10))
+                .await,
+            "{}",
+            app.logs()
+        );
         app.stop().await;
     }
 }

@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tracing::{error, info_span, Instrument};
+use tracing::{debug, error, info_span, Instrument};
 
 /// At most this many first polls a second after a start: 100,000 sources are not all asked
 /// for within seconds, which neither their hosts nor this daemon would keep up with.
@@ -83,6 +83,9 @@ pub(super) struct Timetable {
     /// Item-page readers of the sources that have them (crate::schedule::Poller::follow_items).
     followers: JoinSet<()>,
     added: mpsc::UnboundedReceiver<NewSource>,
+    /// Turns to end before the code is released once more (crate::resident): about the
+    /// configured sources' first round, whose full reads ran code that quiet polls do not.
+    first_round_left: usize,
 }
 
 impl Timetable {
@@ -98,6 +101,7 @@ impl Timetable {
             running: HashMap::new(),
             followers: JoinSet::new(),
             added,
+            first_round_left: 0,
         };
         (timetable, SourceAdder(sender))
     }
@@ -115,6 +119,7 @@ impl Timetable {
         self.slots.reserve_exact(configured.len());
         self.due.reserve_exact(configured.len());
         self.poller.book.expect_sources(configured.len());
+        self.first_round_left = configured.len();
         for (source, interval) in configured {
             self.add(source, interval, shutdown.clone(), spread);
         }
@@ -226,6 +231,16 @@ impl Timetable {
     }
 
     fn turn_ended(&mut self, ended: Result<(tokio::task::Id, TurnEnd), tokio::task::JoinError>) {
+        if self.first_round_left > 0 {
+            self.first_round_left -= 1;
+            if self.first_round_left == 0 {
+                let released = crate::resident::release_start_code();
+                debug!(
+                    kib = released / 1024,
+                    "first round of polls over; its code unmapped"
+                );
+            }
+        }
         let (id, kept, wait) = match ended {
             Ok((id, (kept, wait))) => (id, kept, Some(wait)),
             Err(e) => {
