@@ -7,7 +7,7 @@ mod support;
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
-use support::chat::{start, start_with_window, Platform, Receiver};
+use support::chat::{start, start_down, start_with_window, Platform, Receiver};
 use support::daemon::{eml_files, Source, TestApp};
 use support::feeds::{rss_owned, FeedServer};
 use support::smtp::SmtpServer;
@@ -351,9 +351,8 @@ async fn a_receiver_down_for_a_while_gets_everything_and_delays_no_other() {
         .map(|n| (n.as_str(), XINGCHI, "high"))
         .collect();
     let ids: Vec<&str> = names.iter().map(String::as_str).collect();
-    let down = start(Platform::Webhook, None, 600).await;
+    let down = start_down(Platform::Webhook, None, 600);
     let up = start(Platform::Wecom, None, 20).await;
-    down.stop();
     let (_feeds, mut app) = app_with(&cases, ORDERS, None).await;
     app.import_cases(&cases_jsonl(&cases, ORDERS));
     app.add_config(&channel("down", "webhook", &down, None, ""));
@@ -415,7 +414,7 @@ async fn a_receiver_down_for_a_while_gets_everything_and_delays_no_other() {
         "{listing}"
     );
 
-    down.restart().await;
+    down.come_up();
     assert!(
         wait_until(Duration::from_secs(20), || down
             .seen

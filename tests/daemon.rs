@@ -159,9 +159,8 @@ async fn closed_case_never_alerts() {
 async fn alert_arrives_after_the_mail_server_comes_back() {
     let feeds = FeedServer::start().await;
     feeds.set("weibo.xml", "application/rss+xml", rss(&[LINKED]));
-    let smtp = SmtpServer::start().await;
+    let smtp = SmtpServer::down();
     let port = smtp.port();
-    smtp.stop().await;
     let mut app = TestApp::new(&[feed_source("weibo", &feeds, "weibo.xml")], Some(port));
     app.import_cases(CASES);
     app.start().await;
@@ -171,7 +170,7 @@ async fn alert_arrives_after_the_mail_server_comes_back() {
         "no failed delivery logged: {}",
         app.logs()
     );
-    let smtp = SmtpServer::start_on(port).await.unwrap();
+    let smtp = smtp.come_up();
     let mails = smtp.wait_for(1, Duration::from_secs(20)).await;
     assert_eq!(mails.len(), 1, "logs: {}", app.logs());
     assert_eq!(mails[0].header("X-Outcry-Case").as_deref(), Some("C-1042"));
@@ -202,9 +201,8 @@ async fn the_backlog_goes_out_within_seconds_of_the_mail_server_returning() {
         "application/rss+xml",
         support::feeds::rss_owned(&posts),
     );
-    let smtp = SmtpServer::start().await;
+    let smtp = SmtpServer::down();
     let port = smtp.port();
-    smtp.stop().await;
     let mut app = TestApp::new(&[feed_source("weibo", &feeds, "weibo.xml")], Some(port));
     app.edit_config("retry_initial = \"1s\"", "retry_initial = \"20s\"");
     app.edit_config("retry_max = \"2s\"", "retry_max = \"10m\"");
@@ -222,7 +220,7 @@ async fn the_backlog_goes_out_within_seconds_of_the_mail_server_returning() {
     tokio::time::sleep(Duration::from_secs(1)).await;
 
     let back = std::time::Instant::now();
-    let smtp = SmtpServer::start_on(port).await.unwrap();
+    let smtp = smtp.come_up();
     let mails = smtp
         .wait_for(CASES_IN_BACKLOG, Duration::from_secs(30))
         .await;

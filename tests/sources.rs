@@ -685,9 +685,8 @@ async fn shutdown_stops_every_request_within_seconds_and_loses_nothing() {
     let gated = FeedServer::start().await;
     let news = FeedServer::start().await;
     news.set("news.xml", "application/rss+xml", rss(&[QUIET, COMPLAINT]));
-    let smtp = SmtpServer::start().await;
+    let smtp = SmtpServer::down();
     let smtp_port = smtp.port();
-    smtp.stop().await;
 
     let names: Vec<String> = (0..50).map(|i| format!("g{i:02}")).collect();
     let siblings: Vec<String> = (0..3).map(|i| format!("p{i}")).collect();
@@ -755,7 +754,7 @@ async fn shutdown_stops_every_request_within_seconds_and_loses_nothing() {
         );
     }
     // The complaint committed before the signal is mailed after the restart, once.
-    let smtp = SmtpServer::start_on(smtp_port).await.unwrap();
+    let smtp = smtp.come_up();
     app.start().await;
     let mails = smtp.wait_for(1, Duration::from_secs(20)).await;
     assert_eq!(mails.len(), 1, "logs: {}", app.logs());
@@ -767,15 +766,8 @@ async fn shutdown_stops_every_request_within_seconds_and_loses_nothing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn shutdown_keeps_its_timeout_when_the_mail_server_hangs_mid_send() {
-    // A "mail server" that accepts connections and never says a word.
-    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let smtp_port = silent.local_addr().unwrap().port();
-    let hanging = tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((connection, _)) = silent.accept().await {
-            held.push(connection);
-        }
-    });
+    let smtp = SmtpServer::start_silent().await;
+    let smtp_port = smtp.port();
     let news = FeedServer::start().await;
     news.set("news.xml", "application/rss+xml", rss(&[QUIET, COMPLAINT]));
     let mut app = TestApp::with_config(
@@ -808,9 +800,7 @@ async fn shutdown_keeps_its_timeout_when_the_mail_server_hangs_mid_send() {
     );
 
     // The alert cut off mid-send stayed claimed, and goes out once its claim runs out.
-    hanging.abort();
-    let _ = hanging.await;
-    let smtp = SmtpServer::start_on(smtp_port).await.unwrap();
+    smtp.speak();
     app.start().await;
     let mails = smtp.wait_for(1, Duration::from_secs(20)).await;
     assert_eq!(mails.len(), 1, "logs: {}", app.logs());

@@ -39,22 +39,22 @@ pub struct Receiver {
     pub url: String,
     pub seen: Arc<Mutex<Seen>>,
     config: Arc<Config>,
-    addr: std::net::SocketAddr,
-    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// The port of a receiver that is down: bound, so nobody else can take it, but not
+    /// listening, so senders get "connection refused".
+    reserved: Mutex<Option<tokio::net::TcpSocket>>,
 }
 
 impl Receiver {
-    /// Closes the port: senders get "connection refused" until [`Receiver::restart`].
-    pub fn stop(&self) {
-        if let Some(task) = self.task.lock().unwrap().take() {
-            task.abort();
-        }
-    }
-
-    /// Listens again on the same port.
-    pub async fn restart(&self) {
-        let listener = tokio::net::TcpListener::bind(self.addr).await.unwrap();
-        *self.task.lock().unwrap() = Some(serve(listener, self.config.clone()));
+    /// Starts listening on the port it was down on.
+    pub fn come_up(&self) {
+        let socket = self
+            .reserved
+            .lock()
+            .unwrap()
+            .take()
+            .expect("a receiver that is down");
+        let listener = socket.listen(1024).unwrap();
+        serve(listener, self.config.clone());
     }
 
     /// The most messages accepted within any `window`: what pacing held to.
@@ -102,13 +102,13 @@ pub fn shown(platform: Platform, body: &Value) -> String {
     }
 }
 
-fn serve(listener: tokio::net::TcpListener, config: Arc<Config>) -> tokio::task::JoinHandle<()> {
+fn serve(listener: tokio::net::TcpListener, config: Arc<Config>) {
     let app = Router::new()
         .route("/robot", post(receive))
         .with_state(config);
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
-    })
+    });
 }
 
 struct Config {
@@ -145,7 +145,22 @@ pub async fn start_with_window(
     count: usize,
     window: Duration,
 ) -> Receiver {
-    let per_minute = count;
+    let receiver = down_with_window(platform, secret, count, window);
+    receiver.come_up();
+    receiver
+}
+
+/// A receiver that is down until [`Receiver::come_up`].
+pub fn start_down(platform: Platform, secret: Option<&str>, per_minute: usize) -> Receiver {
+    down_with_window(platform, secret, per_minute, Duration::from_secs(60))
+}
+
+fn down_with_window(
+    platform: Platform,
+    secret: Option<&str>,
+    per_minute: usize,
+    window: Duration,
+) -> Receiver {
     let seen = Arc::new(Mutex::new(Seen::default()));
     let config = Arc::new(Config {
         platform,
@@ -154,16 +169,15 @@ pub async fn start_with_window(
         window,
         seen: seen.clone(),
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let url = format!("http://{addr}/robot?access_token=t0ken");
-    let task = serve(listener, config.clone());
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_reuseaddr(true).unwrap();
+    socket.bind(([127, 0, 0, 1], 0).into()).unwrap();
+    let addr = socket.local_addr().unwrap();
     Receiver {
-        url,
+        url: format!("http://{addr}/robot?access_token=t0ken"),
         seen,
         config,
-        addr,
-        task: Mutex::new(Some(task)),
+        reserved: Mutex::new(Some(socket)),
     }
 }
 

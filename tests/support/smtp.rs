@@ -1,11 +1,15 @@
 //! A real SMTP server on 127.0.0.1 for tests: enough of RFC 5321 for lettre (EHLO, MAIL,
-//! RCPT, DATA with dot-unstuffing, RSET, NOOP, QUIT). It can be stopped and started again
-//! on the same port to play a mail server that goes down and comes back.
+//! RCPT, DATA with dot-unstuffing, RSET, NOOP, QUIT). It can play a mail server that is
+//! down (connections refused) and comes back, or one that accepts and never says a word.
+//!
+//! A down server keeps its port bound without listening, so the port is never free: a port
+//! let go and bound again races every outgoing connection on the machine for it.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::task::JoinHandle;
 
 #[derive(Debug, Clone)]
@@ -51,30 +55,86 @@ impl ReceivedMail {
 pub struct SmtpServer {
     port: u16,
     messages: Arc<Mutex<Vec<ReceivedMail>>>,
+    silent: Arc<AtomicBool>,
     task: JoinHandle<()>,
+}
+
+pub struct DownSmtpServer {
+    socket: TcpSocket,
+    port: u16,
+}
+
+impl DownSmtpServer {
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Starts listening on the reserved port.
+    pub fn come_up(self) -> SmtpServer {
+        let listener = self.socket.listen(1024).expect("listen on the SMTP port");
+        let messages = Arc::new(Mutex::new(Vec::new()));
+        let silent = Arc::new(AtomicBool::new(false));
+        let task = tokio::spawn(serve(listener, messages.clone(), silent.clone()));
+        SmtpServer {
+            port: self.port,
+            messages,
+            silent,
+            task,
+        }
+    }
+}
+
+async fn serve(
+    listener: TcpListener,
+    messages: Arc<Mutex<Vec<ReceivedMail>>>,
+    silent: Arc<AtomicBool>,
+) {
+    let mut sessions = tokio::task::JoinSet::new();
+    while let Ok((stream, _)) = listener.accept().await {
+        if silent.load(Ordering::SeqCst) {
+            sessions.spawn(hold(stream));
+        } else {
+            sessions.spawn(session(stream, messages.clone()));
+        }
+    }
+}
+
+/// Keeps a connection open without a word until the client gives up.
+async fn hold(mut stream: TcpStream) {
+    let mut sink = [0u8; 512];
+    while let Ok(read) = tokio::io::AsyncReadExt::read(&mut stream, &mut sink).await {
+        if read == 0 {
+            return;
+        }
+    }
 }
 
 impl SmtpServer {
     pub async fn start() -> SmtpServer {
-        Self::start_on(0).await.expect("bind an SMTP port")
+        SmtpServer::down().come_up()
     }
 
-    pub async fn start_on(port: u16) -> std::io::Result<SmtpServer> {
-        let listener = TcpListener::bind(("127.0.0.1", port)).await?;
-        let port = listener.local_addr()?.port();
-        let messages = Arc::new(Mutex::new(Vec::new()));
-        let shared = messages.clone();
-        let task = tokio::spawn(async move {
-            let mut sessions = tokio::task::JoinSet::new();
-            while let Ok((stream, _)) = listener.accept().await {
-                sessions.spawn(session(stream, shared.clone()));
-            }
-        });
-        Ok(SmtpServer {
-            port,
-            messages,
-            task,
-        })
+    /// A mail server that is down: its port is reserved and refuses connections.
+    pub fn down() -> DownSmtpServer {
+        let socket = TcpSocket::new_v4().expect("a socket");
+        socket.set_reuseaddr(true).expect("SO_REUSEADDR");
+        socket
+            .bind(([127, 0, 0, 1], 0).into())
+            .expect("bind an SMTP port");
+        let port = socket.local_addr().expect("a bound port").port();
+        DownSmtpServer { socket, port }
+    }
+
+    /// A mail server that accepts connections and never answers, until `speak`.
+    pub async fn start_silent() -> SmtpServer {
+        let server = SmtpServer::start().await;
+        server.silent.store(true, Ordering::SeqCst);
+        server
+    }
+
+    /// Connections from now on get a real session; those already held stay silent.
+    pub fn speak(&self) {
+        self.silent.store(false, Ordering::SeqCst);
     }
 
     pub fn port(&self) -> u16 {
