@@ -71,7 +71,7 @@ async fn main() {
         );
     }
     let mut app = TestApp::new(&[], None);
-    app.log_filter = "warn".into();
+    app.log_filter = "warn,outcry::daemon=info".into();
     app.edit_config("to = [\"pr-team@example.com\"]", "to = []");
     for (i, receiver) in receivers.iter().enumerate() {
         app.add_config(&format!(

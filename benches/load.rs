@@ -46,7 +46,7 @@ async fn first_polls_over(apps: &[TestApp], n: usize, interval: Duration) {
         let mut done = 0.0;
         for app in apps {
             let metrics = client
-                .get(format!("http://127.0.0.1:{}/metrics", app.http_port))
+                .get(format!("http://127.0.0.1:{}/metrics", app.http_port()))
                 .send()
                 .await;
             let text = match metrics {
@@ -219,7 +219,7 @@ async fn run(setup: &Setup<'_>) -> String {
         // Production lease lengths: tests shorten them, a load run must not.
         app.edit_config("source_lease = \"2s\"", "source_lease = \"30s\"");
         app.edit_config("alert_lease = \"3s\"", "alert_lease = \"2m\"");
-        app.log_filter = "warn".into();
+        app.log_filter = "warn,outcry::daemon=info".into();
         if i == 0 {
             app.import_cases(&support::numbered_cases("L", posts, ORDERS));
         }

@@ -110,6 +110,8 @@ pub async fn serve(
     let http_task = tokio::spawn(async move {
         crate::http::serve(listener, server, &server_config, http_shutdown).await;
     });
+    // Logged before the store opens, so whoever set `listen` to port 0 learns the port.
+    info!(listen = %listen, "http listening");
     let Some((store, pipeline)) = open_store(&loaded, &shutdown).await? else {
         finish_http(http_task).await;
         info!("stopped before the store opened");

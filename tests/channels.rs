@@ -142,7 +142,7 @@ async fn wait_until(timeout: Duration, done: impl Fn() -> bool) -> bool {
 }
 
 async fn metrics(app: &TestApp) -> String {
-    reqwest::get(format!("http://127.0.0.1:{}/metrics", app.http_port))
+    reqwest::get(format!("http://127.0.0.1:{}/metrics", app.http_port()))
         .await
         .unwrap()
         .text()

@@ -358,7 +358,7 @@ async fn health_and_metrics_answer() {
     while feeds.requests("weibo.xml") < 2 {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let base = format!("http://127.0.0.1:{}", app.http_port);
+    let base = format!("http://127.0.0.1:{}", app.http_port());
     let health = reqwest::get(format!("{base}/healthz")).await.unwrap();
     assert_eq!(health.status(), 200);
     let metrics = reqwest::get(format!("{base}/metrics"))

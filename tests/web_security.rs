@@ -496,7 +496,7 @@ async fn the_log_names_the_address_of_a_failed_sign_in_never_the_token() {
     daemon
         .start_with_env(&[("OUTCRY_WEB_SECURITY_TOKEN", &token)])
         .await;
-    let base = format!("http://127.0.0.1:{}", daemon.http_port);
+    let base = format!("http://127.0.0.1:{}", daemon.http_port());
     let client = client_from("127.0.0.2");
     let guessed = client
         .post(format!("{base}/login"))

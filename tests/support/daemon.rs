@@ -13,8 +13,8 @@ pub struct Source<'a> {
 
 pub struct TestApp {
     pub dir: tempfile::TempDir,
-    pub http_port: u16,
-    /// `OUTCRY_LOG` for the daemon.
+    /// `OUTCRY_LOG` for the daemon; it must let `outcry::daemon`'s info lines through, which
+    /// say the port the daemon listens on.
     pub log_filter: String,
     child: Option<Child>,
     runs: usize,
@@ -27,14 +27,6 @@ name = "星驰汽车"
 aliases = ["星驰", "Xingchi"]
 exclude = ["流星驰过"]
 "#;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 impl TestApp {
     /// A configuration with the given sources, mailing to `smtp_port` (or writing .eml files
@@ -66,7 +58,6 @@ impl TestApp {
         sections: &str,
     ) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
-        let http_port = free_port();
         let smtp = match smtp_port {
             Some(port) => format!(
                 "[smtp]\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"none\"\nfrom = \"outcry <alerts@example.com>\"\ntimeout = \"5s\"\n"
@@ -74,7 +65,7 @@ impl TestApp {
             None => String::new(),
         };
         let config = format!(
-            "[cluster]\nsource_lease = \"2s\"\nalert_lease = \"3s\"\n\n[sources]\ndir = \"sources\"\ndefault_interval = \"1s\"\n\n{smtp}\n[alerts]\nto = [\"pr-team@example.com\"]\nretry_initial = \"1s\"\nretry_max = \"2s\"\n\n[http]\nlisten = \"127.0.0.1:{http_port}\"\n\n[fetch]\ntimeout = \"5s\"\nbackoff_max = \"2s\"\n{fetch_extra}\n{sections}\n{BRANDS}"
+            "[cluster]\nsource_lease = \"2s\"\nalert_lease = \"3s\"\n\n[sources]\ndir = \"sources\"\ndefault_interval = \"1s\"\n\n{smtp}\n[alerts]\nto = [\"pr-team@example.com\"]\nretry_initial = \"1s\"\nretry_max = \"2s\"\n\n[http]\nlisten = \"127.0.0.1:0\"\n\n[fetch]\ntimeout = \"5s\"\nbackoff_max = \"2s\"\n{fetch_extra}\n{sections}\n{BRANDS}"
         );
         std::fs::write(dir.path().join("outcry.toml"), config).unwrap();
         std::fs::create_dir(dir.path().join("sources")).unwrap();
@@ -93,7 +84,6 @@ impl TestApp {
         }
         TestApp {
             dir,
-            http_port,
             log_filter: "outcry=debug,info".to_string(),
             child: None,
             runs: 0,
@@ -188,12 +178,14 @@ impl TestApp {
 
     /// Waits until /healthz answers 200; panics if the daemon exits or `timeout` passes.
     pub async fn wait_healthy(&mut self, timeout: Duration) {
-        let url = format!("http://127.0.0.1:{}/healthz", self.http_port);
         let deadline = Instant::now() + timeout;
         loop {
-            if let Ok(response) = reqwest::get(&url).await {
-                if response.status() == 200 {
-                    return;
+            if let Some(port) = self.bound_port() {
+                let url = format!("http://127.0.0.1:{port}/healthz");
+                if let Ok(response) = reqwest::get(&url).await {
+                    if response.status() == 200 {
+                        return;
+                    }
                 }
             }
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
@@ -211,13 +203,31 @@ impl TestApp {
     /// The status /healthz answers within `timeout`, or None when it does not answer in time
     /// (or the port is not open).
     pub async fn health(&self, timeout: Duration) -> Option<u16> {
+        let port = self.bound_port()?;
         let client = reqwest::Client::builder().timeout(timeout).build().unwrap();
         client
-            .get(format!("http://127.0.0.1:{}/healthz", self.http_port))
+            .get(format!("http://127.0.0.1:{port}/healthz"))
             .send()
             .await
             .ok()
             .map(|r| r.status().as_u16())
+    }
+
+    /// The HTTP port of the running daemon, which listens on port 0: a port picked here and
+    /// bound later by the daemon could be taken in between by any other test's server.
+    pub fn http_port(&self) -> u16 {
+        self.bound_port()
+            .unwrap_or_else(|| panic!("the daemon is not listening: {}", self.logs()))
+    }
+
+    /// The port this run logged as listening on, once it has.
+    fn bound_port(&self) -> Option<u16> {
+        let log = std::fs::read_to_string(self.log_path(self.runs)).ok()?;
+        log.lines()
+            .filter(|line| line.contains("http listening"))
+            .find_map(|line| line.split("listen=127.0.0.1:").nth(1))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|port| port.parse().ok())
     }
 
     /// SIGKILL: the process dies wherever it is, as in a power cut.

@@ -10,6 +10,29 @@ pub mod postgres;
 pub mod smtp;
 pub mod words;
 
+/// A free port for a server another process binds and may stop and start again (the private
+/// PostgreSQL server). The kernel hands a port of its ephemeral range to any `bind(0)` or
+/// outgoing connection, so such a port could be taken while that server is down; one below
+/// the range is never handed out. Ports given out in this process are not given out again.
+pub fn port_outside_the_ephemeral_range() -> u16 {
+    use std::sync::Mutex;
+    static GIVEN: Mutex<Vec<u16>> = Mutex::new(Vec::new());
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let low = ephemeral_low.saturating_sub(10_000).max(1024);
+    let mut given = GIVEN.lock().unwrap();
+    for _ in 0..1000 {
+        let port = rand::Rng::gen_range(&mut rand::thread_rng(), low..ephemeral_low);
+        if !given.contains(&port) && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            given.push(port);
+            return port;
+        }
+    }
+    panic!("no free port in {low}..{ephemeral_low}");
+}
+
 /// A UTC offset under which it is now about noon, so that a digest "at 11:00" is due and
 /// midnight is far.
 pub fn noon_offset() -> String {

@@ -91,11 +91,7 @@ impl PrivateServer {
             })
             .expect("PostgreSQL server binaries (set OUTCRY_TEST_PG_BIN; see README)");
         let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = super::port_outside_the_ephemeral_range();
         let server = PrivateServer { dir, bin, port };
         if server.as_root() {
             let status = std::process::Command::new("chown")
