@@ -3,7 +3,7 @@
 //! down (connections refused) and comes back, or one that accepts and never says a word.
 //!
 //! A down server keeps its port bound without listening, so the port is never free: a port
-//! let go and bound again races every outgoing connection on the machine for it.
+//! let go and bound again races other tests' servers and outgoing connections for it.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -71,9 +71,13 @@ impl DownSmtpServer {
 
     /// Starts listening on the reserved port.
     pub fn come_up(self) -> SmtpServer {
+        self.listen(false)
+    }
+
+    fn listen(self, silent: bool) -> SmtpServer {
         let listener = self.socket.listen(1024).expect("listen on the SMTP port");
         let messages = Arc::new(Mutex::new(Vec::new()));
-        let silent = Arc::new(AtomicBool::new(false));
+        let silent = Arc::new(AtomicBool::new(silent));
         let task = tokio::spawn(serve(listener, messages.clone(), silent.clone()));
         SmtpServer {
             port: self.port,
@@ -127,9 +131,7 @@ impl SmtpServer {
 
     /// A mail server that accepts connections and never answers, until `speak`.
     pub async fn start_silent() -> SmtpServer {
-        let server = SmtpServer::start().await;
-        server.silent.store(true, Ordering::SeqCst);
-        server
+        SmtpServer::down().listen(true)
     }
 
     /// Connections from now on get a real session; those already held stay silent.
@@ -154,7 +156,7 @@ impl SmtpServer {
         self.messages()
     }
 
-    /// Stops listening and drops every connection: the mail server is down.
+    /// Stops listening and drops every connection, for good: the port is given up.
     pub async fn stop(self) {
         self.task.abort();
         let _ = self.task.await;
