@@ -1334,12 +1334,10 @@ mod tests {
 
     #[tokio::test]
     async fn refused_connection_and_bad_urls_are_told_apart() {
-        // Bind and drop to get a port nothing listens on.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        // A port bound but not listening refuses connections, and nobody else can take it.
+        let closed = tokio::net::TcpSocket::new_v4().unwrap();
+        closed.bind(([127, 0, 0, 1], 0).into()).unwrap();
+        let port = closed.local_addr().unwrap().port();
         let err = fetcher()
             .fetch(&format!("http://127.0.0.1:{port}/"), &Validators::default())
             .await

@@ -70,9 +70,8 @@ async fn smtp_mail_carries_headers_parts_and_the_deterministic_message_id() {
 
 #[tokio::test]
 async fn a_server_that_is_down_is_a_transient_error() {
-    let server = SmtpServer::start().await;
+    let server = SmtpServer::down();
     let port = server.port();
-    server.stop().await;
     let mailer = Mailer::from_config(
         &config(Some(port)),
         std::path::Path::new("unused"),
