@@ -378,7 +378,11 @@ fn scan_numbers(text: &str, facts: &mut Facts) {
             continue;
         }
         let start = i;
-        while i < chars.len() && (chars[i].is_ascii_digit() || chars[i] == ',') {
+        // A comma inside the run groups thousands ("3,200"); after it, it ends the clause.
+        while i < chars.len()
+            && (chars[i].is_ascii_digit()
+                || chars[i] == ',' && chars.get(i + 1).is_some_and(char::is_ascii_digit))
+        {
             i += 1;
         }
         let mut end_int = i;
@@ -416,6 +420,14 @@ fn scan_numbers(text: &str, facts: &mut Facts) {
             j += 1;
         }
         let next = chars.get(j).copied();
+        // "赔了3200，" / "花了960": a sum paid or refunded, when no unit ("次", "天") follows.
+        let paid = start >= 2
+            && chars[start - 1] == '了'
+            && matches!(
+                chars[start - 2],
+                '赔' | '退' | '扣' | '付' | '花' | '罚' | '交' | '补' | '还'
+            )
+            && next.is_none_or(|c| !c.is_alphanumeric());
         let cents = whole.saturating_mul(100) + fraction_cents(&fraction);
         // An English retelling: "2,140 yuan", "a 7,680-yuan course".
         let english_money = ["yuan", "rmb"].iter().any(|word| {
@@ -458,7 +470,7 @@ fn scan_numbers(text: &str, facts: &mut Facts) {
             Some('岁') if (1..=120).contains(&whole) && fraction.is_empty() => {
                 facts.ages.insert(whole as u16);
             }
-            _ if preceded_by_currency => {
+            _ if preceded_by_currency || paid => {
                 facts.amounts.insert(cents);
             }
             _ => {}
@@ -596,6 +608,13 @@ mod tests {
         assert_eq!(f.amounts, BTreeSet::from([46_800, 1_500_000]));
         assert_eq!(f.days, BTreeSet::from([(2, 15)]));
         assert_eq!(f.months, BTreeSet::from([2, 12]));
+    }
+
+    #[test]
+    fn a_sum_paid_or_refunded_needs_no_unit_but_a_count_is_no_sum() {
+        let f = facts("赔了3200，另外花了960。退了3次才退了1500");
+        assert_eq!(f.amounts, BTreeSet::from([320_000, 96_000, 150_000]));
+        assert!(facts("退了3次, 等了20").amounts.is_empty());
     }
 
     #[test]

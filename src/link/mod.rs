@@ -486,11 +486,13 @@ impl Linker {
             };
             let no_conflict = comparison.conflict.is_empty();
             // The complainant's own follow-up may name new sums and days; another product or
-            // place is another matter.
+            // place is another matter, unless the post also names the case's very sum: then it
+            // tells this matter apart from a new one ("那次赔了3200…这次E8是另一回事").
             let other_matter = comparison
                 .conflict
                 .iter()
-                .any(|f| matches!(*f, "model" | "place"));
+                .any(|f| matches!(*f, "model" | "place"))
+                && !comparison.agree.contains(&"amount");
             let about = after_incident
                 && !other_matter
                 && (likeness >= ON_TOPIC || !comparison.agree.is_empty() || fit.voice);
@@ -1567,6 +1569,50 @@ mod tests {
             .evidence
             .iter()
             .any(|e| matches!(e, LinkEvidence::AuthorIsHandle { .. })));
+    }
+
+    #[test]
+    fn the_complainant_naming_the_cases_sum_beside_another_model_still_speaks_of_the_case() {
+        let mut l = linker(vec![case(
+            "C-9",
+            "客户家楼道里给星驰C200充电, 原装充电器冒烟起火, 厂家赔偿损失共计3200元",
+            &[],
+            &["weibo:小王爱吃梨"],
+        )]);
+        let by_owner = |l: &mut Linker, text: &str| {
+            let folded = fold(text);
+            l.link(
+                "星驰汽车",
+                &ItemText {
+                    folded: &folded,
+                    brand_spans: &[],
+                    author: Some("小王爱吃梨"),
+                    published_at: None,
+                    brand_variant: None,
+                    author_is_brand: false,
+                    url: None,
+                    linked_urls: &[],
+                },
+            )
+        };
+        let with_sum = by_owner(
+            &mut l,
+            "澄清一下: 那次充电器起火是真的, 星驰赔了3200。这次S7断电是另一回事",
+        )
+        .unwrap();
+        assert_eq!(with_sum.state, LinkState::Confirmed, "{with_sum:?}");
+        assert!(with_sum
+            .evidence
+            .iter()
+            .any(|e| matches!(e, LinkEvidence::AuthorIsHandle { .. })));
+        // Without the sum, another model is another matter.
+        let without = by_owner(&mut l, "星驰S7开着开着断电了, 吓死");
+        assert!(
+            without
+                .as_ref()
+                .is_none_or(|f| f.state != LinkState::Confirmed),
+            "{without:?}"
+        );
     }
 
     #[test]
