@@ -47,7 +47,8 @@ pub struct Facts {
     me_too: bool,
     /// The surname of a masked author name ("谢**"), for posts.
     masked_surname: Option<String>,
-    /// Provinces the author's name places them in ("济南开车的小王"), for posts.
+    /// Provinces the author's name places them in ("济南开车的小王"), or their own words
+    /// do (a Hong Kong writer's "香港" beside "内地"), for posts.
     author_provinces: BTreeSet<u16>,
 }
 
@@ -57,10 +58,16 @@ impl Facts {
             .places_in(folded)
             .into_iter()
             .partition(|p| alludes_to_someone(&folded[p.end..]));
+        // "内地物业…香港屋苑至少有人": a story set on the mainland, told by a writer who names
+        // their own Hong Kong (or Macau, or Taiwan) beside it.
+        let (vantage, places): (Vec<_>, Vec<_>) = places
+            .into_iter()
+            .partition(|p| p.beyond_mainland && names_the_mainland(folded));
         let mut facts = Facts {
             provinces: places.iter().map(|p| p.province).collect(),
             alluded_provinces: alluded.iter().map(|p| p.province).collect(),
             cities: places.iter().filter_map(|p| p.city).collect(),
+            author_provinces: vantage.iter().map(|p| p.province).collect(),
             ..Facts::default()
         };
         scan_numbers(folded, &mut facts);
@@ -110,7 +117,8 @@ impl Facts {
     pub fn with_author(mut self, author: Option<&str>, gazetteer: &Gazetteer) -> Facts {
         self.masked_surname = author.and_then(masked_surname);
         if let Some(author) = author {
-            self.author_provinces = gazetteer.provinces_in(&fold(author)).into_iter().collect();
+            self.author_provinces
+                .extend(gazetteer.provinces_in(&fold(author)));
         }
         self
     }
@@ -230,6 +238,10 @@ impl Comparison {
             }
         }
     }
+}
+
+fn names_the_mainland(folded: &str) -> bool {
+    folded.contains("内地") || folded.contains("大陆")
 }
 
 /// Words that, right after a place, point at a person there ("黑龙江那个车主", "成都那位大姐"):
@@ -665,6 +677,17 @@ mod tests {
         // A commentator from elsewhere who only names the case's place still agrees.
         let post = facts("杭州萧山那家店太过分").with_author(Some("济南车主"), &gazetteer);
         assert_eq!(compare(&post, &case, None).agree, ["place"]);
+    }
+
+    #[test]
+    fn a_hong_kong_writer_naming_home_beside_the_mainland_sets_no_place() {
+        let case = facts("长沙一个小区电梯困人一个多小时, 物业电话没人接");
+        let from_hong_kong = facts("內地物業電梯困人, 熱線冇人聽, 香港屋苑管理處至少有人");
+        let compared = compare(&from_hong_kong, &case, None);
+        assert!(!compared.conflict.contains(&"place"), "{compared:?}");
+        // Without the mainland named, Hong Kong is where the story is.
+        let at_home = facts("香港屋苑電梯困人, 熱線冇人聽");
+        assert_eq!(compare(&at_home, &case, None).conflict, ["place"]);
     }
 
     #[test]

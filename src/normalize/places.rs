@@ -12,13 +12,20 @@ pub struct Gazetteer {
     automaton: AhoCorasick,
     /// Per pattern: its province, and its city (None for a province's own name).
     places: Vec<(u16, Option<u16>)>,
+    /// The provinces of [`BEYOND_MAINLAND`].
+    beyond_mainland: Vec<u16>,
 }
+
+/// Where "内地" (the mainland) is somewhere else: their writers name their own place beside it.
+const BEYOND_MAINLAND: [&str; 3] = ["香港", "澳门", "台湾"];
 
 /// A place named in a text: its province, and the city when a city was named.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Place {
     pub province: u16,
     pub city: Option<u16>,
+    /// In Hong Kong, Macau or Taiwan.
+    pub beyond_mainland: bool,
     /// The byte offset just after the name in the text it was found in.
     pub end: usize,
 }
@@ -31,6 +38,7 @@ impl Gazetteer {
         let mut names = Vec::new();
         let mut places = Vec::new();
         let mut cities_seen: u16 = 0;
+        let mut beyond_mainland = Vec::new();
         for (index, line) in PLACES
             .lines()
             .filter(|l| !l.starts_with('#') && l.contains(':'))
@@ -40,6 +48,9 @@ impl Gazetteer {
                 continue;
             };
             let province_index = u16::try_from(index).unwrap_or(u16::MAX);
+            if BEYOND_MAINLAND.contains(&province.trim()) {
+                beyond_mainland.push(province_index);
+            }
             let own = std::iter::once((province.trim(), None));
             let named = cities.split_whitespace().map(|name| {
                 cities_seen += 1;
@@ -66,7 +77,11 @@ impl Gazetteer {
             .match_kind(MatchKind::LeftmostLongest)
             .build(&names)
             .unwrap_or_else(|e| panic!("data/places.txt does not build a matcher: {e}"));
-        Gazetteer { automaton, places }
+        Gazetteer {
+            automaton,
+            places,
+            beyond_mainland,
+        }
     }
 
     /// The provinces of the place names in `folded`; a pinyin name counts as a whole word.
@@ -95,6 +110,7 @@ impl Gazetteer {
                 Place {
                     province,
                     city,
+                    beyond_mainland: self.beyond_mainland.contains(&province),
                     end: m.end(),
                 }
             })
