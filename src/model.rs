@@ -267,6 +267,11 @@ pub enum LinkEvidence {
     PhoneTail {
         tail: String,
     },
+    /// The name inside a place identifier ("青秀湾" of "community:玉林青秀湾小区").
+    PlaceName {
+        name: String,
+        identifier: String,
+    },
     /// The post's author is one of the complainant's handles ("platform:name").
     AuthorIsHandle {
         handle: String,
@@ -353,6 +358,7 @@ impl LinkEvidence {
                 .split_once(':')
                 .map_or(identifier.as_str(), |(_, v)| v),
             LinkEvidence::MaskedIdentifier { visible, .. } => visible,
+            LinkEvidence::PlaceName { name, .. } => name,
             LinkEvidence::AuthorIsHandle { handle } | LinkEvidence::MentionsHandle { handle } => {
                 handle.split_once(':').map_or(handle.as_str(), |(_, v)| v)
             }

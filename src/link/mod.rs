@@ -36,6 +36,7 @@ const MENTIONED_HANDLE_SCORE: f64 = 0.9;
 const QUOTES_LINKED_POST_SCORE: f64 = 0.9;
 const MENTIONS_VOICE_SCORE: f64 = 0.9;
 const PHONE_SCORE: f64 = 0.85;
+const PLACE_NAME_SCORE: f64 = 0.85;
 
 /// Soft evidence: cosine similarity is scaled so that a clear retelling reaches 1; facts that
 /// agree or conflict move it.
@@ -133,6 +134,10 @@ pub struct Linker {
     handle_owners: Vec<(usize, String)>,
     author_handles: HashMap<String, Vec<(usize, String)>>,
     phone_tails: HashMap<String, Vec<usize>>,
+    /// The names inside place identifiers ("青秀湾" of "community:玉林青秀湾小区"), each
+    /// owned by one case: (case, name, identifier).
+    place_names: Option<AhoCorasick>,
+    place_name_owners: Vec<(usize, String, String)>,
     text: TextIndex,
     brand_ids: HashMap<String, BrandId>,
     positions_by_id: HashMap<String, usize>,
@@ -157,7 +162,13 @@ enum Condition {
     AboutTheComplaint,
     /// A phone or id tail is four digits: a coincidence unless no fact conflicts.
     NoConflict,
+    /// A place's name counts when the post is about the complaint and does not tell of
+    /// another place, or of its author's own ("我们这边也是", "另一个小区").
+    AboutTheComplaintThere,
 }
+
+/// Words with which a post turns from a place it named to another one.
+const ANOTHER_PLACE: &[&str] = &["另一个", "另一家", "另一处", "隔壁"];
 
 /// Why a post fits one case, and how well.
 #[derive(Debug, Clone, Default)]
@@ -267,12 +278,19 @@ impl Linker {
         let mut handle_owners = Vec::new();
         let mut author_handles: HashMap<String, Vec<(usize, String)>> = HashMap::new();
         let mut phone_tails: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut place_names: HashMap<String, Vec<(usize, String)>> = HashMap::new();
         let mut brand_ids: HashMap<String, BrandId> = HashMap::new();
         let mut documents = Vec::with_capacity(cases.len());
         let mut facts = Vec::with_capacity(cases.len());
         let mut incident_from = Vec::with_capacity(cases.len());
         for (position, case) in cases.iter().enumerate() {
             for identifier in &case.identifiers {
+                if let Some(name) = place_name(identifier_value(identifier), &gazetteer) {
+                    let owners = place_names.entry(name).or_default();
+                    if !owners.iter().any(|(owner, _)| *owner == position) {
+                        owners.push((position, identifier.clone()));
+                    }
+                }
                 let compact = compact_identifier(identifier_value(identifier));
                 if compact.chars().count() < MIN_IDENTIFIER_LEN {
                     continue;
@@ -334,9 +352,23 @@ impl Linker {
             .enumerate()
             .map(|(position, case)| (case.id.clone(), position))
             .collect();
+        // A name several cases share (two complaints from one estate) says nothing of which.
+        let place_name_owners: Vec<(usize, String, String)> = place_names
+            .into_iter()
+            .filter_map(|(name, owners)| match owners.as_slice() {
+                [(position, identifier)] => Some((*position, name, identifier.clone())),
+                _ => None,
+            })
+            .collect();
+        let place_name_patterns: Vec<String> = place_name_owners
+            .iter()
+            .map(|(_, name, _)| name.clone())
+            .collect();
         Ok(Linker {
             identifiers: build(&compact_patterns)?,
             handles: build(&handle_patterns)?,
+            place_names: build(&place_name_patterns)?,
+            place_name_owners,
             cases,
             thresholds,
             identifier_patterns,
@@ -500,6 +532,11 @@ impl Linker {
                 let holds = match condition {
                     Condition::AboutTheComplaint => about,
                     Condition::NoConflict => no_conflict,
+                    Condition::AboutTheComplaintThere => {
+                        about
+                            && !post_facts.me_too()
+                            && !ANOTHER_PLACE.iter().any(|w| item.folded.contains(w))
+                    }
                 };
                 if holds {
                     fit.add_strong(score, evidence);
@@ -679,6 +716,19 @@ impl Linker {
                 }
             }
         }
+        if let Some(automaton) = &self.place_names {
+            for m in automaton.find_iter(item.folded) {
+                let (position, name, identifier) = &self.place_name_owners[m.pattern().as_usize()];
+                fits.entry(*position).or_default().conditional.push((
+                    PLACE_NAME_SCORE,
+                    LinkEvidence::PlaceName {
+                        name: name.clone(),
+                        identifier: identifier.clone(),
+                    },
+                    Condition::AboutTheComplaintThere,
+                ));
+            }
+        }
         if let Some(author) = item.author.map(|a| fold(a.trim())) {
             for (position, handle) in self.author_handles.get(&author).into_iter().flatten() {
                 fits.entry(*position).or_default().conditional.push((
@@ -854,6 +904,47 @@ fn identifier_value(identifier: &str) -> &str {
         _ => identifier,
     }
 }
+
+/// What a place is called before its kind ("小区", "花园") and its buildings ("7栋"):
+/// "玉林青秀湾小区" → "青秀湾", "枫溪里7栋2单元" → "枫溪里". Posts name an estate so, and
+/// write the city apart or not at all. None for values that are not a place in Chinese
+/// characters, and for streets and shops, which many complaints share.
+fn place_name(value: &str, gazetteer: &Gazetteer) -> Option<String> {
+    let folded = fold(value);
+    let mut name: &str = folded
+        .split(|c: char| c.is_ascii_digit())
+        .next()
+        .unwrap_or_default()
+        .trim();
+    while let Some(place) = gazetteer.places_in(name).first().filter(|p| p.start == 0) {
+        name = &name[place.end..];
+    }
+    for kind in PLACE_KINDS {
+        if let Some(head) = name.strip_suffix(kind) {
+            name = head;
+            break;
+        }
+    }
+    // A value that is all name (a person's, a whole identifier) is matched as it is.
+    let inside = name != folded.trim();
+    let chars = name.chars().count();
+    let ideographs = name.chars().all(|c| matches!(c, '\u{4e00}'..='\u{9fff}'));
+    let shared = SHARED_KINDS.iter().any(|kind| name.ends_with(kind));
+    (inside
+        && ideographs
+        && (MIN_PLACE_NAME_CHARS..=MAX_PLACE_NAME_CHARS).contains(&chars)
+        && !shared)
+        .then(|| name.to_string())
+}
+
+const PLACE_KINDS: &[&str] = &["小区", "社区", "花园", "家园", "公寓", "大厦", "新村"];
+/// Streets, towns and shops: many complaints share them.
+const SHARED_KINDS: &[&str] = &[
+    "路", "街", "道", "巷", "村", "镇", "乡", "区", "县", "市", "店",
+];
+/// Shorter names are words ("花园", "东门"); longer ones are not how posts write them.
+const MIN_PLACE_NAME_CHARS: usize = 3;
+const MAX_PLACE_NAME_CHARS: usize = 8;
 
 /// Words that open an update on a story told before ("更新一下：…", "【后续】…", "Update:").
 const FOLLOW_UP_OPENINGS: &[&str] = &[
@@ -1613,6 +1704,57 @@ mod tests {
                 .is_none_or(|f| f.state != LinkState::Confirmed),
             "{without:?}"
         );
+    }
+
+    #[test]
+    fn the_name_inside_a_place_identifier_is_what_posts_write() {
+        let places = Gazetteer::new();
+        let name = |value: &str| place_name(value, &places);
+        assert_eq!(name("西安青秀湾小区").as_deref(), Some("青秀湾"));
+        assert_eq!(name("枫溪里7栋2单元").as_deref(), Some("枫溪里"));
+        for whole_or_shared in [
+            "XC-2026-00871",
+            "施丽华",
+            "人民路88号",
+            "西安城东店",
+            "花园",
+        ] {
+            assert_eq!(name(whole_or_shared), None, "{whole_or_shared}");
+        }
+    }
+
+    #[test]
+    fn an_estate_named_as_posts_name_it_links_posts_about_the_complaint() {
+        let mut l = linker(vec![case(
+            "C-7",
+            "业主反映星驰汽车交付的新车停在小区地库, 物业说不交新停车费就不给录车牌, 车开不进地库",
+            &["community:西安青秀湾小区"],
+            &[],
+        )]);
+        let about = link_as(
+            &mut l,
+            "星驰汽车",
+            "星驰车主们, 咱们青秀湾的物业说不交新停车费就不给录车牌, 大家怎么办",
+            None,
+        )
+        .unwrap();
+        assert_eq!(about.state, LinkState::Confirmed, "{about:?}");
+        assert!(about.evidence.iter().any(|e| matches!(
+            e,
+            LinkEvidence::PlaceName { name, .. } if name == "青秀湾"
+        )));
+        for elsewhere in [
+            "青秀湾门口新开了一家星驰展厅, 周末去看看",
+            "不是只有青秀湾啊, 我们这边也是星驰车主, 物业说不交新停车费就不给录车牌",
+            "另一个小区的物业也说不交停车费就不给星驰车录车牌, 青秀湾那边呢",
+        ] {
+            let link = link_as(&mut l, "星驰汽车", elsewhere, None);
+            assert!(
+                link.as_ref()
+                    .is_none_or(|f| f.state != LinkState::Confirmed),
+                "{elsewhere}: {link:?}"
+            );
+        }
     }
 
     #[test]

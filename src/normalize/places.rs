@@ -26,7 +26,8 @@ pub struct Place {
     pub city: Option<u16>,
     /// In Hong Kong, Macau or Taiwan.
     pub beyond_mainland: bool,
-    /// The byte offset just after the name in the text it was found in.
+    /// The byte offsets of the name in the text it was found in.
+    pub start: usize,
     pub end: usize,
 }
 
@@ -111,6 +112,7 @@ impl Gazetteer {
                     province,
                     city,
                     beyond_mainland: self.beyond_mainland.contains(&province),
+                    start: m.start(),
                     end: m.end(),
                 }
             })

@@ -169,6 +169,12 @@ pub fn link_evidence(ui: &Ui, evidence: &LinkEvidence) -> String {
                 .with("visible", clipped(visible))
                 .with("identifier", clipped(identifier)),
         ),
+        LinkEvidence::PlaceName { name, identifier } => ui.t(
+            "ev-place-name",
+            Args::new()
+                .with("name", clipped(name))
+                .with("identifier", clipped(identifier)),
+        ),
         LinkEvidence::PhoneTail { tail } => {
             ui.t("ev-phone-tail", Args::new().with("tail", clipped(tail)))
         }

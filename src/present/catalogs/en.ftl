@@ -125,6 +125,7 @@ risk-cluster-about = { $size } open cases about { $topic }
 risk-waiting = open { $days } days without a resolution
 ev-identifier = identifier { $identifier }
 ev-masked-identifier = masked identifier { $visible }* fits { $identifier }
+ev-place-name = names { $name }, as in { $identifier }
 ev-phone-tail = phone ending { $tail }
 ev-author-is-handle = author is the complainant's handle { $handle }
 ev-mentions-handle = mentions the complainant's handle { $handle }

@@ -112,6 +112,7 @@ risk-cluster-about = { $size } 个在办案件涉及{ $topic }
 risk-waiting = 已 { $days } 天未解决
 ev-identifier = 识别号 { $identifier }
 ev-masked-identifier = 打码识别号 { $visible }* 与 { $identifier } 相符
+ev-place-name = 提到地名 { $name }（见 { $identifier }）
 ev-phone-tail = 手机尾号 { $tail }
 ev-author-is-handle = 作者即投诉人账号 { $handle }
 ev-mentions-handle = 提到投诉人账号 { $handle }
