@@ -60,9 +60,10 @@ impl Facts {
             .partition(|p| alludes_to_someone(&folded[p.end..]));
         // "内地物业…香港屋苑至少有人": a story set on the mainland, told by a writer who names
         // their own Hong Kong (or Macau, or Taiwan) beside it.
+        let mainland = names_the_mainland(folded);
         let (vantage, places): (Vec<_>, Vec<_>) = places
             .into_iter()
-            .partition(|p| p.beyond_mainland && names_the_mainland(folded));
+            .partition(|p| p.beyond_mainland && mainland);
         let mut facts = Facts {
             provinces: places.iter().map(|p| p.province).collect(),
             alluded_provinces: alluded.iter().map(|p| p.province).collect(),

@@ -1670,22 +1670,8 @@ mod tests {
             &[],
             &["weibo:小王爱吃梨"],
         )]);
-        let by_owner = |l: &mut Linker, text: &str| {
-            let folded = fold(text);
-            l.link(
-                "星驰汽车",
-                &ItemText {
-                    folded: &folded,
-                    brand_spans: &[],
-                    author: Some("小王爱吃梨"),
-                    published_at: None,
-                    brand_variant: None,
-                    author_is_brand: false,
-                    url: None,
-                    linked_urls: &[],
-                },
-            )
-        };
+        let by_owner =
+            |l: &mut Linker, text: &str| link_as(l, "星驰汽车", text, Some("小王爱吃梨"));
         let with_sum = by_owner(
             &mut l,
             "澄清一下: 那次充电器起火是真的, 星驰赔了3200。这次S7断电是另一回事",
